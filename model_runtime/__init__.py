@@ -1,0 +1,30 @@
+"""SPEX runtime: multispectral raster in, explained land-cover polygons out. Never imports QGIS.
+
+>>> from model_runtime import extract, ExtractRequest
+>>> result = extract(ExtractRequest("scene.tif", "extract the water bodies", output="water.gpkg"))
+"""
+
+from .errors import ExtractionCancelled, ModelLoadError, SpexError, SpexInputError
+from .request import AreaOfInterest, ExtractRequest, ExtractResult
+
+__version__ = "0.1.0"
+
+
+def extract(request, progress=None, is_cancelled=None):
+    """Run one extraction (see :func:`model_runtime.pipeline.extract`)."""
+    from .pipeline import extract as _extract
+
+    return _extract(request, progress=progress, is_cancelled=is_cancelled)
+
+
+__all__ = [
+    "AreaOfInterest",
+    "ExtractRequest",
+    "ExtractResult",
+    "ExtractionCancelled",
+    "ModelLoadError",
+    "SpexError",
+    "SpexInputError",
+    "extract",
+    "__version__",
+]

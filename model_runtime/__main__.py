@@ -1,0 +1,8 @@
+"""``python -m model_runtime`` is the ``spex`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

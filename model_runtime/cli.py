@@ -1,0 +1,325 @@
+"""The ``spex`` command line: ``spex extract``, ``spex info`` (+ ``export-onnx`` / ``doctor`` from the neural
+engine when it is installed).
+
+Exit status: 0 success; 2 bad input (one line ``spex: error: ...`` on stderr, no traceback; argparse errors
+too); 130 interrupted (Ctrl-C) or cancelled; 1 an unexpected error (traceback: a bug, please report it).
+``--json`` prints exactly one JSON object on stdout. Progress goes to stderr, only when stderr is a terminal
+(and neither ``--quiet`` nor ``--json``), so scripts and logs see clean output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Callable, List, Sequence
+
+from . import __version__
+from .errors import ExtractionCancelled, SpexInputError
+from .request import ENGINES, ExtractRequest
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _UsageError(Exception):
+    """argparse error turned into an exception so main() prints one line and returns 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # noqa: D401 - argparse API
+        """Raise instead of printing usage + exiting: main() prints one line."""
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split()) or "unknown error"
+
+
+def _error(message: object) -> None:
+    print(f"spex: error: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _float_arg(name: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+
+    return convert
+
+
+class _TerminalProgress:
+    """A single self-rewriting progress line on stderr."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.shown = False
+        self.last = ""
+
+    def __call__(self, fraction: float, message: str) -> None:
+        text = f"\r[{fraction * 100:5.1f}%] {message}"[:120]
+        if text == self.last:  # GDAL reports very often: only redraw when the line changes
+            return
+        self.last = text
+        self.stream.write(text.ljust(60))
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        """Erase the progress line (before any other output)."""
+        if self.shown:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+            self.shown = False
+            self.last = ""
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``spex`` argument parser (optional subcommands registered when importable)."""
+    parser = _Parser(
+        prog="spex",
+        description="Prompt-driven land-cover extraction from multispectral rasters (SPEX for QGIS).",
+    )
+    parser.add_argument("--version", action="version", version=f"spex {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ex = sub.add_parser(
+        "extract",
+        help="extract polygons of a land-cover class named in a prompt",
+        description="Extract the polygons of the class named in --prompt and write them with an explanation.",
+    )
+    ex.add_argument("raster", metavar="RASTER", help="multispectral raster (GeoTIFF or any GDAL raster)")
+    ex.add_argument("--prompt", "-p", required=True, help='what to extract, e.g. "extract the water bodies"')
+    ex.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output .gpkg (default format), .shp or .geojson"
+    )
+    ex.add_argument(
+        "--aoi", metavar="BBOX|FILE", help="area of interest: xmin,ymin,xmax,ymax or a polygon vector file"
+    )
+    ex.add_argument("--aoi-crs", metavar="CRS", help="CRS of a --aoi bounding box (default: the raster's)")
+    ex.add_argument("--engine", choices=ENGINES, default="spectral", help="spectral (default) or spex")
+    ex.add_argument("--model", metavar="DIR", help="SPEX model folder (engine spex)")
+    ex.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (engine spex)")
+    ex.add_argument(
+        "--sensor", metavar="NAME", help="sensor preset (see 'spex info --sensors'); default: detect"
+    )
+    ex.add_argument("--bands", metavar="ROLE=N,...", help="band roles, 1-based: e.g. red=3,nir=4")
+    ex.add_argument(
+        "--scaling", metavar="MODE", help="auto | none | s2 | s2-offset | landsat-c2-l2 | GAIN,OFFSET"
+    )
+    ex.add_argument("--threshold", type=_float_arg("--threshold"), help="primary index threshold override")
+    ex.add_argument("--threshold-method", choices=("fixed", "otsu"), default="fixed")
+    ex.add_argument(
+        "--min-area", type=_float_arg("--min-area"), default=0.0, metavar="M2", help="drop smaller polygons"
+    )
+    ex.add_argument(
+        "--simplify", type=_float_arg("--simplify"), default=0.0, metavar="TOL", help="tolerance, map units"
+    )
+    ex.add_argument("--language", choices=("en", "zh"), help="explanation language (default: the prompt's)")
+    ex.add_argument("--max-new-tokens", type=int, default=64, help=argparse.SUPPRESS)
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ex.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary (errors only)")
+    ex.set_defaults(func=cmd_extract)
+
+    info = sub.add_parser(
+        "info", help="describe a raster: sensor, band roles, scaling", description="Describe a raster."
+    )
+    info.add_argument("raster", metavar="RASTER", nargs="?", help="raster to describe")
+    info.add_argument("--sensor", metavar="NAME", help="sensor preset to assume")
+    info.add_argument("--bands", metavar="ROLE=N,...", help="band roles to assume, e.g. red=3,nir=4")
+    info.add_argument("--scaling", metavar="MODE", help="reflectance scaling to assume")
+    info.add_argument("--sensors", action="store_true", help="list the sensor presets")
+    info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    info.set_defaults(func=cmd_info)
+
+    _register_optional_commands(sub)
+    return parser
+
+
+def _register_optional_commands(sub) -> None:
+    """The neural engine's commands (export-onnx, doctor) when its package is present.
+
+    ``model_runtime.spex.cli_commands.register(subparsers)`` must not import torch at import time; each
+    subparser sets ``func(args) -> int`` with ``set_defaults``.
+    """
+    try:
+        from .spex import cli_commands
+    except ImportError:
+        return
+    cli_commands.register(sub)
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def _parse_bands(text: str | None):
+    if not text:
+        return {}
+    from .bands import parse_band_mapping
+
+    return parse_band_mapping(text)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """``spex extract``: run one extraction, print the summary (or JSON)."""
+    from .pipeline import extract
+
+    aoi = None
+    if args.aoi:
+        from .aoi import parse_aoi_arg
+
+        aoi = parse_aoi_arg(args.aoi, crs=args.aoi_crs)
+    elif args.aoi_crs:
+        raise SpexInputError("--aoi-crs given without --aoi: add --aoi xmin,ymin,xmax,ymax or drop --aoi-crs")
+    request = ExtractRequest(
+        raster=args.raster,
+        prompt=args.prompt,
+        output=args.output,
+        aoi=aoi,
+        engine=args.engine,
+        model_dir=args.model,
+        device=args.device,
+        sensor=args.sensor,
+        bands=_parse_bands(args.bands),
+        scaling=args.scaling,
+        threshold=args.threshold,
+        threshold_method=args.threshold_method,
+        min_area_m2=args.min_area,
+        simplify=args.simplify,
+        overwrite=args.overwrite,
+        language=args.language,
+        max_new_tokens=args.max_new_tokens,
+    )
+    show_progress = not (args.quiet or args.json) and _isatty(sys.stderr)
+    bar = _TerminalProgress() if show_progress else None
+    try:
+        result = extract(request, progress=bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for warning in result.warnings:
+        print(f"spex: warning: {_one_line(warning)}", file=sys.stderr)
+    if args.quiet:
+        return EXIT_OK
+    area = result.area_m2
+    area_text = f"{area / 1e6:,.3f} km²" if area >= 1e5 else f"{area:,.0f} m²"
+    print(
+        f"{result.target_class}: {result.features} polygon{'s' if result.features != 1 else ''}, "
+        f"{area_text} in {result.seconds:.1f} s ({result.engine} engine)"
+    )
+    print(f"output: {result.output} (layer {result.layer}, {result.output_format})")
+    for sidecar in result.sidecars:
+        print(f"sidecar: {sidecar}")
+    print()
+    print(result.explanation)
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``spex info``: describe a raster (or list sensor presets with --sensors)."""
+    from . import info as info_module
+
+    if args.sensors:
+        if args.json:
+            from .bands import SENSOR_PRESETS
+
+            data = {
+                name: {"title": p.title, "bands": dict(zip(p.band_names, p.roles))}
+                for name, p in SENSOR_PRESETS.items()
+            }
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            print(info_module.format_sensors())
+        return EXIT_OK
+    if not args.raster:
+        raise SpexInputError("no raster given: run 'spex info RASTER' (or 'spex info --sensors')")
+    if not os.path.exists(args.raster):
+        raise SpexInputError(f"raster {args.raster} does not exist: check the path")
+    described = info_module.info_json(
+        args.raster, sensor=args.sensor, bands=_parse_bands(args.bands) or None, scaling=args.scaling
+    )
+    if args.json:
+        print(json.dumps(described, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(info_module.format_info(described))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- entry point
+
+
+_GDAL_QUIET = []
+
+
+def _quiet_gdal() -> None:
+    """GDAL warnings would break the one-line error contract: errors reach us as exceptions instead."""
+    if _GDAL_QUIET:
+        return
+    try:
+        from osgeo import gdal
+    except ImportError:  # pragma: no cover - GDAL is a hard dependency of the runtime
+        return
+    gdal.UseExceptions()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    _GDAL_QUIET.append(True)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``spex`` command; returns the exit status (see the module docstring)."""
+    args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        _quiet_gdal()
+        return int(args.func(args) or 0)
+    except _UsageError as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except SpexInputError as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except ExtractionCancelled:
+        _error("cancelled")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("\nspex: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `spex extract ... --json | head`
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:  # pragma: no cover
+            pass
+        return EXIT_OK
+    except Exception:
+        traceback.print_exc()
+        print("spex: internal error (a bug): please report it with the traceback above", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

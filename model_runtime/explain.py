@@ -1,0 +1,260 @@
+"""Human explanation of a spectral extraction, in English or Chinese.
+
+The text says which indices and thresholds decided (and whether the threshold is the default, the user's or
+Otsu's), what the guards removed, how many regions were found and where the largest are, how the indices
+differ inside and outside the result, and which caveats apply. It is stored in full in every feature.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Sequence
+
+from .prompts import class_name
+
+#: regions described one by one; the others are counted ("and N smaller regions")
+DESCRIBED_REGIONS = 5
+
+CAVEATS: Dict[str, Dict[str, str]] = {
+    "fallback": {
+        "en": "The raster lacks {missing}, so a weaker fallback rule was used; map the band with --bands "
+        "if it exists.",
+        "zh": "影像缺少 {missing} 波段，因此使用了较弱的备用规则；如果该波段存在，请用 --bands 指定。",
+    },
+    "shadow_water": {
+        "en": "Deep shadows (terrain, buildings, clouds) are dark in every band and can pass a water index; "
+        "check dark regions next to mountains, tall buildings or clouds.",
+        "zh": "地形、建筑或云的深阴影在各波段都很暗，可能被水体指数误判为水体；请检查山体、高楼或云旁的暗区。",
+    },
+    "turbid_water": {
+        "en": "Very turbid or algae-rich water reflects more NIR and may be partly missed.",
+        "zh": "高浑浊或富含藻类的水体近红外反射较强，可能被部分遗漏。",
+    },
+    "no_swir_water": {
+        "en": "Without a SWIR band the water test uses NDWI (green vs NIR), which also flags some dark built-up "
+        "surfaces and shadows.",
+        "zh": "没有短波红外波段时，水体判别使用 NDWI（绿光与近红外），部分暗色建筑表面和阴影也可能被识别为水体。",
+    },
+    "sparse_vegetation": {
+        "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.3) is not included; lower the threshold "
+        "(e.g. --threshold 0.2) to include it.",
+        "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可降低阈值（如 --threshold 0.2）将其纳入。",
+    },
+    "built_vs_soil": {
+        "en": "Built-up surfaces and bare soil are spectrally close: red tile roofs can look like soil and dry "
+        "fields like built-up (split at BSI 0.1).",
+        "zh": "建成区与裸土光谱相近：红色瓦屋顶可能被识别为裸土，干燥农田可能被识别为建成区（以 BSI 0.1 区分）。",
+    },
+    "spectral_resolution": {
+        "en": "At 10-30 m pixels single buildings are mixed with their surroundings: the result is built-up "
+        "area, not building footprints.",
+        "zh": "在 10-30 米分辨率下单栋建筑与周围地物混合：结果是建成区范围，而非建筑轮廓。",
+    },
+    "cloud_simple": {
+        "en": "Clouds are found with simple brightness/whiteness/haze tests (Fmask-like), without thermal or "
+        "cirrus bands: bright roofs, sand and snow may be confused with thin clouds.",
+        "zh": "云通过简单的亮度、白度和雾霾测试识别（类似 Fmask），未使用热红外或卷云波段：亮屋顶、沙地和冰雪可能与薄云混淆。",
+    },
+    "no_swir_cloud": {
+        "en": "Without a SWIR band snow cannot be told apart from clouds.",
+        "zh": "没有短波红外波段时无法区分冰雪与云。",
+    },
+    "snow_cloud": {
+        "en": "Some clouds (ice clouds) share the snow signature; bright water bodies with ice are included.",
+        "zh": "部分云（冰云）与冰雪光谱特征相似；结冰的水体也会被包括。",
+    },
+    "not_reflectance": {
+        "en": "The band values do not look like reflectance (0..1), so the reflectance guards ({skipped}) were "
+        "skipped; set --scaling to enable them.",
+        "zh": "波段数值不像反射率（0..1），因此跳过了反射率约束（{skipped}）；可设置 --scaling 启用。",
+    },
+    "nodata": {
+        "en": "{nodata_pct} of the area of interest is no-data and was left out.",
+        "zh": "感兴趣区内 {nodata_pct} 为无数据像元，已排除。",
+    },
+}
+
+_METHOD = {
+    "en": {
+        "default": "default threshold",
+        "user": "threshold set by the user",
+        "otsu": "threshold chosen by Otsu's method from the histogram of {n} pixels (separability {sep})",
+    },
+    "zh": {
+        "default": "默认阈值",
+        "user": "用户指定阈值",
+        "otsu": "由 Otsu 方法根据 {n} 个像元的直方图自动选取的阈值（可分性 {sep}）",
+    },
+}
+
+#: Chinese for the ``why`` of each rule condition (thresholds.CLASS_RULES)
+_WHY_ZH = {
+    "excludes vegetation (NDVI >= 0.2)": "排除植被（NDVI >= 0.2）",
+    "water absorbs NIR: excludes snow, cloud, bright soil and roofs": "水体强烈吸收近红外：排除冰雪、云、亮色土壤和屋顶",
+    "excludes water": "排除水体",
+    "separates built-up from bare soil (BSI >= 0.1)": "区分建成区与裸土（BSI >= 0.1 为裸土）",
+    "clouds are bright": "云很亮",
+    "clouds are white (flat visible spectrum)": "云呈白色（可见光光谱平坦）",
+    "excludes snow (NDSI >= 0.4)": "排除冰雪（NDSI >= 0.4）",
+    "excludes water (dark in NIR)": "排除水体（近红外暗）",
+    "excludes dark surfaces": "排除暗色地表",
+}
+
+_SIZE_ZH = {
+    "huge": "巨大",
+    "large": "大",
+    "somewhat large": "较大",
+    "medium": "中等",
+    "small": "小",
+    "very tiny": "极小",
+}
+_LOC_ZH = {
+    "top-left": "左上",
+    "top-center": "上方中部",
+    "top-right": "右上",
+    "middle-left": "左侧中部",
+    "center": "中央",
+    "middle-right": "右侧中部",
+    "bottom-left": "左下",
+    "bottom-center": "下方中部",
+    "bottom-right": "右下",
+}
+
+
+def _fmt_area(m2: float, language: str) -> str:
+    if language == "zh":
+        return f"{m2 / 1e6:,.3f} 平方公里" if m2 >= 1e6 else f"{m2 / 1e4:,.2f} 公顷"
+    return f"{m2 / 1e6:,.3f} km²" if m2 >= 1e6 else f"{m2 / 1e4:,.2f} ha"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "0%"
+
+
+def _stat_line(name: str, st: Mapping[str, Any], language: str) -> str:
+    ins, out = st.get("inside", {}), st.get("outside", {})
+
+    def one(s: Mapping[str, Any]) -> str:
+        if not s.get("count"):
+            return "n/a" if language == "en" else "无"
+        if language == "zh":
+            return f"均值 {s['mean']:.3f}（P10 {s['p10']:.3f}，中位数 {s['p50']:.3f}，P90 {s['p90']:.3f}）"
+        return f"mean {s['mean']:.3f} (p10 {s['p10']:.3f}, median {s['p50']:.3f}, p90 {s['p90']:.3f})"
+
+    if language == "zh":
+        return f"- {name}：结果内 {one(ins)}；结果外 {one(out)}。"
+    return f"- {name}: inside {one(ins)}; outside {one(out)}."
+
+
+def _region_line(i: int, r: Mapping[str, Any], language: str) -> str:
+    cx, cy = r.get("Centroid", [0, 0])
+    if language == "zh":
+        size = _SIZE_ZH.get(r.get("Size of area"), r.get("Size of area"))
+        loc = _LOC_ZH.get(r.get("Location"), r.get("Location"))
+        return f"{i}. {size}区域，位于{loc}（质心 x={cx}, y={cy}）"
+    return f"{i}. {r.get('Size of area')} region, {r.get('Location')} (centroid x={cx}, y={cy})"
+
+
+def spectral_explanation(
+    target: Any, details: Mapping[str, Any], regions: Sequence[Mapping[str, Any]], language: str = "en"
+) -> str:
+    """Full explanation text of a spectral extraction (``details`` from :class:`SpectralEngine`).
+
+    ``target`` is a :class:`~model_runtime.prompts.PromptTarget` (or a class name string); ``regions`` are
+    the SPIE attribute dicts of the final polygons, largest first.
+    """
+    lang = "zh" if language == "zh" else "en"
+    cls = getattr(target, "target_class", target)
+    name = class_name(cls, lang)
+    thr = details.get("threshold", {})
+    pixels = details.get("pixels", {})
+    px_area = details.get("pixel_area_m2")
+    lines: List[str] = []
+
+    method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
+    method = method.format(n=f"{thr.get('histogram_pixels', 0):,}", sep=thr.get("separability", "?"))
+    is_default = thr.get("method", "default") == "default"
+    if lang == "zh":
+        lines.append(f"使用光谱引擎（无需模型权重）提取{name}。")
+        lines.append(f"判别规则：{details.get('rule_text', '')}。")
+        default = "" if is_default else f"（默认 {thr.get('default')}）"
+        lines.append(f"主阈值 {thr.get('index')} {thr.get('op')} {thr.get('value')}：{method}{default}。")
+    else:
+        lines.append(f"Extracted {name} with the spectral engine (no model weights).")
+        lines.append(f"Rule: {details.get('rule_text', '')}.")
+        default = "" if is_default else f" (default {thr.get('default')})"
+        lines.append(f"Primary test {thr.get('index')} {thr.get('op')} {thr.get('value')}: {method}{default}.")
+
+    for idx, info in details.get("indices", {}).items():
+        if lang == "zh":
+            lines.append(f"- {idx} = {info['formula']}（{info['long_name']}；{info['reference']}）")
+        else:
+            lines.append(f"- {idx} = {info['formula']} ({info['long_name']}; {info['reference']})")
+    for g in details.get("guards", []):
+        if lang == "zh":
+            lines.append(f"- 约束 {g['test']}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。")
+        else:
+            lines.append(
+                f"- Guard {g['test']}: {g['why']}; it removed {g['rejected_px']:,} pixels that passed "
+                "the primary test."
+            )
+
+    valid = pixels.get("target", 0) + pixels.get("background", 0)
+    tgt = pixels.get("target", 0)
+    area_txt = f" ≈ {_fmt_area(tgt * px_area, lang)}" if px_area else ""
+    n = len(regions)
+    if lang == "zh":
+        lines.append(f"结果：{n} 个区域；{tgt:,} 个像元{area_txt}，占有效区域的 {_pct(tgt, valid)}。")
+    else:
+        lines.append(
+            f"Result: {n} region{'s' if n != 1 else ''}; {tgt:,} pixels{area_txt}, "
+            f"{_pct(tgt, valid)} of the valid area."
+        )
+    if n:
+        lines.append("最大的区域：" if lang == "zh" else "Largest regions:")
+        for i, r in enumerate(regions[:DESCRIBED_REGIONS], 1):
+            lines.append(_region_line(i, r, lang))
+        if n > DESCRIBED_REGIONS:
+            rest = n - DESCRIBED_REGIONS
+            lines.append(
+                f"另有 {rest:,} 个较小区域。" if lang == "zh" else f"... and {rest:,} smaller regions."
+            )
+
+    stats = details.get("stats", {})
+    if stats:
+        lines.append(
+            "指数统计（结果内 / 结果外）："
+            if lang == "zh"
+            else "Index statistics (inside / outside the result):"
+        )
+        for idx, st in stats.items():
+            lines.append(_stat_line(idx, st, lang))
+
+    cleanup = details.get("cleanup") or {}
+    if cleanup.get("removed_region_px") or cleanup.get("filled_hole_px"):
+        if lang == "zh":
+            lines.append(
+                f"清理：去除小于 {cleanup.get('min_region_px')} 像元的斑块（{cleanup['removed_region_px']:,} 像元），"
+                f"填充小于 {cleanup.get('fill_holes_px')} 像元的孔洞（{cleanup['filled_hole_px']:,} 像元）。"
+            )
+        else:
+            lines.append(
+                f"Cleanup: removed specks under {cleanup.get('min_region_px')} pixels "
+                f"({cleanup['removed_region_px']:,} px) and filled holes under {cleanup.get('fill_holes_px')} "
+                f"pixels ({cleanup['filled_hole_px']:,} px)."
+            )
+
+    caveat_lines = []
+    total = pixels.get("total", 0) - pixels.get("outside_aoi", 0)
+    fields = {
+        "missing": ", ".join(details.get("fallback_missing_roles", [])) or "?",
+        "skipped": ", ".join(details.get("skipped_guards", [])) or "-",
+        "nodata_pct": _pct(pixels.get("nodata", 0), total),
+    }
+    for key in details.get("caveats", []):
+        text = CAVEATS.get(key, {}).get(lang)
+        if text:
+            caveat_lines.append("- " + text.format(**fields))
+    if caveat_lines:
+        lines.append("注意事项：" if lang == "zh" else "Caveats:")
+        lines.extend(caveat_lines)
+    return "\n".join(lines)

@@ -1,0 +1,260 @@
+"""Spectral index formulas (float32, NaN where undefined).
+
+Names and formulas follow the Awesome Spectral Indices catalogue (Montero et al. 2023, Scientific Data 10:197,
+https://github.com/awesome-spectral-indices/awesome-spectral-indices). Band letters there map to our roles:
+B=blue, G=green, R=red, N=nir, S1=swir1, S2=swir2. Inputs are surface (or top-of-atmosphere) reflectance
+arrays of one window; every index is computed with at most two float32 temporaries of the window's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Tuple
+
+import numpy as np
+
+Bands = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """One spectral index: catalogue short name, formula text, required roles, reference, histogram range."""
+
+    name: str
+    long_name: str
+    formula: str
+    roles: Tuple[str, ...]
+    reference: str
+    value_range: Tuple[float, float]  # fixed histogram range used for statistics and Otsu
+
+
+def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a - b) / (a + b) in float32; NaN where the sum is 0 or an input is NaN."""
+    num = np.subtract(a, b, dtype=np.float32)
+    den = np.add(a, b, dtype=np.float32)
+    zero = den == 0
+    den[zero] = np.nan
+    np.divide(num, den, out=num)
+    return num
+
+
+def _ndvi(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["nir"], b["red"])
+
+
+def _ndwi(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["green"], b["nir"])
+
+
+def _mndwi(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["green"], b["swir1"])
+
+
+def _ndbi(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["swir1"], b["nir"])
+
+
+def _ndmi(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["nir"], b["swir1"])
+
+
+def _bsi(b: Bands) -> np.ndarray:
+    pos = np.add(b["swir1"], b["red"], dtype=np.float32)
+    neg = np.add(b["nir"], b["blue"], dtype=np.float32)
+    return _normalized_difference(pos, neg)
+
+
+def _awei_nsh(b: Bands) -> np.ndarray:
+    # 4 (G - S1) - (0.25 N + 2.75 S2)
+    out = np.subtract(b["green"], b["swir1"], dtype=np.float32)
+    out *= 4.0
+    tmp = np.multiply(b["nir"], 0.25, dtype=np.float32)
+    out -= tmp
+    np.multiply(b["swir2"], 2.75, out=tmp)
+    out -= tmp
+    return out
+
+
+def _awei_sh(b: Bands) -> np.ndarray:
+    # B + 2.5 G - 1.5 (N + S1) - 0.25 S2
+    out = np.multiply(b["green"], 2.5, dtype=np.float32)
+    out += b["blue"]
+    tmp = np.add(b["nir"], b["swir1"], dtype=np.float32)
+    tmp *= 1.5
+    out -= tmp
+    np.multiply(b["swir2"], 0.25, out=tmp)
+    out -= tmp
+    return out
+
+
+def _brightness(b: Bands) -> np.ndarray:
+    out = np.add(b["blue"], b["green"], dtype=np.float32)
+    out += b["red"]
+    out /= 3.0
+    return out
+
+
+def _whiteness(b: Bands) -> np.ndarray:
+    # sum_i |band_i - mean| / mean over blue, green, red (Zhu & Woodcock 2012, Fmask)
+    mean = _brightness(b)
+    out = np.zeros_like(mean)
+    tmp = np.empty_like(mean)
+    for role in ("blue", "green", "red"):
+        np.subtract(b[role], mean, out=tmp)
+        np.abs(tmp, out=tmp)
+        out += tmp
+    mean[mean == 0] = np.nan
+    out /= mean
+    return out
+
+
+def _hot(b: Bands) -> np.ndarray:
+    # Haze Optimized Transformation, B - 0.5 R - 0.08 (Zhang et al. 2002, as used by Fmask)
+    out = np.multiply(b["red"], -0.5, dtype=np.float32)
+    out += b["blue"]
+    out -= 0.08
+    return out
+
+
+_ND = (-1.0, 1.0)
+
+INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
+    d.name: d
+    for d in (
+        IndexDefinition(
+            "NDVI",
+            "Normalized Difference Vegetation Index",
+            "(N - R) / (N + R)",
+            ("nir", "red"),
+            "Rouse et al. 1974, NASA SP-351",
+            _ND,
+        ),
+        IndexDefinition(
+            "NDWI",
+            "Normalized Difference Water Index (McFeeters)",
+            "(G - N) / (G + N)",
+            ("green", "nir"),
+            "McFeeters 1996, doi:10.1080/01431169608948714",
+            _ND,
+        ),
+        IndexDefinition(
+            "MNDWI",
+            "Modified Normalized Difference Water Index",
+            "(G - S1) / (G + S1)",
+            ("green", "swir1"),
+            "Xu 2006, doi:10.1080/01431160600589179",
+            _ND,
+        ),
+        IndexDefinition(
+            "NDBI",
+            "Normalized Difference Built-Up Index",
+            "(S1 - N) / (S1 + N)",
+            ("swir1", "nir"),
+            "Zha et al. 2003, doi:10.1080/01431160304987",
+            _ND,
+        ),
+        IndexDefinition(
+            "NDMI",
+            "Normalized Difference Moisture Index",
+            "(N - S1) / (N + S1)",
+            ("nir", "swir1"),
+            "Gao 1996, doi:10.1016/S0034-4257(96)00067-3",
+            _ND,
+        ),
+        IndexDefinition(
+            "NDSI",
+            "Normalized Difference Snow Index",
+            "(G - S1) / (G + S1)",
+            ("green", "swir1"),
+            "Hall et al. 1995, doi:10.1016/0034-4257(95)00137-P",
+            _ND,
+        ),
+        IndexDefinition(
+            "BI",
+            "Bare Soil Index (BSI)",
+            "((S1 + R) - (N + B)) / ((S1 + R) + (N + B))",
+            ("swir1", "red", "nir", "blue"),
+            "Rikimaru et al. 2002, Tropical Ecology 43(1)",
+            _ND,
+        ),
+        IndexDefinition(
+            "AWEInsh",
+            "Automated Water Extraction Index (no shadows)",
+            "4.0 * (G - S1) - (0.25 * N + 2.75 * S2)",
+            ("green", "swir1", "nir", "swir2"),
+            "Feyisa et al. 2014, doi:10.1016/j.rse.2013.08.029",
+            (-4.0, 4.0),
+        ),
+        IndexDefinition(
+            "AWEIsh",
+            "Automated Water Extraction Index (shadows)",
+            "B + 2.5 * G - 1.5 * (N + S1) - 0.25 * S2",
+            ("blue", "green", "nir", "swir1", "swir2"),
+            "Feyisa et al. 2014, doi:10.1016/j.rse.2013.08.029",
+            (-4.0, 4.0),
+        ),
+        IndexDefinition(
+            "BRIGHT",
+            "Visible brightness",
+            "(B + G + R) / 3",
+            ("blue", "green", "red"),
+            "mean visible reflectance (Zhu & Woodcock 2012, Fmask)",
+            (0.0, 1.5),
+        ),
+        IndexDefinition(
+            "WHITENESS",
+            "Whiteness",
+            "sum(|X - mean(B,G,R)|, X in B,G,R) / mean(B,G,R)",
+            ("blue", "green", "red"),
+            "Gomez-Chova et al. 2007; Zhu & Woodcock 2012 (Fmask)",
+            (0.0, 3.0),
+        ),
+        IndexDefinition(
+            "HOT",
+            "Haze Optimized Transformation",
+            "B - 0.5 * R - 0.08",
+            ("blue", "red"),
+            "Zhang et al. 2002, doi:10.1016/S0034-4257(02)00034-2",
+            (-1.0, 1.0),
+        ),
+    )
+}
+_FUNCS: Dict[str, Callable[[Bands], np.ndarray]] = {
+    "NDVI": _ndvi,
+    "NDWI": _ndwi,
+    "MNDWI": _mndwi,
+    "NDBI": _ndbi,
+    "NDMI": _ndmi,
+    "NDSI": _mndwi,
+    "BI": _bsi,
+    "AWEInsh": _awei_nsh,
+    "AWEIsh": _awei_sh,
+    "BRIGHT": _brightness,
+    "WHITENESS": _whiteness,
+    "HOT": _hot,
+}
+
+
+def compute_index(name: str, bands: Bands) -> np.ndarray:
+    """Compute index ``name`` from reflectance arrays keyed by role; float32, NaN where undefined.
+
+    Raises ``KeyError`` for an unknown index and ``ValueError`` naming the missing roles (callers check roles
+    with ``RasterSource.require`` first, so this is a programming error, not a user error).
+    """
+    definition = INDEX_DEFINITIONS[name]
+    missing = [r for r in definition.roles if r not in bands]
+    if missing:
+        raise ValueError(f"index {name} needs roles {', '.join(missing)}")
+    out = _FUNCS[name](bands)
+    if out.dtype != np.float32:
+        out = out.astype(np.float32)
+    return out
+
+
+def index_roles(names) -> Tuple[str, ...]:
+    """The union of roles needed by the given indices, in a stable order."""
+    seen: Dict[str, None] = {}
+    for n in names:
+        for r in INDEX_DEFINITIONS[n].roles:
+            seen[r] = None
+    return tuple(seen)

@@ -1,0 +1,308 @@
+"""The extraction job: raster + prompt in, explained polygons out.
+
+``extract()`` validates everything it can before reading a pixel (engine, prompt, output path, overwrite),
+then runs: open raster -> resolve AOI -> engine mask -> polygonize -> SPIE attributes -> explanation ->
+atomic write. All intermediate files live in a private temp folder that is removed afterwards, also on error
+or cancel, and the destination is only touched by the final rename.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+from .engines import get_engine
+from .engines.base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob
+from .errors import ExtractionCancelled, SpexInputError
+from .request import ENGINES, CancelCallback, ExtractRequest, ExtractResult, ProgressCallback
+
+# share of the whole job given to each stage (progress fractions)
+_STAGES = {
+    "open": (0.0, 0.03),
+    "engine": (0.03, 0.80),
+    "polygons": (0.80, 0.93),
+    "explain": (0.93, 0.96),
+    "write": (0.96, 1.0),
+}
+THRESHOLD_METHODS = ("fixed", "otsu")
+
+
+class _Progress:
+    """Maps stage-local fractions onto the whole job, monotonic, and polls for cancellation."""
+
+    def __init__(self, progress: ProgressCallback | None, is_cancelled: CancelCallback | None):
+        self._progress = progress
+        self._is_cancelled = is_cancelled
+        self._last = 0.0
+
+    def check(self) -> None:
+        """Raise ExtractionCancelled once the caller asked to stop."""
+        if self._is_cancelled is not None and self._is_cancelled():
+            raise ExtractionCancelled("extraction cancelled")
+
+    def report(self, fraction: float, message: str) -> None:
+        """Report a fraction of the whole job (never goes backwards)."""
+        fraction = min(1.0, max(self._last, float(fraction)))
+        self._last = fraction
+        if self._progress is not None:
+            self._progress(fraction, message)
+
+    def stage(self, name: str) -> Callable[[float, str], None]:
+        """A progress callback for one stage taking fractions of that stage."""
+        start, end = _STAGES[name]
+
+        def callback(fraction: float, message: str) -> None:
+            if not math.isfinite(fraction):
+                fraction = 0.0
+            self.report(start + (end - start) * min(1.0, max(0.0, fraction)), message)
+            self.check()
+
+        return callback
+
+
+def validate_request(request: ExtractRequest) -> None:
+    """Reject a bad request before any work (one-line SpexInputError each)."""
+    if request.engine not in ENGINES:
+        raise SpexInputError(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
+    if not request.raster or not str(request.raster).strip():
+        raise SpexInputError("no raster given: pass the path of a multispectral GeoTIFF (or any GDAL raster)")
+    if request.threshold_method not in THRESHOLD_METHODS:
+        raise SpexInputError(
+            f"unknown threshold method {request.threshold_method!r}: "
+            f"use one of {', '.join(THRESHOLD_METHODS)}"
+        )
+    if request.threshold is not None and not math.isfinite(float(request.threshold)):
+        raise SpexInputError(f"invalid threshold {request.threshold!r}: give a finite number such as 0.1")
+    if not math.isfinite(float(request.min_area_m2)) or request.min_area_m2 < 0:
+        raise SpexInputError(f"invalid minimum area {request.min_area_m2!r}: use 0 or a positive area in m2")
+    if not math.isfinite(float(request.simplify)) or request.simplify < 0:
+        raise SpexInputError(
+            f"invalid simplify tolerance {request.simplify!r}: use 0 or a positive map distance"
+        )
+    if not os.path.exists(request.raster):
+        raise SpexInputError(f"raster {request.raster} does not exist: check the path")
+    if os.path.isdir(request.raster) and not request.raster.lower().endswith((".safe", ".zarr")):
+        raise SpexInputError(f"raster {request.raster} is a folder: give the path of a raster file")
+
+
+def extract(
+    request: ExtractRequest,
+    progress: ProgressCallback | None = None,
+    is_cancelled: CancelCallback | None = None,
+) -> ExtractResult:
+    """Run one extraction and write its polygons; see the module docstring for the stages.
+
+    ``progress(fraction, message)`` receives fractions of the whole job; ``is_cancelled()`` is polled between
+    windows/tiles and stages, and a True answer raises :class:`ExtractionCancelled` with nothing left behind.
+    Raises :class:`SpexInputError` (one line: problem and fix) for every user error.
+    """
+    from .prompts import parse_prompt
+    from .writers import check_destination, layer_name_from_prompt
+
+    started = time.perf_counter()
+    tracker = _Progress(progress, is_cancelled)
+    validate_request(request)
+    target = parse_prompt(request.prompt, request.language)
+    layer_name = layer_name_from_prompt(target.phrase, default=target.target_class)
+    output, temp_output_dir = request.output, None
+    if output:
+        output = os.path.abspath(os.path.expanduser(output))
+        if os.path.exists(output) and os.path.samefile(output, request.raster):
+            raise SpexInputError(f"output {output} is the input raster: choose another output file")
+        check_destination(output, request.overwrite)
+    engine = get_engine(request.engine)
+    tracker.check()
+
+    workdir = tempfile.mkdtemp(prefix="spex-job-")
+    try:
+        if not output:
+            temp_output_dir = tempfile.mkdtemp(prefix="spex-out-")
+            output = os.path.join(temp_output_dir, f"{target.target_class}.gpkg")
+        result = _run(request, engine, target, layer_name, output, workdir, tracker)
+    except BaseException:
+        if temp_output_dir:
+            shutil.rmtree(temp_output_dir, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result.seconds = round(time.perf_counter() - started, 3)
+    tracker.report(1.0, "done")
+    return result
+
+
+def _run(request, engine, target, layer_name, output, workdir, tracker: _Progress) -> ExtractResult:
+    from .aoi import resolve_aoi
+    from .raster import RasterSource
+    from .spie import region_attributes
+    from .vectorize import polygonize_mask
+    from .writers import Feature, write_features
+
+    tracker.report(0.0, "opening raster")
+    with RasterSource.open(
+        request.raster,
+        sensor=request.sensor,
+        bands=dict(request.bands or {}) or None,
+        scaling=request.scaling,
+    ) as source:
+        region = resolve_aoi(request.aoi, source)
+        tracker.report(_STAGES["open"][1], "raster opened")
+        tracker.check()
+
+        job = EngineJob(
+            source=source,
+            region=region,
+            target=target,
+            request=request,
+            workdir=workdir,
+            progress=tracker.stage("engine"),
+            check_cancelled=tracker.check,
+        )
+        output_mask = engine.run(job)
+        tracker.check()
+
+        counts = mask_counts(output_mask.mask_path)
+        if counts["target_px"] + counts["background_px"] == 0:
+            raise SpexInputError(
+                "the area of interest holds only no-data pixels: choose an area that overlaps valid data"
+            )
+
+        polygons = polygonize_mask(
+            output_mask.mask_path,
+            os.path.join(workdir, "polygons.gpkg"),
+            simplify=float(request.simplify),
+            min_area_m2=float(request.min_area_m2),
+            progress=tracker.stage("polygons"),
+            check_cancelled=tracker.check,
+        )
+        tracker.report(_STAGES["explain"][0], "describing regions")
+        # one call per polygon keeps attributes aligned with the features: region_attributes sorts by pixel
+        # area, which differs from the m2 order in geographic CRSs
+        regions = [
+            region_attributes([p.rings_px], polygons.width, polygons.height)[0] for p in polygons.polygons
+        ]
+        explanation = engine.explain(job, output_mask, regions)
+        tracker.check()
+
+        source_info = _source_details(source, region)
+
+    features = []
+    for index, polygon in enumerate(polygons.polygons):
+        attrs = regions[index]
+        features.append(
+            Feature(
+                polygon.wkb,
+                {
+                    "class": target.target_class,
+                    "prompt": target.phrase,
+                    "engine": request.engine,
+                    "explain": explanation,
+                    "area_m2": round(polygon.area_m2, 2),
+                    "region_id": index + 1,
+                    "size": attrs.get("Size of area"),
+                    "location": attrs.get("Location"),
+                },
+            )
+        )
+    tracker.report(_STAGES["write"][0], "writing polygons")
+    tracker.check()
+    written = write_features(
+        output,
+        features,
+        polygons.crs_wkt,
+        layer_name=layer_name,
+        explanation=explanation,
+        overwrite=request.overwrite,
+    )
+
+    warnings: List[str] = list(output_mask.warnings)
+    if not features:
+        warnings.append(f"no {target.target_class} found: the output layer is empty")
+    warnings.extend(written.warnings)
+    details: Dict[str, Any] = dict(output_mask.details or {})
+    details.update(source_info)
+    details["mask"] = counts
+    details["polygons"] = {
+        "count": len(features),
+        "dropped_small": polygons.dropped_small,
+        "repaired": polygons.repaired,
+        "simplify": float(request.simplify),
+        "min_area_m2": float(request.min_area_m2),
+    }
+    details["language"] = target.language
+    return ExtractResult(
+        target_class=target.target_class,
+        prompt=target.phrase,
+        engine=request.engine,
+        output=written.path,
+        layer=written.layer,
+        output_format=written.format,
+        features=written.features,
+        area_m2=round(polygons.total_area_m2, 2),
+        explanation=explanation,
+        attributes=_jsonable(regions),
+        crs_wkt=written.crs_wkt,
+        sidecars=written.sidecars,
+        warnings=warnings,
+        details=_jsonable(details),
+    )
+
+
+def mask_counts(mask_path: str) -> Dict[str, int]:
+    """Pixel counts of an engine mask: target, background and no-data (streamed block by block)."""
+    from osgeo import gdal
+
+    ds = gdal.Open(mask_path)
+    band = ds.GetRasterBand(1)
+    block_x, block_y = band.GetBlockSize()
+    rows = max(block_y, (4 * 1024 * 1024) // max(ds.RasterXSize, 1))
+    totals = np.zeros(256, dtype=np.int64)
+    for y in range(0, ds.RasterYSize, rows):
+        h = min(rows, ds.RasterYSize - y)
+        totals += np.bincount(band.ReadAsArray(0, y, ds.RasterXSize, h).ravel(), minlength=256)
+    ds = None
+    target, background = int(totals[MASK_TARGET]), int(totals[MASK_BACKGROUND])
+    return {
+        "target_px": target,
+        "background_px": background,
+        "nodata_px": int(totals.sum()) - target - background,
+        "nodata_value": MASK_NODATA,
+    }
+
+
+def _source_details(source, region) -> Dict[str, Any]:
+    window = region.window
+    scaling = getattr(source, "scaling", None)
+    return {
+        "raster": getattr(source, "path", None),
+        "sensor": getattr(source, "sensor", None),
+        "bands": dict(getattr(source, "roles", {}) or {}),
+        "scaling": getattr(scaling, "name", None) if scaling is not None else None,
+        "pixel_size_m": list(getattr(source, "pixel_size_m", ()) or ()),
+        "aoi_window": {
+            "xoff": window.xoff,
+            "yoff": window.yoff,
+            "xsize": window.xsize,
+            "ysize": window.ysize,
+        },
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types for nested dicts/lists holding numpy scalars, arrays or tuples."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,466 @@
+"""Loading a SPEX checkpoint folder with every tensor accounted for.
+
+Layouts:
+  * merged (released): ``config.json`` + ``model.safetensors.index.json`` + shards (or one ``model.safetensors``)
+  * LoRA (training output): ``config.json`` + ``adapter_config.json`` + ``adapter_model.safetensors|bin`` +
+    ``non_lora_trainables.bin``, merged onto a base model folder like the official ``merge_lora.py``
+    (``load_pretrained_model`` with ``model_base``) does.
+Tokenizer files (``tokenizer.json`` or ``vocab.json`` + ``merges.txt``) live in the same folder.
+
+The model is built on the meta device and each tensor is read lazily from its shard (``safe_open``) straight
+into the target dtype/device, so peak memory is about one copy of the model. Pickled files are only read with
+``torch.load(weights_only=True)``. Every problem is a one-line :class:`ModelLoadError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..errors import ModelLoadError, SpexInputError
+from .config import SpexConfig
+
+INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
+NON_LORA_FILE = "non_lora_trainables.bin"
+# Stored but not needed: tied lm_head copy, the unused newline token when the model has none.
+IGNORABLE_KEYS = ("lm_head.weight", "model.image_newline")
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+           "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+# ---------------------------------------------------------------------------------------------- device / dtype
+def resolve_device(device: Any = "auto") -> torch.device:
+    """"auto" | "cpu" | "cuda" | "cuda:N" | torch.device -> torch.device (bad or unavailable -> SpexInputError)."""
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        text = str(device or "auto").strip().lower()
+        if text == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            dev = torch.device(text)
+        except (RuntimeError, ValueError):
+            raise SpexInputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpexInputError(f"device {device!r} requested but PyTorch sees no CUDA GPU: use --device cpu "
+                                 "(or install a CUDA build of torch)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SpexInputError(f"device {device!r} does not exist ({torch.cuda.device_count()} GPU(s)): "
+                                 "use cuda:0 .. cuda:N-1")
+    elif dev.type != "cpu":
+        raise SpexInputError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def resolve_dtype(dtype: Any = None) -> torch.dtype:
+    """None -> float32 (as the official demo); torch dtype or name ("float16", "bf16"...) -> torch dtype."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise SpexInputError(f"unsupported dtype {dtype}: use float32, float16 or bfloat16")
+        return dtype
+    name = str(dtype).lower().replace("torch.", "")
+    if name not in _DTYPES:
+        raise SpexInputError(f"unknown dtype {dtype!r}: use float32, float16 or bfloat16")
+    return _DTYPES[name]
+
+
+# ---------------------------------------------------------------------------------------------- tensor sources
+class TensorSource:
+    """Lazy key -> tensor access over safetensors files; shapes come from the headers only."""
+
+    def __init__(self, files: Dict[str, str]):
+        from safetensors import safe_open
+
+        self.key_file: Dict[str, str] = {}
+        self.shapes: Dict[str, Tuple[int, ...]] = {}
+        self._handles: Dict[str, Any] = {}
+        for key, path in files.items():
+            if path not in self._handles:
+                try:
+                    self._handles[path] = safe_open(path, framework="pt", device="cpu")
+                except Exception as exc:  # safetensors raises its own error types
+                    raise ModelLoadError(f"cannot read {path} ({exc}): the file is corrupt or incomplete, "
+                                         "re-download it")
+            handle = self._handles[path]
+            if key not in handle.keys():
+                raise ModelLoadError(f"{os.path.basename(path)} lacks tensor {key} listed in {INDEX_FILE}: "
+                                     "re-download the checkpoint (shards and index must match)")
+            self.key_file[key] = path
+            self.shapes[key] = tuple(handle.get_slice(key).get_shape())
+
+    def get(self, key: str) -> torch.Tensor:
+        """The stored tensor (memory-mapped read of one tensor)."""
+        return self._handles[self.key_file[key]].get_tensor(key)
+
+
+def _safetensors_files(folder: str) -> Dict[str, str]:
+    """key -> shard path for a merged checkpoint folder (index json or a single file)."""
+    index_path = os.path.join(folder, INDEX_FILE)
+    if os.path.isfile(index_path):
+        try:
+            with open(index_path, encoding="utf-8") as fh:
+                weight_map = json.load(fh)["weight_map"]
+            if not isinstance(weight_map, dict):
+                raise TypeError("weight_map is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"cannot parse {index_path} ({exc}): re-download the checkpoint's index file")
+        files = {k: os.path.join(folder, v) for k, v in weight_map.items()}
+        missing = sorted({os.path.basename(p) for p in files.values() if not os.path.isfile(p)})
+        if missing:
+            raise ModelLoadError(f"missing shard file(s) {', '.join(missing)} in {folder}: "
+                                 "download every file of the checkpoint")
+        return files
+    single = os.path.join(folder, SINGLE_FILE)
+    if os.path.isfile(single):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(single, framework="pt", device="cpu") as fh:
+                return {k: single for k in fh.keys()}
+        except Exception as exc:
+            raise ModelLoadError(f"cannot read {single} ({exc}): the file is corrupt, re-download it")
+    raise ModelLoadError(f"no weights in {folder} (neither {INDEX_FILE} nor {SINGLE_FILE}): "
+                         "point to the SPEX checkpoint folder with its .safetensors files")
+
+
+def _fmt_keys(keys: List[str], limit: int = 3) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_keys(expected: Dict[str, Tuple[int, ...]], found: Dict[str, Tuple[int, ...]],
+               ignorable: Iterable[str] = IGNORABLE_KEYS, where: str = "checkpoint") -> None:
+    """Every expected key present with its shape, nothing unexpected -> else one-line ModelLoadError."""
+    ignorable = set(ignorable)
+    missing = sorted(k for k in expected if k not in found)
+    unexpected = sorted(k for k in found if k not in expected and k not in ignorable)
+    wrong = sorted(k for k in expected if k in found and tuple(found[k]) != tuple(expected[k]))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing tensor(s): {_fmt_keys(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensor(s): {_fmt_keys(unexpected)}")
+    if wrong:
+        shown = [f"{k} {list(found[k])} vs expected {list(expected[k])}" for k in wrong[:3]]
+        more = f" ... (+{len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        problems.append(f"{len(wrong)} shape mismatch(es): {', '.join(shown)}{more}")
+    if problems:
+        raise ModelLoadError(f"{where} does not match the SPEX architecture of its config.json: "
+                             f"{'; '.join(problems)}: use a complete SPEX checkpoint with its own config.json")
+
+
+# ---------------------------------------------------------------------------------------------- materialising
+def _expected_tensors(module: nn.Module) -> Dict[str, Tuple[int, ...]]:
+    """Persistent parameters and buffers of ``module`` -> shape."""
+    return {k: tuple(v.shape) for k, v in module.state_dict(keep_vars=True).items()}
+
+
+def _assign(module: nn.Module, name: str, tensor: torch.Tensor) -> None:
+    """Put ``tensor`` in place of the (meta) parameter or buffer ``name`` without copying it again."""
+    owner_name, _, leaf = name.rpartition(".")
+    owner = module.get_submodule(owner_name) if owner_name else module
+    if leaf in owner._parameters:
+        owner._parameters[leaf] = nn.Parameter(tensor, requires_grad=False)
+    else:
+        owner._buffers[leaf] = tensor
+
+
+def _materialise(module: nn.Module, getter: Callable[[str], torch.Tensor], device: torch.device,
+                 dtype: torch.dtype) -> None:
+    """Load every persistent tensor of ``module`` from ``getter(key)`` into dtype/device."""
+    for key in _expected_tensors(module):
+        t = getter(key)
+        _assign(module, key, t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype))
+
+
+def _fix_runtime_buffers(model: nn.Module, device: torch.device) -> None:
+    """Recreate non-persistent buffers (rotary ``inv_freq``) that stayed on the meta device."""
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
+
+    for name, mod in model.named_modules():
+        if isinstance(mod, Qwen2RotaryEmbedding):
+            fresh = Qwen2RotaryEmbedding(mod.config, device=device)
+            owner_name, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(owner_name) if owner_name else model, leaf, fresh)
+    left = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
+    if left:
+        raise RuntimeError(f"internal error: tensors left on the meta device: {left[:3]}")
+
+
+# ---------------------------------------------------------------------------------------------- tokenizer etc.
+def load_tokenizer(model_dir: str):
+    """Qwen2 tokenizer from the folder: fast (``tokenizer.json``) or slow (``vocab.json`` + ``merges.txt``)."""
+    has_fast = os.path.isfile(os.path.join(model_dir, "tokenizer.json"))
+    has_slow = all(os.path.isfile(os.path.join(model_dir, f)) for f in ("vocab.json", "merges.txt"))
+    if not (has_fast or has_slow):
+        raise ModelLoadError(f"no tokenizer in {model_dir} (need tokenizer.json or vocab.json + merges.txt): "
+                             "copy the tokenizer files shipped with the model into the folder")
+    try:
+        if has_fast:
+            from transformers import Qwen2TokenizerFast as cls
+        else:
+            from transformers import Qwen2Tokenizer as cls
+        tok = cls.from_pretrained(model_dir, local_files_only=True)
+    except Exception as exc:  # transformers raises many types for broken files
+        raise ModelLoadError(f"cannot load the tokenizer in {model_dir} ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}): re-download the tokenizer files")
+    for special in ("<|im_start|>", "<|im_end|>"):
+        if tok.convert_tokens_to_ids(special) in (None, tok.unk_token_id):
+            raise ModelLoadError(f"the tokenizer in {model_dir} has no {special} token: "
+                                 "use the Qwen2 tokenizer files shipped with the model")
+    return tok
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot parse {path} ({exc}): re-download this file of the model")
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} is not a JSON object: re-download this file of the model")
+    return data
+
+
+def generation_settings(model_dir: str, config: SpexConfig, tokenizer) -> Tuple[List[int], float]:
+    """(stop token ids, repetition penalty) as the official ``generate`` would use them, plus ``<|im_end|>``."""
+    gen = _read_json(os.path.join(model_dir, "generation_config.json"))
+    source = gen if gen is not None else config.raw
+    eos = source.get("eos_token_id")
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if im_end not in ids:
+        ids.append(im_end)
+    penalty = float((gen or {}).get("repetition_penalty") or 1.0)
+    return [int(i) for i in ids], penalty
+
+
+# ---------------------------------------------------------------------------------------------- LoRA
+def is_lora_folder(model_dir: str) -> bool:
+    """True when the folder holds a LoRA adapter (``adapter_config.json``)."""
+    return os.path.isfile(os.path.join(model_dir, ADAPTER_CONFIG))
+
+
+def _torch_load(path: str) -> Dict[str, torch.Tensor]:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot read {path} safely ({type(exc).__name__}): it must be a plain tensor "
+                             "state dict; re-download it")
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ModelLoadError(f"{path} is not a tensor state dict: re-download it")
+    return data
+
+
+def _strip_non_lora_keys(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Key prefixes as the official builder fixes them: drop ``base_model.``, then ``model.`` if doubled."""
+    state = {(k[len("base_model."):] if k.startswith("base_model.") else k): v for k, v in state.items()}
+    if any(k.startswith("model.model.") for k in state):
+        state = {(k[len("model."):] if k.startswith("model.") else k): v for k, v in state.items()}
+    return state
+
+
+def _lora_deltas(model_dir: str, expected: Dict[str, Tuple[int, ...]]) -> Dict[str, torch.Tensor]:
+    """param key -> float32 delta (B @ A * scaling) from the PEFT adapter in ``model_dir``."""
+    cfg = _read_json(os.path.join(model_dir, ADAPTER_CONFIG)) or {}
+    try:
+        r = int(cfg["r"])
+        alpha = float(cfg.get("lora_alpha", r))
+    except (KeyError, TypeError, ValueError):
+        raise ModelLoadError(f"{ADAPTER_CONFIG} in {model_dir} lacks a valid 'r'/'lora_alpha': re-download it")
+    rslora = bool(cfg.get("use_rslora", False))
+    fan_in_fan_out = bool(cfg.get("fan_in_fan_out", False))
+    rank_pattern = cfg.get("rank_pattern") or {}
+    alpha_pattern = cfg.get("alpha_pattern") or {}
+
+    st_path = os.path.join(model_dir, "adapter_model.safetensors")
+    bin_path = os.path.join(model_dir, "adapter_model.bin")
+    if os.path.isfile(st_path):
+        from safetensors.torch import load_file
+
+        adapter = load_file(st_path)
+    elif os.path.isfile(bin_path):
+        adapter = _torch_load(bin_path)
+    else:
+        raise ModelLoadError(f"LoRA folder {model_dir} has no adapter_model.safetensors or adapter_model.bin: "
+                             "copy the adapter weights next to adapter_config.json")
+
+    pairs: Dict[str, Dict[str, torch.Tensor]] = {}
+    unexpected = []
+    for key, value in adapter.items():
+        name = key[len("base_model.model."):] if key.startswith("base_model.model.") else key
+        for part in ("lora_A", "lora_B"):
+            marker = f".{part}."
+            if marker in name:
+                module = name.split(marker)[0]
+                pairs.setdefault(module, {})[part] = value
+                break
+        else:
+            unexpected.append(key)
+    if unexpected:
+        raise ModelLoadError(f"adapter has {len(unexpected)} unsupported tensor(s) ({_fmt_keys(sorted(unexpected))}): "
+                             "merge it with the official merge_lora.py first")
+    deltas: Dict[str, torch.Tensor] = {}
+    for module, ab in sorted(pairs.items()):
+        target = module + ".weight"
+        if target not in expected or "lora_A" not in ab or "lora_B" not in ab:
+            raise ModelLoadError(f"adapter targets {module}, which the SPEX model does not have (or lacks lora_A/B): "
+                                 "use the adapter trained for this checkpoint")
+        rank = next((int(v) for p, v in rank_pattern.items() if module.endswith(p)), r)
+        lora_alpha = next((float(v) for p, v in alpha_pattern.items() if module.endswith(p)), alpha)
+        scaling = lora_alpha / (rank ** 0.5 if rslora else rank)
+        delta = (ab["lora_B"].float() @ ab["lora_A"].float()) * scaling
+        if fan_in_fan_out:
+            delta = delta.T
+        if tuple(delta.shape) != tuple(expected[target]):
+            raise ModelLoadError(f"adapter delta for {target} has shape {list(delta.shape)}, expected "
+                                 f"{list(expected[target])}: use the adapter trained for this checkpoint")
+        deltas[target] = delta
+    return deltas
+
+
+# ---------------------------------------------------------------------------------------------- public loaders
+def build_empty_model(config: SpexConfig):
+    """The SPEX module tree on the meta device (no memory)."""
+    from .modeling import SpexModel
+
+    with torch.device("meta"):
+        return SpexModel(config)
+
+
+def load_spex_model(model_dir: str, device: Any = "auto", dtype: Any = None,
+                    base_model_dir: Optional[str] = None):
+    """Build :class:`SpexModel` from a checkpoint folder (see module docstring). Returns the model in eval mode."""
+    if not model_dir or not os.path.isdir(model_dir):
+        raise ModelLoadError(f"model folder {model_dir!r} does not exist: point --model-dir to the downloaded "
+                             "SPEX checkpoint folder")
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype)
+    config = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
+    tokenizer = load_tokenizer(model_dir)
+    model = build_empty_model(config)
+    expected = _expected_tensors(model)
+    target = torch.device("cpu") if _needs_offload(expected, dev, dt) else dev
+
+    if is_lora_folder(model_dir):
+        getter = _lora_getter(model_dir, base_model_dir, expected, dt)
+    else:
+        source = TensorSource(_safetensors_files(model_dir))
+        check_keys(expected, source.shapes, where=f"checkpoint {model_dir}")
+        getter = source.get
+    _materialise(model, getter, target, dt)
+    _fix_runtime_buffers(model, target)
+    model.eval()
+    model.tokenizer = tokenizer
+    model.eos_token_ids, model.repetition_penalty = generation_settings(model_dir, config, tokenizer)
+    if target != dev:
+        _dispatch(model, dev, dt)
+    return model
+
+
+def _lora_getter(model_dir: str, base_model_dir: Optional[str], expected: Dict[str, Tuple[int, ...]],
+                 dtype: torch.dtype) -> Callable[[str], torch.Tensor]:
+    """Tensors of base + non-LoRA trainables + merged LoRA deltas, all checked before anything is loaded."""
+    if not base_model_dir:
+        hint = (_read_json(os.path.join(model_dir, ADAPTER_CONFIG)) or {}).get("base_model_name_or_path")
+        raise ModelLoadError(f"{model_dir} is a LoRA checkpoint: also give the base model folder it was trained "
+                             f"on (base_model_dir / --model-base{', e.g. ' + str(hint) if hint else ''})")
+    if not os.path.isdir(base_model_dir):
+        raise ModelLoadError(f"base model folder {base_model_dir!r} does not exist: point to the base checkpoint")
+    base = TensorSource(_safetensors_files(base_model_dir))
+    non_lora_path = os.path.join(model_dir, NON_LORA_FILE)
+    if not os.path.isfile(non_lora_path):
+        raise ModelLoadError(f"LoRA folder {model_dir} has no {NON_LORA_FILE}: copy it next to adapter_config.json")
+    non_lora = _strip_non_lora_keys(_torch_load(non_lora_path))
+    shapes = dict(base.shapes)
+    shapes.update({k: tuple(v.shape) for k, v in non_lora.items()})
+    check_keys(expected, shapes, where=f"base {base_model_dir} + {NON_LORA_FILE}")
+    deltas = _lora_deltas(model_dir, expected)
+
+    def get(key: str) -> torch.Tensor:
+        t = non_lora[key] if key in non_lora else base.get(key)
+        if key in deltas:
+            t = (t.float() + deltas[key]).to(dtype)
+        return t
+
+    return get
+
+
+def load_vision_encoder(model_dir: str, dtype: Any = torch.float32, device: Any = "cpu"):
+    """Only :class:`SpexVisionEncoder` (``model.vision_tower.vision_tower.*``) of a merged checkpoint folder."""
+    from .vision_tower import SpexVisionEncoder
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype)
+    config = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
+    prefix = "model.vision_tower.vision_tower."
+    with torch.device("meta"):
+        enc = SpexVisionEncoder(config.vision)
+    expected = _expected_tensors(enc)
+    if is_lora_folder(model_dir):
+        non_lora = _strip_non_lora_keys(_torch_load(os.path.join(model_dir, NON_LORA_FILE)))
+        found = {k[len(prefix):]: tuple(v.shape) for k, v in non_lora.items() if k.startswith(prefix)}
+        check_keys(expected, found, where=f"{model_dir}/{NON_LORA_FILE} (vision encoder)")
+        _materialise(enc, lambda k: non_lora[prefix + k], dev, dt)
+    else:
+        source = TensorSource({k: p for k, p in _safetensors_files(model_dir).items() if k.startswith(prefix)})
+        found = {k[len(prefix):]: s for k, s in source.shapes.items()}
+        check_keys(expected, found, where=f"checkpoint {model_dir} (vision encoder)")
+        _materialise(enc, lambda k: source.get(prefix + k), dev, dt)
+    return enc.eval()
+
+
+# ---------------------------------------------------------------------------------------------- GPU placement
+def _needs_offload(expected: Dict[str, Tuple[int, ...]], device: torch.device, dtype: torch.dtype) -> bool:
+    """True when a CUDA device lacks the free memory for the whole model (+25 % for activations/cache)."""
+    if device.type != "cuda":
+        return False
+    need = sum(int(torch.Size(s).numel()) for s in expected.values()) * torch.finfo(dtype).bits // 8
+    free, _total = torch.cuda.mem_get_info(device)
+    return need * 1.25 > free
+
+
+def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
+    """Place what fits on the GPU and keep the remaining LLM decoder layers on the CPU (accelerate hooks).
+
+    The vision tower, SAM heads, projector, embeddings and final norm stay on the GPU; decoder layers are
+    filled in order until the free memory (minus a margin) is used. Untested without a GPU on the build machine.
+    """
+    try:
+        from accelerate import dispatch_model
+    except ImportError:
+        raise SpexInputError("the model does not fit in GPU memory and 'accelerate' is missing: "
+                             "pip install accelerate, or use --device cpu")
+    free, _total = torch.cuda.mem_get_info(device)
+    budget = int(free * 0.8)
+    bytes_per = torch.finfo(dtype).bits // 8
+    device_map: Dict[str, Any] = {}
+    llm = model.model
+    for name, child in llm.named_children():
+        if name == "layers":
+            continue
+        device_map[f"model.{name}"] = device.index or 0
+        budget -= sum(p.numel() for p in child.parameters()) * bytes_per
+    for i, layer in enumerate(llm.layers):
+        size = sum(p.numel() for p in layer.parameters()) * bytes_per
+        if budget - size > 0:
+            device_map[f"model.layers.{i}"] = device.index or 0
+            budget -= size
+        else:
+            device_map[f"model.layers.{i}"] = "cpu"
+    if hasattr(model, "lm_head"):
+        device_map["lm_head"] = device.index or 0
+    dispatch_model(model, device_map=device_map)

@@ -1,0 +1,313 @@
+"""Per-class rules: a primary index test plus guards, with fallbacks when bands are missing.
+
+Each class has rule *variants*, best first; the engine uses the first whose roles the raster has. A variant is
+``primary`` (the test whose threshold the user may override or Otsu may choose) AND every ``guard``.
+``reflectance_guards`` compare raw reflectance (e.g. water is dark in NIR); they only make sense on
+reflectance data, so the engine skips them (and says so) when the data do not look like reflectance.
+Defaults and references are listed in docs/spectral.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Collection, Dict, List, Mapping, Tuple
+
+import numpy as np
+
+from .errors import SpexInputError
+from .indices import INDEX_DEFINITIONS, compute_index
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``value_of(name) op threshold``; ``name`` is an index of :data:`INDEX_DEFINITIONS` or a band role."""
+
+    name: str
+    op: str  # ">" | "<"
+    threshold: float
+    why: str = ""
+
+    def text(self, threshold: float | None = None) -> str:
+        """e.g. ``MNDWI > 0.0``."""
+        t = self.threshold if threshold is None else threshold
+        name = self.name if self.name in INDEX_DEFINITIONS else f"{self.name} reflectance"
+        return f"{name} {self.op} {t:g}"
+
+    def test(self, values: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Boolean array; NaN never passes."""
+        t = self.threshold if threshold is None else threshold
+        return values > t if self.op == ">" else values < t
+
+
+@dataclass(frozen=True)
+class RuleVariant:
+    """One way of finding a class with a given set of bands."""
+
+    name: str  # short id, e.g. "mndwi"
+    primary: Condition
+    guards: Tuple[Condition, ...] = ()
+    reflectance_guards: Tuple[Condition, ...] = ()
+    needs_reflectance: bool = False  # the primary test itself is absolute (cloud, snow)
+    caveats: Tuple[str, ...] = ()  # caveat keys, see explain.CAVEATS
+
+    @property
+    def conditions(self) -> Tuple[Condition, ...]:
+        """Primary first, then guards, then reflectance guards."""
+        return (self.primary, *self.guards, *self.reflectance_guards)
+
+    @property
+    def indices(self) -> Tuple[str, ...]:
+        """Index names used (band-role conditions excluded), in order."""
+        return tuple(dict.fromkeys(c.name for c in self.conditions if c.name in INDEX_DEFINITIONS))
+
+    @property
+    def roles(self) -> Tuple[str, ...]:
+        """Every band role needed by this variant."""
+        out: Dict[str, None] = {}
+        for c in self.conditions:
+            for r in INDEX_DEFINITIONS[c.name].roles if c.name in INDEX_DEFINITIONS else (c.name,):
+                out[r] = None
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """All variants for one class, best first."""
+
+    target_class: str
+    variants: Tuple[RuleVariant, ...]
+    notes: Tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def indices(self) -> Tuple[str, ...]:
+        """Indices of the preferred variant."""
+        return self.variants[0].indices
+
+    @property
+    def default_thresholds(self) -> Dict[str, float]:
+        """Condition text -> threshold of the preferred variant."""
+        return {c.name: c.threshold for c in self.variants[0].conditions}
+
+    @property
+    def required_roles(self) -> Tuple[str, ...]:
+        """Roles without which no variant works (those of the last, weakest variant)."""
+        return self.variants[-1].roles
+
+    @property
+    def optional_roles(self) -> Tuple[str, ...]:
+        """Roles that enable a better variant."""
+        req = set(self.required_roles)
+        return tuple(r for r in self.variants[0].roles if r not in req)
+
+
+_NDVI_GUARD = Condition("NDVI", "<", 0.2, "excludes vegetation (NDVI >= 0.2)")
+_DARK_NIR = Condition("nir", "<", 0.2, "water absorbs NIR: excludes snow, cloud, bright soil and roofs")
+
+CLASS_RULES: Dict[str, ClassRule] = {
+    "water": ClassRule(
+        "water",
+        (
+            RuleVariant(
+                "mndwi",
+                Condition("MNDWI", ">", 0.0, "water reflects green and absorbs SWIR (Xu 2006)"),
+                guards=(_NDVI_GUARD,),
+                reflectance_guards=(_DARK_NIR,),
+                caveats=("shadow_water", "turbid_water"),
+            ),
+            RuleVariant(
+                "ndwi",
+                Condition("NDWI", ">", 0.0, "water reflects green and absorbs NIR (McFeeters 1996)"),
+                reflectance_guards=(_DARK_NIR,),
+                caveats=("no_swir_water", "shadow_water", "turbid_water"),
+            ),
+        ),
+    ),
+    "vegetation": ClassRule(
+        "vegetation",
+        (
+            RuleVariant(
+                "ndvi",
+                Condition("NDVI", ">", 0.3, "green leaves reflect NIR and absorb red"),
+                caveats=("sparse_vegetation",),
+            ),
+        ),
+    ),
+    "building": ClassRule(
+        "building",
+        (
+            RuleVariant(
+                "ndbi",
+                Condition("NDBI", ">", 0.0, "built-up surfaces reflect more SWIR than NIR"),
+                guards=(
+                    _NDVI_GUARD,
+                    Condition("MNDWI", "<", 0.0, "excludes water"),
+                    Condition("BI", "<", 0.1, "separates built-up from bare soil (BSI >= 0.1)"),
+                ),
+                caveats=("built_vs_soil", "spectral_resolution"),
+            ),
+        ),
+    ),
+    "bare_soil": ClassRule(
+        "bare_soil",
+        (
+            RuleVariant(
+                "bsi",
+                Condition("BI", ">", 0.1, "bare soil: SWIR + red exceed NIR + blue"),
+                guards=(_NDVI_GUARD, Condition("MNDWI", "<", 0.0, "excludes water")),
+                caveats=("built_vs_soil",),
+            ),
+        ),
+    ),
+    "cloud": ClassRule(
+        "cloud",
+        (
+            RuleVariant(
+                "hot_ndsi",
+                Condition("HOT", ">", 0.0, "haze/cloud are brighter in blue than red predicts"),
+                guards=(
+                    Condition("BRIGHT", ">", 0.2, "clouds are bright"),
+                    Condition("WHITENESS", "<", 0.7, "clouds are white (flat visible spectrum)"),
+                    Condition("NDSI", "<", 0.4, "excludes snow (NDSI >= 0.4)"),
+                ),
+                needs_reflectance=True,
+                caveats=("cloud_simple",),
+            ),
+            RuleVariant(
+                "hot",
+                Condition("HOT", ">", 0.0, "haze/cloud are brighter in blue than red predicts"),
+                guards=(
+                    Condition("BRIGHT", ">", 0.2, "clouds are bright"),
+                    Condition("WHITENESS", "<", 0.7, "clouds are white (flat visible spectrum)"),
+                ),
+                needs_reflectance=True,
+                caveats=("cloud_simple", "no_swir_cloud"),
+            ),
+        ),
+    ),
+    "snow": ClassRule(
+        "snow",
+        (
+            RuleVariant(
+                "ndsi",
+                Condition("NDSI", ">", 0.4, "snow is bright in green, dark in SWIR (Hall 1995)"),
+                reflectance_guards=(
+                    Condition("nir", ">", 0.11, "excludes water (dark in NIR)"),
+                    Condition("green", ">", 0.1, "excludes dark surfaces"),
+                ),
+                needs_reflectance=True,
+                caveats=("snow_cloud",),
+            ),
+        ),
+    ),
+}
+
+
+def select_variant(target_class: str, available_roles: Collection[str]) -> Tuple[RuleVariant, List[str]]:
+    """The best variant the raster supports, and the roles whose absence forced a fallback.
+
+    Raises :class:`SpexInputError` naming the missing roles and the ``--bands`` fix when none fits.
+    """
+    if target_class not in CLASS_RULES:
+        raise SpexInputError(
+            f"no spectral rule for class {target_class!r}: use one of {', '.join(CLASS_RULES)}"
+        )
+    rule = CLASS_RULES[target_class]
+    avail = set(available_roles)
+    for variant in rule.variants:
+        if all(r in avail for r in variant.roles):
+            missing_better = [r for r in rule.variants[0].roles if r not in avail]
+            return variant, missing_better
+    missing = [r for r in rule.variants[-1].roles if r not in avail]
+    name = target_class.replace("_", " ")
+    raise SpexInputError(
+        f"extracting {name} needs the {', '.join(missing)} band(s), which this raster lacks or were not "
+        f"identified: map them with --bands (e.g. --bands {missing[0]}=N) or use a raster that has them"
+    )
+
+
+def check_threshold(variant: RuleVariant, threshold: float) -> float:
+    """Validate a user threshold for the variant's primary index (finite and inside the index range)."""
+    lo, hi = INDEX_DEFINITIONS[variant.primary.name].value_range
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise SpexInputError(f"threshold {threshold!r} is not a number: give e.g. --threshold 0.2") from None
+    if not np.isfinite(t) or not (lo <= t <= hi):
+        raise SpexInputError(
+            f"threshold {threshold!r} is outside the {variant.primary.name} range [{lo:g}, {hi:g}]: "
+            f"give a value inside it (default {variant.primary.threshold:g})"
+        )
+    return t
+
+
+def evaluate(
+    variant: RuleVariant,
+    bands: Mapping[str, np.ndarray],
+    primary_threshold: float | None = None,
+    use_reflectance_guards: bool = True,
+) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """Apply a variant to one window: (target bool array, computed index arrays by name)."""
+    values: Dict[str, np.ndarray] = {}
+
+    def value(name: str) -> np.ndarray:
+        if name not in values:
+            values[name] = compute_index(name, bands) if name in INDEX_DEFINITIONS else bands[name]
+        return values[name]
+
+    with np.errstate(invalid="ignore"):
+        mask = variant.primary.test(value(variant.primary.name), primary_threshold)
+        guards = variant.guards + (variant.reflectance_guards if use_reflectance_guards else ())
+        for cond in guards:
+            mask &= cond.test(value(cond.name))
+    indices = {k: v for k, v in values.items() if k in INDEX_DEFINITIONS}
+    return mask, indices
+
+
+def looks_like_reflectance(bands: Mapping[str, np.ndarray], valid: np.ndarray | None = None) -> bool:
+    """True when the bands look like reflectance in [0, ~1.5] (99th percentile <= 1.6, 1st >= -0.2).
+
+    Digital numbers (8/16-bit, unknown scaling) fail this test; ratio indices still work on them, absolute
+    reflectance guards do not.
+    """
+    for arr in bands.values():
+        sample = arr[valid] if valid is not None else arr.ravel()
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0:
+            continue
+        if sample.size > 200_000:
+            sample = sample[:: sample.size // 200_000 + 1]
+        lo, hi = np.percentile(sample, [1, 99])
+        if hi > 1.6 or lo < -0.2:
+            return False
+    return True
+
+
+def otsu_threshold(histogram: np.ndarray, edges: np.ndarray) -> Tuple[float, float]:
+    """Otsu's threshold from a histogram: (threshold, separability in [0, 1]).
+
+    ``edges`` has ``len(histogram) + 1`` entries; the threshold is the upper edge of the last bin of the lower
+    class. Separability (between-class / total variance, the ``eta`` of Otsu 1979) near 1 means a clearly
+    bimodal histogram; below ~0.5 the split is weak. Raises ``ValueError`` for an empty histogram.
+    """
+    h = np.asarray(histogram, dtype=np.float64)
+    e = np.asarray(edges, dtype=np.float64)
+    total = h.sum()
+    if total <= 0:
+        raise ValueError("empty histogram")
+    centers = (e[:-1] + e[1:]) / 2
+    w0 = np.cumsum(h)
+    w1 = total - w0
+    m0 = np.cumsum(h * centers)
+    mean_total = m0[-1] / total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu0 = m0 / w0
+        mu1 = (m0[-1] - m0) / w1
+        between = w0 * w1 * (mu0 - mu1) ** 2 / total**2
+    between = np.where((w0 > 0) & (w1 > 0), between, -1.0)
+    # a gap of empty bins between two modes gives a plateau of equal scores: take its middle
+    best = between.max()
+    ties = np.flatnonzero(between >= best - 1e-12 * max(best, 1e-300))
+    k = int(ties[len(ties) // 2])
+    var_total = (h * (centers - mean_total) ** 2).sum() / total
+    sep = float(between[k] / var_total) if var_total > 0 and between[k] > 0 else 0.0
+    return float(e[k + 1]), sep

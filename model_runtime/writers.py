@@ -1,0 +1,405 @@
+"""Atomic vector output: GeoPackage (default), ESRI Shapefile, GeoJSON.
+
+Everything is written under a temporary name in the destination folder and renamed into place at the end,
+so a failed or cancelled job never leaves a half-written file and never damages an existing one. An
+existing output is only replaced with ``overwrite=True``.
+
+Format notes:
+  * GeoJSON follows RFC 7946: coordinates are reprojected to WGS 84 (EPSG:4326, lon/lat order).
+  * Shapefile (dBASE) text fields hold at most 254 bytes. Longer texts (the explanation, a long prompt) are
+    split at UTF-8 character boundaries over ``explain``, ``explain_2``, ... and the full explanation is
+    also written to ``<name>.explain.txt`` beside the ``.shp``; the result carries a warning saying so.
+    The ``.cpg`` file declares UTF-8 so Chinese text round-trips.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
+
+from osgeo import gdal, ogr, osr
+
+from .errors import SpexInputError
+from .request import OUTPUT_FORMATS
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+osr.UseExceptions()
+
+#: (name, OGR type) of the attribute table, in order. Text fields are unlimited except in Shapefiles.
+FIELDS: Sequence[Tuple[str, int]] = (
+    ("class", ogr.OFTString),
+    ("prompt", ogr.OFTString),
+    ("engine", ogr.OFTString),
+    ("explain", ogr.OFTString),
+    ("area_m2", ogr.OFTReal),
+    ("region_id", ogr.OFTInteger),
+    ("size", ogr.OFTString),
+    ("location", ogr.OFTString),
+    ("centroid_x", ogr.OFTReal),
+    ("centroid_y", ogr.OFTReal),
+)
+DBF_TEXT_BYTES = 254  # dBASE character field limit
+MAX_SPLIT_FIELDS = 99  # "explain_99" is the longest name that fits the 10-character dBASE limit
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+# derived files of an old Shapefile that would be stale after an overwrite
+SHAPEFILE_STALE = (".qix", ".sbn", ".sbx", ".qmd", ".explain.txt")
+
+
+@dataclass
+class Feature:
+    """One output feature: WKB geometry in the source CRS and its attribute values (see :data:`FIELDS`)."""
+
+    wkb: bytes
+    attributes: Dict[str, Any]
+
+
+@dataclass
+class WriteResult:
+    """Where the features went."""
+
+    path: str
+    layer: str
+    format: str  # OGR driver name
+    crs_wkt: str  # CRS of the written file (EPSG:4326 for GeoJSON)
+    features: int
+    sidecars: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def output_format(path: str) -> str:
+    """The OGR driver for ``path``'s extension, or SpexInputError listing the supported ones."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        supported = ", ".join(sorted(OUTPUT_FORMATS))
+        raise SpexInputError(
+            f"unsupported output format {ext or '(no extension)'!r} for {path}: use {supported}"
+        )
+    return OUTPUT_FORMATS[ext]
+
+
+def _shapefile_base(path: str) -> str:
+    return os.path.splitext(path)[0]
+
+
+def existing_outputs(path: str) -> List[str]:
+    """Files an output at ``path`` would replace (for a Shapefile: every part of the set)."""
+    if output_format(path) != "ESRI Shapefile":
+        return [path] if os.path.lexists(path) else []
+    base = _shapefile_base(path)
+    candidates = [path] + [base + ext for ext in SHAPEFILE_PARTS + SHAPEFILE_STALE]
+    return sorted({c for c in candidates if os.path.lexists(c)})
+
+
+def check_destination(path: str, overwrite: bool = False) -> str:
+    """Validate an output path before any work; returns the driver name. Raises SpexInputError.
+
+    Checks the extension, that the folder exists and is writable, and that nothing is clobbered without
+    ``overwrite``.
+    """
+    driver = output_format(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise SpexInputError(
+            f"output {path} is a folder: give a file name such as {os.path.join(path, 'out.gpkg')}"
+        )
+    if not os.path.isdir(folder):
+        raise SpexInputError(
+            f"output folder {folder} does not exist: create it or choose another output path"
+        )
+    existing = existing_outputs(path)
+    if existing and not overwrite:
+        raise SpexInputError(
+            f"output {existing[0]} already exists: pass --overwrite (overwrite=True) to replace it"
+        )
+    for item in existing:
+        if os.path.isdir(item):
+            raise SpexInputError(f"output {item} is a folder: choose another output name")
+    _probe_writable(folder)
+    return driver
+
+
+def _probe_writable(folder: str) -> None:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".spex-probe-", dir=folder)
+    except OSError as exc:
+        raise SpexInputError(
+            f"cannot write in folder {folder} ({exc.strerror or exc}): choose a writable output location"
+        ) from None
+    os.close(fd)
+    os.remove(probe)
+
+
+def layer_name_from_prompt(prompt: str, default: str = "spex") -> str:
+    """A layer/table name from a prompt: words joined by underscores (Unicode kept), at most 60 characters."""
+    name = re.sub(r"\W+", "_", prompt.strip().lower(), flags=re.UNICODE).strip("_")
+    if not name:
+        return default
+    if name[0].isdigit():
+        name = "l_" + name
+    return name[:60].rstrip("_")
+
+
+# ------------------------------------------------------------------------------------------- text splitting
+
+
+def split_utf8(text: str, max_bytes: int = DBF_TEXT_BYTES) -> List[str]:
+    """Split ``text`` into chunks of at most ``max_bytes`` UTF-8 bytes without cutting a character.
+
+    Shapefile readers strip leading and trailing blanks of dBASE text, so a cut never falls next to
+    whitespace (it moves back to the previous gap between two non-blank characters) unless a chunk holds
+    no such gap.
+    """
+    if max_bytes < 4:
+        raise ValueError("max_bytes must hold at least one UTF-8 character (4 bytes)")
+    sizes = [len(c.encode("utf-8")) for c in text]
+    chunks: List[str] = []
+    start, n = 0, len(text)
+    while start < n:
+        end, used = start, 0
+        while end < n and used + sizes[end] <= max_bytes:
+            used += sizes[end]
+            end += 1
+        if end < n:
+            cut = end
+            while cut > start + 1 and (text[cut - 1].isspace() or text[cut].isspace()):
+                cut -= 1
+            if not (text[cut - 1].isspace() or text[cut].isspace()):
+                end = cut
+        chunks.append(text[start:end])
+        start = end
+    return chunks or [""]
+
+
+def _split_name(base: str, index: int) -> str:
+    return base if index == 0 else f"{base}_{index + 1}"
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def write_features(
+    path: str,
+    features: Iterable[Feature],
+    crs_wkt: str,
+    *,
+    layer_name: str,
+    explanation: str = "",
+    overwrite: bool = False,
+) -> WriteResult:
+    """Write ``features`` (geometries in ``crs_wkt``) to ``path`` atomically; format from the extension.
+
+    ``explanation`` is the full text (also in each feature's ``explain``); for Shapefiles it goes to the
+    ``.explain.txt`` sidecar when it does not fit one dBASE field. Raises SpexInputError for an existing
+    output without ``overwrite`` or an unwritable folder.
+    """
+    driver = check_destination(path, overwrite)
+    features = list(features)
+    src_srs = None
+    if crs_wkt:
+        src_srs = osr.SpatialReference()
+        src_srs.ImportFromWkt(crs_wkt)
+        src_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    if driver == "ESRI Shapefile":
+        return _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite)
+    return _write_single_file(path, driver, features, src_srs, layer_name)
+
+
+def _values(feat: Feature, geom: ogr.Geometry) -> Dict[str, Any]:
+    """The feature's non-empty field values; the centroid comes from the written geometry (output CRS)."""
+    values = {name: feat.attributes.get(name) for name, _ in FIELDS}
+    if values.get("centroid_x") is None and not geom.IsEmpty():
+        centroid = geom.Centroid()
+        values["centroid_x"], values["centroid_y"] = centroid.GetX(), centroid.GetY()
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _temp_name(path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, f".{stem}.spex-tmp-{uuid.uuid4().hex[:12]}{ext}")
+
+
+def _remove_quietly(*paths: str) -> None:
+    for p in paths:
+        for candidate in (p, p + "-wal", p + "-shm", p + "-journal"):
+            try:
+                os.remove(candidate)
+            except FileNotFoundError:
+                pass
+            except OSError:  # pragma: no cover - best effort cleanup
+                pass
+
+
+def _open_datasource(driver: str, target: str) -> ogr.DataSource:
+    try:
+        return ogr.GetDriverByName(driver).CreateDataSource(target)
+    except RuntimeError as exc:
+        folder = os.path.dirname(target)
+        raise SpexInputError(
+            f"cannot write in folder {folder} ({exc}): choose a writable output location"
+        ) from None
+
+
+def _write_single_file(path, driver, features, src_srs, layer_name) -> WriteResult:
+    tmp = _temp_name(path)
+    dst_srs, transform = src_srs, None
+    options: List[str] = []
+    if driver == "GeoJSON":
+        dst_srs = osr.SpatialReference()
+        dst_srs.ImportFromEPSG(4326)
+        dst_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        if src_srs is not None and not src_srs.IsSame(dst_srs):
+            transform = osr.CoordinateTransformation(src_srs, dst_srs)
+        options = ["RFC7946=YES", "WRITE_NAME=YES"]
+    elif driver == "GPKG":
+        options = ["GEOMETRY_NAME=geom", "FID=fid"]
+    try:
+        ds = _open_datasource(driver, tmp)
+        layer = ds.CreateLayer(layer_name, srs=dst_srs, geom_type=ogr.wkbMultiPolygon, options=options)
+        for name, ftype in FIELDS:
+            layer.CreateField(ogr.FieldDefn(name, ftype))
+        if driver == "GPKG":
+            ds.StartTransaction()
+        defn = layer.GetLayerDefn()
+        for feat in features:
+            out = ogr.Feature(defn)
+            geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
+            if transform is not None:
+                geom.Transform(transform)
+            out.SetGeometry(geom)
+            for name, value in _values(feat, geom).items():
+                out.SetField(name, value)
+            layer.CreateFeature(out)
+        if driver == "GPKG":
+            ds.CommitTransaction()
+        crs_wkt = dst_srs.ExportToWkt() if dst_srs is not None else ""
+        layer = None
+        ds.FlushCache()
+        ds = None  # closes the file: GPKG WAL/journal files are merged and removed here
+        os.replace(tmp, path)
+    except BaseException:
+        layer = ds = None
+        _remove_quietly(tmp)
+        raise
+    return WriteResult(path=path, layer=layer_name, format=driver, crs_wkt=crs_wkt, features=len(features))
+
+
+def _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite) -> WriteResult:
+    folder = os.path.dirname(os.path.abspath(path))
+    base_name = os.path.basename(_shapefile_base(path))
+    ext = os.path.splitext(path)[1]
+    warnings: List[str] = []
+
+    # how many dBASE fields each text attribute needs (same for every feature of the layer)
+    text_fields = [name for name, ftype in FIELDS if ftype == ogr.OFTString]
+    parts: Dict[str, int] = {}
+    for name in text_fields:
+        longest = max((len(str(f.attributes.get(name) or "").encode("utf-8")) for f in features), default=0)
+        if name == "explain":
+            longest = max(longest, len(explanation.encode("utf-8")))
+        needed = max(1, -(-longest // DBF_TEXT_BYTES))
+        parts[name] = min(needed, MAX_SPLIT_FIELDS)
+        if needed > MAX_SPLIT_FIELDS and name != "explain":
+            warnings.append(
+                f"Shapefile: {name!r} needs {needed} text fields, only {MAX_SPLIT_FIELDS} fit; "
+                "write a GeoPackage (.gpkg) to keep it whole"
+            )
+    explain_bytes = len(explanation.encode("utf-8"))
+    sidecar = None
+    if explain_bytes > DBF_TEXT_BYTES or parts["explain"] > 1:
+        sidecar = _shapefile_base(path) + ".explain.txt"
+
+    try:
+        workdir = tempfile.mkdtemp(prefix=".spex-tmp-", dir=folder)
+    except OSError as exc:
+        raise SpexInputError(
+            f"cannot write in folder {folder} ({exc.strerror or exc}): choose a writable output location"
+        ) from None
+    try:
+        tmp_shp = os.path.join(workdir, base_name + ext)
+        ds = _open_datasource("ESRI Shapefile", tmp_shp)
+        layer = ds.CreateLayer(
+            base_name, srs=src_srs, geom_type=ogr.wkbMultiPolygon, options=["ENCODING=UTF-8"]
+        )
+        for name, ftype in FIELDS:
+            for i in range(parts.get(name, 1)):
+                defn = ogr.FieldDefn(_split_name(name, i), ftype)
+                if ftype == ogr.OFTString:
+                    defn.SetWidth(DBF_TEXT_BYTES)
+                elif ftype == ogr.OFTReal:
+                    defn.SetWidth(24)
+                    defn.SetPrecision(6)
+                layer.CreateField(defn)
+        defn = layer.GetLayerDefn()
+        for feat in features:
+            out = ogr.Feature(defn)
+            geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
+            out.SetGeometry(geom)
+            values = _values(feat, geom)
+            for name, ftype in FIELDS:
+                value = values.get(name)
+                if value is None:
+                    continue
+                if ftype == ogr.OFTString:
+                    for i, chunk in enumerate(split_utf8(str(value))[: parts[name]]):
+                        out.SetField(_split_name(name, i), chunk)
+                else:
+                    out.SetField(name, value)
+            layer.CreateFeature(out)
+        layer = None
+        ds = None
+        produced = sorted(os.listdir(workdir))
+        if sidecar is not None:
+            with open(os.path.join(workdir, os.path.basename(sidecar)), "w", encoding="utf-8") as fh:
+                fh.write(explanation)
+            produced.append(os.path.basename(sidecar))
+        # replace: stale derived files of an old set first, then the parts, the .shp last
+        if overwrite:
+            for stale in SHAPEFILE_STALE:
+                candidate = _shapefile_base(path) + stale
+                if os.path.basename(candidate) not in produced and os.path.lexists(candidate):
+                    os.remove(candidate)
+        for name in sorted(produced, key=lambda n: n.lower().endswith(".shp")):
+            os.replace(os.path.join(workdir, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    if sidecar is not None:
+        n = parts["explain"]
+        fields_text = "explain" if n == 1 else f"explain, explain_2 .. explain_{n}"
+        complete = "" if -(-explain_bytes // DBF_TEXT_BYTES) <= n else " (only its beginning fits the fields)"
+        warnings.append(
+            f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: "
+            f"the explanation ({explain_bytes} bytes) is split over the fields {fields_text}{complete} "
+            f"and written in full to {sidecar}"
+        )
+    return WriteResult(
+        path=path,
+        layer=base_name,
+        format="ESRI Shapefile",
+        crs_wkt=src_srs.ExportToWkt() if src_srs is not None else "",
+        features=len(features),
+        sidecars=[sidecar] if sidecar else [],
+        warnings=warnings,
+    )
+
+
+def read_shapefile_text(feature: ogr.Feature, name: str) -> str:
+    """Join a text attribute split over ``name``, ``name_2``... back together (reading helper)."""
+    pieces = []
+    defn = feature.GetDefnRef()
+    i = 0
+    while defn.GetFieldIndex(_split_name(name, i)) >= 0:
+        value = feature.GetField(_split_name(name, i))
+        pieces.append(value or "")
+        i += 1
+    return "".join(pieces)

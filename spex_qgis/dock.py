@@ -1,0 +1,879 @@
+"""The SPEX panel: pick a raster, type a prompt, choose an area, run, read the explanation.
+
+The widgets only collect values; :mod:`spex_qgis.request_builder` validates them into an ExtractRequest,
+:mod:`spex_qgis.task` runs it in the background and :mod:`spex_qgis.layers` adds the result.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Dict, List
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsGeometry,
+    QgsMapLayerProxyModel,
+    QgsMessageLog,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from model_runtime.errors import SpexError, SpexInputError
+
+from . import layers as result_layers
+from . import settings
+from .map_tools import PolygonAoiTool, RectangleAoiTool, make_rubber_band
+from .request_builder import PanelState, build_request, layer_name
+from .task import LOG_TAG, SpexExtractTask, session_temp_dir
+
+EXAMPLE_PROMPTS = (
+    "extract the water bodies",
+    "extract the vegetation",
+    "extract the buildings",
+    "extract the bare soil",
+    "提取水体",
+    "提取植被",
+)
+AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
+CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
+FALLBACK_ROLES = (
+    "coastal",
+    "blue",
+    "green",
+    "red",
+    "rededge1",
+    "rededge2",
+    "rededge3",
+    "nir",
+    "swir1",
+    "swir2",
+)
+
+
+def crs_to_text(crs: QgsCoordinateReferenceSystem) -> str:
+    """A CRS string OSR understands: the EPSG code when there is one, else WKT."""
+    authid = crs.authid()
+    if authid.upper().startswith("EPSG:"):
+        return authid
+    return crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED_GDAL)
+
+
+def _multiband_gdal(layer) -> bool:
+    return isinstance(layer, QgsRasterLayer) and layer.providerType() == "gdal" and layer.bandCount() >= 3
+
+
+class SpexDockWidget(QgsDockWidget):
+    """The SPEX panel; emits ``resultAdded(layer, result)``, ``errorOccurred(msg)``, ``runFinished()``."""
+
+    resultAdded = pyqtSignal(object, object)  # QgsVectorLayer, ExtractResult
+    errorOccurred = pyqtSignal(str)
+    runFinished = pyqtSignal()
+
+    def __init__(self, iface, parent: QWidget | None = None):
+        """``iface``: the QgisInterface; the panel is added to the main window by the plugin."""
+        super().__init__(parent)
+        self.iface = iface
+        self.canvas = iface.mapCanvas()
+        self.task: SpexExtractTask | None = None
+        self._aoi_geometry: QgsGeometry | None = None  # drawn rectangle/polygon
+        self._aoi_crs = QgsCoordinateReferenceSystem()
+        self._aoi_band = None
+        self._detected_roles: Dict[str, int] = {}
+        self._detected_sensor: str | None = None
+        self._loading_bands = False
+        self._table_roles: List[str] = []
+        self.setObjectName("SpexDockWidget")
+        self.setWindowTitle(self.tr("SPEX — prompt extraction"))
+        self._build_ui()
+        self.rectangle_tool = RectangleAoiTool(self.canvas)
+        self.polygon_tool = PolygonAoiTool(self.canvas)
+        for tool in (self.rectangle_tool, self.polygon_tool):
+            tool.geometryDrawn.connect(self._on_geometry_drawn)
+            tool.drawingCancelled.connect(self._on_drawing_cancelled)
+        self._connect()
+        self._refresh_layer_filter()
+        self._on_layer_changed(self.layer_combo.currentLayer())
+        self._on_aoi_mode_changed()
+        self._refresh_engine_status()
+        self._on_output_mode_changed()
+
+    # ---------------------------------------------------------------- helpers
+    def tr(self, text: str) -> str:
+        """Translate ``text`` in the context ``SpexDockWidget`` (see i18n/)."""
+        return QCoreApplication.translate("SpexDockWidget", text)
+
+    @staticmethod
+    def _icon(name: str):
+        return QgsApplication.getThemeIcon(name)
+
+    def _group(self, title: str, layout, collapsed: bool = False) -> QgsCollapsibleGroupBox:
+        box = QgsCollapsibleGroupBox(title)
+        box.setLayout(layout)
+        box.setCollapsed(collapsed)
+        return box
+
+    # --------------------------------------------------------------- building
+    def _build_ui(self) -> None:
+        content = QWidget()
+        main = QVBoxLayout(content)
+        main.setContentsMargins(6, 6, 6, 6)
+        main.setSpacing(6)
+
+        # Input raster + bands
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.layer_combo = QgsMapLayerComboBox()
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setAllowEmptyLayer(True)
+        self.layer_combo.setToolTip(self.tr("A multispectral raster (3 or more bands) read from a file"))
+        form.addRow(self.tr("Raster"), self.layer_combo)
+        self.sensor_combo = QComboBox()
+        self.sensor_combo.setToolTip(self.tr("Sensor preset that decides which band is which"))
+        form.addRow(self.tr("Sensor"), self.sensor_combo)
+        self.bands_summary = QLabel()
+        self.bands_summary.setWordWrap(True)
+        self.bands_summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        form.addRow(self.tr("Bands"), self.bands_summary)
+        input_box = QVBoxLayout()
+        input_box.addLayout(form)
+        self.band_table = QTableWidget(0, 2)
+        self.band_table.setHorizontalHeaderLabels([self.tr("Role"), self.tr("Band")])
+        self.band_table.verticalHeader().setVisible(False)
+        self.band_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.band_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.band_table.setSelectionMode(QTableWidget.NoSelection)
+        self.band_table.setMinimumHeight(120)
+        self.reset_bands_button = QPushButton(self._icon("mActionUndo.svg"), self.tr("Reset to detected"))
+        bands_layout = QVBoxLayout()
+        bands_layout.addWidget(self.band_table)
+        bands_layout.addWidget(self.reset_bands_button, 0, Qt.AlignRight)
+        self.bands_group = self._group(self.tr("Band mapping"), bands_layout, collapsed=True)
+        input_box.addWidget(self.bands_group)
+        main.addWidget(self._group(self.tr("Input"), input_box))
+
+        # Prompt
+        self.prompt_combo = QComboBox()
+        self.prompt_combo.setEditable(True)
+        self.prompt_combo.setInsertPolicy(QComboBox.NoInsert)
+        self.prompt_combo.lineEdit().setPlaceholderText(self.tr("e.g. extract the water bodies / 提取水体"))
+        self.prompt_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self._fill_prompts()
+        prompt_layout = QVBoxLayout()
+        prompt_layout.addWidget(self.prompt_combo)
+        main.addWidget(self._group(self.tr("Prompt"), prompt_layout))
+
+        # Area of interest
+        self.aoi_combo = QComboBox()
+        labels = {
+            "layer": self.tr("Whole layer"),
+            "extent": self.tr("Current map extent"),
+            "rectangle": self.tr("Draw a rectangle"),
+            "polygon": self.tr("Draw a polygon"),
+            "features": self.tr("Selected features of a layer"),
+        }
+        icons = {
+            "layer": "mIconRaster.svg",
+            "extent": "mActionZoomFullExtent.svg",
+            "rectangle": "mActionSelectRectangle.svg",
+            "polygon": "mActionSelectPolygon.svg",
+            "features": "mIconPolygonLayer.svg",
+        }
+        for mode in AOI_MODES:
+            self.aoi_combo.addItem(self._icon(icons[mode]), labels[mode], mode)
+        self.draw_button = QToolButton()
+        self.draw_button.setIcon(self._icon("mActionAddPolygon.svg"))
+        self.draw_button.setText(self.tr("Draw"))
+        self.draw_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.draw_button.setCheckable(True)
+        self.draw_button.setToolTip(self.tr("Draw the area on the map"))
+        self.clear_aoi_button = QToolButton()
+        self.clear_aoi_button.setIcon(self._icon("mActionDeleteSelected.svg"))
+        self.clear_aoi_button.setToolTip(self.tr("Clear the drawn area"))
+        aoi_row = QHBoxLayout()
+        aoi_row.addWidget(self.aoi_combo, 1)
+        aoi_row.addWidget(self.draw_button)
+        aoi_row.addWidget(self.clear_aoi_button)
+        self.aoi_layer_combo = QgsMapLayerComboBox()
+        self.aoi_layer_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.aoi_status = QLabel()
+        self.aoi_status.setWordWrap(True)
+        self.aoi_status.setStyleSheet("color: palette(mid);")
+        aoi_layout = QVBoxLayout()
+        aoi_layout.addLayout(aoi_row)
+        aoi_layout.addWidget(self.aoi_layer_combo)
+        aoi_layout.addWidget(self.aoi_status)
+        main.addWidget(self._group(self.tr("Area of interest"), aoi_layout))
+
+        # Engine
+        self.engine_combo = QComboBox()
+        self.engine_combo.addItem(
+            self._icon("mIconRasterLayer.svg"), self.tr("Spectral indices (no model)"), "spectral"
+        )
+        self.engine_combo.addItem(self._icon("mIconAi.svg"), self.tr("SPEX vision-language model"), "spex")
+        self.model_widget = QgsFileWidget()
+        self.model_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.model_widget.setDialogTitle(self.tr("SPEX model folder"))
+        self.model_widget.setFilePath(settings.model_dir())
+        self.device_combo = QComboBox()
+        for device in ("auto", "cpu", "cuda"):
+            self.device_combo.addItem(device, device)
+        index = self.device_combo.findData(settings.device())
+        self.device_combo.setCurrentIndex(max(index, 0))
+        self.engine_status = QLabel()
+        self.engine_status.setWordWrap(True)
+        self.install_button = QPushButton(
+            self._icon("mActionShowPluginManager.svg"), self.tr("Install dependencies…")
+        )
+        engine_form = QFormLayout()
+        engine_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        engine_form.addRow(self.tr("Engine"), self.engine_combo)
+        engine_form.addRow(self.tr("Model folder"), self.model_widget)
+        engine_form.addRow(self.tr("Device"), self.device_combo)
+        engine_form.addRow(self.engine_status)
+        engine_form.addRow(self.install_button)
+        self.engine_group = self._group(self.tr("Engine"), engine_form, collapsed=True)
+        main.addWidget(self.engine_group)
+
+        # Output
+        self.temp_radio = QRadioButton(self.tr("Temporary layer"))
+        self.file_radio = QRadioButton(self.tr("Save to file"))
+        self.temp_radio.setChecked(True)
+        radio_row = QHBoxLayout()
+        radio_row.addWidget(self.temp_radio)
+        radio_row.addWidget(self.file_radio)
+        radio_row.addStretch(1)
+        self.output_widget = QgsFileWidget()
+        self.output_widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.output_widget.setFilter(
+            self.tr("GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)")
+        )
+        self.output_widget.setDialogTitle(self.tr("Save the extracted polygons"))
+        if settings.last_output_dir():
+            self.output_widget.setDefaultRoot(settings.last_output_dir())
+        out_layout = QVBoxLayout()
+        out_layout.addLayout(radio_row)
+        out_layout.addWidget(self.output_widget)
+        main.addWidget(self._group(self.tr("Output"), out_layout, collapsed=True))
+
+        # Run
+        self.run_button = QPushButton(self._icon("mActionStart.svg"), self.tr("Run"))
+        self.run_button.setDefault(True)
+        self.run_button.setMinimumHeight(30)
+        self.cancel_button = QPushButton(self._icon("mTaskCancel.svg"), self.tr("Cancel"))
+        self.cancel_button.setEnabled(False)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button, 2)
+        run_row.addWidget(self.cancel_button, 1)
+        main.addLayout(run_row)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        main.addWidget(self.progress)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        main.addWidget(self.status_label)
+
+        # Explanation
+        self.explanation = QTextBrowser()
+        self.explanation.setReadOnly(True)
+        self.explanation.setOpenExternalLinks(False)
+        self.explanation.setMinimumHeight(160)
+        self.explanation.setPlaceholderText(self.tr("The explanation of the last result appears here."))
+        exp_layout = QVBoxLayout()
+        exp_layout.addWidget(self.explanation)
+        main.addWidget(self._group(self.tr("Explanation"), exp_layout), 1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setWidget(content)
+        self.setWidget(scroll)
+        self.setMinimumWidth(340)
+
+    def _fill_prompts(self) -> None:
+        current = self.prompt_combo.currentText()
+        self.prompt_combo.blockSignals(True)
+        self.prompt_combo.clear()
+        seen = set()
+        for prompt in list(settings.prompt_history()) + list(EXAMPLE_PROMPTS):
+            if prompt not in seen:
+                seen.add(prompt)
+                self.prompt_combo.addItem(prompt)
+        self.prompt_combo.setEditText(current)
+        self.prompt_combo.blockSignals(False)
+
+    def _connect(self) -> None:
+        self.layer_combo.layerChanged.connect(self._on_layer_changed)
+        self.sensor_combo.currentIndexChanged.connect(self._on_sensor_changed)
+        self.reset_bands_button.clicked.connect(self._reset_bands)
+        self.aoi_combo.currentIndexChanged.connect(self._on_aoi_mode_changed)
+        self.draw_button.clicked.connect(self._on_draw_clicked)
+        self.clear_aoi_button.clicked.connect(self.clear_aoi)
+        self.aoi_layer_combo.layerChanged.connect(self._on_aoi_mode_changed)
+        self.engine_combo.currentIndexChanged.connect(self._refresh_engine_status)
+        self.model_widget.fileChanged.connect(self._refresh_engine_status)
+        self.device_combo.currentIndexChanged.connect(self._on_device_changed)
+        self.install_button.clicked.connect(self._on_install_clicked)
+        self.temp_radio.toggled.connect(self._on_output_mode_changed)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        project = QgsProject.instance()
+        project.layersAdded.connect(self._refresh_layer_filter)
+        project.layersRemoved.connect(self._refresh_layer_filter)
+        self.canvas.destinationCrsChanged.connect(self._show_aoi)
+        self.canvas.extentsChanged.connect(self._on_extent_changed)
+        signal = getattr(self.iface, "currentLayerChanged", None)
+        if signal is not None and hasattr(signal, "connect"):
+            signal.connect(self._on_active_layer_changed)
+        engine = settings.engine()
+        self.engine_combo.setCurrentIndex(max(self.engine_combo.findData(engine), 0))
+
+    # ------------------------------------------------------------- the raster
+    def _refresh_layer_filter(self, *_args) -> None:
+        """Hide rasters that cannot be read as multispectral input (< 3 bands, not a GDAL file)."""
+        excluded = [
+            layer
+            for layer in QgsProject.instance().mapLayers().values()
+            if isinstance(layer, QgsRasterLayer) and not _multiband_gdal(layer)
+        ]
+        self.layer_combo.setExceptedLayerList(excluded)
+        if self.layer_combo.currentLayer() is None:
+            active = self.iface.activeLayer() if hasattr(self.iface, "activeLayer") else None
+            candidates = [active] if _multiband_gdal(active) else []
+            candidates += [lyr for lyr in QgsProject.instance().mapLayers().values() if _multiband_gdal(lyr)]
+            if candidates:
+                self.layer_combo.setLayer(candidates[0])
+
+    def _on_active_layer_changed(self, layer) -> None:
+        if _multiband_gdal(layer) and self.task is None:
+            self.layer_combo.setLayer(layer)
+
+    def _on_layer_changed(self, layer) -> None:
+        self._detected_roles, self._detected_sensor, notes = {}, None, ""
+        if _multiband_gdal(layer):
+            self._detected_sensor, self._detected_roles, notes = self._detect(layer.source(), None)
+        self._fill_sensors()
+        saved = settings.band_mapping(self._detected_sensor or "") if self._detected_sensor else {}
+        self._fill_band_table(layer, saved or self._detected_roles)
+        self._update_bands_summary(notes)
+        if self.aoi_mode() == "extent":
+            self._on_aoi_mode_changed()
+
+    def _detect(self, source: str, sensor: str | None):
+        """(sensor, roles, notes) from the runtime's band detection; empty when it cannot tell."""
+        try:
+            from osgeo import gdal
+
+            from model_runtime.bands import detect_band_roles
+
+            ds = gdal.Open(source)
+            if ds is None:
+                return None, {}, self.tr("GDAL cannot open this raster")
+            try:
+                detection = detect_band_roles(ds, sensor=sensor)
+            finally:
+                ds = None
+            notes = detection.notes if isinstance(detection.notes, str) else "; ".join(detection.notes or [])
+            return detection.sensor, dict(detection.roles), notes
+        except SpexError as exc:
+            return sensor, {}, str(exc)
+        except ImportError as exc:  # runtime not installed/complete: mapping stays manual
+            QgsMessageLog.logMessage(f"Band detection unavailable: {exc}", LOG_TAG, Qgis.Warning)
+            return sensor, {}, ""
+
+    def _roles(self):
+        try:
+            from model_runtime.bands import BAND_ROLES
+
+            return tuple(BAND_ROLES)
+        except ImportError:
+            return FALLBACK_ROLES
+
+    def _fill_sensors(self) -> None:
+        self.sensor_combo.blockSignals(True)
+        self.sensor_combo.clear()
+        detected = self._detected_sensor
+        auto = self.tr("Auto-detect") + (f" ({detected})" if detected else "")
+        self.sensor_combo.addItem(auto, "")
+        try:
+            from model_runtime.bands import SENSOR_PRESETS
+
+            names = sorted(SENSOR_PRESETS)
+        except ImportError:
+            names = []
+        for name in names:
+            self.sensor_combo.addItem(name, name)
+            tip = SENSOR_PRESETS[name].title
+            self.sensor_combo.setItemData(self.sensor_combo.count() - 1, tip, Qt.ToolTipRole)
+        self.sensor_combo.blockSignals(False)
+
+    def _on_sensor_changed(self) -> None:
+        layer = self.layer_combo.currentLayer()
+        sensor = self.sensor_combo.currentData() or None
+        if not _multiband_gdal(layer):
+            return
+        if sensor:
+            _sensor, roles, notes = self._detect(layer.source(), sensor)
+        else:
+            roles, notes = self._detected_roles, ""
+        key = sensor or self._detected_sensor or ""
+        saved = settings.band_mapping(key) if key else {}
+        self._fill_band_table(layer, saved or roles)
+        self._update_bands_summary(notes)
+
+    def _fill_band_table(self, layer, mapping: Dict[str, int]) -> None:
+        self._loading_bands = True
+        # The roles the class rules use, then whatever else the raster maps (thermal, pan...).
+        roles = [r for r in self._roles() if r in CORE_ROLES or mapping.get(r)]
+        self._table_roles = roles
+        count = layer.bandCount() if isinstance(layer, QgsRasterLayer) else 0
+        self.band_table.setRowCount(len(roles))
+        for row, role in enumerate(roles):
+            self.band_table.setCellWidget(row, 0, QLabel(f"  {role}  "))
+            combo = QComboBox()
+            combo.addItem(self.tr("— not set —"), 0)
+            for band in range(1, count + 1):
+                description = layer.bandName(band) if isinstance(layer, QgsRasterLayer) else ""
+                combo.addItem(description or self.tr("Band {}").format(band), band)
+            combo.setCurrentIndex(max(combo.findData(int(mapping.get(role, 0) or 0)), 0))
+            combo.currentIndexChanged.connect(self._on_band_edited)
+            self.band_table.setCellWidget(row, 1, combo)
+        self.band_table.resizeRowsToContents()
+        self._loading_bands = False
+
+    def band_mapping(self) -> Dict[str, int]:
+        """The role -> 1-based band mapping shown in the table (unset roles left out)."""
+        mapping = {}
+        for row, role in enumerate(self._table_roles[: self.band_table.rowCount()]):
+            combo = self.band_table.cellWidget(row, 1)
+            if combo is not None and combo.currentData():
+                mapping[role] = int(combo.currentData())
+        return mapping
+
+    def set_band(self, role: str, band: int) -> None:
+        """Set the band of ``role`` in the table (as if the user picked it)."""
+        row = self._table_roles.index(role)
+        combo = self.band_table.cellWidget(row, 1)
+        combo.setCurrentIndex(max(combo.findData(int(band)), 0))
+
+    def _on_band_edited(self) -> None:
+        if self._loading_bands:
+            return
+        key = self.sensor_combo.currentData() or self._detected_sensor or ""
+        mapping = self.band_mapping()
+        if key:
+            if mapping == self._detected_roles:
+                settings.set_band_mapping(key, None)
+            else:
+                settings.set_band_mapping(key, mapping)
+        self._update_bands_summary("")
+
+    def _reset_bands(self) -> None:
+        key = self.sensor_combo.currentData() or self._detected_sensor or ""
+        if key:
+            settings.set_band_mapping(key, None)
+        self.sensor_combo.setCurrentIndex(0)
+        self._fill_band_table(self.layer_combo.currentLayer(), self._detected_roles)
+        self._update_bands_summary("")
+
+    def _update_bands_summary(self, notes: str) -> None:
+        layer = self.layer_combo.currentLayer()
+        if not _multiband_gdal(layer):
+            self.bands_summary.setText(self.tr("Pick a raster with 3 or more bands."))
+            return
+        mapping = self.band_mapping()
+        sensor = self.sensor_combo.currentData() or self._detected_sensor or self.tr("unknown sensor")
+        parts = " ".join(f"{role}={band}" for role, band in mapping.items()) or self.tr("none detected")
+        text = (
+            f"<b>{html.escape(sensor)}</b> · {layer.bandCount()} "
+            + self.tr("bands")
+            + f"<br>{html.escape(parts)}"
+        )
+        if notes:
+            text += f"<br><i>{html.escape(notes)}</i>"
+        self.bands_summary.setText(text)
+
+    # -------------------------------------------------------- area of interest
+    def aoi_mode(self) -> str:
+        """The chosen area mode: layer, extent, rectangle, polygon or features."""
+        return self.aoi_combo.currentData() or "layer"
+
+    def set_aoi_mode(self, mode: str) -> None:
+        """Select an area mode (as the user would in the combo)."""
+        self.aoi_combo.setCurrentIndex(self.aoi_combo.findData(mode))
+
+    def _on_aoi_mode_changed(self, *_args) -> None:
+        mode = self.aoi_mode()
+        drawing = mode in ("rectangle", "polygon")
+        self.draw_button.setVisible(drawing)
+        self.clear_aoi_button.setVisible(drawing)
+        self.aoi_layer_combo.setVisible(mode == "features")
+        if not drawing:
+            self._stop_tools()
+        if drawing and self._aoi_geometry is not None:
+            kind_ok = (mode == "rectangle") == self._aoi_is_rectangle
+            if not kind_ok:
+                self._aoi_geometry = None
+        self._show_aoi()
+
+    def _on_extent_changed(self) -> None:
+        if self.aoi_mode() == "extent":
+            self._show_aoi()
+
+    def _on_draw_clicked(self, checked: bool) -> None:
+        if not checked:
+            self._stop_tools()
+            return
+        tool = self.rectangle_tool if self.aoi_mode() == "rectangle" else self.polygon_tool
+        tool.start()
+        hint = (
+            self.tr("Drag a rectangle on the map (Esc cancels).")
+            if tool is self.rectangle_tool
+            else self.tr("Click the vertices, right-click to finish (Backspace undoes, Esc cancels).")
+        )
+        self.aoi_status.setText(hint)
+
+    def _stop_tools(self) -> None:
+        for tool in (self.rectangle_tool, self.polygon_tool):
+            tool.restore_previous()
+        self.draw_button.setChecked(False)
+
+    def _on_geometry_drawn(self, geometry: QgsGeometry) -> None:
+        self._aoi_geometry = QgsGeometry(geometry)
+        self._aoi_crs = self.canvas.mapSettings().destinationCrs()
+        self._aoi_is_rectangle = self.sender() is self.rectangle_tool
+        self.draw_button.setChecked(False)
+        self._show_aoi()
+
+    def _on_drawing_cancelled(self) -> None:
+        self.draw_button.setChecked(False)
+        self._show_aoi()
+
+    _aoi_is_rectangle = True
+
+    def set_drawn_aoi(self, geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> None:
+        """Use ``geometry`` (in ``crs``) as the drawn area, as if drawn with the map tool."""
+        self._aoi_geometry = QgsGeometry(geometry)
+        self._aoi_crs = QgsCoordinateReferenceSystem(crs)
+        self._aoi_is_rectangle = self.aoi_mode() != "polygon"
+        self._show_aoi()
+
+    def clear_aoi(self) -> None:
+        """Forget the drawn area."""
+        self._aoi_geometry = None
+        self._show_aoi()
+
+    def current_aoi(self):
+        """(geometry, crs) of the area the run would use; (None, None) for the whole layer or nothing yet."""
+        mode = self.aoi_mode()
+        if mode == "extent":
+            return QgsGeometry.fromRect(self.canvas.extent()), self.canvas.mapSettings().destinationCrs()
+        if mode in ("rectangle", "polygon"):
+            return (self._aoi_geometry, self._aoi_crs) if self._aoi_geometry is not None else (None, None)
+        if mode == "features":
+            layer = self.aoi_layer_combo.currentLayer()
+            if not isinstance(layer, QgsVectorLayer) or layer.selectedFeatureCount() == 0:
+                return None, None
+            parts = [f.geometry() for f in layer.getSelectedFeatures() if f.hasGeometry()]
+            geometry = QgsGeometry.unaryUnion(parts) if parts else None
+            if geometry is not None and geometry.type() != QgsWkbTypes.PolygonGeometry:
+                return None, None
+            return geometry, layer.crs()
+        return None, None
+
+    def _show_aoi(self, *_args) -> None:
+        geometry, crs = self.current_aoi()
+        if self._aoi_band is None:
+            self._aoi_band = make_rubber_band(self.canvas)
+        self._aoi_band.reset(QgsWkbTypes.PolygonGeometry)
+        mode = self.aoi_mode()
+        if geometry is not None and mode != "extent":
+            self._aoi_band.setToGeometry(geometry, crs)
+        self.aoi_status.setText(self._aoi_text(mode, geometry, crs))
+
+    def _aoi_text(self, mode, geometry, crs) -> str:
+        if mode == "layer":
+            return self.tr("The whole raster is processed.")
+        if geometry is None:
+            if mode == "features":
+                return self.tr("Select polygons in this layer with the Select tool.")
+            return self.tr("Click Draw, then draw on the map.")
+        area = self._area_km2(geometry, crs)
+        return self.tr("Area: {} km²").format(f"{area:,.2f}") if area is not None else ""
+
+    @staticmethod
+    def _area_km2(geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> float | None:
+        from qgis.core import QgsDistanceArea
+
+        calc = QgsDistanceArea()
+        calc.setSourceCrs(crs, QgsProject.instance().transformContext())
+        calc.setEllipsoid(crs.ellipsoidAcronym() or "EPSG:7030")
+        try:
+            return calc.measureArea(geometry) / 1e6
+        except Exception:  # measuring is informative only
+            return None
+
+    # ------------------------------------------------------------------ engine
+    def _refresh_engine_status(self, *_args) -> None:
+        available, reason = self._deps_status()
+        item = self.engine_combo.model().item(1)
+        if item is not None:
+            item.setEnabled(available)
+            item.setToolTip("" if available else reason)
+        if not available and self.engine_combo.currentData() == "spex":
+            self.engine_combo.setCurrentIndex(0)
+        spex = self.engine_combo.currentData() == "spex"
+        self.model_widget.setEnabled(spex)
+        self.device_combo.setEnabled(spex)
+        self.install_button.setVisible(not available)
+        model_dir = self.model_widget.filePath().strip()
+        if not available:
+            text = self.tr("SPEX engine unavailable: {}").format(reason)
+        elif spex and not model_dir:
+            text = self.tr("Pick the SPEX model folder (config.json + *.safetensors).")
+        elif spex and not os.path.isfile(os.path.join(model_dir, "config.json")):
+            text = self.tr("No config.json in this folder: pick the SPEX checkpoint folder.")
+        elif spex:
+            text = self.tr("SPEX model ready.")
+        else:
+            text = self.tr("Spectral indices: fast, no model needed.")
+        self.engine_status.setText(text)
+        if self.engine_combo.currentData():
+            settings.set_engine(self.engine_combo.currentData())
+        if spex and model_dir:
+            settings.set_model_dir(model_dir)
+
+    @staticmethod
+    def _deps_status():
+        try:
+            from .deps import spex_engine_status
+
+            return spex_engine_status()
+        except ImportError as exc:
+            return False, str(exc)
+
+    def _on_device_changed(self) -> None:
+        settings.set_device(self.device_combo.currentData() or "auto")
+
+    def _on_install_clicked(self) -> None:
+        try:
+            from .deps import show_install_dialog
+
+            show_install_dialog(self)
+        except ImportError as exc:
+            self.show_error(self.tr("Dependency installer unavailable: {}").format(exc))
+        self._refresh_engine_status()
+
+    # ------------------------------------------------------------------ output
+    def _on_output_mode_changed(self, *_args) -> None:
+        self.output_widget.setEnabled(self.file_radio.isChecked())
+
+    # --------------------------------------------------------------------- run
+    def panel_state(self) -> PanelState:
+        """Read the widgets into a :class:`PanelState`."""
+        layer = self.layer_combo.currentLayer()
+        geometry, crs = self.current_aoi()
+        return PanelState(
+            raster_source=layer.source() if isinstance(layer, QgsRasterLayer) else "",
+            raster_name=layer.name() if layer is not None else "",
+            raster_provider=layer.providerType() if layer is not None else "gdal",
+            prompt=self.prompt_combo.currentText(),
+            sensor=self.sensor_combo.currentData() or None,
+            bands=self.band_mapping(),
+            aoi_mode=self.aoi_mode(),
+            aoi_wkt=geometry.asWkt() if geometry is not None else None,
+            aoi_crs=crs_to_text(crs) if geometry is not None else None,
+            engine=self.engine_combo.currentData() or "spectral",
+            model_dir=self.model_widget.filePath(),
+            device=self.device_combo.currentData() or "auto",
+            output_mode="file" if self.file_radio.isChecked() else "temporary",
+            output_path=self.output_widget.filePath(),
+            temp_dir=session_temp_dir(),
+        )
+
+    def confirm_overwrite(self, path: str) -> bool:
+        """Ask whether ``path`` may be replaced (tests replace this method)."""
+        answer = QMessageBox.question(
+            self,
+            self.tr("Replace file?"),
+            self.tr("'{}' already exists. Replace it?").format(path),
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.No,
+        )
+        return answer == QMessageBox.Yes
+
+    def run(self) -> SpexExtractTask | None:
+        """Validate the panel and start the background extraction; returns the task (None on bad input)."""
+        if self.task is not None:
+            return self.task
+        state = self.panel_state()
+        try:
+            request = build_request(state)
+        except SpexInputError as exc:
+            self.show_error(str(exc))
+            return None
+        if state.output_mode == "file" and os.path.exists(request.output):
+            if not self.confirm_overwrite(request.output):
+                self.status_label.setText(self.tr("Not run: the output file exists."))
+                return None
+            request.overwrite = True
+        temporary = state.output_mode == "temporary"
+        if not temporary:
+            settings.set_last_output_dir(os.path.dirname(os.path.abspath(request.output)))
+        self._history = settings.add_prompt(request.prompt)
+        task = SpexExtractTask(request, temporary_output=temporary)
+        task.progressChanged.connect(lambda value: self.progress.setValue(int(round(value))))
+        task.progressMessage.connect(self.status_label.setText, Qt.QueuedConnection)
+        task.succeeded.connect(self._on_succeeded)
+        task.failed.connect(self._on_failed)
+        task.cancelled.connect(self._on_cancelled)
+        self.task = task
+        self._set_running(True)
+        self.status_label.setText(self.tr("Running: {}").format(request.prompt))
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def cancel(self) -> None:
+        """Ask the running extraction to stop (it stops at the next block/tile)."""
+        if self.task is not None:
+            self.status_label.setText(self.tr("Cancelling…"))
+            self.task.cancel()
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+
+    def _done(self) -> None:
+        self.task = None
+        self._set_running(False)
+        self._fill_prompts()
+        self.runFinished.emit()
+
+    def _on_succeeded(self, result) -> None:
+        try:
+            layer = result_layers.add_result_layer(result, layer_name(result.prompt))
+        except SpexError as exc:
+            self._done()
+            self.show_error(str(exc))
+            return
+        self.progress.setValue(100)
+        self.explanation.setHtml(self._explanation_html(result))
+        self.status_label.setText(
+            self.tr("{} polygons, {} in {:.1f} s").format(
+                result.features, _area_text(result.area_m2), result.seconds
+            )
+        )
+        self.iface.messageBar().pushMessage(
+            "SPEX",
+            self.tr("Added '{}' with {} polygons").format(layer.name(), result.features),
+            Qgis.Success,
+            5,
+        )
+        for warning in result.warnings:
+            self.iface.messageBar().pushMessage("SPEX", warning, Qgis.Warning, 8)
+        self.canvas.refresh()
+        self._done()
+        self.resultAdded.emit(layer, result)
+
+    def _on_failed(self, message: str) -> None:
+        self._done()
+        self.progress.setValue(0)
+        self.status_label.setText(self.tr("Failed."))
+        self.show_error(message)
+
+    def _on_cancelled(self) -> None:
+        self._done()
+        self.progress.setValue(0)
+        self.status_label.setText(self.tr("Cancelled: nothing was written."))
+        self.iface.messageBar().pushMessage("SPEX", self.tr("Extraction cancelled"), Qgis.Info, 4)
+
+    def show_error(self, message: str) -> None:
+        """One-line error in the QGIS message bar (and the errorOccurred signal)."""
+        self.iface.messageBar().pushMessage("SPEX", message, Qgis.Critical, 10)
+        self.errorOccurred.emit(message)
+
+    def _explanation_html(self, result) -> str:
+        head = self.tr("{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s").format(
+            cls=result.target_class.replace("_", " "),
+            n=result.features,
+            area=_area_text(result.area_m2),
+            engine=result.engine,
+            secs=result.seconds,
+        )
+        body = html.escape(result.explanation or "").replace("\n", "<br>")
+        parts = [f"<p><b>{html.escape(head)}</b></p>", f"<p>{body}</p>"]
+        if result.warnings:
+            items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+            parts.append(f"<p><i>{html.escape(self.tr('Notes'))}</i></p><ul>{items}</ul>")
+        return "".join(parts)
+
+    # ---------------------------------------------------------------- lifecycle
+    def unload(self) -> None:
+        """Plugin unload: cancel a running job, drop the map tools and the area rubber band."""
+        self.cancel()
+        for tool in (self.rectangle_tool, self.polygon_tool):
+            tool.unload()
+        if self._aoi_band is not None:
+            self._aoi_band.reset(QgsWkbTypes.PolygonGeometry)
+            self.canvas.scene().removeItem(self._aoi_band)
+            self._aoi_band = None
+        project = QgsProject.instance()
+        for signal, slot in (
+            (project.layersAdded, self._refresh_layer_filter),
+            (project.layersRemoved, self._refresh_layer_filter),
+            (self.canvas.destinationCrsChanged, self._show_aoi),
+            (self.canvas.extentsChanged, self._on_extent_changed),
+        ):
+            try:
+                signal.disconnect(slot)
+            except TypeError:
+                pass
+        signal = getattr(self.iface, "currentLayerChanged", None)
+        if signal is not None and hasattr(signal, "disconnect"):
+            try:
+                signal.disconnect(self._on_active_layer_changed)
+            except (TypeError, RuntimeError):
+                pass
+
+    def closeEvent(self, event) -> None:
+        """Hide the drawn area with the panel."""
+        if self._aoi_band is not None:
+            self._aoi_band.reset(QgsWkbTypes.PolygonGeometry)
+        self._stop_tools()
+        super().closeEvent(event)
+
+
+def _area_text(area_m2: float) -> str:
+    if area_m2 >= 1e6:
+        return f"{area_m2 / 1e6:,.2f} km²"
+    if area_m2 >= 1e4:
+        return f"{area_m2 / 1e4:,.2f} ha"
+    return f"{area_m2:,.0f} m²"

@@ -1,0 +1,254 @@
+"""Result layers in the QGIS project: the "SPEX results" group, class styles, and export to a file.
+
+Export writes a temporary file in the target folder and renames it, so a failed or refused export never
+leaves a half-written file and never replaces a user's file unless ``overwrite=True``. Shapefile (DBF) text
+fields hold at most 254 bytes: a longer text (the explanation) is split over ``explain``, ``explain_2``, ...
+(the runtime writer's rule) and the full text is also written to a ``<name>.explain.txt`` sidecar, never
+truncated silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from qgis.core import (
+    QgsCoordinateTransformContext,
+    QgsFeature,
+    QgsField,
+    QgsFields,
+    QgsLayerTreeGroup,
+    QgsProject,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from model_runtime.errors import SpexInputError
+from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
+from model_runtime.writers import split_utf8 as _runtime_split
+
+RESULTS_GROUP = "SPEX results"
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".qix", ".sbn", ".sbx", ".qmd")
+_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+_PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+# Packaged plugin: styles inside the plugin folder; source checkout: <repo>/resources/styles.
+STYLE_DIRS = (
+    os.path.join(_PLUGIN_DIR, "resources", "styles"),
+    os.path.join(os.path.dirname(_PLUGIN_DIR), "resources", "styles"),
+)
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_layer` wrote."""
+
+    path: str
+    driver: str
+    features: int
+    sidecars: List[str] = field(default_factory=list)
+    split_fields: Dict[str, List[str]] = field(default_factory=dict)  # original field -> DBF fields
+    warnings: List[str] = field(default_factory=list)
+
+
+def style_path(target_class: str | None) -> str | None:
+    """The QML style of ``target_class`` (else ``default.qml``); None if no style is installed."""
+    for folder in STYLE_DIRS:
+        for name in (f"{target_class}.qml" if target_class else None, "default.qml"):
+            if name and os.path.isfile(os.path.join(folder, name)):
+                return os.path.join(folder, name)
+    return None
+
+
+def results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
+    """The "SPEX results" group at the top of the layer tree (created when missing)."""
+    root = (project or QgsProject.instance()).layerTreeRoot()
+    group = root.findGroup(RESULTS_GROUP)
+    if group is None:
+        group = root.insertGroup(0, RESULTS_GROUP)
+    return group
+
+
+def result_layer_uri(output: str, layer: str, output_format: str) -> str:
+    """The OGR data source of a runtime output (GeoPackage needs the layer name)."""
+    if output_format == "GPKG" or output.lower().endswith(".gpkg"):
+        return f"{output}|layername={layer}" if layer else output
+    return output
+
+
+def add_result_layer(result, name: str, project: QgsProject | None = None) -> QgsVectorLayer:
+    """Load ``result`` (an ExtractResult) as a styled layer at the top of the "SPEX results" group.
+
+    Fields come from the file as written by the runtime; the CRS is the file's. The explanation becomes the
+    layer's abstract and map tip so it is one hover away on the canvas.
+    """
+    project = project or QgsProject.instance()
+    if not result.output:
+        raise SpexInputError(
+            "The extraction wrote no file: run it again with an output file or a temporary layer."
+        )
+    uri = result_layer_uri(result.output, result.layer, result.output_format)
+    layer = QgsVectorLayer(uri, name, "ogr")
+    if not layer.isValid():
+        raise SpexInputError(
+            f"Cannot open the result '{uri}': check that the file still exists and is readable, "
+            "then run again."
+        )
+    qml = style_path(result.target_class)
+    if qml:
+        layer.loadNamedStyle(qml)
+    layer.setAbstract(result.explanation or "")
+    if layer.fields().indexOf("explain") >= 0:
+        layer.setDisplayExpression('"explain"')
+        layer.setMapTipTemplate('[% "explain" %]')
+    layer.setCustomProperty("spex/target_class", result.target_class)
+    layer.setCustomProperty("spex/prompt", result.prompt)
+    layer.setCustomProperty("spex/engine", result.engine)
+    project.addMapLayer(layer, False)
+    results_group(project).insertLayer(0, layer)
+    return layer
+
+
+def split_utf8(text: str, limit: int = DBF_TEXT_BYTES) -> List[str]:
+    """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes without cutting a character in two."""
+    return _runtime_split(text, limit)
+
+
+def split_field_name(base: str, index: int) -> str:
+    """The DBF name of piece ``index`` (0-based) of a split text field: ``explain``, ``explain_2``, ...
+
+    The same rule as the runtime's Shapefile writer; the base is shortened to keep the 10-character limit.
+    """
+    if index == 0:
+        return base[:10]
+    suffix = f"_{index + 1}"
+    return base[: 10 - len(suffix)] + suffix
+
+
+def export_layer(
+    layer: QgsVectorLayer, path: str, fmt: str | None = None, overwrite: bool = False
+) -> ExportReport:
+    """Write ``layer`` to ``path`` as GeoPackage, Shapefile or GeoJSON (``fmt``: OGR driver, or by extension).
+
+    Refuses an existing file unless ``overwrite``; writes atomically. Shapefile: long texts split, full
+    explanation in a sidecar (see the module docstring).
+    """
+    ext = os.path.splitext(path)[1].lower()
+    driver = fmt or _FORMATS.get(ext)
+    if driver not in ("GPKG", "ESRI Shapefile", "GeoJSON"):
+        raise SpexInputError(f"Unsupported export format '{fmt or ext}': use .gpkg, .shp or .geojson.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SpexInputError(f"Export folder '{folder}' does not exist: create it or pick another file.")
+    if os.path.exists(path) and not overwrite:
+        raise SpexInputError(f"'{path}' already exists: choose another name or allow overwriting.")
+    if driver == "ESRI Shapefile":
+        return _export_shapefile(layer, path, overwrite)
+    tmp = os.path.join(folder, f".{uuid.uuid4().hex[:8]}.tmp{ext}")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = driver
+    options.fileEncoding = "UTF-8"
+    if driver == "GPKG":
+        options.layerName = os.path.splitext(os.path.basename(path))[0]
+    try:
+        err, message, _new_file, _new_layer = QgsVectorFileWriter.writeAsVectorFormatV3(
+            layer, tmp, _transform_context(), options
+        )
+        if err != QgsVectorFileWriter.NoError:
+            raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+    return ExportReport(path=path, driver=driver, features=layer.featureCount())
+
+
+def _transform_context() -> QgsCoordinateTransformContext:
+    return QgsProject.instance().transformContext()
+
+
+def _export_shapefile(layer: QgsVectorLayer, path: str, overwrite: bool) -> ExportReport:
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.splitext(os.path.basename(path))[0]
+    src_fields = [f for f in layer.fields() if f.name().lower() != "fid"]  # GeoPackage id: not an attribute
+    # Text fields too wide for DBF and into how many pieces (the longest value decides, capped like the
+    # runtime so the names fit; the sidecar then still holds everything).
+    pieces_needed: Dict[str, int] = {}
+    texts: Dict[str, List[str]] = {}
+    for feat in layer.getFeatures():
+        for f in src_fields:
+            value = feat[f.name()]
+            if f.type() == QVariant.String and isinstance(value, str):
+                if len(value.encode("utf-8")) > DBF_TEXT_BYTES:
+                    needed = len(split_utf8(value))
+                    pieces_needed[f.name()] = max(pieces_needed.get(f.name(), 1), needed)
+                    if value not in texts.setdefault(f.name(), []):
+                        texts[f.name()].append(value)
+    out_fields = QgsFields()
+    split_fields: Dict[str, List[str]] = {}
+    for f in src_fields:
+        if f.name() in pieces_needed:
+            count = min(pieces_needed[f.name()], MAX_SPLIT_FIELDS)
+            split_fields[f.name()] = [split_field_name(f.name(), i) for i in range(count)]
+            for name in split_fields[f.name()]:
+                out_fields.append(QgsField(name, QVariant.String, "String", DBF_TEXT_BYTES))
+        else:
+            out_fields.append(QgsField(f))
+    workdir = tempfile.mkdtemp(prefix=".spex-export-", dir=folder)
+    tmp = os.path.join(workdir, base + ".shp")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "ESRI Shapefile"
+    options.fileEncoding = "UTF-8"
+    sidecars: List[str] = []
+    try:
+        writer = QgsVectorFileWriter.create(
+            tmp, out_fields, layer.wkbType(), layer.crs(), _transform_context(), options
+        )
+        if writer.hasError() != QgsVectorFileWriter.NoError:
+            message = writer.errorMessage()
+            del writer
+            raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
+        count = 0
+        for feat in layer.getFeatures():
+            out = QgsFeature(out_fields)
+            out.setGeometry(feat.geometry())
+            for f in src_fields:
+                value = feat[f.name()]
+                if f.name() in split_fields:
+                    parts = split_utf8(value) if isinstance(value, str) else []
+                    for i, name in enumerate(split_fields[f.name()]):
+                        out[name] = parts[i] if i < len(parts) else None
+                else:
+                    out[f.name()] = value
+            writer.addFeature(out)
+            count += 1
+        del writer  # flushes and closes the files
+        for name, values in texts.items():
+            sidecar = f"{base}.{name}.txt"
+            with open(os.path.join(workdir, sidecar), "w", encoding="utf-8") as handle:
+                handle.write("\n\n".join(values))
+            sidecars.append(os.path.join(folder, sidecar))
+        produced = os.listdir(workdir)
+        if overwrite:  # parts of the old set that this export does not replace would be stale
+            for ext in _SHAPEFILE_PARTS + (".explain.txt",):
+                old = os.path.join(folder, base + ext)
+                if base + ext not in produced and os.path.lexists(old):
+                    os.remove(old)
+        for name in sorted(produced, key=lambda n: n.lower().endswith(".shp")):  # the .shp last
+            os.replace(os.path.join(workdir, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report = ExportReport(
+        path=path, driver="ESRI Shapefile", features=count, sidecars=sidecars, split_fields=split_fields
+    )
+    for name, sidecar in zip(texts, sidecars):
+        report.warnings.append(
+            f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: '{name}' is split over "
+            f"{', '.join(split_fields[name])} and written in full to {os.path.basename(sidecar)}."
+        )
+    return report

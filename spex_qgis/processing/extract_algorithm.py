@@ -1,0 +1,360 @@
+"""``spex:extract``: prompt-driven extraction of a land-cover class from a multispectral raster.
+
+A thin Processing front end of :func:`model_runtime.extract`: parameters -> :class:`ExtractRequest`,
+``feedback`` -> progress/cancel callbacks, :class:`SpexInputError` -> :class:`QgsProcessingException`.
+"""
+
+from __future__ import annotations
+
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsMessageLog,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.request import AreaOfInterest, ExtractRequest
+
+from .. import resource_path
+
+ENGINES = ("spectral", "spex")
+DEVICES = ("auto", "cpu", "cuda")
+SENSOR_AUTO = "auto"
+
+
+def _sensor_names():
+    """Sensor preset names of the runtime ("auto" first)."""
+    # Called from initAlgorithm, i.e. from C++: an exception there aborts QGIS, so degrade instead.
+    try:
+        from model_runtime.bands import SENSOR_PRESETS
+    except Exception as error:  # noqa: BLE001 - logged, the toolbox must still load
+        QgsMessageLog.logMessage(f"SPEX: sensor presets unavailable ({error})", "SPEX", Qgis.Warning)
+        return [SENSOR_AUTO]
+    return [SENSOR_AUTO] + sorted(SENSOR_PRESETS)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class SpexExtractAlgorithm(QgsProcessingAlgorithm):
+    """Extract the polygons of the class named in a prompt ("extract the water bodies", "提取水体")."""
+
+    INPUT = "INPUT"
+    PROMPT = "PROMPT"
+    EXTENT = "EXTENT"
+    AOI = "AOI"
+    ENGINE = "ENGINE"
+    MODEL_DIR = "MODEL_DIR"
+    DEVICE = "DEVICE"
+    SENSOR = "SENSOR"
+    BANDS = "BANDS"
+    THRESHOLD = "THRESHOLD"
+    OUTPUT = "OUTPUT"
+    CLASS = "CLASS"
+    FEATURES = "FEATURES"
+    AREA_M2 = "AREA_M2"
+    EXPLANATION = "EXPLANATION"
+
+    def tr(self, string):
+        """Translate ``string`` in the ``SpexExtractAlgorithm`` context."""
+        return QCoreApplication.translate("SpexExtractAlgorithm", string)
+
+    def createInstance(self):
+        """A fresh instance (Processing runs each execution on its own copy)."""
+        return SpexExtractAlgorithm()
+
+    def name(self):
+        """Algorithm id inside the provider: ``spex:extract``."""
+        return "extract"
+
+    def displayName(self):
+        """Name shown in the toolbox."""
+        return self.tr("Extract land cover from a prompt")
+
+    def group(self):
+        """Toolbox group name."""
+        return self.tr("Land cover extraction")
+
+    def groupId(self):
+        """Toolbox group id."""
+        return "landcover"
+
+    def tags(self):
+        """Search keywords of the toolbox (English and Chinese, whatever the UI language)."""
+        return [
+            "spex",
+            "prompt",
+            "extract",
+            "water",
+            "vegetation",
+            "building",
+            "segmentation",
+            "multispectral",
+            "提示",
+            "提取",
+            "水体",
+            "植被",
+            "建筑",
+            "分割",
+            "多光谱",
+        ]
+
+    def icon(self):
+        """The SPEX icon."""
+        return QIcon(resource_path("resources", "icons", "spex.svg"))
+
+    def shortHelpString(self):
+        """Help shown next to the parameters."""
+        return self.tr(
+            'Extracts the land-cover class named in the prompt (for example "extract the water bodies" '
+            'or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and '
+            "writes its polygons. Every feature carries an explanation of why it was extracted.\n\n"
+            'Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX '
+            "vision-language model from the model folder (or the folder chosen in the SPEX panel) and needs "
+            "the optional packages (Raster > SPEX > Install SPEX engine dependencies).\n\n"
+            "Limit the work with an extent and/or a polygon layer (both: their intersection). Band roles "
+            "are detected from the sensor and band descriptions; override them with e.g. "
+            '"red=3,nir=4". Threshold overrides the primary index threshold of the class.'
+        )
+
+    def initAlgorithm(self, config=None):
+        """Declare the parameters and outputs."""
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Multispectral raster")))
+        self.addParameter(
+            QgsProcessingParameterString(
+                self.PROMPT, self.tr("Prompt"), defaultValue=self.tr("extract the water bodies")
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent (optional)"), optional=True)
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.AOI,
+                self.tr("Area of interest polygons (optional)"),
+                [QgsProcessing.TypeVectorPolygon],
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.ENGINE,
+                self.tr("Engine"),
+                options=list(ENGINES),
+                defaultValue=ENGINES[0],
+                usesStaticStrings=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL_DIR,
+                self.tr("SPEX model folder (engine spex)"),
+                behavior=QgsProcessingParameterFile.Folder,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.DEVICE,
+                self.tr("Device (engine spex)"),
+                options=list(DEVICES),
+                defaultValue=DEVICES[0],
+                usesStaticStrings=True,
+            )
+        )
+        advanced = [
+            QgsProcessingParameterEnum(
+                self.SENSOR,
+                self.tr("Sensor"),
+                options=_sensor_names(),
+                defaultValue=SENSOR_AUTO,
+                usesStaticStrings=True,
+            ),
+            QgsProcessingParameterString(
+                self.BANDS, self.tr("Band mapping (e.g. red=3,nir=4)"), defaultValue="", optional=True
+            ),
+            QgsProcessingParameterNumber(
+                self.THRESHOLD,
+                self.tr("Index threshold (empty: class default)"),
+                type=QgsProcessingParameterNumber.Double,
+                defaultValue=None,
+                optional=True,
+            ),
+        ]
+        for param in advanced:
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                self.OUTPUT, self.tr("Extracted polygons"), QgsProcessing.TypeVectorPolygon
+            )
+        )
+        self.addOutput(QgsProcessingOutputString(self.CLASS, self.tr("Extracted class")))
+        self.addOutput(QgsProcessingOutputNumber(self.FEATURES, self.tr("Number of polygons")))
+        self.addOutput(QgsProcessingOutputNumber(self.AREA_M2, self.tr("Total area (m²)")))
+        self.addOutput(QgsProcessingOutputString(self.EXPLANATION, self.tr("Explanation")))
+
+    # -- parameters -> request -------------------------------------------------------------------------
+
+    def _raster_path(self, parameters, context) -> tuple:
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or not layer.isValid():
+            raise QgsProcessingException(
+                self.tr("INPUT: the raster could not be opened: choose a readable raster file.")
+            )
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                self.tr(
+                    "INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF "
+                    "(Export > Save As...) and use that file."
+                ).format(name=layer.name(), provider=layer.providerType())
+            )
+        return layer, layer.source()
+
+    def _area_of_interest(self, parameters, context, crs: QgsCoordinateReferenceSystem):
+        """The AOI in the raster CRS as WKT (extent, polygons, or their intersection); None: whole raster."""
+        geometry = None
+        if parameters.get(self.EXTENT) not in (None, ""):
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+            if not rect.isNull() and not rect.isEmpty():
+                geometry = QgsGeometry.fromRect(rect)
+        source = self.parameterAsSource(parameters, self.AOI, context) if parameters.get(self.AOI) else None
+        if source is not None:
+            transform = None
+            if crs.isValid() and source.sourceCrs().isValid() and source.sourceCrs() != crs:
+                transform = QgsCoordinateTransform(source.sourceCrs(), crs, context.transformContext())
+            parts = []
+            request = QgsFeatureRequest().setNoAttributes()
+            for feature in source.getFeatures(request):
+                part = QgsGeometry(feature.geometry())
+                if part.isNull() or part.isEmpty():
+                    continue
+                if transform is not None:
+                    part.transform(transform)
+                parts.append(part)
+            if not parts:
+                raise QgsProcessingException(
+                    self.tr(
+                        "AOI: the area-of-interest layer has no polygon (empty selection?): select "
+                        "polygons or untick 'Selected features only'."
+                    )
+                )
+            polygons = QgsGeometry.unaryUnion(parts)
+            geometry = polygons if geometry is None else geometry.intersection(polygons)
+            if geometry.isNull() or geometry.isEmpty():
+                raise QgsProcessingException(
+                    self.tr("AOI: the polygons do not overlap the extent: widen the extent or clear it.")
+                )
+        if geometry is None:
+            return None
+        geometry.get().dropZValue()
+        geometry.get().dropMValue()
+        crs_text = (crs.authid() or crs.toWkt()) if crs.isValid() else None
+        return AreaOfInterest(wkt=geometry.asWkt(), crs=crs_text)
+
+    def _bands(self, parameters, context):
+        text = self.parameterAsString(parameters, self.BANDS, context).strip()
+        if not text:
+            return {}
+        from model_runtime.bands import parse_band_mapping
+
+        return parse_band_mapping(text)
+
+    def _model_dir(self, parameters, context, engine):
+        folder = self.parameterAsFile(parameters, self.MODEL_DIR, context) or ""
+        if not folder and engine == "spex":
+            from .. import settings
+
+            folder = settings.model_dir()
+        return folder or None
+
+    def build_request(self, parameters, context) -> ExtractRequest:
+        """The :class:`ExtractRequest` of ``parameters`` (raises QgsProcessingException/SpexInputError)."""
+        layer, raster = self._raster_path(parameters, context)
+        prompt = self.parameterAsString(parameters, self.PROMPT, context).strip()
+        if not prompt:
+            raise QgsProcessingException(
+                self.tr("PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.")
+            )
+        engine = self.parameterAsEnumString(parameters, self.ENGINE, context) or ENGINES[0]
+        sensor = self.parameterAsEnumString(parameters, self.SENSOR, context) or SENSOR_AUTO
+        threshold = None
+        if parameters.get(self.THRESHOLD) not in (None, ""):
+            threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        return ExtractRequest(
+            raster=raster,
+            prompt=prompt,
+            output=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+            aoi=self._area_of_interest(parameters, context, layer.crs()),
+            engine=engine,
+            model_dir=self._model_dir(parameters, context, engine),
+            device=self.parameterAsEnumString(parameters, self.DEVICE, context) or DEVICES[0],
+            sensor=None if sensor == SENSOR_AUTO else sensor,
+            bands=self._bands(parameters, context),
+            threshold=threshold,
+            # The destination was chosen in the dialog (which asks before replacing a file): replacing it is
+            # what every Processing algorithm does.
+            overwrite=True,
+        )
+
+    # -- run -------------------------------------------------------------------------------------------
+
+    def processAlgorithm(self, parameters, context, feedback):
+        """Run the extraction and return OUTPUT, CLASS, FEATURES, AREA_M2 and EXPLANATION."""
+        import model_runtime
+
+        try:
+            request = self.build_request(parameters, context)
+            if request.engine == "spex":
+                from ..deps import spex_engine_status
+
+                available, reason = spex_engine_status()
+                if not available:
+                    raise QgsProcessingException(reason)
+            last_message = [""]
+
+            def progress(fraction, message=""):
+                feedback.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
+                if message and message != last_message[0]:
+                    last_message[0] = message
+                    feedback.setProgressText(message)
+
+            result = model_runtime.extract(request, progress=progress, is_cancelled=feedback.isCanceled)
+        except ExtractionCancelled as error:
+            raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
+        except SpexInputError as error:
+            raise QgsProcessingException(_one_line(error)) from error
+        for warning in result.warnings:
+            feedback.pushWarning(warning)
+        feedback.pushInfo(result.explanation)
+        output = request.output
+        if context.willLoadLayerOnCompletion(output):
+            details = context.layerToLoadOnCompletionDetails(output)
+            details.name = self.tr("SPEX {target}").format(target=result.target_class)
+        return {
+            self.OUTPUT: output,
+            self.CLASS: result.target_class,
+            self.FEATURES: result.features,
+            self.AREA_M2: result.area_m2,
+            self.EXPLANATION: result.explanation,
+        }

@@ -1,0 +1,163 @@
+"""Typed access to the plugin's persistent settings (``QgsSettings`` keys under ``spex_qgis/``).
+
+Every getter returns a sane default when the key is missing or holds garbage (settings files are
+user-editable), so callers never have to validate what they read back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List
+
+from qgis.core import QgsSettings
+
+PREFIX = "spex_qgis/"
+PROMPT_HISTORY_MAX = 20
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("spectral", "spex")
+
+KEY_MODEL_DIR = "model_dir"
+KEY_DEVICE = "device"
+KEY_ENGINE = "engine"
+KEY_PROMPT_HISTORY = "prompt_history"
+KEY_BAND_MAPPINGS = "band_mappings"
+KEY_LAST_OUTPUT_DIR = "last_output_dir"
+
+
+def _settings() -> QgsSettings:
+    return QgsSettings()
+
+
+def _get_str(key: str, default: str = "") -> str:
+    value = _settings().value(PREFIX + key, default)
+    return value if isinstance(value, str) else default
+
+
+def _set_str(key: str, value: str | None) -> None:
+    _settings().setValue(PREFIX + key, value or "")
+
+
+def _get_json(key: str, default):
+    text = _get_str(key)
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def _set_json(key: str, value) -> None:
+    # JSON text rather than QVariant lists/maps: the INI backend round-trips those inconsistently.
+    _settings().setValue(PREFIX + key, json.dumps(value, ensure_ascii=False))
+
+
+def model_dir() -> str:
+    """The SPEX checkpoint folder chosen last ("" when never set)."""
+    return _get_str(KEY_MODEL_DIR)
+
+
+def set_model_dir(path: str | None) -> None:
+    """Remember the SPEX checkpoint folder (``None``/"" clears it)."""
+    _set_str(KEY_MODEL_DIR, path)
+
+
+def device() -> str:
+    """The SPEX engine device: ``auto`` (default), ``cpu``, ``cuda`` or ``cuda:N``."""
+    value = _get_str(KEY_DEVICE, "auto").strip().lower()
+    if value in DEVICES or (value.startswith("cuda:") and value[5:].isdigit()):
+        return value
+    return "auto"
+
+
+def set_device(value: str) -> None:
+    """Remember the compute device; raises ``ValueError`` for anything but auto/cpu/cuda/cuda:N."""
+    value = (value or "auto").strip().lower()
+    if not (value in DEVICES or (value.startswith("cuda:") and value[5:].isdigit())):
+        raise ValueError(f"unknown device {value!r}: use auto, cpu, cuda or cuda:N")
+    _set_str(KEY_DEVICE, value)
+
+
+def engine() -> str:
+    """The engine chosen last: ``spectral`` (default) or ``spex``."""
+    value = _get_str(KEY_ENGINE, "spectral")
+    return value if value in ENGINES else "spectral"
+
+
+def set_engine(value: str) -> None:
+    """Remember the engine; raises ``ValueError`` for an unknown engine name."""
+    if value not in ENGINES:
+        raise ValueError(f"unknown engine {value!r}: use one of {', '.join(ENGINES)}")
+    _set_str(KEY_ENGINE, value)
+
+
+def prompt_history() -> List[str]:
+    """Prompts used before, most recent first (at most :data:`PROMPT_HISTORY_MAX`)."""
+    value = _get_json(KEY_PROMPT_HISTORY, [])
+    if not isinstance(value, list):
+        return []
+    return [p for p in value if isinstance(p, str) and p.strip()][:PROMPT_HISTORY_MAX]
+
+
+def add_prompt(prompt: str) -> List[str]:
+    """Put ``prompt`` at the top of the history (moving it if already there) and return the new history."""
+    prompt = (prompt or "").strip()
+    history = prompt_history()
+    if prompt:
+        history = [prompt] + [p for p in history if p != prompt]
+        history = history[:PROMPT_HISTORY_MAX]
+        _set_json(KEY_PROMPT_HISTORY, history)
+    return history
+
+
+def clear_prompt_history() -> None:
+    """Forget every remembered prompt."""
+    _set_json(KEY_PROMPT_HISTORY, [])
+
+
+def band_mappings() -> Dict[str, Dict[str, int]]:
+    """All remembered band mappings: ``{sensor: {role: 1-based band index}}``."""
+    value = _get_json(KEY_BAND_MAPPINGS, {})
+    if not isinstance(value, dict):
+        return {}
+    clean: Dict[str, Dict[str, int]] = {}
+    for sensor, mapping in value.items():
+        if isinstance(mapping, dict):
+            roles = {str(r): int(b) for r, b in mapping.items() if isinstance(b, int) and b >= 1}
+            if roles:
+                clean[str(sensor)] = roles
+    return clean
+
+
+def band_mapping(sensor: str) -> Dict[str, int]:
+    """The band mapping remembered for ``sensor`` (empty dict when none)."""
+    return dict(band_mappings().get(sensor or "", {}))
+
+
+def set_band_mapping(sensor: str, mapping: Dict[str, int] | None) -> None:
+    """Remember ``mapping`` ({role: 1-based band}) for ``sensor``; an empty/None mapping forgets it."""
+    all_mappings = band_mappings()
+    mapping = {str(r): int(b) for r, b in (mapping or {}).items() if int(b) >= 1}
+    if mapping:
+        all_mappings[sensor or ""] = mapping
+    else:
+        all_mappings.pop(sensor or "", None)
+    _set_json(KEY_BAND_MAPPINGS, all_mappings)
+
+
+def last_output_dir() -> str:
+    """The folder of the last saved output ("" when never set)."""
+    return _get_str(KEY_LAST_OUTPUT_DIR)
+
+
+def set_last_output_dir(path: str | None) -> None:
+    """Remember the folder of the last saved output."""
+    _set_str(KEY_LAST_OUTPUT_DIR, path)
+
+
+def clear_all() -> None:
+    """Remove every ``spex_qgis/`` key (used by tests and a "reset settings" action)."""
+    s = _settings()
+    s.beginGroup(PREFIX.rstrip("/"))
+    s.remove("")
+    s.endGroup()

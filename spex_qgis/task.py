@@ -1,0 +1,114 @@
+"""Run one extraction in the background with QGIS's task manager.
+
+``run()`` executes on a worker thread and must not touch widgets or the project; ``finished()`` runs on
+the GUI thread and is the only place results are announced (and layers then added by the dock).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import traceback
+
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingUtils, QgsTask
+from qgis.PyQt.QtCore import pyqtSignal
+
+from model_runtime.errors import ExtractionCancelled, SpexError
+
+LOG_TAG = "SPEX"
+_session_dir: str | None = None
+
+
+def session_temp_dir() -> str:
+    """A per-session folder for temporary results (inside QGIS's own temp folder, removed when QGIS exits)."""
+    global _session_dir
+    if _session_dir is None or not os.path.isdir(_session_dir):
+        _session_dir = os.path.join(QgsProcessingUtils.tempFolder(), "spex")
+        os.makedirs(_session_dir, exist_ok=True)
+    return _session_dir
+
+
+def remove_output(path: str | None) -> None:
+    """Delete a (possibly partial) result and its sidecars; used for temporary outputs on cancel/error."""
+    if not path:
+        return
+    root, ext = os.path.splitext(path)
+    candidates = [path, path + "-wal", path + "-shm", path + "-journal"]
+    if ext.lower() == ".shp":
+        candidates += glob.glob(glob.escape(root) + ".*")
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            try:
+                os.remove(candidate)
+            except OSError:
+                pass
+
+
+class SpexExtractTask(QgsTask):
+    """Background extraction. Emits exactly one of ``succeeded``, ``failed`` or ``cancelled`` when done."""
+
+    succeeded = pyqtSignal(object)  # ExtractResult
+    failed = pyqtSignal(str)  # one-line message for the message bar
+    cancelled = pyqtSignal()
+    progressMessage = pyqtSignal(str)  # the runtime's stage message (emitted from the worker thread)
+
+    def __init__(self, request, description: str | None = None, temporary_output: bool = False):
+        """``request``: an ExtractRequest; ``temporary_output``: delete ``request.output`` on cancel/error."""
+        super().__init__(description or f"SPEX: {request.prompt}", QgsTask.CanCancel)
+        self.request = request
+        self.temporary_output = temporary_output
+        self.result = None
+        self.error: str | None = None
+        self.error_traceback: str | None = None
+        self.was_cancelled = False
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.setProgress(max(0.0, min(100.0, 100.0 * float(fraction))))
+        if message:
+            self.progressMessage.emit(message)
+
+    def run(self) -> bool:
+        """Worker thread: call the runtime; never raises (QgsTask would swallow it)."""
+        try:
+            import model_runtime  # imported here so a broken runtime install is reported, not a plugin crash
+
+            self.result = model_runtime.extract(
+                self.request, progress=self._progress, is_cancelled=self.isCanceled
+            )
+            return True
+        except ExtractionCancelled:
+            self.was_cancelled = True
+            return False
+        except SpexError as exc:
+            self.error = _one_line(str(exc))
+            return False
+        except Exception as exc:  # a bug: keep the traceback for the log, one line for the user
+            self.error_traceback = traceback.format_exc()
+            self.error = _one_line(
+                f"Unexpected error ({type(exc).__name__}: {exc}); details in the SPEX log panel"
+            )
+            return False
+
+    def finished(self, ok: bool) -> None:
+        """GUI thread: announce the outcome; clean up a temporary output that did not complete."""
+        if ok and self.result is not None:  # a cancel that arrives after the last write changes nothing
+            for warning in self.result.warnings:
+                QgsMessageLog.logMessage(warning, LOG_TAG, Qgis.Warning)
+            self.succeeded.emit(self.result)
+            return
+        if self.temporary_output:
+            remove_output(self.request.output)
+        if self.was_cancelled or self.isCanceled():
+            QgsMessageLog.logMessage(f"Cancelled: {self.request.prompt}", LOG_TAG, Qgis.Info)
+            self.cancelled.emit()
+            return
+        if self.error_traceback:
+            QgsMessageLog.logMessage(self.error_traceback, LOG_TAG, Qgis.Critical)
+        message = self.error or "The extraction stopped without a result; details in the SPEX log panel"
+        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+        self.failed.emit(message)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " ".join(lines) if lines else text

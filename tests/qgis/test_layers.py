@@ -1,0 +1,157 @@
+"""Result layers: the "SPEX results" group, class styles, and export (GeoPackage, Shapefile, GeoJSON)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from osgeo import ogr
+from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsProject, QgsVectorFileWriter, QgsVectorLayer
+from qgis.PyQt.QtCore import QVariant
+
+from model_runtime.errors import SpexInputError
+from model_runtime.request import ExtractResult
+from model_runtime.writers import read_shapefile_text
+from spex_qgis import layers
+
+# 200+ CJK characters (3 UTF-8 bytes each) and ASCII: several DBF pieces, multi-byte boundaries.
+LONG_EXPLANATION = (
+    "Water was found with NDWI > 0.1 and MNDWI > 0.0 over 3 regions. " * 8
+    + "图像中有一个大型水体，位于中部，形状细长。" * 12
+    + " End of explanation."
+)
+
+
+def _make_gpkg(path: str, explanation: str, crs: str = "EPSG:32633") -> str:
+    """A real GeoPackage like the runtime writes: two polygons with class/explain/area fields."""
+    mem = QgsVectorLayer(f"Polygon?crs={crs}", "water", "memory")
+    mem.dataProvider().addAttributes(
+        [
+            QgsField("class", QVariant.String),
+            QgsField("explain", QVariant.String),
+            QgsField("area_m2", QVariant.Double),
+        ]
+    )
+    mem.updateFields()
+    feats = []
+    for i, wkt in enumerate(
+        [
+            "POLYGON((500000 4000000, 500300 4000000, 500300 4000300, 500000 4000300, 500000 4000000))",
+            "POLYGON((501000 4000000, 501100 4000000, 501100 4000100, 501000 4000100, 501000 4000000))",
+        ]
+    ):
+        feat = QgsFeature(mem.fields())
+        feat.setGeometry(QgsGeometry.fromWkt(wkt))
+        feat.setAttributes(["water", explanation, [90000.0, 10000.0][i]])
+        feats.append(feat)
+    mem.dataProvider().addFeatures(feats)
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = "water"
+    err, msg, _f, _l = QgsVectorFileWriter.writeAsVectorFormatV3(
+        mem, path, QgsProject.instance().transformContext(), options
+    )
+    assert err == QgsVectorFileWriter.NoError, msg
+    return path
+
+
+def _source(tmp_path, explanation: str) -> QgsVectorLayer:
+    path = _make_gpkg(str(tmp_path / "w.gpkg"), explanation)
+    return QgsVectorLayer(path + "|layername=water", "w", "ogr")
+
+
+def _result(path: str, explanation: str, target_class: str = "water") -> ExtractResult:
+    return ExtractResult(
+        target_class=target_class,
+        prompt="extract the water bodies",
+        engine="spectral",
+        output=path,
+        layer="water",
+        output_format="GPKG",
+        features=2,
+        area_m2=100000.0,
+        explanation=explanation,
+    )
+
+
+def test_add_result_layer_goes_to_top_group_with_class_style(qgis_new_project, tmp_path):
+    path = _make_gpkg(str(tmp_path / "water.gpkg"), LONG_EXPLANATION)
+    project = QgsProject.instance()
+    other = QgsVectorLayer("Point?crs=EPSG:4326", "user layer", "memory")
+    project.addMapLayer(other)  # the group must still be inserted above the user's layers
+    first = layers.add_result_layer(_result(path, LONG_EXPLANATION), "first")
+    second = layers.add_result_layer(_result(path, LONG_EXPLANATION), "second")
+    root = project.layerTreeRoot()
+    group = root.children()[0]
+    assert group.name() == layers.RESULTS_GROUP
+    assert [child.layerId() for child in group.children()] == [second.id(), first.id()]
+    assert first.isValid() and first.featureCount() == 2
+    assert first.crs().authid() == "EPSG:32633"
+    feat = next(first.getFeatures())
+    assert feat["explain"] == LONG_EXPLANATION  # as written by the runtime, never shortened
+    symbol = first.renderer().symbol()
+    assert symbol.color().name() == "#1e90ff" and 0 < symbol.color().alpha() < 255  # water.qml
+    assert first.abstract() == LONG_EXPLANATION
+
+
+def test_unknown_class_uses_default_style_and_missing_file_is_a_user_error(qgis_new_project, tmp_path):
+    assert layers.style_path("water").endswith("water.qml")
+    assert layers.style_path("lava").endswith("default.qml")
+    with pytest.raises(SpexInputError) as err:
+        layers.add_result_layer(_result(str(tmp_path / "gone.gpkg"), "x"), "gone")
+    assert "\n" not in str(err.value) and "gone.gpkg" in str(err.value)
+
+
+def test_shapefile_export_keeps_full_explanation(qgis_new_project, tmp_path):
+    src = _source(tmp_path, LONG_EXPLANATION)
+    out = str(tmp_path / "export.shp")
+    report = layers.export_layer(src, out, overwrite=False)
+    assert report.features == 2
+    assert report.split_fields["explain"][:2] == ["explain", "explain_2"]
+    assert len(report.split_fields["explain"]) == len(layers.split_utf8(LONG_EXPLANATION)) > 2
+    assert report.warnings and "explain.txt" in report.warnings[0]
+    sidecar = str(tmp_path / "export.explain.txt")
+    assert report.sidecars == [sidecar]
+    with open(sidecar, encoding="utf-8") as handle:
+        assert handle.read() == LONG_EXPLANATION
+    ds = ogr.Open(out)
+    lyr = ds.GetLayer(0)
+    assert lyr.GetFeatureCount() == 2
+    for feat in lyr:
+        assert read_shapefile_text(feat, "explain") == LONG_EXPLANATION
+        assert feat.GetField("class") == "water"
+    ds = None
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temp leftovers
+
+
+def test_export_refuses_existing_file_unless_overwrite(qgis_new_project, tmp_path):
+    src = _source(tmp_path, "short text")
+    out = tmp_path / "user.gpkg"
+    out.write_bytes(b"precious")
+    with pytest.raises(SpexInputError) as err:
+        layers.export_layer(src, str(out))
+    assert "already exists" in str(err.value) and "\n" not in str(err.value)
+    assert out.read_bytes() == b"precious"
+    report = layers.export_layer(src, str(out), overwrite=True)
+    assert report.driver == "GPKG"
+    back = QgsVectorLayer(str(out), "back", "ogr")
+    assert back.isValid() and back.featureCount() == 2
+    assert next(back.getFeatures())["explain"] == "short text"
+
+
+def test_geojson_export_and_bad_format(qgis_new_project, tmp_path):
+    src = _source(tmp_path, LONG_EXPLANATION)
+    out = str(tmp_path / "out.geojson")
+    layers.export_layer(src, out)
+    back = QgsVectorLayer(out, "back", "ogr")
+    assert back.featureCount() == 2 and next(back.getFeatures())["explain"] == LONG_EXPLANATION
+    with pytest.raises(SpexInputError):
+        layers.export_layer(src, str(tmp_path / "out.kml"))
+    with pytest.raises(SpexInputError):
+        layers.export_layer(src, str(tmp_path / "missing_dir" / "out.gpkg"))
+
+
+def test_split_field_names_fit_dbf():
+    assert layers.split_field_name("explain", 0) == "explain"
+    assert layers.split_field_name("explain", 98) == "explain_99"
+    assert all(len(layers.split_field_name("a_long_field_name", i)) <= 10 for i in range(99))

@@ -1,0 +1,314 @@
+"""``spex:extract`` through QGIS Processing, on the real Sentinel-2 sample and on small synthetic rasters."""
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+from qgis.core import (
+    QgsApplication,
+    QgsFeature,
+    QgsGeometry,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+
+import spex_qgis
+from spex_qgis.processing.extract_algorithm import SpexExtractAlgorithm
+
+PIXEL = 10.0
+ORIGIN = (500000.0, 4600000.0)
+WATER_ROWS, WATER_COLS = (10, 30), (10, 40)  # 20 x 30 pixels of water = 60 000 m²
+RGBN = "blue=1,green=2,red=3,nir=4"
+
+
+@pytest.fixture(scope="module")
+def provider(qgis_app, qgis_processing):
+    """The plugin's provider, registered the way QGIS does it (classFactory + initProcessing)."""
+    registry = QgsApplication.processingRegistry()
+    if registry.providerById("spex") is None:
+        plugin = spex_qgis.classFactory(None)
+        plugin.initProcessing()
+        yield registry.providerById("spex")
+        registry.removeProvider(plugin.provider)
+    else:
+        yield registry.providerById("spex")
+
+
+def _write_rgbn(path, size=60):
+    """4-band float32 reflectance GeoTIFF (UTM 33N, 10 m): vegetation with one rectangular lake."""
+    veg = (0.04, 0.08, 0.05, 0.35)
+    water = (0.08, 0.07, 0.04, 0.02)
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), size, size, 4, gdal.GDT_Float32)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0, ORIGIN[1], 0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    rng = np.random.default_rng(0)
+    for band in range(4):
+        data = np.full((size, size), veg[band], np.float32)
+        data[WATER_ROWS[0] : WATER_ROWS[1], WATER_COLS[0] : WATER_COLS[1]] = water[band]
+        data += rng.normal(0, 0.003, data.shape).astype(np.float32)
+        ds.GetRasterBand(band + 1).WriteArray(data)
+    ds = None
+    return str(path)
+
+
+def _map_x(col):
+    return ORIGIN[0] + col * PIXEL
+
+
+def _map_y(row):
+    return ORIGIN[1] - row * PIXEL
+
+
+@pytest.fixture()
+def rgbn(tmp_path):
+    return _write_rgbn(tmp_path / "rgbn.tif")
+
+
+def _run(params):
+    import processing
+
+    return processing.run("spex:extract", params)
+
+
+def _layer(path):
+    layer = QgsVectorLayer(path, "out", "ogr")
+    assert layer.isValid(), path
+    return layer
+
+
+def _total_area(layer):
+    return sum(f.geometry().area() for f in layer.getFeatures())
+
+
+def _one_line_error(params, *needles):
+    with pytest.raises(QgsProcessingException) as info:
+        _run(params)
+    message = str(info.value)
+    assert "\n" not in message.strip(), message
+    for needle in needles:
+        assert needle.lower() in message.lower(), message
+    return message
+
+
+# ------------------------------------------------------------------------------------------- metadata
+
+
+def test_algorithm_metadata(provider):
+    alg = QgsApplication.processingRegistry().algorithmById("spex:extract")
+    assert alg is not None and isinstance(alg, SpexExtractAlgorithm)
+    assert provider.id() == "spex" and provider.name() and not provider.icon().isNull()
+    assert alg.name() == "extract" and alg.displayName() and alg.group() and alg.groupId() == "landcover"
+    assert "提取水体" in alg.shortHelpString()
+    names = [p.name() for p in alg.parameterDefinitions()]
+    assert names == [
+        "INPUT",
+        "PROMPT",
+        "EXTENT",
+        "AOI",
+        "ENGINE",
+        "MODEL_DIR",
+        "DEVICE",
+        "SENSOR",
+        "BANDS",
+        "THRESHOLD",
+        "OUTPUT",
+    ]
+    optional = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagOptional}
+    assert {"EXTENT", "AOI", "MODEL_DIR", "BANDS", "THRESHOLD"} <= optional
+    advanced = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagAdvanced}
+    assert advanced == {"SENSOR", "BANDS", "THRESHOLD"}
+    assert alg.parameterDefinition("ENGINE").options() == ["spectral", "spex"]
+    sensors = alg.parameterDefinition("SENSOR").options()
+    assert sensors[0] == "auto" and len(sensors) > 1  # the runtime's presets are offered
+    assert {o.name() for o in alg.outputDefinitions()} == {
+        "OUTPUT",
+        "CLASS",
+        "FEATURES",
+        "AREA_M2",
+        "EXPLANATION",
+    }
+    copy = alg.createInstance()
+    assert type(copy) is SpexExtractAlgorithm and copy is not alg
+    assert provider.supportedOutputVectorLayerExtensions()[0] == "gpkg"
+
+
+# ----------------------------------------------------------------------------------------- real runs
+
+
+def test_synthetic_lake_is_extracted(provider, rgbn, tmp_path):
+    out = str(tmp_path / "lake.gpkg")
+    result = _run({"INPUT": rgbn, "PROMPT": "extract the water bodies", "BANDS": RGBN, "OUTPUT": out})
+    assert result["OUTPUT"] == out and result["CLASS"] == "water"
+    layer = _layer(out)
+    assert layer.featureCount() == result["FEATURES"] == 1
+    lake = (WATER_ROWS[1] - WATER_ROWS[0]) * (WATER_COLS[1] - WATER_COLS[0]) * PIXEL**2
+    assert result["AREA_M2"] == pytest.approx(lake, rel=0.05)
+    assert _total_area(layer) == pytest.approx(result["AREA_M2"], rel=1e-3)
+    feature = next(layer.getFeatures())
+    assert feature["explain"] == result["EXPLANATION"] and len(result["EXPLANATION"]) > 20
+    bbox = layer.extent()
+    assert bbox.xMinimum() == pytest.approx(_map_x(WATER_COLS[0]), abs=2 * PIXEL)
+    assert bbox.yMaximum() == pytest.approx(_map_y(WATER_ROWS[0]), abs=2 * PIXEL)
+
+
+def test_extent_limits_the_result(provider, rgbn, tmp_path):
+    half = QgsRectangle(
+        _map_x(25), _map_y(60), _map_x(60), _map_y(0)
+    )  # columns 25..60: 15 of 30 lake columns
+    extent = f"{half.xMinimum()},{half.xMaximum()},{half.yMinimum()},{half.yMaximum()} [EPSG:32633]"
+    out = str(tmp_path / "half.gpkg")
+    result = _run({"INPUT": rgbn, "PROMPT": "extract water", "BANDS": RGBN, "EXTENT": extent, "OUTPUT": out})
+    assert result["AREA_M2"] == pytest.approx(20 * 15 * PIXEL**2, rel=0.1)
+    assert _layer(out).extent().xMinimum() >= half.xMinimum() - 1e-6
+
+
+def test_aoi_selected_features_only(provider, rgbn, tmp_path):
+    aoi = QgsVectorLayer("Polygon?crs=EPSG:32633", "aoi", "memory")
+    left = QgsGeometry.fromRect(QgsRectangle(_map_x(0), _map_y(60), _map_x(20), _map_y(0)))  # 10 lake columns
+    right = QgsGeometry.fromRect(QgsRectangle(_map_x(35), _map_y(60), _map_x(60), _map_y(0)))  # 5 columns
+    features = []
+    for geometry in (left, right):
+        feature = QgsFeature()
+        feature.setGeometry(geometry)
+        features.append(feature)
+    aoi.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(aoi)
+    try:
+        aoi.selectByIds([next(aoi.getFeatures()).id()])  # the left rectangle only
+        out = str(tmp_path / "aoi.gpkg")
+        source = QgsProcessingFeatureSourceDefinition(aoi.id(), selectedFeaturesOnly=True)
+        result = _run({"INPUT": rgbn, "PROMPT": "extract water", "BANDS": RGBN, "AOI": source, "OUTPUT": out})
+        assert result["AREA_M2"] == pytest.approx(20 * 10 * PIXEL**2, rel=0.1)
+        assert _layer(out).extent().xMaximum() <= _map_x(20) + 1e-6
+
+        aoi.removeSelection()
+        with pytest.raises(QgsProcessingException, match="empty selection"):
+            _run(
+                {
+                    "INPUT": rgbn,
+                    "PROMPT": "extract water",
+                    "BANDS": RGBN,
+                    "AOI": source,
+                    "OUTPUT": str(tmp_path / "none.gpkg"),
+                }
+            )
+    finally:
+        QgsProject.instance().removeMapLayer(aoi.id())
+
+
+def test_real_sentinel2_english_and_chinese_prompts(provider, s2_sample, tmp_path):
+    # The real S2 subset is farmland without open water: vegetation is the class it really contains.
+    results = []
+    for prompt, name in (("extract the vegetation", "en.gpkg"), ("提取植被", "zh.gpkg")):
+        out = str(tmp_path / name)
+        result = _run({"INPUT": s2_sample, "PROMPT": prompt, "OUTPUT": out})
+        layer = _layer(out)
+        assert result["CLASS"] == "vegetation"
+        assert layer.featureCount() == result["FEATURES"]
+        assert _total_area(layer) == pytest.approx(result["AREA_M2"], rel=1e-3, abs=1.0)
+        assert next(layer.getFeatures())["explain"] == result["EXPLANATION"]
+        results.append(result)
+    assert results[0]["FEATURES"] == results[1]["FEATURES"] and results[0]["FEATURES"] > 0
+    assert results[0]["AREA_M2"] == pytest.approx(results[1]["AREA_M2"]) and results[0]["AREA_M2"] > 1e4
+    assert results[0]["EXPLANATION"] != results[1]["EXPLANATION"]  # follows the prompt language
+    water_out = str(tmp_path / "w.gpkg")
+    water = _run({"INPUT": s2_sample, "PROMPT": "extract the water bodies", "OUTPUT": water_out})
+    assert water["CLASS"] == "water" and water["AREA_M2"] < results[0]["AREA_M2"]
+
+
+def test_output_formats(provider, rgbn, tmp_path):
+    for name in ("lake.shp", "lake.geojson"):
+        out = str(tmp_path / name)
+        result = _run({"INPUT": rgbn, "PROMPT": "water", "BANDS": RGBN, "OUTPUT": out})
+        assert os.path.isfile(out) and _layer(out).featureCount() == result["FEATURES"] == 1
+
+
+# ---------------------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_are_one_line_processing_errors(provider, rgbn, tmp_path):
+    out = str(tmp_path / "bad.gpkg")
+    base = {"INPUT": rgbn, "BANDS": RGBN, "OUTPUT": out}
+    _one_line_error({**base, "PROMPT": "   "}, "prompt")
+    _one_line_error({**base, "PROMPT": "extract the unicorns"}, "water")  # lists the supported classes
+    _one_line_error({**base, "PROMPT": "water", "BANDS": "red=banana"}, "red")
+    far = "0,10,0,10 [EPSG:32633]"
+    _one_line_error({**base, "PROMPT": "water", "EXTENT": far})
+    assert not os.path.exists(out)
+
+
+def test_missing_band_role_names_the_fix(provider, tmp_path):
+    path = str(tmp_path / "gray.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 16, 16, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0, ORIGIN[1], 0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    ds.GetRasterBand(1).Fill(50)
+    ds = None
+    _one_line_error(
+        {"INPUT": path, "PROMPT": "extract the water bodies", "OUTPUT": str(tmp_path / "g.gpkg")}, "band"
+    )
+
+
+def test_spex_engine_without_model_is_a_one_line_error(provider, rgbn, tmp_path):
+    _one_line_error(
+        {
+            "INPUT": rgbn,
+            "PROMPT": "water",
+            "BANDS": RGBN,
+            "ENGINE": "spex",
+            "MODEL_DIR": str(tmp_path / "no_model"),
+            "OUTPUT": str(tmp_path / "m.gpkg"),
+        }
+    )
+
+
+def test_request_mapping(provider, rgbn, tmp_path, qgis_processing):
+    from qgis.core import QgsProcessingContext
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("spex:extract")
+    context = QgsProcessingContext()
+    params = {
+        "INPUT": rgbn,
+        "PROMPT": " 提取水体 ",
+        "ENGINE": "spex",
+        "DEVICE": "cpu",
+        "SENSOR": "auto",
+        "BANDS": RGBN,
+        "THRESHOLD": 0.25,
+        "MODEL_DIR": str(tmp_path),
+        "OUTPUT": str(tmp_path / "o.gpkg"),
+    }
+    request = alg.build_request(params, context)
+    assert request.prompt == "提取水体" and request.engine == "spex" and request.device == "cpu"
+    assert request.sensor is None and request.threshold == 0.25 and request.model_dir == str(tmp_path)
+    assert request.bands == {"blue": 1, "green": 2, "red": 3, "nir": 4}
+    assert request.aoi is None and request.output == str(tmp_path / "o.gpkg") and request.overwrite
+    no_threshold = alg.build_request({**params, "THRESHOLD": None, "ENGINE": "spectral"}, context)
+    assert no_threshold.threshold is None and no_threshold.engine == "spectral"
+
+
+def test_temporary_output_and_cancel(provider, rgbn, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    result = _run({"INPUT": rgbn, "PROMPT": "water", "BANDS": RGBN, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert os.path.isfile(result["OUTPUT"]) and _layer(result["OUTPUT"]).featureCount() == 1
+
+    feedback = QgsProcessingFeedback()
+    feedback.cancel()
+    out = str(tmp_path / "cancelled.gpkg")
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run(
+            "spex:extract",
+            {"INPUT": rgbn, "PROMPT": "water", "BANDS": RGBN, "OUTPUT": out},
+            feedback=feedback,
+        )
+    assert not os.path.exists(out)

@@ -1,0 +1,66 @@
+"""The plugin's QgsSettings wrapper: typed values, defaults for missing/garbage keys, bounded history."""
+
+import pytest
+from qgis.core import QgsSettings
+
+from spex_qgis import settings
+
+
+@pytest.fixture(autouse=True)
+def clean(qgis_app):
+    settings.clear_all()
+    yield
+    settings.clear_all()
+
+
+def test_defaults():
+    assert settings.model_dir() == "" and settings.device() == "auto" and settings.engine() == "spectral"
+    assert (
+        settings.prompt_history() == []
+        and settings.band_mappings() == {}
+        and settings.last_output_dir() == ""
+    )
+
+
+def test_round_trips_under_the_plugin_prefix(tmp_path):
+    settings.set_model_dir(str(tmp_path))
+    settings.set_device("cuda:1")
+    settings.set_engine("spex")
+    settings.set_last_output_dir(str(tmp_path / "out"))
+    assert settings.model_dir() == str(tmp_path) and settings.device() == "cuda:1"
+    assert settings.engine() == "spex" and settings.last_output_dir() == str(tmp_path / "out")
+    assert QgsSettings().value("spex_qgis/device") == "cuda:1"
+    with pytest.raises(ValueError):
+        settings.set_device("tpu")
+    with pytest.raises(ValueError):
+        settings.set_engine("magic")
+
+
+def test_prompt_history_is_most_recent_first_unique_and_bounded():
+    for i in range(25):
+        settings.add_prompt(f"prompt {i}")
+    settings.add_prompt("  prompt 10 ")
+    settings.add_prompt("提取水体")
+    settings.add_prompt("")
+    history = settings.prompt_history()
+    assert len(history) == settings.PROMPT_HISTORY_MAX
+    assert history[:3] == ["提取水体", "prompt 10", "prompt 24"] and history.count("prompt 10") == 1
+
+
+def test_band_mappings_per_sensor():
+    settings.set_band_mapping("sentinel2", {"red": 4, "nir": 8})
+    settings.set_band_mapping("rgbn", {"nir": 4})
+    assert settings.band_mapping("sentinel2") == {"red": 4, "nir": 8}
+    assert settings.band_mappings() == {"sentinel2": {"red": 4, "nir": 8}, "rgbn": {"nir": 4}}
+    settings.set_band_mapping("sentinel2", None)
+    assert settings.band_mapping("sentinel2") == {} and settings.band_mapping("rgbn") == {"nir": 4}
+
+
+def test_garbage_values_fall_back_to_defaults():
+    s = QgsSettings()
+    s.setValue("spex_qgis/device", "quantum")
+    s.setValue("spex_qgis/engine", "nope")
+    s.setValue("spex_qgis/prompt_history", "{not json")
+    s.setValue("spex_qgis/band_mappings", '{"s2": {"red": "x", "nir": 0}, "l8": [1]}')
+    assert settings.device() == "auto" and settings.engine() == "spectral"
+    assert settings.prompt_history() == [] and settings.band_mappings() == {}

@@ -1,0 +1,125 @@
+"""SpexExtractTask through QGIS's real task manager and the real runtime on the Sentinel-2 sample."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from qgis.core import QgsApplication, QgsProcessingUtils, QgsVectorLayer
+from qgis.PyQt.QtCore import QCoreApplication
+
+import model_runtime
+from model_runtime.request import ExtractRequest
+from spex_qgis.task import SpexExtractTask, session_temp_dir
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "data", "samples")
+
+
+def _sample(name: str) -> str:
+    path = os.path.abspath(os.path.join(SAMPLES, name))
+    if not os.path.isfile(path):
+        pytest.skip(f"run `make samples` first: {path} is missing")
+    return path
+
+
+@pytest.fixture
+def s2_path(request):
+    """The real Sentinel-2 L2A sample (tests/conftest.py's ``s2_sample`` when it exists)."""
+    try:
+        return str(request.getfixturevalue("s2_sample"))
+    except pytest.FixtureLookupError:
+        return _sample("sentinel2_l2a_subset.tif")
+
+
+@pytest.fixture
+def scene_path():
+    """The real 4-band aerial RGBN sample: fully valid pixels with water and vegetation (the Sentinel-2
+    sample is 99.5 % no-data and has no water)."""
+    return _sample("aerial_rgbn.tif")
+
+
+def run_task(task: SpexExtractTask, timeout: float = 120.0):
+    """Start ``task`` in the task manager and pump events until it announced its outcome."""
+    outcome = []
+    task.succeeded.connect(lambda result: outcome.append(("ok", result)))
+    task.failed.connect(lambda message: outcome.append(("failed", message)))
+    task.cancelled.connect(lambda: outcome.append(("cancelled", None)))
+    QgsApplication.taskManager().addTask(task)
+    deadline = time.monotonic() + timeout
+    while not outcome and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    assert outcome, f"task did not finish within {timeout} s"
+    assert len(outcome) == 1
+    return outcome[0]
+
+
+class CancelOnFirstProgress(SpexExtractTask):
+    """Cancels itself (through QgsTask.cancel) as soon as the runtime reports progress."""
+
+    def _progress(self, fraction, message):
+        super()._progress(fraction, message)
+        if fraction > 0 and not self.isCanceled():
+            self.cancel()
+
+
+def test_success_temporary_gpkg(qgis_app, scene_path):
+    output = os.path.join(session_temp_dir(), "task_success.gpkg")
+    request = ExtractRequest(raster=scene_path, prompt="extract the water bodies", output=output)
+    task = SpexExtractTask(request, temporary_output=True)
+    progress = []
+    task.progressChanged.connect(progress.append)
+    kind, result = run_task(task)
+    assert kind == "ok", result
+    assert result.target_class == "water" and result.features > 0 and result.explanation
+    assert os.path.isfile(result.output)
+    layer = QgsVectorLayer(f"{result.output}|layername={result.layer}", "r", "ogr")
+    assert layer.isValid() and layer.featureCount() == result.features
+    assert next(layer.getFeatures())["explain"] == result.explanation
+    assert progress and max(progress) == pytest.approx(100.0)
+    assert os.path.dirname(session_temp_dir()) == QgsProcessingUtils.tempFolder()  # never the user's folder
+
+
+@pytest.mark.parametrize("temporary", [True, False])
+def test_cancel_leaves_no_file(qgis_app, scene_path, tmp_path, temporary):
+    folder = session_temp_dir() if temporary else str(tmp_path)
+    output = os.path.join(folder, f"task_cancel_{temporary}.gpkg")
+    request = ExtractRequest(raster=scene_path, prompt="extract the vegetation", output=output)
+    kind, _ = run_task(CancelOnFirstProgress(request, temporary_output=temporary))
+    assert kind == "cancelled"
+    assert not [n for n in os.listdir(folder) if n.startswith(f"task_cancel_{temporary}")]
+    if not temporary:
+        assert os.listdir(tmp_path) == []  # not even a hidden temp file
+
+
+def test_user_error_is_one_line_and_no_file(qgis_app, s2_path, tmp_path):
+    output = str(tmp_path / "unicorns.gpkg")
+    request = ExtractRequest(raster=s2_path, prompt="extract the unicorns", output=output)
+    kind, message = run_task(SpexExtractTask(request))
+    assert kind == "failed"
+    assert "\n" not in message and "water" in message  # names the supported classes
+    assert os.listdir(tmp_path) == []
+
+
+def test_unexpected_exception_is_logged_with_traceback(qgis_app, tmp_path, monkeypatch):
+    def broken(request, progress=None, is_cancelled=None):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(model_runtime, "extract", broken)
+    logged = []
+
+    def on_log(message, tag, level):
+        if tag == "SPEX":
+            logged.append(message)
+
+    QgsApplication.messageLog().messageReceived.connect(on_log)
+    try:
+        request = ExtractRequest(raster=str(tmp_path / "x.tif"), prompt="extract the water bodies")
+        task = SpexExtractTask(request)
+        kind, message = run_task(task)
+    finally:
+        QgsApplication.messageLog().messageReceived.disconnect(on_log)
+    assert kind == "failed"
+    assert "\n" not in message and "ZeroDivisionError" in message and "boom" in message
+    assert any("Traceback" in entry and "boom" in entry for entry in logged)

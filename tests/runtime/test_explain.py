@@ -1,0 +1,70 @@
+"""Explanation text: what decided, how the threshold was chosen, regions, statistics, caveats; en and zh."""
+
+from model_runtime.explain import DESCRIBED_REGIONS, spectral_explanation
+from model_runtime.prompts import parse_prompt
+
+
+def details(method="default", caveats=("shadow_water", "nodata", "fallback"), **thr):
+    return {
+        "rule_text": "NDWI > 0 AND nir reflectance < 0.2",
+        "threshold": {"index": "NDWI", "op": ">", "value": thr.get("value", 0.0), "default": 0.0,
+                      "method": method, "separability": 0.91, "histogram_pixels": 12345},
+        "indices": {"NDWI": {"formula": "(G - N) / (G + N)", "long_name": "Normalized Difference Water Index",
+                             "reference": "McFeeters 1996"}},
+        "guards": [{"test": "nir reflectance < 0.2", "rejected_px": 42,
+                    "why": "water absorbs NIR: excludes snow, cloud, bright soil and roofs"}],
+        "pixels": {"target": 250, "background": 750, "nodata": 100, "outside_aoi": 0, "total": 1100},
+        "pixel_area_m2": 100.0,
+        "stats": {"NDWI": {"inside": {"count": 250, "mean": 0.41, "p10": 0.2, "p50": 0.4, "p90": 0.6},
+                           "outside": {"count": 750, "mean": -0.3, "p10": -0.5, "p50": -0.3, "p90": -0.1}}},
+        "cleanup": {"removed_region_px": 3, "filled_hole_px": 2, "min_region_px": 2, "fill_holes_px": 2},
+        "fallback_missing_roles": ["swir1"],
+        "skipped_guards": [],
+        "caveats": list(caveats),
+    }
+
+
+def regions(n):
+    locs = ["center", "top-left", "bottom-right"]
+    return [{"Size of area": "medium", "Centroid": [0.1 * (i % 10), 0.5], "Location": locs[i % 3],
+             "Bounding box": [[0, 0]] * 4} for i in range(n)]
+
+
+def test_english_text_names_rule_threshold_regions_stats_and_caveats():
+    text = spectral_explanation(parse_prompt("water bodies"), details(), regions(8), "en")
+    assert "NDWI > 0" in text and "(G - N) / (G + N)" in text and "McFeeters 1996" in text
+    assert "default threshold" in text
+    assert "removed 42 pixels" in text
+    assert "8 regions" in text and "2.50 ha" in text and "25.0% of the valid area" in text
+    assert text.count("medium region") == DESCRIBED_REGIONS and "3 smaller regions" in text
+    assert "inside mean 0.410" in text and "outside mean -0.300" in text
+    assert "shadows" in text and "swir1" in text and "9.1% of the area of interest is no-data" in text
+    assert "Cleanup: removed specks under 2 pixels (3 px)" in text
+
+
+def test_threshold_origin_is_stated():
+    otsu = spectral_explanation("water", details("otsu", value=0.12), regions(1), "en")
+    assert "Otsu" in otsu and "12,345 pixels" in otsu and "0.91" in otsu and "(default 0.0)" in otsu
+    user = spectral_explanation("water", details("user", value=0.3), regions(1), "en")
+    assert "set by the user" in user and "NDWI > 0.3" in user
+    assert "1 region;" in user
+
+
+def test_chinese_text():
+    text = spectral_explanation(parse_prompt("提取水体"), details(), regions(2), "zh")
+    assert text.startswith("使用光谱引擎") and "水体" in text and "默认阈值" in text
+    assert "中央" in text and "左上" in text and "阴影" in text and "无数据" in text
+    assert "水体强烈吸收近红外" in text  # guard reasons translated
+    assert "Extracted" not in text
+
+
+def test_no_regions_and_no_caveats():
+    text = spectral_explanation("vegetation", details(caveats=()), [], "en")
+    assert "0 regions" in text and "Caveats" not in text and "Largest regions" not in text
+
+
+def test_full_text_is_not_truncated():
+    many = regions(5000)
+    text = spectral_explanation("water", details(), many, "en")
+    assert text.endswith("map the band with --bands if it exists.")
+    assert "4,995 smaller regions" in text

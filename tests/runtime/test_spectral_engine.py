@@ -1,0 +1,211 @@
+"""The spectral engine end to end on GeoTIFFs written here: accuracy per class, Otsu, no-data, missing bands."""
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+from model_runtime.aoi import resolve_aoi
+from model_runtime.engines.base import MASK_NODATA, EngineJob
+from model_runtime.engines.spectral import SpectralEngine
+from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.prompts import parse_prompt
+from model_runtime.raster import RasterSource
+from model_runtime.request import AreaOfInterest, ExtractRequest
+
+gdal.UseExceptions()
+
+ROLES6 = ("blue", "green", "red", "nir", "swir1", "swir2")
+# typical surface reflectance (blue, green, red, nir, swir1, swir2)
+SPECTRA = {
+    "water": (0.06, 0.08, 0.05, 0.03, 0.02, 0.01),
+    "vegetation": (0.03, 0.07, 0.04, 0.40, 0.20, 0.10),
+    "building": (0.20, 0.22, 0.24, 0.27, 0.30, 0.28),
+    "bare_soil": (0.09, 0.13, 0.20, 0.25, 0.34, 0.30),
+}
+SIZE = 160
+
+
+def scene_labels():
+    """Class map: soil background, a round lake, a vegetation block, a built-up block."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
+    labels[(yy - 45) ** 2 + (xx - 50) ** 2 < 30**2] = "water"
+    labels[90:150, 10:80] = "vegetation"
+    labels[20:70, 100:150] = "building"
+    labels[95:140, 100:120] = "building"
+    return labels
+
+
+def write_scene(path, labels, roles=ROLES6, noise=0.01, nodata_rows=0, seed=0):
+    """Float32 reflectance GeoTIFF (10 m, UTM 33N) with band descriptions naming the roles."""
+    rng = np.random.default_rng(seed)
+    h, w = labels.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, len(roles), gdal.GDT_Float32)
+    ds.SetGeoTransform((500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b, role in enumerate(roles, 1):
+        k = ROLES6.index(role)
+        arr = np.zeros((h, w), np.float32)
+        for cls, spec in SPECTRA.items():
+            arr[labels == cls] = spec[k]
+        arr += rng.normal(0, noise, arr.shape).astype(np.float32)
+        if nodata_rows:
+            arr[:nodata_rows] = -9999
+        band = ds.GetRasterBand(b)
+        band.SetDescription(role)
+        band.SetNoDataValue(-9999)
+        band.WriteArray(arr)
+    ds = None
+    return str(path)
+
+
+def run_engine(path, prompt, tmp_path, aoi=None, window=64, cancel_after=None, **req):
+    request = ExtractRequest(raster=str(path), prompt=prompt, aoi=aoi, **req)
+    source = RasterSource.open(str(path))
+    region = resolve_aoi(aoi, source)
+    calls = {"n": 0}
+
+    def check():
+        calls["n"] += 1
+        if cancel_after is not None and calls["n"] > cancel_after:
+            raise ExtractionCancelled("cancelled")
+
+    progress = []
+    job = EngineJob(source=source, region=region, target=parse_prompt(prompt), request=request,
+                    workdir=str(tmp_path), progress=lambda f, m: progress.append(f), check_cancelled=check)
+    engine = SpectralEngine(window_size=window)
+    out = engine.run(job)
+    mask = gdal.Open(out.mask_path).ReadAsArray()
+    return engine, job, out, mask, progress
+
+
+def iou(a, b):
+    return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    labels = scene_labels()
+    return write_scene(tmp_path_factory.mktemp("scene") / "s6.tif", labels), labels
+
+
+@pytest.mark.parametrize(("prompt", "cls"), [("extract the water bodies", "water"), ("vegetation", "vegetation"),
+                                             ("buildings", "building"), ("bare soil", "bare_soil")])
+def test_each_class_matches_truth(scene, tmp_path, prompt, cls):
+    path, labels = scene
+    _, _, out, mask, progress = run_engine(path, prompt, tmp_path)
+    assert mask.shape == labels.shape and mask.dtype == np.uint8
+    assert iou(mask == 1, labels == cls) >= 0.95
+    d = out.details
+    assert d["threshold"]["method"] == "default" and d["pixels"]["target"] == int((mask == 1).sum())
+    assert d["stats"] and all(v["inside"]["count"] > 0 for v in d["stats"].values())
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    ds = gdal.Open(out.mask_path)
+    band = ds.GetRasterBand(1)
+    assert band.GetNoDataValue() == MASK_NODATA and band.GetBlockSize()[0] == 512
+    assert ds.GetGeoTransform() == gdal.Open(path).GetGeoTransform()
+    assert ds.GetMetadata("IMAGE_STRUCTURE").get("COMPRESSION") == "DEFLATE"
+
+
+def test_primary_index_separates_inside_from_outside(scene, tmp_path):
+    _, _, out, _, _ = run_engine(scene[0], "water", tmp_path)
+    st = out.details["stats"]["MNDWI"]
+    assert st["inside"]["mean"] > 0.4 and st["outside"]["mean"] < 0
+    assert st["inside"]["p10"] > out.details["threshold"]["value"]
+
+
+def test_user_threshold_is_used_and_checked(scene, tmp_path):
+    _, _, out, mask, _ = run_engine(scene[0], "vegetation", tmp_path, threshold=0.1)
+    assert out.details["threshold"] == {**out.details["threshold"], "method": "user", "value": 0.1}
+    # soil has NDVI ~0.16: a 0.1 threshold takes it in
+    assert (mask == 1).mean() > 0.5
+    with pytest.raises(SpexInputError, match="outside the NDVI range"):
+        run_engine(scene[0], "vegetation", tmp_path, threshold=3.0)
+
+
+def test_otsu_on_bimodal_scene(tmp_path):
+    labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
+    labels[30:120, 40:140] = "vegetation"
+    path = write_scene(tmp_path / "bimodal.tif", labels, noise=0.03, seed=3)
+    _, _, out, mask, _ = run_engine(path, "vegetation", tmp_path, threshold_method="otsu")
+    thr = out.details["threshold"]
+    assert thr["method"] == "otsu" and thr["separability"] > 0.8
+    soil_ndvi, veg_ndvi = [(s[3] - s[2]) / (s[3] + s[2]) for s in (SPECTRA["bare_soil"], SPECTRA["vegetation"])]
+    assert soil_ndvi < thr["value"] < veg_ndvi
+    assert iou(mask == 1, labels == "vegetation") >= 0.95
+
+
+def test_otsu_and_threshold_together_is_an_error(scene, tmp_path):
+    with pytest.raises(SpexInputError, match="either"):
+        run_engine(scene[0], "water", tmp_path, threshold=0.1, threshold_method="otsu")
+
+
+def test_nodata_is_excluded(tmp_path):
+    labels = scene_labels()
+    path = write_scene(tmp_path / "nd.tif", labels, nodata_rows=30)
+    _, _, out, mask, _ = run_engine(path, "water", tmp_path)
+    assert (mask[:30] == MASK_NODATA).all() and not (mask[30:] == MASK_NODATA).any()
+    assert out.details["pixels"]["nodata"] == 30 * SIZE
+    assert "nodata" in out.details["caveats"]
+    assert iou(mask[30:] == 1, labels[30:] == "water") >= 0.95
+
+
+def test_aoi_polygon_outside_is_nodata(scene, tmp_path):
+    path, labels = scene
+    # a triangle over the lake, in map coordinates (x = 500000 + 10 col, y = 4600000 - 10 row)
+    wkt = "POLYGON((500000 4600000, 501200 4600000, 500000 4598800, 500000 4600000))"
+    _, job, out, mask, _ = run_engine(path, "water", tmp_path, aoi=AreaOfInterest(wkt=wkt))
+    win = job.region.window
+    sub = labels[win.yoff:win.yoff + win.ysize, win.xoff:win.xoff + win.xsize]
+    inside = mask != MASK_NODATA
+    assert out.details["pixels"]["outside_aoi"] > 0 and inside.any() and (~inside).any()
+    assert iou((mask == 1), (sub == "water") & inside) >= 0.9
+
+
+def test_rgbn_water_falls_back_to_ndwi(tmp_path):
+    labels = scene_labels()
+    path = write_scene(tmp_path / "rgbn.tif", labels, roles=("blue", "green", "red", "nir"))
+    _, _, out, mask, _ = run_engine(path, "提取水体", tmp_path)
+    assert out.details["rule"] == "ndwi" and "swir1" in out.details["fallback_missing_roles"]
+    assert iou(mask == 1, labels == "water") >= 0.95
+
+
+@pytest.mark.parametrize("prompt", ["buildings", "bare soil"])
+def test_missing_swir_is_a_one_line_error(tmp_path, prompt):
+    path = write_scene(tmp_path / "rgbn.tif", scene_labels(), roles=("blue", "green", "red", "nir"))
+    with pytest.raises(SpexInputError) as err:
+        run_engine(path, prompt, tmp_path)
+    msg = str(err.value)
+    assert "swir1" in msg and "--bands" in msg and "\n" not in msg
+
+
+def test_cancel_stops_between_windows(scene, tmp_path):
+    with pytest.raises(ExtractionCancelled):
+        run_engine(scene[0], "water", tmp_path, cancel_after=2)
+
+
+def test_cleanup_removes_specks_and_fills_holes(tmp_path):
+    labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
+    labels[20:80, 20:80] = "water"
+    labels[50, 50] = "bare_soil"  # a one-pixel hole in the lake
+    labels[120, 120] = "water"  # a one-pixel speck
+    path = write_scene(tmp_path / "specks.tif", labels, noise=0.0)
+    _, _, out, mask, _ = run_engine(path, "water", tmp_path)
+    assert mask[50, 50] == 1 and mask[120, 120] == 0
+    assert out.details["cleanup"]["filled_hole_px"] == 1 and out.details["cleanup"]["removed_region_px"] == 1
+    assert out.details["pixels"]["target"] == int((mask == 1).sum())
+
+
+def test_chinese_prompt_gives_chinese_explanation(scene, tmp_path):
+    engine, job, out, _, _ = run_engine(scene[0], "请提取水体", tmp_path)
+    from model_runtime.spie import region_attributes
+    from model_runtime.vectorize import regions_from_array
+
+    regions = region_attributes(regions_from_array(gdal.Open(out.mask_path).ReadAsArray()), SIZE, SIZE)
+    text = engine.explain(job, out, regions)
+    assert "水体" in text and "MNDWI" in text and "默认阈值" in text
+    assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) > 50
+    en = engine.explain(job.__class__(**{**job.__dict__, "target": parse_prompt("water bodies")}), out, regions)
+    assert "Extracted water" in en and "MNDWI" in en

@@ -1,0 +1,181 @@
+"""polygonize_mask / regions_from_array on real GDAL rasters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+
+from model_runtime.engines.base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
+from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.vectorize import AreaCalculator, polygonize_mask, regions_from_array, signed_area
+
+gdal.UseExceptions()
+
+
+def _write_mask(path, array, geotransform=(500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0), epsg=32633):
+    height, width = array.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform(geotransform)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    band = ds.GetRasterBand(1)
+    band.WriteArray(array)
+    band.SetNoDataValue(MASK_NODATA)
+    ds = None
+    return str(path)
+
+
+def _rasterize(result, width, height):
+    """Burn the result's polygons back onto the mask grid (pixel centres)."""
+    mem = gdal.GetDriverByName("MEM").Create("", width, height, 1, gdal.GDT_Byte)
+    mem.SetGeoTransform(result.geotransform)
+    mem.SetProjection(result.crs_wkt)
+    vec = ogr.GetDriverByName("Memory").CreateDataSource("v")
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(result.crs_wkt)
+    layer = vec.CreateLayer("v", srs=srs, geom_type=ogr.wkbMultiPolygon)
+    for poly in result.polygons:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkb(poly.wkb))
+        layer.CreateFeature(feature)
+    gdal.RasterizeLayer(mem, [1], layer, burn_values=[1])
+    return mem.GetRasterBand(1).ReadAsArray().astype(bool)
+
+
+@pytest.fixture
+def squares():
+    """Background with target squares, a no-data block, a square with a hole and two diagonal neighbours."""
+    a = np.full((120, 140), MASK_BACKGROUND, np.uint8)
+    a[5:25, 5:45] = MASK_TARGET  # 800 px
+    a[40:70, 60:90] = MASK_TARGET  # 900 px with a 10x10 hole -> 800 px
+    a[50:60, 70:80] = MASK_BACKGROUND
+    a[90:100, 10:20] = MASK_TARGET  # two squares touching at one corner: one 8-connected region
+    a[100:110, 20:30] = MASK_TARGET
+    a[80:120, 100:140] = MASK_NODATA  # never a polygon
+    a[0:3, 130:140] = 7  # any other value is not the target either
+    return a
+
+
+def test_iou_against_known_squares(tmp_path, squares):
+    path = _write_mask(tmp_path / "mask.tif", squares)
+    result = polygonize_mask(path, str(tmp_path / "poly.gpkg"))
+    assert len(result.polygons) == 3
+    burnt = _rasterize(result, squares.shape[1], squares.shape[0])
+    truth = squares == MASK_TARGET
+    iou = (burnt & truth).sum() / (burnt | truth).sum()
+    assert iou == pytest.approx(1.0)
+    # areas in m2 (10 m pixels), largest first
+    assert [round(p.area_m2) for p in result.polygons] == [80000, 80000, 20000]
+    assert result.total_area_m2 == pytest.approx(truth.sum() * 100.0)
+    for poly in result.polygons:
+        assert ogr.CreateGeometryFromWkb(poly.wkb).IsValid()
+
+
+def test_no_target_gives_no_polygons(tmp_path):
+    a = np.zeros((30, 30), np.uint8)
+    a[10:20, 10:20] = MASK_NODATA
+    result = polygonize_mask(_write_mask(tmp_path / "m.tif", a), str(tmp_path / "p.gpkg"))
+    assert result.polygons == []
+    assert result.total_area_m2 == 0
+
+
+def test_pixel_rings_relative_to_mask(tmp_path, squares):
+    result = polygonize_mask(_write_mask(tmp_path / "m.tif", squares), str(tmp_path / "p.gpkg"))
+    holed = [p for p in result.polygons if any(signed_area(r) < 0 for r in p.rings_px)]
+    assert len(holed) == 1
+    exterior, hole = holed[0].rings_px
+    assert (exterior.min(axis=0) == [60, 40]).all() and (exterior.max(axis=0) == [90, 70]).all()
+    assert (hole.min(axis=0) == [70, 50]).all() and (hole.max(axis=0) == [80, 60]).all()
+    assert signed_area(exterior) == 900 and signed_area(hole) == -100
+    # the corner-touching pair was repaired into two parts: two exterior rings, 100 px each
+    pair = result.polygons[-1].rings_px
+    assert sorted(signed_area(r) for r in pair) == [100, 100]
+
+
+def test_min_area_and_simplify(tmp_path):
+    a = np.zeros((100, 100), np.uint8)
+    yy, xx = np.mgrid[:100, :100]
+    a[(yy - 50) ** 2 + (xx - 50) ** 2 < 30**2] = MASK_TARGET  # a staircase disc
+    a[2:4, 2:4] = MASK_TARGET  # 4 px = 400 m2
+    path = _write_mask(tmp_path / "m.tif", a)
+    full = polygonize_mask(path, str(tmp_path / "a.gpkg"))
+    assert len(full.polygons) == 2
+    kept = polygonize_mask(path, str(tmp_path / "b.gpkg"), min_area_m2=401)
+    assert len(kept.polygons) == 1 and kept.dropped_small == 1
+    simple = polygonize_mask(path, str(tmp_path / "c.gpkg"), simplify=15.0, min_area_m2=401)
+    g_full = ogr.CreateGeometryFromWkb(kept.polygons[0].wkb)
+    g_simple = ogr.CreateGeometryFromWkb(simple.polygons[0].wkb)
+    assert g_simple.IsValid()
+    n_points = lambda g: sum(g.GetGeometryRef(i).GetPointCount() for i in range(g.GetGeometryCount()))  # noqa: E731
+    assert n_points(g_simple) < n_points(g_full) / 3
+    assert simple.polygons[0].area_m2 == pytest.approx(kept.polygons[0].area_m2, rel=0.05)
+    with pytest.raises(SpexInputError):
+        polygonize_mask(path, str(tmp_path / "d.gpkg"), min_area_m2=-1)
+
+
+def _reference_area(geom_wkb, crs_wkt):
+    """Independent check: area in the global equal-area EASE-Grid 2.0 (EPSG:6933)."""
+    src = osr.SpatialReference()
+    src.ImportFromWkt(crs_wkt)
+    src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    dst = osr.SpatialReference()
+    dst.ImportFromEPSG(6933)
+    dst.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    geom = ogr.CreateGeometryFromWkb(geom_wkb)
+    geom.Segmentize(1e-4 if src.IsGeographic() else 10.0)
+    geom.Transform(osr.CoordinateTransformation(src, dst))
+    return geom.GetArea()
+
+
+@pytest.mark.parametrize(
+    "epsg, geotransform",
+    [
+        (4326, (10.0, 0.0002, 0.0, 60.2, 0.0, -0.0002)),  # geographic, high latitude
+        (4326, (-70.0, 0.0005, 0.0, -10.0, 0.0, -0.0005)),  # geographic, tropics (southern hemisphere)
+        (3857, (1113194.9, 20.0, 0.0, 8399737.9, 0.0, -20.0)),  # web mercator around 60 N: scale ~2
+    ],
+)
+def test_true_area_for_geographic_and_mercator(tmp_path, epsg, geotransform):
+    a = np.zeros((80, 80), np.uint8)
+    a[10:60, 15:70] = MASK_TARGET
+    result = polygonize_mask(_write_mask(tmp_path / "m.tif", a, geotransform, epsg), str(tmp_path / "p.gpkg"))
+    (poly,) = result.polygons
+    assert poly.area_m2 == pytest.approx(_reference_area(poly.wkb, result.crs_wkt), rel=2e-4)
+    assert not AreaCalculator(result.crs_wkt).planar
+
+
+def test_projected_area_uses_linear_units(tmp_path):
+    a = np.zeros((10, 10), np.uint8)
+    a[0:5, 0:4] = MASK_TARGET
+    # EPSG:2227: California zone 3, US survey feet; 10 ft pixels
+    result = polygonize_mask(
+        _write_mask(tmp_path / "m.tif", a, (6000000.0, 10.0, 0.0, 2000000.0, 0.0, -10.0), 2227),
+        str(tmp_path / "p.gpkg"),
+    )
+    assert result.polygons[0].area_m2 == pytest.approx(20 * 100 * 0.3048006096**2, rel=1e-6)
+
+
+def test_cancel_stops_polygonize(tmp_path, squares):
+    path = _write_mask(tmp_path / "m.tif", squares)
+
+    def check():
+        raise ExtractionCancelled("stop")
+
+    with pytest.raises(ExtractionCancelled):
+        polygonize_mask(path, str(tmp_path / "p.gpkg"), check_cancelled=check)
+
+
+def test_regions_from_array(squares):
+    regions = regions_from_array(squares)
+    assert len(regions) == 3
+    # largest first; the diagonal pair is one region (8-connected) made of two exterior rings
+    areas = [sum(signed_area(r) for r in rings) for rings in regions]
+    assert areas == [800, 800, 200]
+    assert regions_from_array(np.zeros((8, 8), np.uint8)) == []
+    # identity geotransform: pixel coordinates
+    one = np.zeros((10, 12), np.uint8)
+    one[2:5, 3:9] = MASK_TARGET
+    (rings,) = regions_from_array(one)
+    assert (rings[0].min(axis=0) == [3, 2]).all() and (rings[0].max(axis=0) == [9, 5]).all()

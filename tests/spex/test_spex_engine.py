@@ -1,0 +1,175 @@
+"""The spex engine end to end (tiny random checkpoint, real GDAL rasters, real ONNX Runtime)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from osgeo import gdal, ogr  # noqa: E402
+
+from model_runtime.cli import main  # noqa: E402
+from model_runtime.engines.spex_engine import merge_tile_texts  # noqa: E402
+from model_runtime.errors import ExtractionCancelled  # noqa: E402
+from model_runtime.request import AreaOfInterest, ExtractRequest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def talking_checkpoint(tmp_path_factory):
+    """A tiny checkpoint whose random LLM emits printable text (seed 0 only emits newlines)."""
+    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+
+    return write_checkpoint(str(tmp_path_factory.mktemp("spex") / "tiny2"), tiny=True, seed=2)
+
+
+def _valid_box(path, w, h):
+    """Pixel offsets of a w x h box centred on the raster's valid pixels (the sample has a no-data frame)."""
+    ds = gdal.Open(path)
+    valid = ds.GetRasterBand(1).GetMaskBand().ReadAsArray() > 0
+    ys, xs = np.nonzero(valid)
+    cx, cy = int(np.median(xs)), int(np.median(ys))
+    x0 = min(max(0, cx - w // 2), ds.RasterXSize - w)
+    y0 = min(max(0, cy - h // 2), ds.RasterYSize - h)
+    return x0, y0
+
+
+def _features(path):
+    ds = ogr.Open(path)
+    layer = ds.GetLayer(0)
+    return [f.GetField("explain") for f in layer]
+
+
+def test_cli_extract_spex_on_sentinel2(s2_sample, talking_checkpoint, tmp_path, capsys):
+    out = str(tmp_path / "water.gpkg")
+    argv = ["extract", s2_sample, "--prompt", "extract the water bodies", "--engine", "spex",
+            "--model", talking_checkpoint, "--device", "cpu", "-o", out, "--json", "--max-new-tokens", "8"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    det = result["details"]
+    w, h = gdal.Open(s2_sample).RasterXSize, gdal.Open(s2_sample).RasterYSize
+    n_tiles = (1 if w <= 512 else 2 + (w - 512 - 1) // 448) * (1 if h <= 512 else 2 + (h - 512 - 1) // 448)
+    assert det["tiles"] == n_tiles == len(det["spex_tiles"])
+    assert det["vision_backend"] == "onnxruntime" and det["vision_provider"] == "CPUExecutionProvider"
+    assert det["device"] == "cpu" and det["dtype"] == "float32"
+    assert set(det["seconds"]) >= {"vision", "llm_and_mask", "stretch"}
+    expl = result["explanation"]
+    assert "ONNX Runtime" in expl and "language model: torch cpu float32" in expl
+    spoken = [t for t in det["spex_tiles"] if t.get("has_target") and t.get("text")]
+    assert spoken, "the seed-2 tiny model should produce text on at least one tile with a mask"
+    for t in spoken:
+        assert t["text"] in expl
+        if n_tiles > 1:
+            assert f"({t['extent']})" in expl
+    # every feature carries the full explanation; the mask covers the AOI exactly
+    feats = _features(out)
+    assert len(feats) == result["features"] > 0
+    assert all(f == expl for f in feats)
+    mask = det["mask"]
+    assert mask["target_px"] + mask["background_px"] + mask["nodata_px"] == w * h
+    # a second run in the same process reuses the loaded model and the ONNX export
+    assert main(argv + ["--overwrite"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["details"]["onnx_path"] == det["onnx_path"]
+    assert again["explanation"] == expl  # deterministic (greedy, same tiles)
+
+
+def test_small_aoi_single_padded_tile_and_nodata(s2_sample, talking_checkpoint, tmp_path):
+    from model_runtime.pipeline import extract
+
+    ds = gdal.Open(s2_sample)
+    gt = ds.GetGeoTransform()
+    # a 100 x 80 px box: one tile, padded to 512; the mask must still be exactly the box
+    x0, y0 = _valid_box(s2_sample, 100, 80)
+    bbox = (gt[0] + x0 * gt[1], gt[3] + (y0 + 80) * gt[5], gt[0] + (x0 + 100) * gt[1], gt[3] + y0 * gt[5])
+    req = ExtractRequest(raster=s2_sample, prompt="extract the water bodies", engine="spex",
+                         model_dir=talking_checkpoint, device="cpu", output=str(tmp_path / "o.gpkg"),
+                         aoi=AreaOfInterest(bbox=bbox), max_new_tokens=4)
+    res = extract(req)
+    assert res.details["tiles"] == 1
+    m = res.details["mask"]
+    assert m["target_px"] + m["background_px"] + m["nodata_px"] == 100 * 80
+    assert not res.explanation.startswith("Tile ")  # one tile: no per-tile headings
+
+
+def test_cancel_between_tiles_leaves_no_output(s2_sample, talking_checkpoint, tmp_path):
+    from model_runtime.pipeline import extract
+
+    seen = []
+    out = tmp_path / "cancelled.gpkg"
+    req = ExtractRequest(raster=s2_sample, prompt="water", engine="spex", model_dir=talking_checkpoint,
+                         device="cpu", output=str(out), max_new_tokens=2)
+
+    def progress(fraction, message):
+        seen.append(message)
+
+    with pytest.raises(ExtractionCancelled):
+        extract(req, progress=progress, is_cancelled=lambda: any("SPEX tile 1/" in m for m in seen))
+    assert not out.exists()
+    assert not any("SPEX tile 2/" in m for m in seen)
+
+
+def test_user_errors_are_one_line(s2_sample, tmp_path, capsys):
+    out = str(tmp_path / "x.gpkg")
+    base = ["extract", s2_sample, "--prompt", "water", "--engine", "spex", "-o", out]
+    assert main(base) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--model" in err and len(err.splitlines()) == 1
+    assert main(base + ["--model", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(base + ["--model", str(tmp_path), "--device", "tpu"]) == 2
+    assert not os.path.exists(out)
+
+
+def test_merge_tile_texts_dedupes_and_skips_empty_tiles():
+    details = {
+        "tiles": 4, "tile_size": 512, "tile_overlap": 64, "model_dir": "/m/spex", "device": "cpu",
+        "dtype": "float32", "vision_runtime": "ONNX Runtime 1.32.0 (CPUExecutionProvider)",
+        "spex_tiles": [
+            {"tile": 1, "extent": "rows 1-512, cols 1-512", "text": "A lake.", "has_target": True},
+            {"tile": 2, "extent": "rows 1-512, cols 449-960", "text": "A lake.", "has_target": True},
+            {"tile": 3, "extent": "rows 449-960, cols 1-512", "text": "Nothing.", "has_target": False},
+            {"tile": 4, "extent": "rows 449-960, cols 449-960", "text": "A river.", "has_target": True},
+        ],
+    }
+    text = merge_tile_texts(details, "water bodies")
+    assert text.count("A lake.") == 1 and "Tiles 1 (rows 1-512, cols 1-512), 2 (" in text
+    assert "Tile 4 (rows 449-960, cols 449-960): A river." in text
+    assert "Nothing." not in text
+    assert text.rstrip().endswith("overlap 64 px]") and "SPEX model spex" in text
+    none = merge_tile_texts(dict(details, spex_tiles=[]), "water bodies")
+    assert none.startswith("The SPEX model found no water bodies")
+    zh = merge_tile_texts(dict(details, spex_tiles=[], target_class="water"), "water bodies", "zh")
+    assert "未发现" in zh
+
+
+def test_engine_mask_is_georeferenced_like_the_aoi(s2_sample, talking_checkpoint, tmp_path):
+    """The engine's own mask GeoTIFF: uint8, nodata 255, same grid as the AOI window."""
+    from model_runtime.aoi import resolve_aoi
+    from model_runtime.engines.base import EngineJob
+    from model_runtime.engines.spex_engine import SpexEngine
+    from model_runtime.prompts import parse_prompt
+    from model_runtime.raster import RasterSource
+
+    src_ds = gdal.Open(s2_sample)
+    gt = src_ds.GetGeoTransform()
+    bbox = (gt[0] + 40 * gt[1], gt[3] + 600 * gt[5], gt[0] + 640 * gt[1], gt[3] + 20 * gt[5])
+    req = ExtractRequest(raster=s2_sample, prompt="water", engine="spex", model_dir=talking_checkpoint,
+                         device="cpu", aoi=AreaOfInterest(bbox=bbox), max_new_tokens=2)
+    with RasterSource.open(s2_sample) as source:
+        region = resolve_aoi(req.aoi, source)
+        job = EngineJob(source, region, parse_prompt("water"), req, str(tmp_path), lambda f, m: None,
+                        lambda: None)
+        out = SpexEngine().run(job)
+        win = region.window
+    ds = gdal.Open(out.mask_path)
+    assert (ds.RasterXSize, ds.RasterYSize) == (win.xsize, win.ysize) == (600, 580)
+    mgt = ds.GetGeoTransform()
+    assert mgt[0] == pytest.approx(gt[0] + win.xoff * gt[1]) and mgt[3] == pytest.approx(gt[3] + win.yoff * gt[5])
+    band = ds.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 255
+    values = set(np.unique(band.ReadAsArray()).tolist())
+    assert values <= {0, 1, 255}
+    assert out.details["tiles"] == 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 from osgeo import gdal
@@ -32,8 +32,9 @@ def default_min_region_px(pixel_area_m2: float | None, min_area_m2: float = DEFA
     return max(2, int(math.ceil(min_area_m2 / pixel_area_m2)))
 
 
-def _sieve_pass(ds: gdal.Dataset, threshold: int, connectedness: int, scratch_path: str,
-                fill: bool, remove: bool) -> Tuple[int, int]:
+def _sieve_pass(
+    ds: gdal.Dataset, threshold: int, connectedness: int, scratch_path: str, fill: bool, remove: bool
+) -> Tuple[int, int]:
     """Sieve band 1 of ``ds`` into a scratch file, copy back the wanted changes; (filled, removed) pixels.
 
     ``fill``: accept background -> target (holes); ``remove``: accept target -> background (specks).

@@ -23,26 +23,29 @@ CAVEATS: Dict[str, Dict[str, str]] = {
     "shadow_water": {
         "en": "Deep shadows (terrain, buildings, clouds) are dark in every band and can pass a water index; "
         "check dark regions next to mountains, tall buildings or clouds.",
-        "zh": "地形、建筑或云的深阴影在各波段都很暗，可能被水体指数误判为水体；请检查山体、高楼或云旁的暗区。",
+        "zh": "地形、建筑或云的深阴影在各波段都很暗，可能被水体指数误判为水体；请检查山体、高楼或云旁的暗区。",  # noqa: E501 (CJK characters count double)
     },
     "turbid_water": {
         "en": "Very turbid or algae-rich water reflects more NIR and may be partly missed.",
         "zh": "高浑浊或富含藻类的水体近红外反射较强，可能被部分遗漏。",
     },
     "no_swir_water": {
-        "en": "Without a SWIR band the water test uses NDWI (green vs NIR), which also flags some dark built-up "
+        "en": "Without a SWIR band the water test uses NDWI (green vs "
+        "NIR), which also flags some dark built-up "
         "surfaces and shadows.",
-        "zh": "没有短波红外波段时，水体判别使用 NDWI（绿光与近红外），部分暗色建筑表面和阴影也可能被识别为水体。",
+        "zh": "没有短波红外波段时，水体判别使用 NDWI（绿光与近红外），部分暗色建筑表面和阴影也可能被识别为水体。",  # noqa: E501 (CJK characters count double)
     },
     "sparse_vegetation": {
-        "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.3) is not included; lower the threshold "
+        "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.3) "
+        "is not included; lower the threshold "
         "(e.g. --threshold 0.2) to include it.",
         "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可降低阈值（如 --threshold 0.2）将其纳入。",
     },
     "built_vs_soil": {
-        "en": "Built-up surfaces and bare soil are spectrally close: red tile roofs can look like soil and dry "
+        "en": "Built-up surfaces and bare soil are spectrally close: red "
+        "tile roofs can look like soil and dry "
         "fields like built-up (split at BSI 0.1).",
-        "zh": "建成区与裸土光谱相近：红色瓦屋顶可能被识别为裸土，干燥农田可能被识别为建成区（以 BSI 0.1 区分）。",
+        "zh": "建成区与裸土光谱相近：红色瓦屋顶可能被识别为裸土，干燥农田可能被识别为建成区（以 BSI 0.1 区分）。",  # noqa: E501 (CJK characters count double)
     },
     "spectral_resolution": {
         "en": "At 10-30 m pixels single buildings are mixed with their surroundings: the result is built-up "
@@ -52,7 +55,7 @@ CAVEATS: Dict[str, Dict[str, str]] = {
     "cloud_simple": {
         "en": "Clouds are found with simple brightness/whiteness/haze tests (Fmask-like), without thermal or "
         "cirrus bands: bright roofs, sand and snow may be confused with thin clouds.",
-        "zh": "云通过简单的亮度、白度和雾霾测试识别（类似 Fmask），未使用热红外或卷云波段：亮屋顶、沙地和冰雪可能与薄云混淆。",
+        "zh": "云通过简单的亮度、白度和雾霾测试识别（类似 Fmask），未使用热红外或卷云波段：亮屋顶、沙地和冰雪可能与薄云混淆。",  # noqa: E501 (CJK characters count double)
     },
     "no_swir_cloud": {
         "en": "Without a SWIR band snow cannot be told apart from clouds.",
@@ -63,7 +66,8 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "zh": "部分云（冰云）与冰雪光谱特征相似；结冰的水体也会被包括。",
     },
     "not_reflectance": {
-        "en": "The band values do not look like reflectance (0..1), so the reflectance guards ({skipped}) were "
+        "en": "The band values do not look like reflectance (0..1), so the "
+        "reflectance guards ({skipped}) were "
         "skipped; set --scaling to enable them.",
         "zh": "波段数值不像反射率（0..1），因此跳过了反射率约束（{skipped}）；可设置 --scaling 启用。",
     },
@@ -89,7 +93,7 @@ _METHOD = {
 #: Chinese for the ``why`` of each rule condition (thresholds.CLASS_RULES)
 _WHY_ZH = {
     "excludes vegetation (NDVI >= 0.2)": "排除植被（NDVI >= 0.2）",
-    "water absorbs NIR: excludes snow, cloud, bright soil and roofs": "水体强烈吸收近红外：排除冰雪、云、亮色土壤和屋顶",
+    "water absorbs NIR: excludes snow, cloud, bright soil and roofs": "水体强烈吸收近红外：排除冰雪、云、亮色土壤和屋顶",  # noqa: E501 (CJK characters count double)
     "excludes water": "排除水体",
     "separates built-up from bare soil (BSI >= 0.1)": "区分建成区与裸土（BSI >= 0.1 为裸土）",
     "clouds are bright": "云很亮",
@@ -182,7 +186,9 @@ def spectral_explanation(
         lines.append(f"Extracted {name} with the spectral engine (no model weights).")
         lines.append(f"Rule: {details.get('rule_text', '')}.")
         default = "" if is_default else f" (default {thr.get('default')})"
-        lines.append(f"Primary test {thr.get('index')} {thr.get('op')} {thr.get('value')}: {method}{default}.")
+        lines.append(
+            f"Primary test {thr.get('index')} {thr.get('op')} {thr.get('value')}: {method}{default}."
+        )
 
     for idx, info in details.get("indices", {}).items():
         if lang == "zh":
@@ -191,7 +197,9 @@ def spectral_explanation(
             lines.append(f"- {idx} = {info['formula']} ({info['long_name']}; {info['reference']})")
     for g in details.get("guards", []):
         if lang == "zh":
-            lines.append(f"- 约束 {g['test']}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。")
+            lines.append(
+                f"- 约束 {g['test']}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。"  # noqa: E501 (CJK characters count double)
+            )
         else:
             lines.append(
                 f"- Guard {g['test']}: {g['why']}; it removed {g['rejected_px']:,} pixels that passed "
@@ -233,14 +241,14 @@ def spectral_explanation(
     if cleanup.get("removed_region_px") or cleanup.get("filled_hole_px"):
         if lang == "zh":
             lines.append(
-                f"清理：去除小于 {cleanup.get('min_region_px')} 像元的斑块（{cleanup['removed_region_px']:,} 像元），"
+                f"清理：去除小于 {cleanup.get('min_region_px')} 像元的斑块（{cleanup['removed_region_px']:,} 像元），"  # noqa: E501 (CJK characters count double)
                 f"填充小于 {cleanup.get('fill_holes_px')} 像元的孔洞（{cleanup['filled_hole_px']:,} 像元）。"
             )
         else:
             lines.append(
                 f"Cleanup: removed specks under {cleanup.get('min_region_px')} pixels "
-                f"({cleanup['removed_region_px']:,} px) and filled holes under {cleanup.get('fill_holes_px')} "
-                f"pixels ({cleanup['filled_hole_px']:,} px)."
+                f"({cleanup['removed_region_px']:,} px) and filled holes under "
+                f"{cleanup.get('fill_holes_px')} pixels ({cleanup['filled_hole_px']:,} px)."
             )
 
     caveat_lines = []

@@ -7,7 +7,8 @@ Format facts (official ``demo/*.txt`` of MiliLab/SPEX)::
     'Bounding box': [[0.09, 0.0], [0.998, 0.0], [0.998, 0.963], [0.09, 0.963]]}, ...]
 
 * the ``\\n`` after ``<image>`` is a literal backslash followed by ``n`` (two characters), as in the files;
-* one dict per connected region, largest first, Python ``repr`` (single quotes), numbers rounded to 3 decimals;
+* one dict per connected region, largest first, Python ``repr`` (single quotes), numbers rounded to
+  3 decimals;
 * coordinates are pixel *index* / tile size, x then y: a region touching the right edge of a 512 tile ends at
   511/512 = 0.998. Our regions are polygons in pixel-*edge* coordinates (a pixel spans [i, i+1]), so the
   centroid is shifted by -0.5 px and the rectangle is shrunk by 0.5 px on each side before dividing;

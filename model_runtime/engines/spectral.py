@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import SpexInputError
 from ..indices import INDEX_DEFINITIONS, compute_index
 from ..thresholds import RuleVariant, check_threshold, looks_like_reflectance, otsu_threshold, select_variant
-from .base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob, EngineOutput
+from .base import MASK_NODATA, EngineJob, EngineOutput
 
 _STAT_BINS = 200
 _OTSU_BINS = 1000
@@ -148,7 +148,8 @@ class SpectralEngine:
         method = (request.threshold_method or "fixed").lower()
         if request.threshold is not None and method == "otsu":
             raise SpexInputError(
-                "both a threshold and the Otsu method were given: pass either --threshold or --threshold-method otsu"
+                "both a threshold and the Otsu method were given: "
+                "pass either --threshold or --threshold-method otsu"
             )
         started = time.perf_counter()
         windows = list(source.iter_windows(region.window, size=self.window_size))
@@ -211,7 +212,8 @@ class SpectralEngine:
             )
             if separability < _WEAK_OTSU:
                 warnings.append(
-                    f"Otsu split of {primary.name} is weak (separability {separability:.2f}): the histogram is not "
+                    f"Otsu split of {primary.name} is weak (separability {separability:.2f}): "
+                    "the histogram is not "
                     "clearly bimodal; check the result or give a fixed --threshold"
                 )
         elif method == "fixed":
@@ -221,7 +223,9 @@ class SpectralEngine:
             raise SpexInputError(f"unknown threshold method {method!r}: use fixed or otsu")
 
         # index statistics outside (row 0) / inside (row 1) the result, on every other pixel and row
-        stats = {n: _Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in variant.indices}
+        stats = {
+            n: _Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in variant.indices
+        }
         guards = variant.guards + (variant.reflectance_guards if use_refl_guards else ())
         guard_rejects = {g.text(): 0 for g in guards}
         counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0}
@@ -300,8 +304,10 @@ class SpectralEngine:
             "cleanup": cleanup,
             "caveats": caveats,
             "windows": len(windows),
-            "seconds": {"classify": round(classified - started, 3),
-                        "cleanup": round(time.perf_counter() - classified, 3)},
+            "seconds": {
+                "classify": round(classified - started, 3),
+                "cleanup": round(time.perf_counter() - classified, 3),
+            },
         }
         if counts["target"] == 0:
             warnings.append(f"no pixel passed the {target_class} rule ({details['rule_text']})")

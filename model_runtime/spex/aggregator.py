@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,11 +22,13 @@ class FeatureAggregator(nn.Module):
             nn.Dropout(0.5),
         )
 
-    def forward(self, stages: List[torch.Tensor]) -> torch.Tensor:
+    def forward(self, stages: list[torch.Tensor]) -> torch.Tensor:
         """Four [N, C_i, H_i, W_i] maps -> [N, out, H_2, W_2] (1024 @ 32 x 32 for 512 input)."""
         ref = stages[2]
         size = (ref.shape[-2], ref.shape[-1])
-        resized = [F.interpolate(stages[i], size=size, mode="bilinear", align_corners=True) for i in (0, 1, 3)]
+        resized = [
+            F.interpolate(stages[i], size=size, mode="bilinear", align_corners=True) for i in (0, 1, 3)
+        ]
         return self.fuse_all(torch.cat([ref] + resized, dim=1))
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -31,14 +32,21 @@ NON_LORA_FILE = "non_lora_trainables.bin"
 # Stored but not needed: tied lm_head copy, the unused newline token when the model has none.
 IGNORABLE_KEYS = ("lm_head.weight", "model.image_newline")
 
-_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-           "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
 
 
 # ---------------------------------------------------------------------------------------------- device / dtype
 def resolve_device(device: Any = "auto") -> torch.device:
-    """"auto" | "cpu" | "cuda" | "cuda:N" | torch.device -> torch.device (bad or unavailable -> SpexInputError)."""
+    """ "auto" | "cpu" | "cuda" | "cuda:N" | torch.device -> torch.device (bad or unavailable -> SpexInputError)."""
     if isinstance(device, torch.device):
         dev = device
     else:
@@ -48,14 +56,18 @@ def resolve_device(device: Any = "auto") -> torch.device:
         try:
             dev = torch.device(text)
         except (RuntimeError, ValueError):
-            raise SpexInputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+            raise SpexInputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise SpexInputError(f"device {device!r} requested but PyTorch sees no CUDA GPU: use --device cpu "
-                                 "(or install a CUDA build of torch)")
+            raise SpexInputError(
+                f"device {device!r} requested but PyTorch sees no CUDA GPU: use --device cpu "
+                "(or install a CUDA build of torch)"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise SpexInputError(f"device {device!r} does not exist ({torch.cuda.device_count()} GPU(s)): "
-                                 "use cuda:0 .. cuda:N-1")
+            raise SpexInputError(
+                f"device {device!r} does not exist ({torch.cuda.device_count()} GPU(s)): "
+                "use cuda:0 .. cuda:N-1"
+            )
     elif dev.type != "cpu":
         raise SpexInputError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
     return dev
@@ -79,23 +91,26 @@ def resolve_dtype(dtype: Any = None) -> torch.dtype:
 class TensorSource:
     """Lazy key -> tensor access over safetensors files; shapes come from the headers only."""
 
-    def __init__(self, files: Dict[str, str]):
+    def __init__(self, files: dict[str, str]):
         from safetensors import safe_open
 
-        self.key_file: Dict[str, str] = {}
-        self.shapes: Dict[str, Tuple[int, ...]] = {}
-        self._handles: Dict[str, Any] = {}
+        self.key_file: dict[str, str] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._handles: dict[str, Any] = {}
         for key, path in files.items():
             if path not in self._handles:
                 try:
                     self._handles[path] = safe_open(path, framework="pt", device="cpu")
                 except Exception as exc:  # safetensors raises its own error types
-                    raise ModelLoadError(f"cannot read {path} ({exc}): the file is corrupt or incomplete, "
-                                         "re-download it")
+                    raise ModelLoadError(
+                        f"cannot read {path} ({exc}): the file is corrupt or incomplete, re-download it"
+                    ) from None
             handle = self._handles[path]
             if key not in handle.keys():
-                raise ModelLoadError(f"{os.path.basename(path)} lacks tensor {key} listed in {INDEX_FILE}: "
-                                     "re-download the checkpoint (shards and index must match)")
+                raise ModelLoadError(
+                    f"{os.path.basename(path)} lacks tensor {key} listed in {INDEX_FILE}: "
+                    "re-download the checkpoint (shards and index must match)"
+                )
             self.key_file[key] = path
             self.shapes[key] = tuple(handle.get_slice(key).get_shape())
 
@@ -104,7 +119,7 @@ class TensorSource:
         return self._handles[self.key_file[key]].get_tensor(key)
 
 
-def _safetensors_files(folder: str) -> Dict[str, str]:
+def _safetensors_files(folder: str) -> dict[str, str]:
     """key -> shard path for a merged checkpoint folder (index json or a single file)."""
     index_path = os.path.join(folder, INDEX_FILE)
     if os.path.isfile(index_path):
@@ -114,12 +129,16 @@ def _safetensors_files(folder: str) -> Dict[str, str]:
             if not isinstance(weight_map, dict):
                 raise TypeError("weight_map is not an object")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelLoadError(f"cannot parse {index_path} ({exc}): re-download the checkpoint's index file")
+            raise ModelLoadError(
+                f"cannot parse {index_path} ({exc}): re-download the checkpoint's index file"
+            ) from None
         files = {k: os.path.join(folder, v) for k, v in weight_map.items()}
         missing = sorted({os.path.basename(p) for p in files.values() if not os.path.isfile(p)})
         if missing:
-            raise ModelLoadError(f"missing shard file(s) {', '.join(missing)} in {folder}: "
-                                 "download every file of the checkpoint")
+            raise ModelLoadError(
+                f"missing shard file(s) {', '.join(missing)} in {folder}: "
+                "download every file of the checkpoint"
+            )
         return files
     single = os.path.join(folder, SINGLE_FILE)
     if os.path.isfile(single):
@@ -129,18 +148,24 @@ def _safetensors_files(folder: str) -> Dict[str, str]:
             with safe_open(single, framework="pt", device="cpu") as fh:
                 return {k: single for k in fh.keys()}
         except Exception as exc:
-            raise ModelLoadError(f"cannot read {single} ({exc}): the file is corrupt, re-download it")
-    raise ModelLoadError(f"no weights in {folder} (neither {INDEX_FILE} nor {SINGLE_FILE}): "
-                         "point to the SPEX checkpoint folder with its .safetensors files")
+            raise ModelLoadError(f"cannot read {single} ({exc}): the file is corrupt, re-download it") from None
+    raise ModelLoadError(
+        f"no weights in {folder} (neither {INDEX_FILE} nor {SINGLE_FILE}): "
+        "point to the SPEX checkpoint folder with its .safetensors files"
+    )
 
 
-def _fmt_keys(keys: List[str], limit: int = 3) -> str:
+def _fmt_keys(keys: list[str], limit: int = 3) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
 
 
-def check_keys(expected: Dict[str, Tuple[int, ...]], found: Dict[str, Tuple[int, ...]],
-               ignorable: Iterable[str] = IGNORABLE_KEYS, where: str = "checkpoint") -> None:
+def check_keys(
+    expected: dict[str, tuple[int, ...]],
+    found: dict[str, tuple[int, ...]],
+    ignorable: Iterable[str] = IGNORABLE_KEYS,
+    where: str = "checkpoint",
+) -> None:
     """Every expected key present with its shape, nothing unexpected -> else one-line ModelLoadError."""
     ignorable = set(ignorable)
     missing = sorted(k for k in expected if k not in found)
@@ -156,12 +181,14 @@ def check_keys(expected: Dict[str, Tuple[int, ...]], found: Dict[str, Tuple[int,
         more = f" ... (+{len(wrong) - 3} more)" if len(wrong) > 3 else ""
         problems.append(f"{len(wrong)} shape mismatch(es): {', '.join(shown)}{more}")
     if problems:
-        raise ModelLoadError(f"{where} does not match the SPEX architecture of its config.json: "
-                             f"{'; '.join(problems)}: use a complete SPEX checkpoint with its own config.json")
+        raise ModelLoadError(
+            f"{where} does not match the SPEX architecture of its config.json: "
+            f"{'; '.join(problems)}: use a complete SPEX checkpoint with its own config.json"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- materialising
-def _expected_tensors(module: nn.Module) -> Dict[str, Tuple[int, ...]]:
+def _expected_tensors(module: nn.Module) -> dict[str, tuple[int, ...]]:
     """Persistent parameters and buffers of ``module`` -> shape."""
     return {k: tuple(v.shape) for k, v in module.state_dict(keep_vars=True).items()}
 
@@ -176,8 +203,9 @@ def _assign(module: nn.Module, name: str, tensor: torch.Tensor) -> None:
         owner._buffers[leaf] = tensor
 
 
-def _materialise(module: nn.Module, getter: Callable[[str], torch.Tensor], device: torch.device,
-                 dtype: torch.dtype) -> None:
+def _materialise(
+    module: nn.Module, getter: Callable[[str], torch.Tensor], device: torch.device, dtype: torch.dtype
+) -> None:
     """Load every persistent tensor of ``module`` from ``getter(key)`` into dtype/device."""
     for key in _expected_tensors(module):
         t = getter(key)
@@ -204,38 +232,44 @@ def load_tokenizer(model_dir: str):
     has_fast = os.path.isfile(os.path.join(model_dir, "tokenizer.json"))
     has_slow = all(os.path.isfile(os.path.join(model_dir, f)) for f in ("vocab.json", "merges.txt"))
     if not (has_fast or has_slow):
-        raise ModelLoadError(f"no tokenizer in {model_dir} (need tokenizer.json or vocab.json + merges.txt): "
-                             "copy the tokenizer files shipped with the model into the folder")
+        raise ModelLoadError(
+            f"no tokenizer in {model_dir} (need tokenizer.json or vocab.json + merges.txt): "
+            "copy the tokenizer files shipped with the model into the folder"
+        )
     try:
         if has_fast:
-            from transformers import Qwen2TokenizerFast as cls
+            from transformers import Qwen2TokenizerFast as tokenizer_class
         else:
-            from transformers import Qwen2Tokenizer as cls
-        tok = cls.from_pretrained(model_dir, local_files_only=True)
+            from transformers import Qwen2Tokenizer as tokenizer_class
+        tok = tokenizer_class.from_pretrained(model_dir, local_files_only=True)
     except Exception as exc:  # transformers raises many types for broken files
-        raise ModelLoadError(f"cannot load the tokenizer in {model_dir} ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}): re-download the tokenizer files")
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {model_dir} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}): re-download the tokenizer files"
+        ) from None
     for special in ("<|im_start|>", "<|im_end|>"):
         if tok.convert_tokens_to_ids(special) in (None, tok.unk_token_id):
-            raise ModelLoadError(f"the tokenizer in {model_dir} has no {special} token: "
-                                 "use the Qwen2 tokenizer files shipped with the model")
+            raise ModelLoadError(
+                f"the tokenizer in {model_dir} has no {special} token: "
+                "use the Qwen2 tokenizer files shipped with the model"
+            )
     return tok
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
+def _read_json(path: str) -> dict[str, Any] | None:
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot parse {path} ({exc}): re-download this file of the model")
+        raise ModelLoadError(f"cannot parse {path} ({exc}): re-download this file of the model") from None
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path} is not a JSON object: re-download this file of the model")
     return data
 
 
-def generation_settings(model_dir: str, config: SpexConfig, tokenizer) -> Tuple[List[int], float]:
+def generation_settings(model_dir: str, config: SpexConfig, tokenizer) -> tuple[list[int], float]:
     """(stop token ids, repetition penalty) as the official ``generate`` would use them, plus ``<|im_end|>``."""
     gen = _read_json(os.path.join(model_dir, "generation_config.json"))
     source = gen if gen is not None else config.raw
@@ -254,33 +288,37 @@ def is_lora_folder(model_dir: str) -> bool:
     return os.path.isfile(os.path.join(model_dir, ADAPTER_CONFIG))
 
 
-def _torch_load(path: str) -> Dict[str, torch.Tensor]:
+def _torch_load(path: str) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelLoadError(f"cannot read {path} safely ({type(exc).__name__}): it must be a plain tensor "
-                             "state dict; re-download it")
+        raise ModelLoadError(
+            f"cannot read {path} safely ({type(exc).__name__}): it must be a plain tensor "
+            "state dict; re-download it"
+        ) from None
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ModelLoadError(f"{path} is not a tensor state dict: re-download it")
     return data
 
 
-def _strip_non_lora_keys(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+def _strip_non_lora_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Key prefixes as the official builder fixes them: drop ``base_model.``, then ``model.`` if doubled."""
-    state = {(k[len("base_model."):] if k.startswith("base_model.") else k): v for k, v in state.items()}
+    state = {(k[len("base_model.") :] if k.startswith("base_model.") else k): v for k, v in state.items()}
     if any(k.startswith("model.model.") for k in state):
-        state = {(k[len("model."):] if k.startswith("model.") else k): v for k, v in state.items()}
+        state = {(k[len("model.") :] if k.startswith("model.") else k): v for k, v in state.items()}
     return state
 
 
-def _lora_deltas(model_dir: str, expected: Dict[str, Tuple[int, ...]]) -> Dict[str, torch.Tensor]:
+def _lora_deltas(model_dir: str, expected: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     """param key -> float32 delta (B @ A * scaling) from the PEFT adapter in ``model_dir``."""
     cfg = _read_json(os.path.join(model_dir, ADAPTER_CONFIG)) or {}
     try:
         r = int(cfg["r"])
         alpha = float(cfg.get("lora_alpha", r))
     except (KeyError, TypeError, ValueError):
-        raise ModelLoadError(f"{ADAPTER_CONFIG} in {model_dir} lacks a valid 'r'/'lora_alpha': re-download it")
+        raise ModelLoadError(
+            f"{ADAPTER_CONFIG} in {model_dir} lacks a valid 'r'/'lora_alpha': re-download it"
+        ) from None
     rslora = bool(cfg.get("use_rslora", False))
     fan_in_fan_out = bool(cfg.get("fan_in_fan_out", False))
     rank_pattern = cfg.get("rank_pattern") or {}
@@ -295,13 +333,15 @@ def _lora_deltas(model_dir: str, expected: Dict[str, Tuple[int, ...]]) -> Dict[s
     elif os.path.isfile(bin_path):
         adapter = _torch_load(bin_path)
     else:
-        raise ModelLoadError(f"LoRA folder {model_dir} has no adapter_model.safetensors or adapter_model.bin: "
-                             "copy the adapter weights next to adapter_config.json")
+        raise ModelLoadError(
+            f"LoRA folder {model_dir} has no adapter_model.safetensors or adapter_model.bin: "
+            "copy the adapter weights next to adapter_config.json"
+        )
 
-    pairs: Dict[str, Dict[str, torch.Tensor]] = {}
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
     unexpected = []
     for key, value in adapter.items():
-        name = key[len("base_model.model."):] if key.startswith("base_model.model.") else key
+        name = key[len("base_model.model.") :] if key.startswith("base_model.model.") else key
         for part in ("lora_A", "lora_B"):
             marker = f".{part}."
             if marker in name:
@@ -311,23 +351,29 @@ def _lora_deltas(model_dir: str, expected: Dict[str, Tuple[int, ...]]) -> Dict[s
         else:
             unexpected.append(key)
     if unexpected:
-        raise ModelLoadError(f"adapter has {len(unexpected)} unsupported tensor(s) ({_fmt_keys(sorted(unexpected))}): "
-                             "merge it with the official merge_lora.py first")
-    deltas: Dict[str, torch.Tensor] = {}
+        raise ModelLoadError(
+            f"adapter has {len(unexpected)} unsupported tensor(s) ({_fmt_keys(sorted(unexpected))}): "
+            "merge it with the official merge_lora.py first"
+        )
+    deltas: dict[str, torch.Tensor] = {}
     for module, ab in sorted(pairs.items()):
         target = module + ".weight"
         if target not in expected or "lora_A" not in ab or "lora_B" not in ab:
-            raise ModelLoadError(f"adapter targets {module}, which the SPEX model does not have (or lacks lora_A/B): "
-                                 "use the adapter trained for this checkpoint")
+            raise ModelLoadError(
+                f"adapter targets {module}, which the SPEX model does not have (or lacks lora_A/B): "
+                "use the adapter trained for this checkpoint"
+            )
         rank = next((int(v) for p, v in rank_pattern.items() if module.endswith(p)), r)
         lora_alpha = next((float(v) for p, v in alpha_pattern.items() if module.endswith(p)), alpha)
-        scaling = lora_alpha / (rank ** 0.5 if rslora else rank)
+        scaling = lora_alpha / (rank**0.5 if rslora else rank)
         delta = (ab["lora_B"].float() @ ab["lora_A"].float()) * scaling
         if fan_in_fan_out:
             delta = delta.T
         if tuple(delta.shape) != tuple(expected[target]):
-            raise ModelLoadError(f"adapter delta for {target} has shape {list(delta.shape)}, expected "
-                                 f"{list(expected[target])}: use the adapter trained for this checkpoint")
+            raise ModelLoadError(
+                f"adapter delta for {target} has shape {list(delta.shape)}, expected "
+                f"{list(expected[target])}: use the adapter trained for this checkpoint"
+            )
         deltas[target] = delta
     return deltas
 
@@ -341,12 +387,15 @@ def build_empty_model(config: SpexConfig):
         return SpexModel(config)
 
 
-def load_spex_model(model_dir: str, device: Any = "auto", dtype: Any = None,
-                    base_model_dir: Optional[str] = None):
+def load_spex_model(
+    model_dir: str, device: Any = "auto", dtype: Any = None, base_model_dir: str | None = None
+):
     """Build :class:`SpexModel` from a checkpoint folder (see module docstring). Returns the model in eval mode."""
     if not model_dir or not os.path.isdir(model_dir):
-        raise ModelLoadError(f"model folder {model_dir!r} does not exist: point --model-dir to the downloaded "
-                             "SPEX checkpoint folder")
+        raise ModelLoadError(
+            f"model folder {model_dir!r} does not exist: point --model-dir to the downloaded "
+            "SPEX checkpoint folder"
+        )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
     config = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
@@ -371,19 +420,26 @@ def load_spex_model(model_dir: str, device: Any = "auto", dtype: Any = None,
     return model
 
 
-def _lora_getter(model_dir: str, base_model_dir: Optional[str], expected: Dict[str, Tuple[int, ...]],
-                 dtype: torch.dtype) -> Callable[[str], torch.Tensor]:
+def _lora_getter(
+    model_dir: str, base_model_dir: str | None, expected: dict[str, tuple[int, ...]], dtype: torch.dtype
+) -> Callable[[str], torch.Tensor]:
     """Tensors of base + non-LoRA trainables + merged LoRA deltas, all checked before anything is loaded."""
     if not base_model_dir:
         hint = (_read_json(os.path.join(model_dir, ADAPTER_CONFIG)) or {}).get("base_model_name_or_path")
-        raise ModelLoadError(f"{model_dir} is a LoRA checkpoint: also give the base model folder it was trained "
-                             f"on (base_model_dir / --model-base{', e.g. ' + str(hint) if hint else ''})")
+        raise ModelLoadError(
+            f"{model_dir} is a LoRA checkpoint: also give the base model folder it was trained "
+            f"on (base_model_dir / --model-base{', e.g. ' + str(hint) if hint else ''})"
+        )
     if not os.path.isdir(base_model_dir):
-        raise ModelLoadError(f"base model folder {base_model_dir!r} does not exist: point to the base checkpoint")
+        raise ModelLoadError(
+            f"base model folder {base_model_dir!r} does not exist: point to the base checkpoint"
+        )
     base = TensorSource(_safetensors_files(base_model_dir))
     non_lora_path = os.path.join(model_dir, NON_LORA_FILE)
     if not os.path.isfile(non_lora_path):
-        raise ModelLoadError(f"LoRA folder {model_dir} has no {NON_LORA_FILE}: copy it next to adapter_config.json")
+        raise ModelLoadError(
+            f"LoRA folder {model_dir} has no {NON_LORA_FILE}: copy it next to adapter_config.json"
+        )
     non_lora = _strip_non_lora_keys(_torch_load(non_lora_path))
     shapes = dict(base.shapes)
     shapes.update({k: tuple(v.shape) for k, v in non_lora.items()})
@@ -412,19 +468,21 @@ def load_vision_encoder(model_dir: str, dtype: Any = torch.float32, device: Any 
     expected = _expected_tensors(enc)
     if is_lora_folder(model_dir):
         non_lora = _strip_non_lora_keys(_torch_load(os.path.join(model_dir, NON_LORA_FILE)))
-        found = {k[len(prefix):]: tuple(v.shape) for k, v in non_lora.items() if k.startswith(prefix)}
+        found = {k[len(prefix) :]: tuple(v.shape) for k, v in non_lora.items() if k.startswith(prefix)}
         check_keys(expected, found, where=f"{model_dir}/{NON_LORA_FILE} (vision encoder)")
         _materialise(enc, lambda k: non_lora[prefix + k], dev, dt)
     else:
-        source = TensorSource({k: p for k, p in _safetensors_files(model_dir).items() if k.startswith(prefix)})
-        found = {k[len(prefix):]: s for k, s in source.shapes.items()}
+        source = TensorSource(
+            {k: p for k, p in _safetensors_files(model_dir).items() if k.startswith(prefix)}
+        )
+        found = {k[len(prefix) :]: s for k, s in source.shapes.items()}
         check_keys(expected, found, where=f"checkpoint {model_dir} (vision encoder)")
         _materialise(enc, lambda k: source.get(prefix + k), dev, dt)
     return enc.eval()
 
 
 # ---------------------------------------------------------------------------------------------- GPU placement
-def _needs_offload(expected: Dict[str, Tuple[int, ...]], device: torch.device, dtype: torch.dtype) -> bool:
+def _needs_offload(expected: dict[str, tuple[int, ...]], device: torch.device, dtype: torch.dtype) -> bool:
     """True when a CUDA device lacks the free memory for the whole model (+25 % for activations/cache)."""
     if device.type != "cuda":
         return False
@@ -442,12 +500,14 @@ def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
     try:
         from accelerate import dispatch_model
     except ImportError:
-        raise SpexInputError("the model does not fit in GPU memory and 'accelerate' is missing: "
-                             "pip install accelerate, or use --device cpu")
+        raise SpexInputError(
+            "the model does not fit in GPU memory and 'accelerate' is missing: "
+            "pip install accelerate, or use --device cpu"
+        ) from None
     free, _total = torch.cuda.mem_get_info(device)
     budget = int(free * 0.8)
     bytes_per = torch.finfo(dtype).bits // 8
-    device_map: Dict[str, Any] = {}
+    device_map: dict[str, Any] = {}
     llm = model.model
     for name, child in llm.named_children():
         if name == "layers":

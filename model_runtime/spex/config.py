@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from ..errors import ModelLoadError
 
@@ -27,7 +27,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 SYSTEM_PROMPT = "You are a helpful assistant."
 
 
-def _from_dict(cls, data: Optional[Dict[str, Any]], what: str):
+def _from_dict(cls, data: dict[str, Any] | None, what: str):
     """Build dataclass ``cls`` from ``data``, ignoring unknown keys; bad types -> ModelLoadError."""
     data = dict(data or {})
     names = {f.name for f in fields(cls)}
@@ -35,7 +35,9 @@ def _from_dict(cls, data: Optional[Dict[str, Any]], what: str):
         obj = cls(**{k: v for k, v in data.items() if k in names})
         obj.validate()
     except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"invalid {what} in config.json ({exc}): use the config.json shipped with the model")
+        raise ModelLoadError(
+            f"invalid {what} in config.json ({exc}): use the config.json shipped with the model"
+        ) from None
     return obj
 
 
@@ -49,25 +51,27 @@ class InternImageConfig:
     core_op: str = "DCNv3"
     in_chans: int = 3
     channels: int = 160  # stage 0 width; stage i has channels * 2**i
-    depths: List[int] = field(default_factory=lambda: [5, 5, 22, 5])
-    groups: List[int] = field(default_factory=lambda: [10, 20, 40, 80])
+    depths: list[int] = field(default_factory=lambda: [5, 5, 22, 5])
+    groups: list[int] = field(default_factory=lambda: [10, 20, 40, 80])
     kernel_size: int = 3  # DCNv3 sampling grid (3 x 3 points per group)
-    dw_kernel_size: Optional[int] = None  # depthwise conv before offset/mask; None = kernel_size
+    dw_kernel_size: int | None = None  # depthwise conv before offset/mask; None = kernel_size
     mlp_ratio: float = 4.0
     act_layer: str = "GELU"
     norm_layer: str = "LN"
     layer_norm_eps: float = 1e-6
-    layer_scale: Optional[float] = 1.0  # None: no ``weight1``/``weight2`` (gamma) parameters
+    layer_scale: float | None = 1.0  # None: no ``weight1``/``weight2`` (gamma) parameters
     offset_scale: float = 2.0
     post_norm: bool = True
     res_post_norm: bool = False  # InternImage-H/G only
     center_feature_scale: bool = False  # InternImage-H/G only
     level2_post_norm: bool = False  # InternImage-H/G only
-    level2_post_norm_block_ids: Optional[List[int]] = None
+    level2_post_norm_block_ids: list[int] | None = None
     remove_center: bool = False  # later InternImage versions; not used by SPEX (and not supported)
     drop_path_rate: float = 0.4  # training only (stochastic depth is the identity at inference)
-    out_indices: Tuple[int, ...] = (0, 1, 2, 3)
-    aggregator_channels: int = 1024  # ``feat_aggregator.fuse_all``: sum(stage widths) -> this (= mm_hidden_size)
+    out_indices: tuple[int, ...] = (0, 1, 2, 3)
+    aggregator_channels: int = (
+        1024  # ``feat_aggregator.fuse_all``: sum(stage widths) -> this (= mm_hidden_size)
+    )
     aggregator_groups: int = 16  # GroupNorm groups
     neck_channels: int = 256  # ``visionneck``: SAM image-embedding width
 
@@ -91,7 +95,7 @@ class InternImageConfig:
             raise ValueError("the aggregator needs the four stages (out_indices 0, 1, 2, 3)")
 
     @property
-    def stage_channels(self) -> List[int]:
+    def stage_channels(self) -> list[int]:
         """Width of every stage: 160, 320, 640, 1280 for the released model."""
         return [self.channels * 2**i for i in range(len(self.depths))]
 
@@ -131,18 +135,28 @@ class SamDecoderConfig:
         from transformers import SamConfig
 
         cfg = SamConfig(
-            vision_config={"hidden_size": 2 * self.num_pos_feats, "num_pos_feats": self.num_pos_feats,
-                           "output_channels": self.hidden_size},
-            prompt_encoder_config={"hidden_size": self.hidden_size, "layer_norm_eps": self.layer_norm_eps,
-                                   "mask_input_channels": self.mask_input_channels,
-                                   "num_point_embeddings": self.num_point_embeddings},
-            mask_decoder_config={"hidden_size": self.hidden_size, "num_hidden_layers": self.num_hidden_layers,
-                                 "num_attention_heads": self.num_attention_heads, "mlp_dim": self.mlp_dim,
-                                 "attention_downsample_rate": self.attention_downsample_rate,
-                                 "num_multimask_outputs": self.num_multimask_outputs,
-                                 "iou_head_depth": self.iou_head_depth,
-                                 "iou_head_hidden_dim": self.iou_head_hidden_dim,
-                                 "layer_norm_eps": self.layer_norm_eps},
+            vision_config={
+                "hidden_size": 2 * self.num_pos_feats,
+                "num_pos_feats": self.num_pos_feats,
+                "output_channels": self.hidden_size,
+            },
+            prompt_encoder_config={
+                "hidden_size": self.hidden_size,
+                "layer_norm_eps": self.layer_norm_eps,
+                "mask_input_channels": self.mask_input_channels,
+                "num_point_embeddings": self.num_point_embeddings,
+            },
+            mask_decoder_config={
+                "hidden_size": self.hidden_size,
+                "num_hidden_layers": self.num_hidden_layers,
+                "num_attention_heads": self.num_attention_heads,
+                "mlp_dim": self.mlp_dim,
+                "attention_downsample_rate": self.attention_downsample_rate,
+                "num_multimask_outputs": self.num_multimask_outputs,
+                "iou_head_depth": self.iou_head_depth,
+                "iou_head_hidden_dim": self.iou_head_hidden_dim,
+                "layer_norm_eps": self.layer_norm_eps,
+            },
         )
         # plain softmax attention, as the transformers version the official code ran with
         for sub in (cfg, cfg.mask_decoder_config, cfg.prompt_encoder_config, cfg.vision_config):
@@ -152,28 +166,48 @@ class SamDecoderConfig:
 
 # Qwen2 fields copied from config.json into transformers.Qwen2Config (the rest are LLaVA's mm_* fields).
 _TEXT_KEYS = (
-    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-    "num_key_value_heads", "hidden_act", "max_position_embeddings", "initializer_range", "rms_norm_eps",
-    "rope_theta", "rope_scaling", "tie_word_embeddings", "use_sliding_window", "sliding_window",
-    "max_window_layers", "attention_dropout", "bos_token_id", "eos_token_id",
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "hidden_act",
+    "max_position_embeddings",
+    "initializer_range",
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "tie_word_embeddings",
+    "use_sliding_window",
+    "sliding_window",
+    "max_window_layers",
+    "attention_dropout",
+    "bos_token_id",
+    "eos_token_id",
 )
-_REQUIRED_TEXT_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                       "num_attention_heads")
+_REQUIRED_TEXT_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+)
 
 
 @dataclass
 class SpexConfig:
     """The whole model: Qwen2 text config + LLaVA ``mm_*`` fields + vision/SAM sub-configs."""
 
-    text: Dict[str, Any]  # kwargs of transformers.Qwen2Config
+    text: dict[str, Any]  # kwargs of transformers.Qwen2Config
     mm_hidden_size: int = 1024
     mm_projector_type: str = "mlp2x_gelu"
     mm_patch_merge_type: str = "spatial_unpad"
-    tokenizer_model_max_length: Optional[int] = None
+    tokenizer_model_max_length: int | None = None
     image_size: int = IMAGE_SIZE
     vision: InternImageConfig = field(default_factory=InternImageConfig)
     sam: SamDecoderConfig = field(default_factory=SamDecoderConfig)
-    raw: Dict[str, Any] = field(default_factory=dict, repr=False)  # config.json as read
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # config.json as read
 
     @property
     def hidden_size(self) -> int:
@@ -187,8 +221,10 @@ class SpexConfig:
 
         match = re.match(r"^mlp(\d+)x_gelu$", self.mm_projector_type)
         if not match:
-            raise ModelLoadError(f"unsupported mm_projector_type {self.mm_projector_type!r} in config.json: "
-                                 "SPEX uses 'mlp2x_gelu'")
+            raise ModelLoadError(
+                f"unsupported mm_projector_type {self.mm_projector_type!r} in config.json: "
+                "SPEX uses 'mlp2x_gelu'"
+            )
         return int(match.group(1))
 
     def text_config(self):
@@ -203,31 +239,43 @@ class SpexConfig:
         return cfg
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "SpexConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SpexConfig:
         """Parse a ``llava_qwen`` config.json dict; anything inconsistent -> ModelLoadError."""
         if not isinstance(data, dict):
-            raise ModelLoadError("config.json is not a JSON object: use the config.json shipped with the model")
+            raise ModelLoadError(
+                "config.json is not a JSON object: use the config.json shipped with the model"
+            )
         model_type = data.get("model_type")
         if model_type != "llava_qwen":
-            raise ModelLoadError(f"config.json has model_type {model_type!r}, expected 'llava_qwen': "
-                                 "point to a SPEX checkpoint folder")
+            raise ModelLoadError(
+                f"config.json has model_type {model_type!r}, expected 'llava_qwen': "
+                "point to a SPEX checkpoint folder"
+            )
         missing = [k for k in _REQUIRED_TEXT_KEYS if k not in data]
         if missing:
-            raise ModelLoadError(f"config.json lacks {', '.join(missing)}: use the config.json shipped with the model")
+            raise ModelLoadError(
+                f"config.json lacks {', '.join(missing)}: use the config.json shipped with the model"
+            )
         text = {k: data[k] for k in _TEXT_KEYS if k in data}
         for k in _REQUIRED_TEXT_KEYS:
             if not isinstance(text[k], int) or text[k] <= 0:
-                raise ModelLoadError(f"config.json field {k}={text[k]!r} is not a positive integer: "
-                                     "use the config.json shipped with the model")
+                raise ModelLoadError(
+                    f"config.json field {k}={text[k]!r} is not a positive integer: "
+                    "use the config.json shipped with the model"
+                )
         if text["hidden_size"] % text["num_attention_heads"]:
-            raise ModelLoadError("config.json: hidden_size is not divisible by num_attention_heads: "
-                                 "use the config.json shipped with the model")
+            raise ModelLoadError(
+                "config.json: hidden_size is not divisible by num_attention_heads: "
+                "use the config.json shipped with the model"
+            )
         vision = _from_dict(InternImageConfig, data.get("spex_vision_config"), "spex_vision_config")
         sam = _from_dict(SamDecoderConfig, data.get("spex_sam_config"), "spex_sam_config")
         mm_hidden = data.get("mm_hidden_size", vision.aggregator_channels)
         if mm_hidden != vision.aggregator_channels:
-            raise ModelLoadError(f"config.json: mm_hidden_size {mm_hidden} differs from the vision aggregator "
-                                 f"width {vision.aggregator_channels}: use the config.json shipped with the model")
+            raise ModelLoadError(
+                f"config.json: mm_hidden_size {mm_hidden} differs from the vision aggregator "
+                f"width {vision.aggregator_channels}: use the config.json shipped with the model"
+            )
         cfg = cls(
             text=text,
             mm_hidden_size=int(mm_hidden),
@@ -242,19 +290,21 @@ class SpexConfig:
         return cfg
 
     @classmethod
-    def from_json_file(cls, path: str) -> "SpexConfig":
+    def from_json_file(cls, path: str) -> SpexConfig:
         """Read ``config.json``; unreadable or invalid -> ModelLoadError."""
         if not os.path.isfile(path):
-            raise ModelLoadError(f"no config.json in {os.path.dirname(path) or '.'}: "
-                                 "point to the SPEX checkpoint folder (the one holding config.json)")
+            raise ModelLoadError(
+                f"no config.json in {os.path.dirname(path) or '.'}: "
+                "point to the SPEX checkpoint folder (the one holding config.json)"
+            )
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot parse {path} ({exc}): re-download the model's config.json")
+            raise ModelLoadError(f"cannot parse {path} ({exc}): re-download the model's config.json") from None
         return cls.from_dict(data)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A ``llava_qwen`` config.json dict (raw fields kept, sub-configs written out)."""
         data = dict(self.raw)
         data.update(self.text)
@@ -271,7 +321,7 @@ class SpexConfig:
         return data
 
 
-def _plain(d: Dict[str, Any]) -> Dict[str, Any]:
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
     d = dict(d)
     d["out_indices"] = list(d["out_indices"])
     return d

@@ -11,16 +11,26 @@ sampling grid is built with ``torch.arange`` (ONNX opset 16+ ``GridSample``).
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-def _base_grid(h_out: int, w_out: int, kernel_h: int, kernel_w: int, stride_h: int, stride_w: int,
-               pad_h: int, pad_w: int, dilation_h: int, dilation_w: int, offset_scale: float,
-               device, dtype) -> torch.Tensor:
+def _base_grid(
+    h_out: int,
+    w_out: int,
+    kernel_h: int,
+    kernel_w: int,
+    stride_h: int,
+    stride_w: int,
+    pad_h: int,
+    pad_w: int,
+    dilation_h: int,
+    dilation_w: int,
+    offset_scale: float,
+    device,
+    dtype,
+) -> torch.Tensor:
     """Undeformed sampling locations in input pixel units (pixel centres at integers): [Ho*Wo, P, 2] (x, y).
 
     Point order is x-major (P index = i * kernel_h + j for kernel column i, row j), as in the official op.
@@ -55,7 +65,7 @@ def dcnv3_sample(
     dilation_h: int = 1,
     dilation_w: int = 1,
     group: int = 1,
-    group_channels: Optional[int] = None,
+    group_channels: int | None = None,
     offset_scale: float = 1.0,
 ) -> torch.Tensor:
     """DCNv3 core: for every output pixel and group, the mask-weighted sum of P bilinear samples -> [N, Ho, Wo, C]."""
@@ -66,8 +76,21 @@ def dcnv3_sample(
     h_out = (h + 2 * pad_h - (dilation_h * (kernel_h - 1) + 1)) // stride_h + 1
     w_out = (w + 2 * pad_w - (dilation_w * (kernel_w - 1) + 1)) // stride_w + 1
 
-    base = _base_grid(h_out, w_out, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
-                      dilation_h, dilation_w, offset_scale, value.device, value.dtype)  # [Ho*Wo, P, 2]
+    base = _base_grid(
+        h_out,
+        w_out,
+        kernel_h,
+        kernel_w,
+        stride_h,
+        stride_w,
+        pad_h,
+        pad_w,
+        dilation_h,
+        dilation_w,
+        offset_scale,
+        value.device,
+        value.dtype,
+    )  # [Ho*Wo, P, 2]
     # N, Ho, Wo, G*P*2 -> N, G, Ho*Wo, P, 2
     off = offset.reshape(n, h_out * w_out, group, points, 2).permute(0, 2, 1, 3, 4)
     loc = base + off * offset_scale  # pixel units
@@ -75,15 +98,24 @@ def dcnv3_sample(
     grid = torch.stack(((2.0 * loc[..., 0] + 1.0) / w - 1.0, (2.0 * loc[..., 1] + 1.0) / h - 1.0), dim=-1)
     grid = grid.reshape(n * group, h_out * w_out, points, 2)
     # N, H, W, G*Cg -> N*G, Cg, H, W
-    inp = value.reshape(n, h * w, group, group_channels).permute(0, 2, 3, 1).reshape(
-        n * group, group_channels, h, w)
+    inp = (
+        value.reshape(n, h * w, group, group_channels)
+        .permute(0, 2, 3, 1)
+        .reshape(n * group, group_channels, h, w)
+    )
     sampled = F.grid_sample(inp, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     # sampled: N*G, Cg, Ho*Wo, P ; mask: N, Ho, Wo, G*P -> N*G, 1, Ho*Wo, P
-    m = mask.reshape(n, h_out * w_out, group, points).permute(0, 2, 1, 3).reshape(
-        n * group, 1, h_out * w_out, points)
+    m = (
+        mask.reshape(n, h_out * w_out, group, points)
+        .permute(0, 2, 1, 3)
+        .reshape(n * group, 1, h_out * w_out, points)
+    )
     out = (sampled * m).sum(-1)  # N*G, Cg, Ho*Wo
-    return out.reshape(n, group * group_channels, h_out * w_out).transpose(1, 2).reshape(
-        n, h_out, w_out, group * group_channels)
+    return (
+        out.reshape(n, group * group_channels, h_out * w_out)
+        .transpose(1, 2)
+        .reshape(n, h_out, w_out, group * group_channels)
+    )
 
 
 class ToChannelsLast(nn.Module):
@@ -108,9 +140,19 @@ class DCNv3(nn.Module):
     Input and output are channels-last [N, H, W, C].
     """
 
-    def __init__(self, channels: int, group: int, kernel_size: int = 3, dw_kernel_size: Optional[int] = None,
-                 stride: int = 1, pad: int = 1, dilation: int = 1, offset_scale: float = 1.0,
-                 layer_norm_eps: float = 1e-6, center_feature_scale: bool = False):
+    def __init__(
+        self,
+        channels: int,
+        group: int,
+        kernel_size: int = 3,
+        dw_kernel_size: int | None = None,
+        stride: int = 1,
+        pad: int = 1,
+        dilation: int = 1,
+        offset_scale: float = 1.0,
+        layer_norm_eps: float = 1e-6,
+        center_feature_scale: bool = False,
+    ):
         super().__init__()
         if channels % group:
             raise ValueError(f"channels {channels} not divisible by group {group}")
@@ -126,8 +168,14 @@ class DCNv3(nn.Module):
         self.center_feature_scale = center_feature_scale
         points = kernel_size * kernel_size
         self.dw_conv = nn.Sequential(
-            nn.Conv2d(channels, channels, dw_kernel_size, stride=1, padding=(dw_kernel_size - 1) // 2,
-                      groups=channels),  # dw_conv.0: [C, 1, k, k]
+            nn.Conv2d(
+                channels,
+                channels,
+                dw_kernel_size,
+                stride=1,
+                padding=(dw_kernel_size - 1) // 2,
+                groups=channels,
+            ),  # dw_conv.0: [C, 1, k, k]
             nn.Sequential(ToChannelsLast(), nn.LayerNorm(channels, eps=layer_norm_eps)),  # dw_conv.1.1
             nn.GELU(),
         )
@@ -147,12 +195,26 @@ class DCNv3(nn.Module):
         offset = self.offset(feat)
         mask = self.mask(feat).reshape(n, h, w, self.group, -1)
         mask = F.softmax(mask, dim=-1).reshape(n, h, w, -1)
-        out = dcnv3_sample(value, offset, mask, self.kernel_size, self.kernel_size, self.stride, self.stride,
-                           self.pad, self.pad, self.dilation, self.dilation, self.group, self.group_channels,
-                           self.offset_scale)
+        out = dcnv3_sample(
+            value,
+            offset,
+            mask,
+            self.kernel_size,
+            self.kernel_size,
+            self.stride,
+            self.stride,
+            self.pad,
+            self.pad,
+            self.dilation,
+            self.dilation,
+            self.group,
+            self.group_channels,
+            self.offset_scale,
+        )
         if self.center_feature_scale:
-            scale = F.linear(feat, self.center_feature_scale_proj_weight,
-                             self.center_feature_scale_proj_bias).sigmoid()  # N, H, W, G
+            scale = F.linear(
+                feat, self.center_feature_scale_proj_weight, self.center_feature_scale_proj_bias
+            ).sigmoid()  # N, H, W, G
             scale = scale[..., None].expand(n, h, w, self.group, self.group_channels).reshape(n, h, w, -1)
             out = out * (1 - scale) + value * scale
         return self.output_proj(out)

@@ -7,8 +7,6 @@ only and therefore absent.
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import torch
 from torch import nn
 
@@ -18,7 +16,7 @@ from .dcnv3 import DCNv3, ToChannelsFirst, ToChannelsLast
 
 def _ln(channels: int, eps: float, in_first: bool = False, out_first: bool = False) -> nn.Sequential:
     """LayerNorm wrapped like the official ``build_norm_layer`` (keeps the checkpoint's Sequential indices)."""
-    layers: List[nn.Module] = []
+    layers: list[nn.Module] = []
     if in_first:
         layers.append(ToChannelsLast())
     layers.append(nn.LayerNorm(channels, eps=eps))
@@ -79,9 +77,15 @@ class InternImageLayer(nn.Module):
         self.post_norm = cfg.post_norm
         self.res_post_norm = cfg.res_post_norm
         self.norm1 = _ln(channels, eps)  # norm1.0
-        self.dcn = DCNv3(channels, groups, kernel_size=cfg.kernel_size, dw_kernel_size=cfg.dw_kernel_size,
-                         offset_scale=cfg.offset_scale, layer_norm_eps=eps,
-                         center_feature_scale=cfg.center_feature_scale)
+        self.dcn = DCNv3(
+            channels,
+            groups,
+            kernel_size=cfg.kernel_size,
+            dw_kernel_size=cfg.dw_kernel_size,
+            offset_scale=cfg.offset_scale,
+            layer_norm_eps=eps,
+            center_feature_scale=cfg.center_feature_scale,
+        )
         self.norm2 = _ln(channels, eps)  # norm2.0
         self.mlp = MLPLayer(channels, int(channels * cfg.mlp_ratio))
         self.layer_scale = cfg.layer_scale is not None
@@ -117,11 +121,14 @@ class InternImageBlock(nn.Module):
         super().__init__()
         channels = cfg.stage_channels[index]
         self.blocks = nn.ModuleList(
-            [InternImageLayer(cfg, channels, cfg.groups[index]) for _ in range(cfg.depths[index])])
+            [InternImageLayer(cfg, channels, cfg.groups[index]) for _ in range(cfg.depths[index])]
+        )
         self.has_norm = (not cfg.post_norm) or cfg.center_feature_scale
         if self.has_norm:
             self.norm = _ln(channels, cfg.layer_norm_eps)
-        ids: Optional[List[int]] = cfg.level2_post_norm_block_ids if cfg.level2_post_norm and index == 2 else None
+        ids: list[int] | None = (
+            cfg.level2_post_norm_block_ids if cfg.level2_post_norm and index == 2 else None
+        )
         self.post_norm_block_ids = list(ids) if ids else []
         if self.post_norm_block_ids:
             self.post_norms = nn.ModuleList([_ln(channels, 1e-6) for _ in self.post_norm_block_ids])
@@ -151,7 +158,7 @@ class InternImage(nn.Module):
         n = len(cfg.depths)
         self.levels = nn.ModuleList([InternImageBlock(cfg, i, downsample=i < n - 1) for i in range(n)])
 
-    def forward_stages(self, pixel_values: torch.Tensor) -> List[torch.Tensor]:
+    def forward_stages(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         """[N, 3, H, W] -> the four stage outputs, channels first [N, C_i, H/2^(i+2), W/2^(i+2)]."""
         x = self.patch_embed(pixel_values)
         outs = []

@@ -15,8 +15,9 @@ Inference follows the official ``demo.py`` path (see docs/spex_model.md for the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,8 +38,10 @@ MASK_THRESHOLD = 0.5  # binarisation of the upsampled soft mask (see SpexGenerat
 
 def chat_prompt(prompt: str) -> str:
     """The ``qwen_1_5`` (ChatML) conversation of one user turn, ready for the assistant's answer."""
-    return (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
-            f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n")
+    return (
+        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
+        f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 class SpexTower(nn.Module):
@@ -47,7 +50,9 @@ class SpexTower(nn.Module):
     def __init__(self, config: SpexConfig):
         super().__init__()
         self.vision_tower = SpexVisionEncoder(config.vision)
-        self.lan_neck = TokenCondensation(config.hidden_size, config.sam.hidden_size, config.sam.num_sparse_tokens)
+        self.lan_neck = TokenCondensation(
+            config.hidden_size, config.sam.hidden_size, config.sam.num_sparse_tokens
+        )
         self.sampromptencoder, self.mask_decoder = build_sam(config.sam)
 
     def decode(self, image_embeddings: torch.Tensor, token_states: torch.Tensor) -> torch.Tensor:
@@ -76,7 +81,7 @@ class SpexGenerateOutput:
     mask_logits: np.ndarray  # float32 [128, 128] SAM logits (> 0 = target)
     mask_soft: np.ndarray  # float32 [512, 512]: (logits > 0) bilinearly upsampled, the official output
     mask: np.ndarray  # bool [512, 512]: mask_soft >= 0.5
-    hidden_states: Optional[torch.Tensor] = None  # float32 [N - 1, hidden]: the states fed to the mask prompt
+    hidden_states: torch.Tensor | None = None  # float32 [N - 1, hidden]: the states fed to the mask prompt
     finish_reason: str = "eos"  # "eos" | "length"
     prompt_tokens: int = 0  # sequence length seen by the LLM (text + image tokens)
     info: dict = field(default_factory=dict)
@@ -93,13 +98,14 @@ class SpexModel(nn.Module):
         if not self.tie_word_embeddings:
             self.lm_head = nn.Linear(config.hidden_size, int(config.text["vocab_size"]), bias=False)
         self.tokenizer: Any = None
-        self.eos_token_ids: List[int] = []
+        self.eos_token_ids: list[int] = []
         self.repetition_penalty: float = 1.0
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str = "auto", dtype: Any = None,
-                        base_model_dir: Optional[str] = None) -> "SpexModel":
+    def from_pretrained(
+        cls, model_dir: str, device: str = "auto", dtype: Any = None, base_model_dir: str | None = None
+    ) -> SpexModel:
         """Load a SPEX checkpoint folder (sharded/single safetensors, or LoRA + ``base_model_dir``).
 
         device: "auto" (CUDA if available, else CPU) | "cpu" | "cuda" | "cuda:N".
@@ -131,7 +137,7 @@ class SpexModel(nn.Module):
         weight = self.model.embed_tokens.weight if self.tie_word_embeddings else self.lm_head.weight
         return F.linear(hidden.to(weight.device), weight)
 
-    def tokenize_prompt(self, prompt: str) -> List[int]:
+    def tokenize_prompt(self, prompt: str) -> list[int]:
         """ChatML-wrapped prompt -> ids with IMAGE_TOKEN_INDEX (-200) where ``<image>`` was.
 
         Each text chunk around ``<image>`` is tokenised on its own (as the official ``tokenizer_image_token``).
@@ -140,9 +146,11 @@ class SpexModel(nn.Module):
             raise SpexInputError("the model has no tokenizer: load it with SpexModel.from_pretrained(folder)")
         count = prompt.count(DEFAULT_IMAGE_TOKEN)
         if count != 1:
-            raise SpexInputError(f"the prompt must contain '<image>' exactly once (found {count}): "
-                                 "start it with '<image>\\n' followed by the question")
-        ids: List[int] = []
+            raise SpexInputError(
+                f"the prompt must contain '<image>' exactly once (found {count}): "
+                "start it with '<image>\\n' followed by the question"
+            )
+        ids: list[int] = []
         for i, chunk in enumerate(chat_prompt(prompt).split(DEFAULT_IMAGE_TOKEN)):
             if i:
                 ids.append(IMAGE_TOKEN_INDEX)
@@ -150,32 +158,38 @@ class SpexModel(nn.Module):
         return ids
 
     @torch.no_grad()
-    def encode_image(self, pixel_values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def encode_image(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[1, 3, 512, 512] -> (feat_agg [1, 1024, 32, 32], image_embeddings [1, 256, 32, 32])."""
         size = self.config.image_size
         if tuple(pixel_values.shape) != (1, 3, size, size):
-            raise SpexInputError(f"pixel_values must have shape [1, 3, {size}, {size}], got "
-                                 f"{list(pixel_values.shape)}: use model_runtime.spex.preprocess.normalize_image")
+            raise SpexInputError(
+                f"pixel_values must have shape [1, 3, {size}, {size}], got "
+                f"{list(pixel_values.shape)}: use model_runtime.spex.preprocess.normalize_image"
+            )
         enc = self.vision_encoder
         p = next(enc.parameters())
         return enc(pixel_values.to(device=p.device, dtype=p.dtype))
 
-    def _check_vision_features(self, features: Sequence[Any]) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _check_vision_features(self, features: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
         if len(features) != 2:
-            raise SpexInputError("vision_features must be (feat_agg, image_embeddings): "
-                                 "pass both outputs of the vision encoder")
+            raise SpexInputError(
+                "vision_features must be (feat_agg, image_embeddings): "
+                "pass both outputs of the vision encoder"
+            )
         grid = self.config.image_size // 16
         want = ((1, self.config.mm_hidden_size, grid, grid), (1, self.config.sam.hidden_size, grid, grid))
         out = []
         for name, value, shape in zip(("feat_agg", "image_embeddings"), features, want):
             t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
             if tuple(t.shape) != shape:
-                raise SpexInputError(f"vision_features {name} has shape {list(t.shape)}, expected {list(shape)}: "
-                                     "pass the outputs of this checkpoint's vision encoder")
+                raise SpexInputError(
+                    f"vision_features {name} has shape {list(t.shape)}, expected {list(shape)}: "
+                    "pass the outputs of this checkpoint's vision encoder"
+                )
             out.append(t)
         return out[0], out[1]
 
-    def _embed_prompt(self, ids: List[int], feat_agg: torch.Tensor) -> torch.Tensor:
+    def _embed_prompt(self, ids: list[int], feat_agg: torch.Tensor) -> torch.Tensor:
         """Text embeddings with the 1024 projected image tokens spliced in at ``<image>`` -> [1, L, hidden]."""
         pos = ids.index(IMAGE_TOKEN_INDEX)
         emb = self.model.embed_tokens
@@ -184,13 +198,18 @@ class SpexModel(nn.Module):
         tokens = feat_agg.to(device=proj_param.device, dtype=proj_param.dtype).flatten(2).transpose(1, 2)
         image_tokens = self.model.mm_projector(tokens)[0].to(dev)  # 1024, hidden (row-major 32 x 32 grid)
         before = emb(torch.tensor(ids[:pos], dtype=torch.long, device=dev))
-        after = emb(torch.tensor(ids[pos + 1:], dtype=torch.long, device=dev))
+        after = emb(torch.tensor(ids[pos + 1 :], dtype=torch.long, device=dev))
         return torch.cat([before, image_tokens.to(before.dtype), after], dim=0).unsqueeze(0)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
-    def generate(self, pixel_values: Optional[torch.Tensor] = None, prompt: str = "", max_new_tokens: int = 64,
-                 vision_features: Optional[Sequence[Any]] = None) -> SpexGenerateOutput:
+    def generate(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        prompt: str = "",
+        max_new_tokens: int = 64,
+        vision_features: Sequence[Any] | None = None,
+    ) -> SpexGenerateOutput:
         """Greedy answer + mask for one 512 x 512 image.
 
         ``prompt`` contains ``<image>`` once (the ChatML template is added here). ``vision_features``
@@ -199,27 +218,37 @@ class SpexModel(nn.Module):
         built from the final-norm hidden states of generated tokens 0..N-2.
         """
         if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
-            raise SpexInputError(f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
-                                 "generated tokens to build the mask prompt (use 64 or more)")
+            raise SpexInputError(
+                f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
+                "generated tokens to build the mask prompt (use 64 or more)"
+            )
         if vision_features is not None:
             feat_agg, image_embeddings = self._check_vision_features(vision_features)
         elif pixel_values is not None:
             feat_agg, image_embeddings = self.encode_image(torch.as_tensor(pixel_values))
         else:
-            raise SpexInputError("generate() needs pixel_values or vision_features: pass the normalised 512x512 tile")
+            raise SpexInputError(
+                "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile"
+            )
         ids = self.tokenize_prompt(prompt)
         embeds = self._embed_prompt(ids, feat_agg)
         length = embeds.shape[1]
-        limit = self.config.tokenizer_model_max_length or int(self.config.text.get("max_position_embeddings", 32768))
+        limit = self.config.tokenizer_model_max_length or int(
+            self.config.text.get("max_position_embeddings", 32768)
+        )
         if length + max_new_tokens > limit:
-            raise SpexInputError(f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
-                                 f"over the model's {limit}: shorten the prompt (fewer region attributes)")
+            raise SpexInputError(
+                f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
+                f"over the model's {limit}: shorten the prompt (fewer region attributes)"
+            )
 
         cache = DynamicCache()
         out = self.model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
-        logits = self.logits(out.last_hidden_state[:, -1]).float()  # only the last position (output-identical)
-        generated: List[int] = []
-        states: List[torch.Tensor] = []
+        logits = self.logits(
+            out.last_hidden_state[:, -1]
+        ).float()  # only the last position (output-identical)
+        generated: list[int] = []
+        states: list[torch.Tensor] = []
         finish = "length"
         eos = set(self.eos_token_ids)
         emb = self.model.embed_tokens
@@ -232,8 +261,11 @@ class SpexModel(nn.Module):
                 break
             if len(generated) >= max_new_tokens:
                 break
-            step = self.model(inputs_embeds=emb(torch.tensor([[token]], device=emb.weight.device)),
-                              past_key_values=cache, use_cache=True)
+            step = self.model(
+                inputs_embeds=emb(torch.tensor([[token]], device=emb.weight.device)),
+                past_key_values=cache,
+                use_cache=True,
+            )
             hidden = step.last_hidden_state[:, -1]  # 1, hidden (after the final RMSNorm)
             states.append(hidden)
             logits = self.logits(hidden).float()
@@ -257,14 +289,16 @@ class SpexModel(nn.Module):
             prompt_tokens=length,
         )
 
-    def _process_scores(self, logits: torch.Tensor, generated: List[int], suppress_eos: bool) -> torch.Tensor:
+    def _process_scores(self, logits: torch.Tensor, generated: list[int], suppress_eos: bool) -> torch.Tensor:
         """Logits processors of the official greedy call: repetition penalty from generation_config.json
         (over generated tokens only: the official call passes embeddings, not ids) and min 2 new tokens."""
         scores = logits
         if self.repetition_penalty != 1.0 and generated:
             idx = torch.tensor(sorted(set(generated)), device=scores.device)
             picked = scores[:, idx]
-            picked = torch.where(picked < 0, picked * self.repetition_penalty, picked / self.repetition_penalty)
+            picked = torch.where(
+                picked < 0, picked * self.repetition_penalty, picked / self.repetition_penalty
+            )
             scores = scores.clone()
             scores[:, idx] = picked
         if suppress_eos and self.eos_token_ids:

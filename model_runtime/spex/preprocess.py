@@ -17,10 +17,14 @@ def normalize_image(rgb: np.ndarray):
 
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3:
-        raise SpexInputError(f"expected an RGB image [H, W, 3], got shape {arr.shape}: pass a 3-band composite")
+        raise SpexInputError(
+            f"expected an RGB image [H, W, 3], got shape {arr.shape}: pass a 3-band composite"
+        )
     if arr.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise SpexInputError(f"expected a {IMAGE_SIZE}x{IMAGE_SIZE} tile, got {arr.shape[1]}x{arr.shape[0]}: "
-                             "cut or pad the image into 512 x 512 tiles")
+        raise SpexInputError(
+            f"expected a {IMAGE_SIZE}x{IMAGE_SIZE} tile, got {arr.shape[1]}x{arr.shape[0]}: "
+            "cut or pad the image into 512 x 512 tiles"
+        )
     if arr.dtype != np.uint8:
         raise SpexInputError(f"expected uint8 RGB, got {arr.dtype}: stretch the composite to 0..255 first")
     x = torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1)

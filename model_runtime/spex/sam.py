@@ -7,8 +7,6 @@ Keys: ``sampromptencoder.*`` (``transformers`` ``SamPromptEncoder``, incl. its `
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,7 +14,7 @@ from torch import nn
 from .config import SamDecoderConfig
 
 
-def build_sam(cfg: SamDecoderConfig) -> Tuple[nn.Module, nn.Module]:
+def build_sam(cfg: SamDecoderConfig) -> tuple[nn.Module, nn.Module]:
     """(SamPromptEncoder, SamMaskDecoder) with the given sizes."""
     from transformers.models.sam.modeling_sam import SamMaskDecoder, SamPromptEncoder
 
@@ -33,15 +31,23 @@ def image_positional_embeddings(prompt_encoder: nn.Module, size: int) -> torch.T
     return prompt_encoder.shared_embedding(torch.stack([x, y], dim=-1)).permute(2, 0, 1).unsqueeze(0)
 
 
-def decode_mask_logits(prompt_encoder: nn.Module, mask_decoder: nn.Module, image_embeddings: torch.Tensor,
-                       sparse_tokens: torch.Tensor) -> torch.Tensor:
+def decode_mask_logits(
+    prompt_encoder: nn.Module,
+    mask_decoder: nn.Module,
+    image_embeddings: torch.Tensor,
+    sparse_tokens: torch.Tensor,
+) -> torch.Tensor:
     """image_embeddings [B, 256, 32, 32] + sparse_tokens [B, 4, 256] -> single-mask logits [B, 128, 128]."""
     b, _, h, w = image_embeddings.shape
     pos = image_positional_embeddings(prompt_encoder, w).to(image_embeddings.dtype).repeat(b, 1, 1, 1)
     dense = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(b, -1, h, w)
-    out = mask_decoder(image_embeddings=image_embeddings, image_positional_embeddings=pos,
-                       sparse_prompt_embeddings=sparse_tokens.unsqueeze(1), dense_prompt_embeddings=dense,
-                       multimask_output=False)
+    out = mask_decoder(
+        image_embeddings=image_embeddings,
+        image_positional_embeddings=pos,
+        sparse_prompt_embeddings=sparse_tokens.unsqueeze(1),
+        dense_prompt_embeddings=dense,
+        multimask_output=False,
+    )
     return out[0][:, 0, 0]  # B, point_batch=1, masks=1, 128, 128 -> B, 128, 128
 
 

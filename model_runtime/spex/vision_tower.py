@@ -7,8 +7,6 @@ stores them under ``model.vision_tower.vision_tower.`` (see :mod:`.modeling`).
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 from torch import nn
 
@@ -22,11 +20,12 @@ class SpexVisionModel(InternImage):
 
     def __init__(self, cfg: InternImageConfig):
         super().__init__(cfg)
-        self.feat_aggregator = FeatureAggregator(cfg.aggregator_in_channels, cfg.aggregator_channels,
-                                                 cfg.aggregator_groups)
+        self.feat_aggregator = FeatureAggregator(
+            cfg.aggregator_in_channels, cfg.aggregator_channels, cfg.aggregator_groups
+        )
         self.visionneck = VisionNeck(cfg.aggregator_channels, cfg.neck_channels)
 
-    def forward(self, pixel_values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, 3, 512, 512] -> (feat_agg [B, 1024, 32, 32], image_embeddings [B, 256, 32, 32])."""
         feat_agg = self.feat_aggregator(self.forward_stages(pixel_values))
         return feat_agg, self.visionneck(feat_agg)
@@ -40,18 +39,19 @@ class SpexVisionEncoder(nn.Module):
     the SAM mask decoder. Sizes in brackets are those of the released model.
     """
 
-    def __init__(self, config: Optional[InternImageConfig] = None):
+    def __init__(self, config: InternImageConfig | None = None):
         super().__init__()
         self.config = config or InternImageConfig()
         self.vision_model = SpexVisionModel(self.config)
 
-    def forward(self, pixel_values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """See the class docstring."""
         return self.vision_model(pixel_values)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, dtype: torch.dtype = torch.float32,
-                        device: str = "cpu") -> "SpexVisionEncoder":
+    def from_pretrained(
+        cls, model_dir: str, dtype: torch.dtype = torch.float32, device: str = "cpu"
+    ) -> SpexVisionEncoder:
         """Only the vision encoder of a SPEX checkpoint folder (every one of its tensors checked)."""
         from .checkpoint import load_vision_encoder
 

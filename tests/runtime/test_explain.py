@@ -7,16 +7,37 @@ from model_runtime.prompts import parse_prompt
 def details(method="default", caveats=("shadow_water", "nodata", "fallback"), **thr):
     return {
         "rule_text": "NDWI > 0 AND nir reflectance < 0.2",
-        "threshold": {"index": "NDWI", "op": ">", "value": thr.get("value", 0.0), "default": 0.0,
-                      "method": method, "separability": 0.91, "histogram_pixels": 12345},
-        "indices": {"NDWI": {"formula": "(G - N) / (G + N)", "long_name": "Normalized Difference Water Index",
-                             "reference": "McFeeters 1996"}},
-        "guards": [{"test": "nir reflectance < 0.2", "rejected_px": 42,
-                    "why": "water absorbs NIR: excludes snow, cloud, bright soil and roofs"}],
+        "threshold": {
+            "index": "NDWI",
+            "op": ">",
+            "value": thr.get("value", 0.0),
+            "default": 0.0,
+            "method": method,
+            "separability": 0.91,
+            "histogram_pixels": 12345,
+        },
+        "indices": {
+            "NDWI": {
+                "formula": "(G - N) / (G + N)",
+                "long_name": "Normalized Difference Water Index",
+                "reference": "McFeeters 1996",
+            }
+        },
+        "guards": [
+            {
+                "test": "nir reflectance < 0.2",
+                "rejected_px": 42,
+                "why": "water absorbs NIR: excludes snow, cloud, bright soil and roofs",
+            }
+        ],
         "pixels": {"target": 250, "background": 750, "nodata": 100, "outside_aoi": 0, "total": 1100},
         "pixel_area_m2": 100.0,
-        "stats": {"NDWI": {"inside": {"count": 250, "mean": 0.41, "p10": 0.2, "p50": 0.4, "p90": 0.6},
-                           "outside": {"count": 750, "mean": -0.3, "p10": -0.5, "p50": -0.3, "p90": -0.1}}},
+        "stats": {
+            "NDWI": {
+                "inside": {"count": 250, "mean": 0.41, "p10": 0.2, "p50": 0.4, "p90": 0.6},
+                "outside": {"count": 750, "mean": -0.3, "p10": -0.5, "p50": -0.3, "p90": -0.1},
+            }
+        },
         "cleanup": {"removed_region_px": 3, "filled_hole_px": 2, "min_region_px": 2, "fill_holes_px": 2},
         "fallback_missing_roles": ["swir1"],
         "skipped_guards": [],
@@ -26,8 +47,15 @@ def details(method="default", caveats=("shadow_water", "nodata", "fallback"), **
 
 def regions(n):
     locs = ["center", "top-left", "bottom-right"]
-    return [{"Size of area": "medium", "Centroid": [0.1 * (i % 10), 0.5], "Location": locs[i % 3],
-             "Bounding box": [[0, 0]] * 4} for i in range(n)]
+    return [
+        {
+            "Size of area": "medium",
+            "Centroid": [0.1 * (i % 10), 0.5],
+            "Location": locs[i % 3],
+            "Bounding box": [[0, 0]] * 4,
+        }
+        for i in range(n)
+    ]
 
 
 def test_english_text_names_rule_threshold_regions_stats_and_caveats():

@@ -30,7 +30,10 @@ def nd(a, b):
         ("NDSI", lambda b: nd(b["green"], b["swir1"])),
         ("BI", lambda b: nd(b["swir1"] + b["red"], b["nir"] + b["blue"])),
         ("AWEInsh", lambda b: 4 * (b["green"] - b["swir1"]) - (0.25 * b["nir"] + 2.75 * b["swir2"])),
-        ("AWEIsh", lambda b: b["blue"] + 2.5 * b["green"] - 1.5 * (b["nir"] + b["swir1"]) - 0.25 * b["swir2"]),
+        (
+            "AWEIsh",
+            lambda b: b["blue"] + 2.5 * b["green"] - 1.5 * (b["nir"] + b["swir1"]) - 0.25 * b["swir2"],
+        ),
         ("BRIGHT", lambda b: (b["blue"] + b["green"] + b["red"]) / 3),
         ("HOT", lambda b: b["blue"] - 0.5 * b["red"] - 0.08),
     ],

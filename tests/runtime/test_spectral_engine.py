@@ -1,4 +1,4 @@
-"""The spectral engine end to end on GeoTIFFs written here: accuracy per class, Otsu, no-data, missing bands."""
+"""The spectral engine end to end on GeoTIFFs written here: accuracy, Otsu, no-data, missing bands."""
 
 import numpy as np
 import pytest
@@ -73,8 +73,15 @@ def run_engine(path, prompt, tmp_path, aoi=None, window=64, cancel_after=None, *
             raise ExtractionCancelled("cancelled")
 
     progress = []
-    job = EngineJob(source=source, region=region, target=parse_prompt(prompt), request=request,
-                    workdir=str(tmp_path), progress=lambda f, m: progress.append(f), check_cancelled=check)
+    job = EngineJob(
+        source=source,
+        region=region,
+        target=parse_prompt(prompt),
+        request=request,
+        workdir=str(tmp_path),
+        progress=lambda f, m: progress.append(f),
+        check_cancelled=check,
+    )
     engine = SpectralEngine(window_size=window)
     out = engine.run(job)
     mask = gdal.Open(out.mask_path).ReadAsArray()
@@ -91,8 +98,15 @@ def scene(tmp_path_factory):
     return write_scene(tmp_path_factory.mktemp("scene") / "s6.tif", labels), labels
 
 
-@pytest.mark.parametrize(("prompt", "cls"), [("extract the water bodies", "water"), ("vegetation", "vegetation"),
-                                             ("buildings", "building"), ("bare soil", "bare_soil")])
+@pytest.mark.parametrize(
+    ("prompt", "cls"),
+    [
+        ("extract the water bodies", "water"),
+        ("vegetation", "vegetation"),
+        ("buildings", "building"),
+        ("bare soil", "bare_soil"),
+    ],
+)
 def test_each_class_matches_truth(scene, tmp_path, prompt, cls):
     path, labels = scene
     _, _, out, mask, progress = run_engine(path, prompt, tmp_path)
@@ -132,7 +146,9 @@ def test_otsu_on_bimodal_scene(tmp_path):
     _, _, out, mask, _ = run_engine(path, "vegetation", tmp_path, threshold_method="otsu")
     thr = out.details["threshold"]
     assert thr["method"] == "otsu" and thr["separability"] > 0.8
-    soil_ndvi, veg_ndvi = [(s[3] - s[2]) / (s[3] + s[2]) for s in (SPECTRA["bare_soil"], SPECTRA["vegetation"])]
+    soil_ndvi, veg_ndvi = [
+        (s[3] - s[2]) / (s[3] + s[2]) for s in (SPECTRA["bare_soil"], SPECTRA["vegetation"])
+    ]
     assert soil_ndvi < thr["value"] < veg_ndvi
     assert iou(mask == 1, labels == "vegetation") >= 0.95
 
@@ -158,7 +174,7 @@ def test_aoi_polygon_outside_is_nodata(scene, tmp_path):
     wkt = "POLYGON((500000 4600000, 501200 4600000, 500000 4598800, 500000 4600000))"
     _, job, out, mask, _ = run_engine(path, "water", tmp_path, aoi=AreaOfInterest(wkt=wkt))
     win = job.region.window
-    sub = labels[win.yoff:win.yoff + win.ysize, win.xoff:win.xoff + win.xsize]
+    sub = labels[win.yoff : win.yoff + win.ysize, win.xoff : win.xoff + win.xsize]
     inside = mask != MASK_NODATA
     assert out.details["pixels"]["outside_aoi"] > 0 and inside.any() and (~inside).any()
     assert iou((mask == 1), (sub == "water") & inside) >= 0.9
@@ -207,5 +223,7 @@ def test_chinese_prompt_gives_chinese_explanation(scene, tmp_path):
     text = engine.explain(job, out, regions)
     assert "水体" in text and "MNDWI" in text and "默认阈值" in text
     assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) > 50
-    en = engine.explain(job.__class__(**{**job.__dict__, "target": parse_prompt("water bodies")}), out, regions)
+    en = engine.explain(
+        job.__class__(**{**job.__dict__, "target": parse_prompt("water bodies")}), out, regions
+    )
     assert "Extracted water" in en and "MNDWI" in en

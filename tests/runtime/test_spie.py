@@ -23,8 +23,9 @@ DEMO = (
     "<image>\\nBased on the provided image and the attributes of the vegetation regions, please provide a "
     "detailed description of them:[{'Size of area': 'huge', 'Centroid': [0.48, 0.422], 'Location': 'center', "
     "'Bounding box': [[0.09, 0.0], [0.998, 0.0], [0.998, 0.963], [0.09, 0.963]]}, {'Size of area': "
-    "'somewhat large', 'Centroid': [0.965, 0.938], 'Location': 'bottom-right', 'Bounding box': [[0.914, 0.873], "
-    "[0.998, 0.873], [0.998, 0.998], [0.914, 0.998]]}, {'Size of area': 'medium', 'Centroid': [0.645, 0.771], "
+    "'somewhat large', 'Centroid': [0.965, 0.938], 'Location': 'bottom-right', 'Bounding box': "
+    "[[0.914, 0.873], [0.998, 0.873], [0.998, 0.998], [0.914, 0.998]]}, {'Size of area': 'medium', "
+    "'Centroid': [0.645, 0.771], "
     "'Location': 'bottom-center', 'Bounding box': [[0.611, 0.723], [0.699, 0.732], [0.689, 0.818], "
     "[0.602, 0.809]]}]"
 )
@@ -58,7 +59,9 @@ def test_our_attributes_have_the_demo_shape():
     assert attrs[2]["Bounding box"] == [[0.02, 0.02]] * 4 and attrs[2]["Centroid"] == [0.02, 0.02]
     assert attrs[2]["Size of area"] == "very tiny"
     prompt = build_spex_prompt("water bodies", attrs)
-    assert prompt.startswith("<image>\\nBased on the provided image and the attributes of the water bodies regions")
+    assert prompt.startswith(
+        "<image>\\nBased on the provided image and the attributes of the water bodies regions"
+    )
     assert prompt.endswith("]") and "'Size of area': 'huge'" in prompt
 
 
@@ -130,8 +133,16 @@ def test_degenerate_inputs():
 
 @pytest.mark.parametrize(
     ("fraction", "level"),
-    [(0.6, "huge"), (0.25, "huge"), (0.1, "large"), (0.02, "somewhat large"), (0.007, "medium"),
-     (0.003, "small"), (0.0005, "very tiny"), (0.0, "very tiny")],
+    [
+        (0.6, "huge"),
+        (0.25, "huge"),
+        (0.1, "large"),
+        (0.02, "somewhat large"),
+        (0.007, "medium"),
+        (0.003, "small"),
+        (0.0005, "very tiny"),
+        (0.0, "very tiny"),
+    ],
 )
 def test_size_levels(fraction, level):
     assert size_level(fraction) == level
@@ -139,9 +150,17 @@ def test_size_levels(fraction, level):
 
 @pytest.mark.parametrize(
     ("cx", "cy", "name"),
-    [(0.1, 0.1, "top-left"), (0.5, 0.1, "top-center"), (0.9, 0.2, "top-right"), (0.2, 0.5, "middle-left"),
-     (0.5, 0.5, "center"), (0.8, 0.5, "middle-right"), (0.0, 0.9, "bottom-left"), (0.5, 1.0, "bottom-center"),
-     (1.0, 1.0, "bottom-right")],
+    [
+        (0.1, 0.1, "top-left"),
+        (0.5, 0.1, "top-center"),
+        (0.9, 0.2, "top-right"),
+        (0.2, 0.5, "middle-left"),
+        (0.5, 0.5, "center"),
+        (0.8, 0.5, "middle-right"),
+        (0.0, 0.9, "bottom-left"),
+        (0.5, 1.0, "bottom-center"),
+        (1.0, 1.0, "bottom-right"),
+    ],
 )
 def test_location_grid(cx, cy, name):
     assert location_name(cx, cy) == name

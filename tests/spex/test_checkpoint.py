@@ -14,7 +14,8 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 from model_runtime.errors import ModelLoadError, SpexInputError  # noqa: E402
 from model_runtime.spex import SpexModel  # noqa: E402
 from model_runtime.spex.checkpoint import load_vision_encoder, resolve_device, resolve_dtype  # noqa: E402
-from model_runtime.spex.make_test_checkpoint import SHARD_NAMES, main as make_main  # noqa: E402
+from model_runtime.spex.make_test_checkpoint import SHARD_NAMES  # noqa: E402
+from model_runtime.spex.make_test_checkpoint import main as make_main  # noqa: E402
 
 SHARD2 = SHARD_NAMES[1]
 
@@ -50,14 +51,25 @@ def _load_error(folder, **kw) -> str:
 
 def test_official_layout_files(tiny_checkpoint):
     names = set(os.listdir(tiny_checkpoint))
-    for f in ("config.json", "generation_config.json", "model.safetensors.index.json", *SHARD_NAMES, "vocab.json",
-              "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for f in (
+        "config.json",
+        "generation_config.json",
+        "model.safetensors.index.json",
+        *SHARD_NAMES,
+        "vocab.json",
+        "merges.txt",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ):
         assert f in names
     cfg = json.load(open(os.path.join(tiny_checkpoint, "config.json")))
     assert cfg["model_type"] == "llava_qwen" and cfg["mm_projector_type"] == "mlp2x_gelu"
     index = json.load(open(os.path.join(tiny_checkpoint, "model.safetensors.index.json")))["weight_map"]
     assert index["model.embed_tokens.weight"] == SHARD_NAMES[0] and index["model.norm.weight"] == SHARD2
-    assert index["model.layers.1.self_attn.q_proj.weight"] == SHARD_NAMES[0]  # split inside the layer, as released
+    assert (
+        index["model.layers.1.self_attn.q_proj.weight"] == SHARD_NAMES[0]
+    )  # split inside the layer, as released
     assert index["model.layers.1.mlp.up_proj.weight"] == SHARD2
     for shard in SHARD_NAMES:
         assert all(t.dtype == torch.float16 for t in load_file(os.path.join(tiny_checkpoint, shard)).values())
@@ -106,7 +118,9 @@ def test_missing_shard(ckpt):
 
 
 def test_wrong_shape(ckpt):
-    _edit_shard(ckpt, SHARD2, lambda t: t.update({"model.mm_projector.0.bias": t["model.mm_projector.0.bias"][:-1]}))
+    _edit_shard(
+        ckpt, SHARD2, lambda t: t.update({"model.mm_projector.0.bias": t["model.mm_projector.0.bias"][:-1]})
+    )
     msg = _load_error(ckpt)
     assert "shape mismatch" in msg and "model.mm_projector.0.bias" in msg
 
@@ -121,6 +135,7 @@ def test_missing_keys_are_counted(ckpt):
     def drop(t):
         for k in [k for k in t if k.startswith("model.vision_tower.lan_neck.")]:
             del t[k]
+
     _edit_shard(ckpt, SHARD2, drop)
     msg = _load_error(ckpt)
     assert "6 missing" in msg and "lan_neck" in msg and "more" in msg
@@ -147,12 +162,15 @@ def test_slow_tokenizer_alone_loads(ckpt, tiny_model):
     assert model.tokenize_prompt(prompt) == tiny_model.tokenize_prompt(prompt)
 
 
-@pytest.mark.parametrize("content,expect", [
-    ("{not json", "cannot parse"),
-    ('{"model_type": "llama", "hidden_size": 8}', "model_type"),
-    ('{"model_type": "llava_qwen", "hidden_size": 64}', "lacks"),
-    ("[1, 2]", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content,expect",
+    [
+        ("{not json", "cannot parse"),
+        ('{"model_type": "llama", "hidden_size": 8}', "model_type"),
+        ('{"model_type": "llava_qwen", "hidden_size": 64}', "lacks"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
 def test_bad_config(ckpt, content, expect):
     with open(os.path.join(ckpt, "config.json"), "w") as fh:
         fh.write(content)
@@ -221,8 +239,16 @@ def _make_lora(tiny_checkpoint, tmp_path, r=4, alpha=8.0):
             adapter[f"base_model.model.{key}.lora_B.weight"] = b.half()
             expected[key + ".weight"] = w.float() + (b.half().float() @ a.half().float()) * (alpha / r)
     save_file(adapter, str(lora / "adapter_model.safetensors"))
-    json.dump({"r": r, "lora_alpha": alpha, "target_modules": ["q_proj", "v_proj"], "peft_type": "LORA",
-               "base_model_name_or_path": "Qwen2_5_1_5B_mask_decoder"}, open(lora / "adapter_config.json", "w"))
+    json.dump(
+        {
+            "r": r,
+            "lora_alpha": alpha,
+            "target_modules": ["q_proj", "v_proj"],
+            "peft_type": "LORA",
+            "base_model_name_or_path": "Qwen2_5_1_5B_mask_decoder",
+        },
+        open(lora / "adapter_config.json", "w"),
+    )
     return str(lora), str(base), expected, stored
 
 

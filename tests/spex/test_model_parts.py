@@ -48,11 +48,23 @@ def _dcnv3_reference(value, offset, mask, k, stride, pad, dil, group, offset_sca
                             ox = offset[b, ho, wo, (g * k * k + p) * 2]
                             oy = offset[b, ho, wo, (g * k * k + p) * 2 + 1]
                             # padded-pixel-centre coordinates, then -0.5 to pixel indices (align_corners=False)
-                            px = centre + 0.5 + wo * stride + (i * dil - centre) * offset_scale + ox * offset_scale
-                            py = centre + 0.5 + ho * stride + (j * dil - centre) * offset_scale + oy * offset_scale
-                            s = _bilinear_zero(padded[b, :, :, g * gc:(g + 1) * gc], py - 0.5, px - 0.5)
+                            px = (
+                                centre
+                                + 0.5
+                                + wo * stride
+                                + (i * dil - centre) * offset_scale
+                                + ox * offset_scale
+                            )
+                            py = (
+                                centre
+                                + 0.5
+                                + ho * stride
+                                + (j * dil - centre) * offset_scale
+                                + oy * offset_scale
+                            )
+                            s = _bilinear_zero(padded[b, :, :, g * gc : (g + 1) * gc], py - 0.5, px - 0.5)
                             acc += mask[b, ho, wo, g * k * k + p] * s
-                    out[b, ho, wo, g * gc:(g + 1) * gc] = acc
+                    out[b, ho, wo, g * gc : (g + 1) * gc] = acc
     return out
 
 
@@ -65,8 +77,20 @@ def test_dcnv3_matches_loop_reference_with_random_offsets(offset_scale):
     logits = rng.standard_normal((n, h, w, group, k * k))
     mask = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).reshape(n, h, w, -1)
     ref = _dcnv3_reference(value, offset, mask, k, 1, 1, 1, group, offset_scale)
-    got = dcnv3_sample(*(torch.tensor(a, dtype=torch.float64) for a in (value, offset, mask)),
-                       k, k, 1, 1, 1, 1, 1, 1, group, gc, offset_scale).numpy()
+    got = dcnv3_sample(
+        *(torch.tensor(a, dtype=torch.float64) for a in (value, offset, mask)),
+        k,
+        k,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        group,
+        gc,
+        offset_scale,
+    ).numpy()
     np.testing.assert_allclose(got, ref, atol=1e-10)
 
 
@@ -80,7 +104,7 @@ def test_dcnv3_zero_offsets_uniform_mask_is_a_box_filter(offset_scale, spread):
     expect = np.zeros((h, w, c), np.float32)
     for dy in (-spread, 0, spread):
         for dx in (-spread, 0, spread):
-            expect += padded[spread + dy: spread + dy + h, spread + dx: spread + dx + w] / 9.0
+            expect += padded[spread + dy : spread + dy + h, spread + dx : spread + dx + w] / 9.0
     offset = torch.zeros(1, h, w, 2 * 9 * 2)
     mask = torch.full((1, h, w, 2 * 9), 1.0 / 9.0)
     got = dcnv3_sample(torch.tensor(x), offset, mask, group=2, offset_scale=offset_scale)[0].numpy()
@@ -124,7 +148,9 @@ def test_layernorm2d_normalises_channels_in_fp32():
         ln.weight.copy_(torch.arange(6.0))
         ln.bias.fill_(0.5)
     x = torch.randn(2, 6, 3, 4) * 5 + 3
-    ref = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1), (6,), ln.weight, ln.bias, 1e-6).permute(0, 3, 1, 2)
+    ref = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1), (6,), ln.weight, ln.bias, 1e-6).permute(
+        0, 3, 1, 2
+    )
     torch.testing.assert_close(ln(x), ref, atol=1e-5, rtol=1e-5)
     assert ln.half()(x.half()).dtype == torch.float16  # affine in the model dtype after fp32 statistics
 
@@ -154,7 +180,9 @@ def test_condensation_pools_any_token_count_to_four():
 
 
 def test_sam_decoder_shapes_and_positional_grid():
-    cfg = SamDecoderConfig(hidden_size=32, num_pos_feats=16, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32)
+    cfg = SamDecoderConfig(
+        hidden_size=32, num_pos_feats=16, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+    )
     prompt_encoder, decoder = build_sam(cfg)
     pos = image_positional_embeddings(prompt_encoder, 32)
     assert pos.shape == (1, 32, 32, 32)

@@ -1,5 +1,9 @@
 """Mask cleanup with GDAL's SieveFilter: drop specks, fill pinholes, streamed by GDAL.
 
+:func:`sieve_strip` does the same on one strip of a mask held in memory, with enough rows of context above
+and below to give exactly the whole-raster result: the spectral engine cleans each strip as it streams, so the
+mask file is written once and never re-read.
+
 SieveFilter merges every connected region smaller than a threshold into its largest neighbour, whatever its
 value, with one threshold for both. To remove small *target* regions and fill small *holes* with different
 sizes, each pass sieves into a scratch GeoTIFF and only the wanted kind of change is copied back (strip by
@@ -16,13 +20,14 @@ from typing import Dict, Tuple
 import numpy as np
 from osgeo import gdal
 
-from .engines.base import MASK_BACKGROUND, MASK_TARGET
+from .engines.base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
 
 gdal.UseExceptions()
 
 #: default minimum object size: 0.01 ha (100 m2), and never less than 2 pixels (single pixels are noise)
 DEFAULT_MIN_REGION_M2 = 100.0
 _STRIP_ROWS = 512
+_SIEVE_TILE = 512  # columns per tile in sieve_strip (plus the halo on each side)
 
 
 def default_min_region_px(pixel_area_m2: float | None, min_area_m2: float = DEFAULT_MIN_REGION_M2) -> int:
@@ -108,3 +113,112 @@ def clean_mask(mask_path: str, min_region_px: int, fill_holes_px: int) -> Dict[s
     finally:
         ds = None
     return stats
+
+
+def _sieve_mem(mask: np.ndarray, threshold: int, connectedness: int) -> np.ndarray:
+    """GDAL SieveFilter of a uint8 mask array in memory (255 = no-data, excluded); returns the new array."""
+    rows, cols = mask.shape
+    ds = gdal.GetDriverByName("MEM").Create("", cols, rows, 1, gdal.GDT_Byte)
+    band = ds.GetRasterBand(1)
+    band.SetNoDataValue(MASK_NODATA)
+    band.WriteArray(mask)
+    gdal.SieveFilter(band, band.GetMaskBand(), band, int(threshold), connectedness)
+    return band.ReadAsArray()
+
+
+def sieve_halo(min_region_px: int, fill_holes_px: int) -> int:
+    """Rows of context above and below a strip that make :func:`sieve_strip` exact (0: no cleanup)."""
+    if fill_holes_px < 2 and min_region_px < 2:
+        return 0
+    return max(int(min_region_px), int(fill_holes_px))
+
+
+def sieve_strip(
+    mask: np.ndarray, top: int, bottom: int, min_region_px: int, fill_holes_px: int
+) -> Tuple[np.ndarray, int, int]:
+    """Clean rows ``top:bottom`` of ``mask`` (uint8 1/0/255) using the rows around them as context.
+
+    Same result as :func:`clean_mask` on the whole raster when ``mask`` holds at least
+    :func:`sieve_halo` rows above ``top`` and below ``bottom`` (or the raster ends there): a region that
+    reaches a core pixel and the edge of the context spans more than the halo, so it has at least that many
+    pixels and is never sieved. The same argument holds across columns, so the strip is cut into tiles, each
+    sieved with its own halo, and tiles whose context holds a single value (a lake interior, open land) are
+    skipped: on real scenes most of a strip. Returns (cleaned core rows, filled pixels, removed pixels).
+    """
+    core = mask[top:bottom]
+    new = core.copy()
+    if fill_holes_px < 2 and min_region_px < 2:
+        return new, 0, 0
+    halo = sieve_halo(min_region_px, fill_holes_px)
+    cols = mask.shape[1]
+    tile = max(_SIEVE_TILE, 4 * halo)
+    for x0 in range(0, cols, tile):
+        x1 = min(cols, x0 + tile)
+        c0, c1 = max(0, x0 - halo), min(cols, x1 + halo)
+        context = mask[:, c0:c1]
+        if not (context == MASK_TARGET).any() or not (context == MASK_BACKGROUND).any():
+            continue
+        new[:, x0:x1] = _sieve_context(context, min_region_px, fill_holes_px)[top:bottom, x0 - c0 : x1 - c0]
+    changed = new != core
+    n_changed = int(np.count_nonzero(changed))
+    if not n_changed:
+        return new, 0, 0
+    filled = int(np.count_nonzero(new[changed] == MASK_TARGET))
+    return new, filled, n_changed - filled
+
+
+def _sieve_context(context: np.ndarray, min_region_px: int, fill_holes_px: int) -> np.ndarray:
+    """The whole ``context`` cleaned as clean_mask would (both thresholds, same passes)."""
+    if fill_holes_px == min_region_px == 2:
+        return _sieve_single_pixels(context)
+    if fill_holes_px == min_region_px:
+        return _sieve_mem(context, min_region_px, 8)
+    # as clean_mask: a 4-connected hole pass, then a speck pass over the hole-filled context
+    new = context.copy()
+    if fill_holes_px >= 2:
+        holes = _sieve_mem(context, fill_holes_px, 4)
+        new[(context == MASK_BACKGROUND) & (holes == MASK_TARGET)] = MASK_TARGET
+    if min_region_px >= 2:
+        specks = _sieve_mem(new, min_region_px, 8)
+        new[(new == MASK_TARGET) & (specks == MASK_BACKGROUND)] = MASK_BACKGROUND
+    return new
+
+
+def _neighbour_counts(flags: np.ndarray) -> np.ndarray:
+    """For a uint8 0/1 array: how many of each pixel's 8 neighbours are 1 (outside the array counts 0)."""
+    rows, cols = flags.shape
+    padded = np.zeros((rows + 2, cols + 2), np.uint8)
+    padded[1:-1, 1:-1] = flags
+    horiz = padded[:, :-2] + padded[:, 1:-1]  # 3 x 3 box sum, separably
+    horiz += padded[:, 2:]
+    box = horiz[:-2] + horiz[1:-1]
+    box += horiz[2:]
+    box -= flags
+    return box
+
+
+def _sieve_single_pixels(mask: np.ndarray) -> np.ndarray:
+    """SieveFilter with threshold 2, 8-connected (the default for 10-30 m pixels), in numpy: a pixel with no
+    8-neighbour of its own value is a one-pixel region and takes the value of its neighbours (target and
+    background are the only values, so the "largest neighbour" is the other one); one with only no-data
+    neighbours stays. About 5x faster than GDAL's general sieve."""
+    target = (mask == MASK_TARGET).view(np.uint8)
+    background = (mask == MASK_BACKGROUND).view(np.uint8)
+    n_target = _neighbour_counts(target)
+    n_background = _neighbour_counts(background)
+    remove = (target != 0) & (n_target == 0) & (n_background != 0)
+    fill = (background != 0) & (n_background == 0) & (n_target != 0)
+    has_remove, has_fill = bool(remove.any()), bool(fill.any())
+    if has_remove and has_fill:
+        # next to no-data a one-pixel region may touch the other value only through one-pixel regions
+        # that flip too; GDAL then keeps it: flip only pixels with a neighbour of the other value that stays
+        n_remove = _neighbour_counts(remove.view(np.uint8))
+        n_fill = _neighbour_counts(fill.view(np.uint8))
+        remove &= n_background > n_fill
+        fill &= n_target > n_remove
+    out = mask.copy()
+    if has_remove:
+        out[remove] = MASK_BACKGROUND
+    if has_fill:
+        out[fill] = MASK_TARGET
+    return out

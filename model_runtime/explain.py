@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Sequence
 
 from .prompts import class_name
+from .thresholds import DARK_NIR_WHY
 
 #: regions described one by one; the others are counted ("and N smaller regions")
 DESCRIBED_REGIONS = 5
@@ -71,6 +72,16 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "skipped; set --scaling to enable them.",
         "zh": "波段数值不像反射率（0..1），因此跳过了反射率约束（{skipped}）；可设置 --scaling 启用。",
     },
+    "scene_relative": {
+        "en": "The band values are not calibrated reflectance, so the thresholds were set relative to this "
+        "scene ({scene}). They assume the area of interest also holds ordinary land (roofs, soil, "
+        "vegetation): on an area of interest that is almost all water or all forest they are unreliable; "
+        "draw a larger area or give --threshold. Shadows deep enough to be as dark in NIR as water can pass, "
+        "and turbid or shallow water brighter in NIR than a quarter of the scene's range is missed.",
+        "zh": "波段数值不是经过定标的反射率，因此阈值根据本景影像自身设定（{scene}）。这假定感兴趣区内也有普通地物"  # noqa: E501 (CJK characters count double)
+        "（屋顶、土壤、植被）：若感兴趣区几乎全是水体或森林，阈值不可靠，请扩大范围或用 --threshold 指定。"
+        "近红外与水体一样暗的深阴影可能被误判，近红外较亮的浑浊或浅水可能被遗漏。",
+    },
     "nodata": {
         "en": "{nodata_pct} of the area of interest is no-data and was left out.",
         "zh": "感兴趣区内 {nodata_pct} 为无数据像元，已排除。",
@@ -82,11 +93,14 @@ _METHOD = {
         "default": "default threshold",
         "user": "threshold set by the user",
         "otsu": "threshold chosen by Otsu's method from the histogram of {n} pixels (separability {sep})",
+        "scene": "threshold relative to this scene: the median {index} of its brightest 10% of pixels "
+        "(roofs, gravel, bare soil: {ref}) + {margin}",
     },
     "zh": {
         "default": "默认阈值",
         "user": "用户指定阈值",
         "otsu": "由 Otsu 方法根据 {n} 个像元的直方图自动选取的阈值（可分性 {sep}）",
+        "scene": "相对本景影像的阈值：最亮 10% 像元（屋顶、砾石、裸土）的 {index} 中位数 {ref} 加 {margin}",
     },
 }
 
@@ -101,6 +115,7 @@ _WHY_ZH = {
     "excludes snow (NDSI >= 0.4)": "排除冰雪（NDSI >= 0.4）",
     "excludes water (dark in NIR)": "排除水体（近红外暗）",
     "excludes dark surfaces": "排除暗色地表",
+    DARK_NIR_WHY: "水体是影像中近红外最暗的地物之一：近红外须低于本景近红外范围（第 1 至第 90 百分位）最暗的 25%",  # noqa: E501 (CJK characters count double)
 }
 
 _SIZE_ZH = {
@@ -149,6 +164,19 @@ def _stat_line(name: str, st: Mapping[str, Any], language: str) -> str:
     return f"- {name}: inside {one(ins)}; outside {one(out)}."
 
 
+def _scene_text(scene: Mapping[str, Any], language: str) -> str:
+    parts = []
+    if "bright_reference" in scene:
+        ref = f"{scene['bright_reference']:g} + {scene['margin']:g}"
+        parts.append(f"亮地物参考 {ref}" if language == "zh" else f"bright-surface reference {ref}")
+    if "nir_dark_limit" in scene:
+        lim = f"{scene['nir_dark_limit']:g} (p1 {scene['nir_p1']:g}, p90 {scene['nir_p90']:g})"
+        parts.append(f"近红外上限 {lim}" if language == "zh" else f"NIR limit {lim}")
+    n = f"{scene.get('sample_pixels', 0):,}"
+    parts.append(f"样本 {n} 像元" if language == "zh" else f"from {n} sampled pixels")
+    return ("；" if language == "zh" else "; ").join(parts)
+
+
 def _region_line(i: int, r: Mapping[str, Any], language: str) -> str:
     cx, cy = r.get("Centroid", [0, 0])
     if language == "zh":
@@ -175,7 +203,14 @@ def spectral_explanation(
     lines: List[str] = []
 
     method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
-    method = method.format(n=f"{thr.get('histogram_pixels', 0):,}", sep=thr.get("separability", "?"))
+    scene = thr.get("scene") or {}
+    method = method.format(
+        n=f"{thr.get('histogram_pixels', 0):,}",
+        sep=thr.get("separability", "?"),
+        index=thr.get("index", ""),
+        ref=scene.get("bright_reference", "?"),
+        margin=scene.get("margin", "?"),
+    )
     is_default = thr.get("method", "default") == "default"
     if lang == "zh":
         lines.append(f"使用光谱引擎（无需模型权重）提取{name}。")
@@ -257,6 +292,7 @@ def spectral_explanation(
         "missing": ", ".join(details.get("fallback_missing_roles", [])) or "?",
         "skipped": ", ".join(details.get("skipped_guards", [])) or "-",
         "nodata_pct": _pct(pixels.get("nodata", 0), total),
+        "scene": _scene_text(scene, lang),
     }
     for key in details.get("caveats", []):
         text = CAVEATS.get(key, {}).get(lang)

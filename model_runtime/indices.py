@@ -28,34 +28,35 @@ class IndexDefinition:
     value_range: Tuple[float, float]  # fixed histogram range used for statistics and Otsu
 
 
-def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(a - b) / (a + b) in float32; NaN where the sum is 0 or an input is NaN."""
-    num = np.subtract(a, b, dtype=np.float32)
-    den = np.add(a, b, dtype=np.float32)
+def _normalized_difference(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, scratch: np.ndarray | None = None
+) -> np.ndarray:
+    """(a - b) / (a + b) in float32; NaN where the sum is 0 or an input is NaN.
+
+    ``out`` / ``scratch``: optional float32 buffers of the inputs' shape, reused instead of allocating."""
+    num = np.subtract(a, b, out=out, dtype=np.float32)
+    den = np.add(a, b, out=scratch, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(num, den, out=num)
+    # x / 0 gave +-inf or NaN: make every zero-sum pixel NaN (a + b = 0 only happens with offsets < 0)
     zero = den == 0
-    den[zero] = np.nan
-    np.divide(num, den, out=num)
+    if zero.any():
+        num[zero] = np.nan
     return num
 
 
-def _ndvi(b: Bands) -> np.ndarray:
-    return _normalized_difference(b["nir"], b["red"])
+def _nd(first: str, second: str) -> Callable[..., np.ndarray]:
+    def index(b: Bands, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        return _normalized_difference(b[first], b[second], out, scratch)
+
+    return index
 
 
-def _ndwi(b: Bands) -> np.ndarray:
-    return _normalized_difference(b["green"], b["nir"])
-
-
-def _mndwi(b: Bands) -> np.ndarray:
-    return _normalized_difference(b["green"], b["swir1"])
-
-
-def _ndbi(b: Bands) -> np.ndarray:
-    return _normalized_difference(b["swir1"], b["nir"])
-
-
-def _ndmi(b: Bands) -> np.ndarray:
-    return _normalized_difference(b["nir"], b["swir1"])
+_ndvi = _nd("nir", "red")
+_ndwi = _nd("green", "nir")
+_mndwi = _nd("green", "swir1")
+_ndbi = _nd("swir1", "nir")
+_ndmi = _nd("nir", "swir1")
 
 
 def _bsi(b: Bands) -> np.ndarray:
@@ -219,7 +220,8 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
         ),
     )
 }
-_FUNCS: Dict[str, Callable[[Bands], np.ndarray]] = {
+_ND_INDICES = frozenset({"NDVI", "NDWI", "MNDWI", "NDBI", "NDMI", "NDSI"})
+_FUNCS: Dict[str, Callable[..., np.ndarray]] = {
     "NDVI": _ndvi,
     "NDWI": _ndwi,
     "MNDWI": _mndwi,
@@ -235,8 +237,13 @@ _FUNCS: Dict[str, Callable[[Bands], np.ndarray]] = {
 }
 
 
-def compute_index(name: str, bands: Bands) -> np.ndarray:
+def compute_index(
+    name: str, bands: Bands, out: np.ndarray | None = None, scratch: np.ndarray | None = None
+) -> np.ndarray:
     """Compute index ``name`` from reflectance arrays keyed by role; float32, NaN where undefined.
+
+    ``out`` (result) and ``scratch`` (temporary): optional float32 buffers of the bands' shape that a
+    streaming caller reuses window after window instead of allocating new arrays.
 
     Raises ``KeyError`` for an unknown index and ``ValueError`` naming the missing roles (callers check roles
     with ``RasterSource.require`` first, so this is a programming error, not a user error).
@@ -245,10 +252,17 @@ def compute_index(name: str, bands: Bands) -> np.ndarray:
     missing = [r for r in definition.roles if r not in bands]
     if missing:
         raise ValueError(f"index {name} needs roles {', '.join(missing)}")
-    out = _FUNCS[name](bands)
-    if out.dtype != np.float32:
-        out = out.astype(np.float32)
-    return out
+    func = _FUNCS[name]
+    if name in _ND_INDICES:
+        result = func(bands, out, scratch)
+    else:
+        result = func(bands)
+        if out is not None:
+            np.copyto(out, result, casting="unsafe")
+            result = out
+    if result.dtype != np.float32:
+        result = result.astype(np.float32)
+    return result
 
 
 def index_roles(names) -> Tuple[str, ...]:

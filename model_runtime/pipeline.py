@@ -12,7 +12,9 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Dict, List
 
 import numpy as np
@@ -31,6 +33,13 @@ _STAGES = {
     "write": (0.96, 1.0),
 }
 THRESHOLD_METHODS = ("fixed", "otsu")
+#: GDAL block cache while a job runs: every raster block is read once, so GDAL's default cache (5 % of the
+#: RAM) only holds dead blocks; 256 MB keeps the peak memory of a Sentinel-2 tile job well under 1 GB.
+JOB_GDAL_CACHE_BYTES = 256 * 1024 * 1024
+_cache_lock = threading.Lock()
+_cache_state = {"users": 0, "saved": None}
+#: regions that get the full SPIE dict with the rotated bounding box (largest first); see region_dicts()
+FULL_SPIE_REGIONS = 200
 
 
 class _Progress:
@@ -124,7 +133,8 @@ def extract(
         if not output:
             temp_output_dir = tempfile.mkdtemp(prefix="spex-out-")
             output = os.path.join(temp_output_dir, f"{target.target_class}.gpkg")
-        result = _run(request, engine, target, layer_name, output, workdir, tracker)
+        with bounded_gdal_cache():
+            result = _run(request, engine, target, layer_name, output, workdir, tracker)
     except BaseException:
         if temp_output_dir:
             shutil.rmtree(temp_output_dir, ignore_errors=True)
@@ -139,7 +149,6 @@ def extract(
 def _run(request, engine, target, layer_name, output, workdir, tracker: _Progress) -> ExtractResult:
     from .aoi import resolve_aoi
     from .raster import RasterSource
-    from .spie import region_attributes
     from .vectorize import polygonize_mask
     from .writers import Feature, write_features
 
@@ -166,7 +175,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         output_mask = engine.run(job)
         tracker.check()
 
-        counts = mask_counts(output_mask.mask_path)
+        counts = _engine_counts(output_mask.details) or mask_counts(output_mask.mask_path)
         if counts["target_px"] + counts["background_px"] == 0:
             raise SpexInputError(
                 "the area of interest holds only no-data pixels: choose an area that overlaps valid data"
@@ -181,11 +190,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
             check_cancelled=tracker.check,
         )
         tracker.report(_STAGES["explain"][0], "describing regions")
-        # one call per polygon keeps attributes aligned with the features: region_attributes sorts by pixel
-        # area, which differs from the m2 order in geographic CRSs
-        regions = [
-            region_attributes([p.rings_px], polygons.width, polygons.height)[0] for p in polygons.polygons
-        ]
+        regions = region_dicts(polygons.polygons, polygons.width, polygons.height)
         explanation = engine.explain(job, output_mask, regions)
         tracker.check()
 
@@ -233,6 +238,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         "repaired": polygons.repaired,
         "simplify": float(request.simplify),
         "min_area_m2": float(request.min_area_m2),
+        "spie_bounding_boxes": min(len(features), FULL_SPIE_REGIONS),
     }
     details["language"] = target.language
     return ExtractResult(
@@ -251,6 +257,83 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         warnings=warnings,
         details=_jsonable(details),
     )
+
+
+@contextmanager
+def bounded_gdal_cache(limit: int = JOB_GDAL_CACHE_BYTES):
+    """Cap GDAL's block cache at ``limit`` bytes while jobs run, unless the user set GDAL_CACHEMAX.
+
+    Reference counted, so concurrent jobs (several QGIS tasks) restore the previous size only when the
+    last one ends.
+    """
+    from osgeo import gdal
+
+    if os.environ.get("GDAL_CACHEMAX") or gdal.GetConfigOption("GDAL_CACHEMAX"):
+        yield
+        return
+    with _cache_lock:
+        if _cache_state["users"] == 0:
+            _cache_state["saved"] = gdal.GetCacheMax()
+            if _cache_state["saved"] > limit:
+                gdal.SetCacheMax(limit)
+        _cache_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _cache_lock:
+            _cache_state["users"] -= 1
+            saved = _cache_state["saved"]
+            if _cache_state["users"] == 0 and saved is not None and saved > limit:
+                gdal.SetCacheMax(saved)
+
+
+def region_dicts(polygons, width: int, height: int) -> List[Dict[str, Any]]:
+    """SPIE attribute dicts aligned with ``polygons`` (already largest first), in AOI-window pixel space.
+
+    The largest :data:`FULL_SPIE_REGIONS` get the full SPEX dict (with the rotated ``Bounding box``, whose
+    convex hull is the costly part); the others get ``Size of area``, ``Centroid`` and ``Location`` only, with
+    the same conventions, so a scene with 100 000 specks stays fast. One call per polygon keeps the dicts
+    aligned with the features: region_attributes sorts by pixel area, which differs from the m2 order in
+    geographic CRSs.
+    """
+    from .spie import location_name, region_area_centroid, region_attributes, size_level
+
+    total = float(width) * float(height)
+    out: List[Dict[str, Any]] = []
+    for index, polygon in enumerate(polygons):
+        if index < FULL_SPIE_REGIONS:
+            out.append(region_attributes([polygon.rings_px], width, height)[0])
+            continue
+        area, cx, cy = region_area_centroid(polygon.rings_px)
+        cx, cy = cx - 0.5, cy - 0.5  # pixel-edge -> pixel-index coordinates, as spie.region_attributes does
+        fx, fy = min(max(cx / width, 0.0), 1.0), min(max(cy / height, 0.0), 1.0)
+        out.append(
+            {
+                "Size of area": size_level(area / total),
+                "Centroid": [round(fx, 3), round(fy, 3)],
+                "Location": location_name(fx, fy),
+            }
+        )
+    return out
+
+
+def _engine_counts(details: Dict[str, Any]) -> Dict[str, int] | None:
+    """Final mask pixel counts when the engine reports them (``details["pixels"]``): saves a mask pass."""
+    pixels = (details or {}).get("pixels")
+    if not isinstance(pixels, dict):
+        return None
+    try:
+        target, background, total = int(pixels["target"]), int(pixels["background"]), int(pixels["total"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if min(target, background) < 0 or target + background > total:
+        return None
+    return {
+        "target_px": target,
+        "background_px": background,
+        "nodata_px": total - target - background,
+        "nodata_value": MASK_NODATA,
+    }
 
 
 def mask_counts(mask_path: str) -> Dict[str, int]:

@@ -235,39 +235,61 @@ class RasterSource:
         ):  # fmt: skip
             raise ValueError(f"window {window} is outside the {self.width} x {self.height} raster")
 
-    def read(self, roles: Iterable[str], window: Window) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+    def read(
+        self, roles: Iterable[str], window: Window, out: np.ndarray | None = None
+    ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
         """Reflectance (float32) of each role in ``window`` and the ``valid`` mask (bool, same shape).
 
         A pixel is invalid where any read band equals its no-data value, is NaN, is masked by the GDAL mask
         band (per-dataset mask, alpha, .msk), or where all read bands are 0 (the fill of most products).
         Invalid pixels are NaN in every returned array.
+
+        All bands are read with one dataset-level ``ReadAsArray`` straight into a float32 buffer (a
+        pixel-interleaved tile is decoded once, GDAL converts the type in C) and scaled in place. ``out``: an
+        optional reusable C-contiguous float32 buffer of shape ``(len(roles), rows, cols)`` (or larger in
+        rows/columns: a leading sub-array is used); the returned arrays are views into it.
         """
         roles = list(dict.fromkeys(roles))
         self.require(roles, "reading")
         self._check_window(window)
         ds = self.dataset
+        rows, cols = window.shape
+        indices = [self.roles[r] for r in roles]
+        if out is None or out.dtype != np.float32 or out.ndim != 3 or out.shape[0] < len(roles) \
+                or out.shape[1] < rows or out.shape[2] < cols:  # fmt: skip
+            buf = np.empty((len(roles), rows, cols), dtype=np.float32)
+        else:
+            buf = out[: len(roles), :rows, :cols]
+            if not buf.flags.c_contiguous:  # GDAL needs a contiguous buffer: use a fresh one
+                buf = np.empty((len(roles), rows, cols), dtype=np.float32)
         args = (window.xoff, window.yoff, window.xsize, window.ysize)
-        valid = np.ones(window.shape, dtype=bool)
-        all_zero = np.ones(window.shape, dtype=bool)
-        out: Dict[str, np.ndarray] = {}
-        masks_done = set()
+        result = ds.ReadAsArray(*args, buf_obj=buf, band_list=indices)
+        if result is None:
+            raise SpexInputError(
+                f"GDAL could not read bands {indices} of {os.path.basename(self.path)} at {window}: "
+                "the file may be truncated or corrupt; check it with gdalinfo -checksum"
+            )
         from osgeo import gdal
 
-        for role in roles:
-            index = self.roles[role]
+        valid = np.ones(window.shape, dtype=bool)
+        all_zero: np.ndarray | None = None
+        zero_is_nodata = True
+        masks_done = set()
+        floating = False
+        for k, index in enumerate(indices):
             band = ds.GetRasterBand(index)
-            raw = band.ReadAsArray(*args)
-            if raw is None:
-                raise SpexInputError(
-                    f"GDAL could not read band {index} of {os.path.basename(self.path)} at {window}: "
-                    "the file may be truncated or corrupt; check it with gdalinfo -checksum"
-                )
+            arr = buf[k]
+            if band.DataType in (gdal.GDT_Float32, gdal.GDT_Float64, gdal.GDT_CFloat32, gdal.GDT_CFloat64):
+                floating = True
+                valid &= np.isfinite(arr)
             nodata = band.GetNoDataValue()
-            if np.issubdtype(raw.dtype, np.floating):
-                valid &= np.isfinite(raw)
             if nodata is not None:
-                valid &= ~np.isnan(raw) if math.isnan(nodata) else raw != nodata
-            all_zero &= raw == 0
+                if math.isnan(nodata):
+                    valid &= ~np.isnan(arr)
+                else:
+                    valid &= arr != np.float32(nodata)
+            if nodata != 0:
+                zero_is_nodata = False
             flags = band.GetMaskFlags()
             if not flags & (gdal.GMF_ALL_VALID | gdal.GMF_NODATA):  # a real mask: per-dataset, alpha, .msk
                 key = "dataset" if flags & gdal.GMF_PER_DATASET else index
@@ -276,12 +298,45 @@ class RasterSource:
                     mask = band.GetMaskBand().ReadAsArray(*args)
                     if mask is not None:
                         valid &= mask > 0
-            out[role] = self.scaling.apply(raw, band=index)
-        valid &= ~all_zero
-        for arr in out.values():
-            arr[~valid] = np.nan
-            valid &= np.isfinite(arr)
-        return out, valid
+        if not zero_is_nodata:  # a 0 no-data on every band already removed any all-zero pixel
+            for k in range(len(indices)):
+                zero = buf[k] == 0
+                all_zero = zero if all_zero is None else np.logical_and(all_zero, zero, out=all_zero)
+            if all_zero is not None:
+                valid &= ~all_zero
+        for k, index in enumerate(indices):
+            gain, offset = self.scaling.factors(index)
+            if gain != 1.0:
+                buf[k] *= np.float32(gain)
+            if offset != 0.0:
+                buf[k] += np.float32(offset)
+        if floating:  # scaling can overflow float32 to inf
+            for k in range(len(indices)):
+                valid &= np.isfinite(buf[k])
+        if not valid.all():
+            invalid = ~valid
+            for k in range(len(indices)):
+                np.copyto(buf[k], np.float32(np.nan), where=invalid)
+        return {role: buf[k] for k, role in enumerate(roles)}, valid
+
+    def iter_strips(self, region: Window | None = None, max_pixels: int = 4 * 1024 * 1024,
+                    ) -> Iterator[Window]:  # fmt: skip
+        """Windows covering ``region`` top to bottom as full-width strips of whole GDAL block rows, each of
+        about ``max_pixels`` pixels (at least one block row). Full-width strips decode every tile once and
+        let a strip's neighbours (above and below) be the only context a streamed filter needs. A region
+        wider than ``max_pixels`` per block row is split into block-aligned columns as well."""
+        region = region or self.full_window
+        self._check_window(region)
+        bx, by = self.block_size
+        by = max(1, min(by, 1024))  # strip-organised files (one huge "block") still stream in bounded rows
+        rows = max(by, (max_pixels // max(region.xsize, 1)) // by * by)
+        cols = region.xsize
+        if region.xsize * by > 4 * max_pixels:  # very wide: one block row alone would be too big
+            rows = by
+            cols = max(bx, (max_pixels // by) // bx * bx)
+        for y0, y1 in _aligned_edges(region.yoff, region.ysize, rows):
+            for x0, x1 in _aligned_edges(region.xoff, region.xsize, cols):
+                yield Window(x0, y0, x1 - x0, y1 - y0)
 
     def iter_windows(self, region: Window | None = None, size: int = 1024) -> Iterator[Window]:
         """Windows covering ``region`` (default: the whole raster) row by row; edges fall on GDAL block

@@ -26,11 +26,12 @@ class Condition:
     op: str  # ">" | "<"
     threshold: float
     why: str = ""
+    label: str = ""  # how ``name`` is written in texts (default: the index name or "<role> reflectance")
 
     def text(self, threshold: float | None = None) -> str:
         """e.g. ``MNDWI > 0.0``."""
         t = self.threshold if threshold is None else threshold
-        name = self.name if self.name in INDEX_DEFINITIONS else f"{self.name} reflectance"
+        name = self.label or (self.name if self.name in INDEX_DEFINITIONS else f"{self.name} reflectance")
         return f"{name} {self.op} {t:g}"
 
     def test(self, values: np.ndarray, threshold: float | None = None) -> np.ndarray:
@@ -311,3 +312,100 @@ def otsu_threshold(histogram: np.ndarray, edges: np.ndarray) -> Tuple[float, flo
     var_total = (h * (centers - mean_total) ** 2).sum() / total
     sep = float(between[k] / var_total) if var_total > 0 and between[k] > 0 else 0.0
     return float(e[k + 1]), sep
+
+
+# ------------------------------------------------------------------------------ data that are not reflectance
+#: share of the brightest pixels (visible mean) whose index median is the gain-shift reference
+BRIGHT_REFERENCE_SHARE = 0.10
+DARK_NIR_WHY = (
+    "water is among the darkest NIR surfaces of a scene: NIR below the darkest 25% of the scene's NIR range "
+    "(1st to 90th percentile)"
+)
+#: fewer valid sampled pixels than this: no scene statistics, fixed defaults are kept
+MIN_SCENE_PIXELS = 500
+
+
+@dataclass(frozen=True)
+class SceneAdaptation:
+    """How a class rule sets its thresholds on data that are not calibrated reflectance (8-bit aerial
+    cameras, DN of unknown gain): from the scene itself instead of fixed reflectance values.
+
+    * ``margin``: the primary threshold becomes *bright reference* + margin. The bright reference is the
+      median of the primary index over the brightest :data:`BRIGHT_REFERENCE_SHARE` of the scene's pixels
+      (mean of the visible bands): roofs, gravel, concrete, bare soil. Those surfaces are nearly flat in
+      calibrated reflectance (NDVI ~0.1, NDWI ~-0.1), so their index value measures how far the unknown band
+      gains shift every normalized difference of this scene.
+    * ``dark_nir_share``: water is among the darkest NIR surfaces of any scene; NIR must lie below
+      ``p1 + share * (p90 - p1)`` of the scene's NIR (p1 approximates the sensor's dark level, p90 bright
+      land). This replaces the absolute "NIR reflectance < 0.2" guard.
+    """
+
+    margin: float
+    dark_nir_share: float | None = None
+
+
+SCENE_ADAPTATIONS: Dict[str, SceneAdaptation] = {
+    # calibrated: bright reference ~-0.1 + 0.35 ~ 0.25; shadows of uncalibrated cameras reach ~+0.3 above it
+    "water": SceneAdaptation(margin=0.35, dark_nir_share=0.25),
+    # calibrated: bright reference ~0.1 + 0.2 = 0.3, the fixed default
+    "vegetation": SceneAdaptation(margin=0.2),
+}
+
+
+@dataclass(frozen=True)
+class SceneStats:
+    """Scene statistics from a sample of valid pixels (see :func:`scene_statistics`)."""
+
+    pixels: int
+    reference: float | None  # primary index median over the brightest pixels
+    bright_level: float | None  # visible brightness at the (1 - BRIGHT_REFERENCE_SHARE) quantile
+    nir_p1: float | None
+    nir_p90: float | None
+
+
+def scene_statistics(variant: RuleVariant, sample: Mapping[str, np.ndarray]) -> SceneStats:
+    """Statistics of a pixel sample: 1-D arrays of valid values keyed by role (the variant's roles, plus any
+    visible roles for brightness)."""
+    first = next(iter(sample.values()), np.empty(0, np.float32))
+    n = int(first.size)
+    if n < MIN_SCENE_PIXELS:
+        return SceneStats(n, None, None, None, None)
+    visible = [sample[r] for r in ("blue", "green", "red") if r in sample]
+    brightness = np.mean(np.stack(visible), axis=0) if visible else None
+    reference = bright_level = None
+    if brightness is not None:
+        bright_level = float(np.quantile(brightness, 1.0 - BRIGHT_REFERENCE_SHARE))
+        bright = brightness >= bright_level
+        values = compute_index(variant.primary.name, {r: a[bright] for r, a in sample.items()})
+        values = values[np.isfinite(values)]
+        if values.size:
+            reference = float(np.median(values))
+    nir_p1 = nir_p90 = None
+    if "nir" in sample:
+        nir_p1, nir_p90 = (float(v) for v in np.quantile(sample["nir"], [0.01, 0.90]))
+    return SceneStats(n, reference, bright_level, nir_p1, nir_p90)
+
+
+def adapt_to_scene(
+    target_class: str, variant: RuleVariant, stats: SceneStats
+) -> Tuple[float | None, Tuple[Condition, ...], Dict[str, float]]:
+    """Scene-relative primary threshold (None: keep the default) and extra guards for ``target_class`` on
+    data that are not reflectance, plus the numbers behind them (for the explanation)."""
+    adaptation = SCENE_ADAPTATIONS.get(target_class)
+    if adaptation is None:
+        return None, (), {}
+    info: Dict[str, float] = {"sample_pixels": stats.pixels}
+    threshold = None
+    if stats.reference is not None:
+        lo, hi = INDEX_DEFINITIONS[variant.primary.name].value_range
+        threshold = float(np.clip(round(stats.reference + adaptation.margin, 4), lo, hi))
+        info.update(bright_reference=round(stats.reference, 4), margin=adaptation.margin)
+    guards: Tuple[Condition, ...] = ()
+    if adaptation.dark_nir_share is not None and stats.nir_p1 is not None and stats.nir_p90 is not None:
+        share = adaptation.dark_nir_share
+        limit = stats.nir_p1 + share * (stats.nir_p90 - stats.nir_p1)
+        limit = float(f"{limit:.4g}")
+        why = DARK_NIR_WHY if share == 0.25 else DARK_NIR_WHY.replace("25%", f"{share:.0%}")
+        guards = (Condition("nir", "<", limit, why, label="NIR (scene-relative)"),)
+        info.update(nir_p1=round(stats.nir_p1, 4), nir_p90=round(stats.nir_p90, 4), nir_dark_limit=limit)
+    return threshold, guards, info

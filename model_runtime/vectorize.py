@@ -1,9 +1,10 @@
 """Mask raster -> polygons.
 
 ``gdal.Polygonize`` (8-connected) turns the MASK_TARGET pixels of an engine's uint8 mask into polygons in
-the mask's CRS. Background (0) and no-data (255) never become polygons: the mask is read through a VRT lookup
-table that maps 1 -> 1 and everything else -> 0, and that band is its own validity mask, so GDAL streams the
-raster block by block and only emits target regions.
+the mask's CRS. The mask band is its own validity mask, so background (0) pixels are skipped by GDAL itself
+while it streams the raster line by line; the few polygons of other non-zero values (no-data 255) are
+dropped by their value. (A VRT lookup table mapping 1 -> 1 and the rest -> 0 would avoid those polygons but
+makes GDAL convert every pixel: 5x slower on a Sentinel-2 tile.)
 
 Each polygon is then made valid, optionally simplified (topology preserving) and dropped when smaller than the
 minimum area. Areas are true square metres: planar for projected CRSs with little scale distortion, and via a
@@ -22,7 +23,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .engines.base import MASK_TARGET
-from .errors import ExtractionCancelled, SpexInputError
+from .errors import SpexInputError
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -117,42 +118,27 @@ class AreaCalculator:
 # --------------------------------------------------------------------------------------------------- helpers
 
 
-def _binary_vrt(mask_path: str) -> gdal.Dataset:
-    """A one-band VRT over ``mask_path`` whose pixels are 1 where the mask is MASK_TARGET, else 0."""
-    src = gdal.Open(mask_path)
-    if src is None or src.RasterCount < 1:  # pragma: no cover - gdal raises with UseExceptions
-        raise SpexInputError(f"cannot read mask {mask_path}: the engine did not write a raster")
-    vrt = gdal.GetDriverByName("VRT").Create("", src.RasterXSize, src.RasterYSize, 0)
-    vrt.SetGeoTransform(src.GetGeoTransform())
-    vrt.SetProjection(src.GetProjection())
-    block_x, block_y = src.GetRasterBand(1).GetBlockSize()
-    vrt.AddBand(gdal.GDT_Byte, [f"BLOCKXSIZE={block_x}", f"BLOCKYSIZE={block_y}"])
-    lut = f"0:0,{MASK_TARGET - 1}:0,{MASK_TARGET}:1,{MASK_TARGET + 1}:0,255:0"
-    source = (
-        "<ComplexSource>"
-        f'<SourceFilename relativeToVRT="0">{_xml_escape(os.path.abspath(mask_path))}</SourceFilename>'
-        "<SourceBand>1</SourceBand>"
-        f"<LUT>{lut}</LUT>"
-        "</ComplexSource>"
-    )
-    vrt.GetRasterBand(1).SetMetadataItem("source_0", source, "new_vrt_sources")
-    src = None
-    return vrt
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
 def _make_valid(geom: ogr.Geometry) -> tuple[ogr.Geometry | None, bool]:
-    """A valid (multi)polygon for ``geom`` (None if nothing areal is left) and whether it was repaired."""
+    """A valid (multi)polygon for ``geom`` (None if nothing areal is left) and whether it was repaired.
+
+    Polygonize output is only ever invalid by rings touching themselves at a vertex (8-connected pixels):
+    ``Buffer(0)`` fixes that exactly and is ~20x faster than GEOS MakeValid, so it is tried first and kept
+    when the area is unchanged; anything else goes through MakeValid (STRUCTURE method when available).
+    """
     if geom.IsValid():
         return geom, False
+    area = geom.GetArea()
+    fixed = geom.Buffer(0)
+    if fixed is not None and fixed.IsValid() and abs(fixed.GetArea() - area) <= 1e-9 * max(area, 1e-30):
+        return _polygonal_part(fixed), True
     fixed = None
-    try:
-        fixed = geom.MakeValid()
-    except (RuntimeError, AttributeError):
-        fixed = None
+    for options in (["METHOD=STRUCTURE"], None):
+        try:
+            fixed = geom.MakeValid(options) if options else geom.MakeValid()
+        except (RuntimeError, AttributeError, TypeError):
+            fixed = None
+        if fixed is not None and fixed.IsValid():
+            break
     if fixed is None or not fixed.IsValid():
         fixed = geom.Buffer(0)
     return _polygonal_part(fixed), True
@@ -244,11 +230,11 @@ def polygonize_mask(
         os.close(fd)
         os.remove(out_layer_path)
 
-    vrt = _binary_vrt(mask_path)
-    band = vrt.GetRasterBand(1)
-    crs_wkt = vrt.GetProjection()
-    geotransform = tuple(vrt.GetGeoTransform())
-    width, height = vrt.RasterXSize, vrt.RasterYSize
+    src = gdal.Open(mask_path)
+    band = src.GetRasterBand(1)
+    crs_wkt = src.GetProjection()
+    geotransform = tuple(src.GetGeoTransform())
+    width, height = src.RasterXSize, src.RasterYSize
 
     srs = None
     if crs_wkt:
@@ -262,16 +248,17 @@ def polygonize_mask(
         )
         layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
 
-        cancelled = []
+        failure: list[BaseException] = []
 
         def gdal_progress(fraction, _message, _data):
-            if check_cancelled is not None:
-                try:
+            # an exception must not cross GDAL's C callback: keep it, stop GDAL, re-raise below
+            try:
+                if check_cancelled is not None:
                     check_cancelled()
-                except ExtractionCancelled:
-                    cancelled.append(True)
-                    return 0
-            report(0.8 * fraction, "tracing polygons")
+                report(0.8 * fraction, "tracing polygons")
+            except BaseException as exc:  # noqa: BLE001 - re-raised after GDAL returns
+                failure.append(exc)
+                return 0
             return 1
 
         try:
@@ -279,13 +266,13 @@ def polygonize_mask(
             gdal.Polygonize(band, band, layer, 0, ["8CONNECTED=8"], callback=gdal_progress)
             scratch.CommitTransaction()
         except RuntimeError as exc:
-            if cancelled:
-                raise ExtractionCancelled("extraction cancelled") from None
+            if failure:
+                raise failure[0] from None
             raise RuntimeError(f"GDAL could not polygonize the mask {mask_path}: {exc}") from exc
         finally:
-            vrt = band = None
-        if cancelled:
-            raise ExtractionCancelled("extraction cancelled")
+            src = band = None
+        if failure:
+            raise failure[0]
 
         total = max(layer.GetFeatureCount(), 1)
         layer.ResetReading()
@@ -331,6 +318,8 @@ def _clean_polygons(layer, total, simplify, min_area_m2, areas, inv_gt, report, 
             if check_cancelled is not None:
                 check_cancelled()
             report(0.8 + 0.2 * i / total, "cleaning polygons")
+        if feature.GetFieldAsInteger(0) != MASK_TARGET:
+            continue  # no-data (255) or any other non-target value
         geom = feature.GetGeometryRef()
         if geom is None or geom.IsEmpty():
             continue

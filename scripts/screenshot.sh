@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Screenshot of the real QGIS desktop with the SPEX panel after "extract the water bodies" on the
-# Sentinel-2 sample: writes docs/screenshot.png (or $1). Needs xvfb-run (apt: xvfb xauth) and the samples
-# (`make samples`). A throwaway QGIS profile keeps the user's own profile untouched.
+# Screenshot of the real QGIS desktop with the SPEX panel after "extract the vegetation" on the 4-band
+# aerial sample (SPEX_SCREENSHOT_PROMPT / SPEX_SCREENSHOT_RASTER change them): writes docs/screenshot.png
+# (or $1). Needs xvfb-run (apt: xvfb xauth) and the samples (`make samples`). A throwaway QGIS profile
+# keeps the user's own profile untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(realpath -m "${1:-docs/screenshot.png}")"

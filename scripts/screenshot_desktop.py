@@ -85,6 +85,17 @@ def tidy_window() -> None:
         bar = window.findChild(QToolBar, name)
         if bar is not None:
             bar.hide()
+    size_panels()
+
+
+def size_panels() -> None:
+    """Wide enough for the result layer's full name on the left and unwrapped panel rows on the right."""
+    window = iface.mainWindow()
+    docks = [window.findChild(QDockWidget, name) for name in ("Layers", "SpexDockWidget")]
+    docks = [d for d in docks if d is not None]
+    if docks and docks[0].objectName() == "Layers":
+        docks[0].setMinimumWidth(330)  # resizeDocks alone is overridden by the saved layout
+    window.resizeDocks(docks, [330, 450][: len(docks)], Qt.Horizontal)
 
 
 @guarded
@@ -104,7 +115,6 @@ def step_load() -> None:
     plugin.set_panel_visible(True)
     dock = plugin.dock
     STATE["dock"] = dock
-    iface.mainWindow().resizeDocks([dock], [430], Qt.Horizontal)
     dock.layer_combo.setLayer(layer)
     roles = dock.band_mapping()
     true_colour(
@@ -122,6 +132,7 @@ def step_run() -> None:
     dock = STATE["dock"]
     dock.prompt_combo.setEditText(PROMPT)
     dock.runFinished.connect(lambda: QTimer.singleShot(500, step_after_run))
+    dock.errorOccurred.connect(lambda message: log(f"panel error: {message}"))
     log(f"running '{PROMPT}'")
     if dock.run() is None:
         log("the panel refused to run (see the message bar)")
@@ -137,6 +148,7 @@ def step_after_run() -> None:
         quit_qgis(1)
     result_layer = group.children()[0].layer()
     log(f"result: {result_layer.name()} with {result_layer.featureCount()} features")
+    iface.setActiveLayer(result_layer)  # selected in the Layers panel: the layer Export… writes
     for group_box in dock.findChildren(object):
         if type(group_box).__name__ == "QgsCollapsibleGroupBox" and group_box.title() in (
             dock.tr("Band mapping"),
@@ -145,6 +157,7 @@ def step_after_run() -> None:
         ):
             group_box.setCollapsed(True)
     iface.layerTreeView().expandAll()
+    size_panels()  # again: QGIS restores its own dock sizes once the window is shown
     iface.mapCanvas().refreshAllLayers()
     QTimer.singleShot(3000, step_grab)
 
@@ -164,7 +177,43 @@ def step_grab() -> None:
         quit_qgis(1)
     os.replace(tmp, OUT)
     log(f"wrote {OUT} ({pixmap.width()}x{pixmap.height()})")
-    quit_qgis(0)
+    QTimer.singleShot(100, step_export)
+
+
+@guarded
+def step_export() -> None:
+    """Check Export… in the real desktop too: a Shapefile in a scratch folder, the dialog answered here."""
+    import tempfile
+
+    from qgis.PyQt.QtWidgets import QFileDialog
+
+    dock = STATE["dock"]
+    folder = tempfile.mkdtemp(prefix="spex-export-check-")
+    target = os.path.join(folder, "result.shp")
+    QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (target, ""))
+    dock.exportFinished.connect(lambda report: step_export_done(report, folder))
+    if not dock.export_button.isEnabled():
+        log("export check: the Export button is disabled after a run")
+        quit_qgis(1)
+    dock.export_button.click()
+
+
+@guarded
+def step_export_done(report, folder: str) -> None:
+    import shutil
+
+    from osgeo import ogr
+
+    ok = report is not None and os.path.isfile(report.path)
+    if ok:
+        count = ogr.Open(report.path).GetLayer(0).GetFeatureCount()
+        ok = count == report.features > 0
+        files = sorted(os.listdir(folder))
+        log(f"export check: {count} features to {os.path.basename(report.path)}, files {files}")
+    shutil.rmtree(folder, ignore_errors=True)
+    if not ok:
+        log("export check: FAILED (see the message bar text above)")
+    quit_qgis(0 if ok else 1)
 
 
 QTimer.singleShot(240_000, lambda: (log("watchdog: gave up after 240 s"), quit_qgis(1)))

@@ -25,7 +25,9 @@ from qgis.core import (
 from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
+    QApplication,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -49,7 +51,7 @@ from . import layers as result_layers
 from . import settings
 from .map_tools import PolygonAoiTool, RectangleAoiTool, make_rubber_band
 from .request_builder import PanelState, build_request, layer_name
-from .task import LOG_TAG, SpexExtractTask, session_temp_dir
+from .task import LOG_TAG, SpexExportTask, SpexExtractTask, session_temp_dir
 
 EXAMPLE_PROMPTS = (
     "extract the water bodies",
@@ -60,6 +62,8 @@ EXAMPLE_PROMPTS = (
     "提取植被",
 )
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
+# Export formats: (OGR driver, extension); the file dialog offers them in this order.
+EXPORT_FORMATS = (("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"), ("GeoJSON", ".geojson"))
 CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
 FALLBACK_ROLES = (
     "coastal",
@@ -88,11 +92,13 @@ def _multiband_gdal(layer) -> bool:
 
 
 class SpexDockWidget(QgsDockWidget):
-    """The SPEX panel; emits ``resultAdded(layer, result)``, ``errorOccurred(msg)``, ``runFinished()``."""
+    """The SPEX panel; emits ``resultAdded(layer, result)``, ``errorOccurred(msg)``, ``runFinished()``,
+    ``exportFinished(report or None)``."""
 
     resultAdded = pyqtSignal(object, object)  # QgsVectorLayer, ExtractResult
     errorOccurred = pyqtSignal(str)
     runFinished = pyqtSignal()
+    exportFinished = pyqtSignal(object)  # ExportReport, or None when the export failed or was cancelled
 
     def __init__(self, iface, parent: QWidget | None = None):
         """``iface``: the QgisInterface; the panel is added to the main window by the plugin."""
@@ -107,6 +113,10 @@ class SpexDockWidget(QgsDockWidget):
         self._detected_sensor: str | None = None
         self._loading_bands = False
         self._table_roles: List[str] = []
+        self._last_result_id: str | None = None  # the layer Export writes when no result layer is selected
+        self.export_task: SpexExportTask | None = None
+        self._explanations: Dict[str, str] = {}  # result layer id -> explanation HTML shown for it
+        self._watched_aoi_layer: QgsVectorLayer | None = None  # its selection is the area ("features" mode)
         self.setObjectName("SpexDockWidget")
         self.setWindowTitle(self.tr("SPEX — prompt extraction"))
         self._build_ui()
@@ -305,8 +315,14 @@ class SpexDockWidget(QgsDockWidget):
         self.explanation.setOpenExternalLinks(False)
         self.explanation.setMinimumHeight(160)
         self.explanation.setPlaceholderText(self.tr("The explanation of the last result appears here."))
+        self.export_button = QPushButton(self._icon("mActionFileSaveAs.svg"), self.tr("Export…"))
+        self.export_button.setToolTip(
+            self.tr("Save the result as a Shapefile, GeoPackage or GeoJSON (run an extraction first)")
+        )
+        self.export_button.setEnabled(False)
         exp_layout = QVBoxLayout()
         exp_layout.addWidget(self.explanation)
+        exp_layout.addWidget(self.export_button, 0, Qt.AlignRight)
         main.addWidget(self._group(self.tr("Explanation"), exp_layout), 1)
 
         scroll = QScrollArea()
@@ -343,9 +359,11 @@ class SpexDockWidget(QgsDockWidget):
         self.temp_radio.toggled.connect(self._on_output_mode_changed)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
+        self.export_button.clicked.connect(self.export_result)
         project = QgsProject.instance()
         project.layersAdded.connect(self._refresh_layer_filter)
         project.layersRemoved.connect(self._refresh_layer_filter)
+        project.layersRemoved.connect(self._refresh_export_button)
         self.canvas.destinationCrsChanged.connect(self._show_aoi)
         self.canvas.extentsChanged.connect(self._on_extent_changed)
         signal = getattr(self.iface, "currentLayerChanged", None)
@@ -373,6 +391,17 @@ class SpexDockWidget(QgsDockWidget):
     def _on_active_layer_changed(self, layer) -> None:
         if _multiband_gdal(layer) and self.task is None:
             self.layer_combo.setLayer(layer)
+        self._refresh_export_button()
+        target = self.export_target()
+        if target is not None and layer is not None and target.id() == layer.id():
+            self._show_layer_explanation(target)  # the selected result: what Export… writes
+
+    def _show_layer_explanation(self, layer: QgsVectorLayer) -> None:
+        text = self._explanations.get(layer.id())
+        if text is None:  # a result from a saved project: its abstract holds the explanation
+            body = html.escape(layer.abstract() or "").replace("\n", "<br>")
+            text = f"<p><b>{html.escape(layer.name())}</b></p><p>{body}</p>"
+        self.explanation.setHtml(text)
 
     def _on_layer_changed(self, layer) -> None:
         self._detected_roles, self._detected_sensor, notes = {}, None, ""
@@ -534,6 +563,7 @@ class SpexDockWidget(QgsDockWidget):
         self.draw_button.setVisible(drawing)
         self.clear_aoi_button.setVisible(drawing)
         self.aoi_layer_combo.setVisible(mode == "features")
+        self._watch_aoi_layer(self.aoi_layer_combo.currentLayer() if mode == "features" else None)
         if not drawing:
             self._stop_tools()
         if drawing and self._aoi_geometry is not None:
@@ -541,6 +571,20 @@ class SpexDockWidget(QgsDockWidget):
             if not kind_ok:
                 self._aoi_geometry = None
         self._show_aoi()
+
+    def _watch_aoi_layer(self, layer) -> None:
+        """Redraw the area when the selection of the "features" layer changes."""
+        layer = layer if isinstance(layer, QgsVectorLayer) else None
+        if layer is self._watched_aoi_layer:
+            return
+        if self._watched_aoi_layer is not None:
+            try:
+                self._watched_aoi_layer.selectionChanged.disconnect(self._show_aoi)
+            except (TypeError, RuntimeError):  # already gone with its layer
+                pass
+        self._watched_aoi_layer = layer
+        if layer is not None:
+            layer.selectionChanged.connect(self._show_aoi)
 
     def _on_extent_changed(self) -> None:
         if self.aoi_mode() == "extent":
@@ -653,12 +697,15 @@ class SpexDockWidget(QgsDockWidget):
         self.device_combo.setEnabled(spex)
         self.install_button.setVisible(not available)
         model_dir = self.model_widget.filePath().strip()
+        self._engine_problem = ""  # why Run is off: the spex engine without a usable model folder
         if not available:
             text = self.tr("SPEX engine unavailable: {}").format(reason)
         elif spex and not model_dir:
-            text = self.tr("Pick the SPEX model folder (config.json + *.safetensors).")
+            text = self._engine_problem = self.tr("Pick the SPEX model folder (config.json + *.safetensors).")
         elif spex and not os.path.isfile(os.path.join(model_dir, "config.json")):
-            text = self.tr("No config.json in this folder: pick the SPEX checkpoint folder.")
+            text = self._engine_problem = self.tr(
+                "No config.json in this folder: pick the SPEX checkpoint folder."
+            )
         elif spex:
             text = self.tr("SPEX model ready.")
         else:
@@ -668,6 +715,14 @@ class SpexDockWidget(QgsDockWidget):
             settings.set_engine(self.engine_combo.currentData())
         if spex and model_dir:
             settings.set_model_dir(model_dir)
+        self._update_run_button()
+
+    _engine_problem = ""
+
+    def _update_run_button(self) -> None:
+        running = self.task is not None
+        self.run_button.setEnabled(not running and not self._engine_problem)
+        self.run_button.setToolTip(self._engine_problem or self.tr("Start the extraction in the background"))
 
     @staticmethod
     def _deps_status():
@@ -738,8 +793,9 @@ class SpexDockWidget(QgsDockWidget):
         except SpexInputError as exc:
             self.show_error(str(exc))
             return None
-        if state.output_mode == "file" and os.path.exists(request.output):
-            if not self.confirm_overwrite(request.output):
+        existing = result_layers.existing_files(request.output) if state.output_mode == "file" else []
+        if existing:  # for a Shapefile any part of the set counts, and its .explain.txt
+            if not self.confirm_overwrite(existing[0]):
                 self.status_label.setText(self.tr("Not run: the output file exists."))
                 return None
             request.overwrite = True
@@ -748,7 +804,8 @@ class SpexDockWidget(QgsDockWidget):
             settings.set_last_output_dir(os.path.dirname(os.path.abspath(request.output)))
         self._history = settings.add_prompt(request.prompt)
         task = SpexExtractTask(request, temporary_output=temporary)
-        task.progressChanged.connect(lambda value: self.progress.setValue(int(round(value))))
+        # QgsTask emits progressChanged on the worker thread: queue it to the GUI thread.
+        task.progressChanged.connect(self._on_progress, Qt.QueuedConnection)
         task.progressMessage.connect(self.status_label.setText, Qt.QueuedConnection)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self._on_failed)
@@ -759,6 +816,10 @@ class SpexDockWidget(QgsDockWidget):
         QgsApplication.taskManager().addTask(task)
         return task
 
+    def _on_progress(self, value: float) -> None:
+        if self.task is not None:  # a late queued update must not overwrite the final state
+            self.progress.setValue(int(round(value)))
+
     def cancel(self) -> None:
         """Ask the running extraction to stop (it stops at the next block/tile)."""
         if self.task is not None:
@@ -766,7 +827,7 @@ class SpexDockWidget(QgsDockWidget):
             self.task.cancel()
 
     def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
+        self._update_run_button()
         self.cancel_button.setEnabled(running)
         if running:
             self.progress.setValue(0)
@@ -785,7 +846,8 @@ class SpexDockWidget(QgsDockWidget):
             self.show_error(str(exc))
             return
         self.progress.setValue(100)
-        self.explanation.setHtml(self._explanation_html(result))
+        self._explanations[layer.id()] = self._explanation_html(result)
+        self.explanation.setHtml(self._explanations[layer.id()])
         self.status_label.setText(
             self.tr("{} polygons, {} in {:.1f} s").format(
                 result.features, _area_text(result.area_m2), result.seconds
@@ -800,7 +862,9 @@ class SpexDockWidget(QgsDockWidget):
         for warning in result.warnings:
             self.iface.messageBar().pushMessage("SPEX", warning, Qgis.Warning, 8)
         self.canvas.refresh()
+        self._last_result_id = layer.id()
         self._done()
+        self._refresh_export_button()
         self.resultAdded.emit(layer, result)
 
     def _on_failed(self, message: str) -> None:
@@ -835,10 +899,133 @@ class SpexDockWidget(QgsDockWidget):
             parts.append(f"<p><i>{html.escape(self.tr('Notes'))}</i></p><ul>{items}</ul>")
         return "".join(parts)
 
+    # ------------------------------------------------------------------ export
+    def export_target(self) -> QgsVectorLayer | None:
+        """The layer Export writes: the active layer when it is in "SPEX results", else the last result."""
+        project = QgsProject.instance()
+        group = project.layerTreeRoot().findGroup(result_layers.RESULTS_GROUP)
+        active = self.iface.activeLayer() if hasattr(self.iface, "activeLayer") else None
+        if isinstance(active, QgsVectorLayer) and group is not None and group.findLayer(active.id()):
+            return active
+        layer = project.mapLayer(self._last_result_id) if self._last_result_id else None
+        return layer if isinstance(layer, QgsVectorLayer) and layer.isValid() else None
+
+    def _refresh_export_button(self, removed_ids=None) -> None:
+        for layer_id in removed_ids if isinstance(removed_ids, list) else []:
+            self._explanations.pop(layer_id, None)
+        layer = self.export_target()
+        self.export_button.setEnabled(layer is not None and self.export_task is None)
+        if layer is not None:
+            self.export_button.setToolTip(
+                self.tr("Save '{}' as a Shapefile, GeoPackage or GeoJSON").format(layer.name())
+            )
+
+    def ask_export_path(self, layer: QgsVectorLayer) -> str:
+        """Ask where to export ``layer``; "" when cancelled. A missing extension follows the chosen format."""
+        labels = {
+            "ESRI Shapefile": self.tr("ESRI Shapefile (*.shp)"),
+            "GPKG": self.tr("GeoPackage (*.gpkg)"),
+            "GeoJSON": self.tr("GeoJSON (*.geojson)"),
+        }
+        folder = settings.last_output_dir() or os.path.expanduser("~")
+        suggested = os.path.join(folder, layer_name_to_file(layer.name()) + ".shp")
+        # Qt's own overwrite question is off: export_result asks, for every part of a Shapefile set.
+        path, chosen = QFileDialog.getSaveFileName(
+            self,
+            self.tr("Export the SPEX result"),
+            suggested,
+            ";;".join(labels[driver] for driver, _ext in EXPORT_FORMATS),
+            labels["ESRI Shapefile"],
+            QFileDialog.DontConfirmOverwrite,
+        )
+        if not path:
+            return ""
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in {e for _d, e in EXPORT_FORMATS}:
+            driver = next((d for d, label in labels.items() if label == chosen), "ESRI Shapefile")
+            path += dict(EXPORT_FORMATS)[driver]
+        return path
+
+    def export_result(self) -> SpexExportTask | None:
+        """Export the result layer (:meth:`export_target`) to a file the user picks; asks before replacing.
+
+        The file is written in the background; returns the started task (None when nothing was started).
+        ``exportFinished`` carries the :class:`~spex_qgis.layers.ExportReport`, or None on error/cancel.
+        """
+        if self.export_task is not None:
+            return None
+        layer = self.export_target()
+        if layer is None:
+            self.show_error(
+                self.tr("No result to export: run an extraction first, or select a SPEX result layer.")
+            )
+            return None
+        path = self.ask_export_path(layer)
+        if not path:
+            return None
+        existing = result_layers.existing_files(path)
+        if existing and not self.confirm_overwrite(existing[0]):
+            self.status_label.setText(self.tr("Not exported: the file exists."))
+            return None
+        if layer.providerType() != "ogr" or layer.isModified():
+            # A memory layer or unsaved edits exist only in this layer object: write it here.
+            self._export_now(layer, path, bool(existing))
+            return None
+        task = SpexExportTask(
+            layer.source(), layer.name(), path, bool(existing), QgsProject.instance().transformContext()
+        )
+        task.succeeded.connect(self._on_exported)
+        task.failed.connect(self._on_export_failed)
+        task.cancelled.connect(self._on_export_cancelled)
+        self.export_task = task
+        self.export_button.setEnabled(False)
+        self.status_label.setText(self.tr("Exporting '{}'…").format(layer.name()))
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _export_now(self, layer: QgsVectorLayer, path: str, overwrite: bool) -> None:
+        QApplication.setOverrideCursor(Qt.WaitCursor)
+        try:
+            report = result_layers.export_layer(layer, path, overwrite=overwrite)
+        except SpexError as exc:
+            QApplication.restoreOverrideCursor()
+            self._on_export_failed(str(exc))
+            return
+        QApplication.restoreOverrideCursor()
+        self._on_exported(report)
+
+    def _export_done(self) -> None:
+        self.export_task = None
+        self._refresh_export_button()
+
+    def _on_exported(self, report) -> None:
+        self._export_done()
+        settings.set_last_output_dir(os.path.dirname(os.path.abspath(report.path)))
+        message = self.tr("Exported {} polygons to {}").format(report.features, report.path)
+        self.status_label.setText(message)
+        self.iface.messageBar().pushMessage("SPEX", message, Qgis.Success, 5)
+        for warning in report.warnings:
+            self.iface.messageBar().pushMessage("SPEX", warning, Qgis.Warning, 8)
+        self.exportFinished.emit(report)
+
+    def _on_export_failed(self, message: str) -> None:
+        self._export_done()
+        self.status_label.setText(self.tr("Export failed."))
+        self.show_error(message)
+        self.exportFinished.emit(None)
+
+    def _on_export_cancelled(self) -> None:
+        self._export_done()
+        self.status_label.setText(self.tr("Export cancelled: nothing was written."))
+        self.exportFinished.emit(None)
+
     # ---------------------------------------------------------------- lifecycle
     def unload(self) -> None:
         """Plugin unload: cancel a running job, drop the map tools and the area rubber band."""
         self.cancel()
+        if self.export_task is not None:
+            self.export_task.cancel()
+        self._watch_aoi_layer(None)
         for tool in (self.rectangle_tool, self.polygon_tool):
             tool.unload()
         if self._aoi_band is not None:
@@ -849,6 +1036,7 @@ class SpexDockWidget(QgsDockWidget):
         for signal, slot in (
             (project.layersAdded, self._refresh_layer_filter),
             (project.layersRemoved, self._refresh_layer_filter),
+            (project.layersRemoved, self._refresh_export_button),
             (self.canvas.destinationCrsChanged, self._show_aoi),
             (self.canvas.extentsChanged, self._on_extent_changed),
         ):
@@ -863,12 +1051,26 @@ class SpexDockWidget(QgsDockWidget):
             except (TypeError, RuntimeError):
                 pass
 
+    def enterEvent(self, event) -> None:
+        """Re-check the engine when the pointer comes back: a model may have been copied meanwhile."""
+        if self.task is None:
+            self._refresh_engine_status()
+        super().enterEvent(event)
+
     def closeEvent(self, event) -> None:
         """Hide the drawn area with the panel."""
         if self._aoi_band is not None:
             self._aoi_band.reset(QgsWkbTypes.PolygonGeometry)
         self._stop_tools()
         super().closeEvent(event)
+
+
+def layer_name_to_file(name: str) -> str:
+    """A file name (no extension) from a layer name: keeps letters of any script, digits, - and _."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
+    while "__" in cleaned:
+        cleaned = cleaned.replace("__", "_")
+    return cleaned[:80] or "spex_result"
 
 
 def _area_text(area_m2: float) -> str:

@@ -19,6 +19,7 @@ from typing import Dict, List
 from qgis.core import (
     QgsCoordinateTransformContext,
     QgsFeature,
+    QgsFeedback,
     QgsField,
     QgsFields,
     QgsLayerTreeGroup,
@@ -28,7 +29,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from model_runtime.errors import SpexInputError
+from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
 from model_runtime.writers import split_utf8 as _runtime_split
 
@@ -130,12 +131,19 @@ def split_field_name(base: str, index: int) -> str:
 
 
 def export_layer(
-    layer: QgsVectorLayer, path: str, fmt: str | None = None, overwrite: bool = False
+    layer: QgsVectorLayer,
+    path: str,
+    fmt: str | None = None,
+    overwrite: bool = False,
+    transform_context: QgsCoordinateTransformContext | None = None,
+    feedback: QgsFeedback | None = None,
 ) -> ExportReport:
     """Write ``layer`` to ``path`` as GeoPackage, Shapefile or GeoJSON (``fmt``: OGR driver, or by extension).
 
     Refuses an existing file unless ``overwrite``; writes atomically. Shapefile: long texts split, full
-    explanation in a sidecar (see the module docstring).
+    explanation in a sidecar (see the module docstring). ``transform_context``: the project's (pass it when
+    running off the GUI thread); ``feedback``: progress, and cancel (raises ExtractionCancelled, writes
+    nothing).
     """
     ext = os.path.splitext(path)[1].lower()
     driver = fmt or _FORMATS.get(ext)
@@ -144,20 +152,31 @@ def export_layer(
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise SpexInputError(f"Export folder '{folder}' does not exist: create it or pick another file.")
-    if os.path.exists(path) and not overwrite:
-        raise SpexInputError(f"'{path}' already exists: choose another name or allow overwriting.")
+    if os.path.isdir(path):
+        raise SpexInputError(f"'{path}' is a folder: give a file name such as result{ext or '.gpkg'}.")
+    if _same_file(path, _layer_file(layer)):
+        raise SpexInputError(
+            f"'{path}' is the file this layer is read from: choose another name for the export."
+        )
+    existing = existing_files(path)
+    if existing and not overwrite:
+        raise SpexInputError(f"'{existing[0]}' already exists: choose another name or allow overwriting.")
+    context = transform_context or QgsProject.instance().transformContext()
     if driver == "ESRI Shapefile":
-        return _export_shapefile(layer, path, overwrite)
+        return _export_shapefile(layer, path, overwrite, context, feedback)
     tmp = os.path.join(folder, f".{uuid.uuid4().hex[:8]}.tmp{ext}")
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = driver
     options.fileEncoding = "UTF-8"
+    options.feedback = feedback
     if driver == "GPKG":
         options.layerName = os.path.splitext(os.path.basename(path))[0]
     try:
         err, message, _new_file, _new_layer = QgsVectorFileWriter.writeAsVectorFormatV3(
-            layer, tmp, _transform_context(), options
+            layer, tmp, context, options
         )
+        if feedback is not None and feedback.isCanceled():
+            raise ExtractionCancelled("Export cancelled: nothing was written.")
         if err != QgsVectorFileWriter.NoError:
             raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
         os.replace(tmp, path)
@@ -168,27 +187,56 @@ def export_layer(
     return ExportReport(path=path, driver=driver, features=layer.featureCount())
 
 
-def _transform_context() -> QgsCoordinateTransformContext:
-    return QgsProject.instance().transformContext()
+def existing_files(path: str) -> List[str]:
+    """The files an export to ``path`` would replace (a Shapefile: every part of the set, and the sidecar)."""
+    root, ext = os.path.splitext(path)
+    if ext.lower() != ".shp":
+        return [path] if os.path.lexists(path) else []
+    candidates = [path] + [root + part for part in _SHAPEFILE_PARTS + (".explain.txt",)]
+    return sorted({c for c in candidates if os.path.lexists(c)}, key=candidates.index)
 
 
-def _export_shapefile(layer: QgsVectorLayer, path: str, overwrite: bool) -> ExportReport:
+def _layer_file(layer: QgsVectorLayer) -> str:
+    """The file behind an OGR layer ("" for memory and database layers)."""
+    if layer.providerType() != "ogr":
+        return ""
+    return layer.source().split("|")[0]
+
+
+def _same_file(a: str, b: str) -> bool:
+    if not a or not b or not os.path.exists(b):
+        return False
+    try:
+        return os.path.samefile(a, b) if os.path.exists(a) else False
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _export_shapefile(
+    layer: QgsVectorLayer,
+    path: str,
+    overwrite: bool,
+    context: QgsCoordinateTransformContext,
+    feedback: QgsFeedback | None,
+) -> ExportReport:
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.splitext(os.path.basename(path))[0]
     src_fields = [f for f in layer.fields() if f.name().lower() != "fid"]  # GeoPackage id: not an attribute
     # Text fields too wide for DBF and into how many pieces (the longest value decides, capped like the
     # runtime so the names fit; the sidecar then still holds everything).
     pieces_needed: Dict[str, int] = {}
-    texts: Dict[str, List[str]] = {}
+    texts: Dict[str, Dict[str, None]] = {}  # field -> its distinct long values, in order (a dict as a set)
+    pieces: Dict[str, List[str]] = {}  # long value -> its DBF pieces; polygons share one explanation
+    text_fields = [f.name() for f in src_fields if f.type() == QVariant.String]
     for feat in layer.getFeatures():
-        for f in src_fields:
-            value = feat[f.name()]
-            if f.type() == QVariant.String and isinstance(value, str):
-                if len(value.encode("utf-8")) > DBF_TEXT_BYTES:
-                    needed = len(split_utf8(value))
-                    pieces_needed[f.name()] = max(pieces_needed.get(f.name(), 1), needed)
-                    if value not in texts.setdefault(f.name(), []):
-                        texts[f.name()].append(value)
+        for name in text_fields:
+            value = feat[name]
+            if isinstance(value, str) and len(value) * 4 > DBF_TEXT_BYTES:  # cheap test before encoding
+                if value not in pieces:
+                    pieces[value] = split_utf8(value)
+                if len(pieces[value]) > 1:
+                    pieces_needed[name] = max(pieces_needed.get(name, 1), len(pieces[value]))
+                    texts.setdefault(name, {})[value] = None
     out_fields = QgsFields()
     split_fields: Dict[str, List[str]] = {}
     for f in src_fields:
@@ -197,6 +245,8 @@ def _export_shapefile(layer: QgsVectorLayer, path: str, overwrite: bool) -> Expo
             split_fields[f.name()] = [split_field_name(f.name(), i) for i in range(count)]
             for name in split_fields[f.name()]:
                 out_fields.append(QgsField(name, QVariant.String, "String", DBF_TEXT_BYTES))
+        elif f.type() == QVariant.String and not 0 < f.length() <= DBF_TEXT_BYTES:
+            out_fields.append(QgsField(f.name(), QVariant.String, "String", DBF_TEXT_BYTES))
         else:
             out_fields.append(QgsField(f))
     workdir = tempfile.mkdtemp(prefix=".spex-export-", dir=folder)
@@ -206,21 +256,26 @@ def _export_shapefile(layer: QgsVectorLayer, path: str, overwrite: bool) -> Expo
     options.fileEncoding = "UTF-8"
     sidecars: List[str] = []
     try:
-        writer = QgsVectorFileWriter.create(
-            tmp, out_fields, layer.wkbType(), layer.crs(), _transform_context(), options
-        )
+        writer = QgsVectorFileWriter.create(tmp, out_fields, layer.wkbType(), layer.crs(), context, options)
         if writer.hasError() != QgsVectorFileWriter.NoError:
             message = writer.errorMessage()
             del writer
             raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
         count = 0
+        total = max(layer.featureCount(), 1)
         for feat in layer.getFeatures():
+            if feedback is not None:
+                if feedback.isCanceled():
+                    del writer
+                    raise ExtractionCancelled("Export cancelled: nothing was written.")
+                if count % 256 == 0:
+                    feedback.setProgress(100.0 * count / total)
             out = QgsFeature(out_fields)
             out.setGeometry(feat.geometry())
             for f in src_fields:
                 value = feat[f.name()]
                 if f.name() in split_fields:
-                    parts = split_utf8(value) if isinstance(value, str) else []
+                    parts = pieces.get(value) or split_utf8(value) if isinstance(value, str) else []
                     for i, name in enumerate(split_fields[f.name()]):
                         out[name] = parts[i] if i < len(parts) else None
                 else:

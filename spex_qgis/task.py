@@ -10,8 +10,8 @@ import glob
 import os
 import traceback
 
-from qgis.core import Qgis, QgsMessageLog, QgsProcessingUtils, QgsTask
-from qgis.PyQt.QtCore import pyqtSignal
+from qgis.core import Qgis, QgsFeedback, QgsMessageLog, QgsProcessingUtils, QgsTask
+from qgis.PyQt.QtCore import Qt, pyqtSignal
 
 from model_runtime.errors import ExtractionCancelled, SpexError
 
@@ -112,3 +112,77 @@ class SpexExtractTask(QgsTask):
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " ".join(lines) if lines else text
+
+
+class SpexExportTask(QgsTask):
+    """Export a result layer in the background (a big Shapefile takes a while). Emits exactly one of
+    ``succeeded(ExportReport)``, ``failed(message)`` or ``cancelled()``.
+
+    The worker opens its own copy of the layer from ``uri``: a layer of the project must not be read
+    outside the GUI thread.
+    """
+
+    succeeded = pyqtSignal(object)  # spex_qgis.layers.ExportReport
+    failed = pyqtSignal(str)
+    cancelled = pyqtSignal()
+
+    def __init__(self, uri: str, name: str, path: str, overwrite: bool, transform_context):
+        """``uri``: the layer's OGR source; ``transform_context``: the project's, read on the GUI thread."""
+        super().__init__(f"SPEX: export {name}", QgsTask.CanCancel)
+        self.uri, self.name, self.path, self.overwrite = uri, name, path, overwrite
+        self.transform_context = transform_context
+        self.feedback = QgsFeedback()
+        # Emitted by the writer on the worker thread: report it from there, as run() would.
+        self.feedback.progressChanged.connect(self.setProgress, Qt.DirectConnection)
+        self.report = None
+        self.error: str | None = None
+        self.error_traceback: str | None = None
+
+    def cancel(self) -> None:
+        """Stop at the next feature; nothing is left behind."""
+        self.feedback.cancel()
+        super().cancel()
+
+    def run(self) -> bool:
+        """Worker thread: write the file; never raises."""
+        try:
+            from qgis.core import QgsVectorLayer
+
+            from .layers import export_layer
+
+            layer = QgsVectorLayer(self.uri, self.name, "ogr")
+            if not layer.isValid():
+                self.error = (
+                    f"Cannot read the layer '{self.name}' to export it: check that its file still exists."
+                )
+                return False
+            self.report = export_layer(
+                layer,
+                self.path,
+                overwrite=self.overwrite,
+                transform_context=self.transform_context,
+                feedback=self.feedback,
+            )
+            return True
+        except ExtractionCancelled:
+            return False
+        except SpexError as exc:
+            self.error = _one_line(str(exc))
+            return False
+        except Exception as exc:  # a bug: traceback to the log, one line for the user
+            self.error_traceback = traceback.format_exc()
+            self.error = _one_line(
+                f"Export failed ({type(exc).__name__}: {exc}); details in the SPEX log panel"
+            )
+            return False
+
+    def finished(self, ok: bool) -> None:
+        """GUI thread: announce the outcome."""
+        if ok and self.report is not None:
+            self.succeeded.emit(self.report)
+        elif self.error:
+            if self.error_traceback:
+                QgsMessageLog.logMessage(self.error_traceback, LOG_TAG, Qgis.Critical)
+            self.failed.emit(self.error)
+        else:
+            self.cancelled.emit()

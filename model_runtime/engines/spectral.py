@@ -18,12 +18,28 @@ import numpy as np
 
 from ..errors import SpexInputError
 from ..indices import INDEX_DEFINITIONS, compute_index
-from ..thresholds import RuleVariant, check_threshold, looks_like_reflectance, otsu_threshold, select_variant
+from ..thresholds import (
+    MIN_SCENE_PIXELS,
+    SCENE_ADAPTATIONS,
+    RuleVariant,
+    SceneStats,
+    adapt_to_scene,
+    check_threshold,
+    looks_like_reflectance,
+    otsu_threshold,
+    scene_statistics,
+    select_variant,
+)
 from .base import MASK_NODATA, EngineJob, EngineOutput
 
 _STAT_BINS = 200
 _OTSU_BINS = 1000
-_WINDOW = 1024
+_STRIP_PIXELS = 4 * 1024 * 1024  # ~4 Mpx strips: a 10980-wide Sentinel-2 tile reads 512 rows at a time
+_MAX_HALO_PIXELS = 64 * 1024 * 1024  # larger cleanup contexts (huge objects in pixels): clean the file after
+_STAT_STEP = 4  # statistics on every 4th pixel of every 4th row of large windows ...
+_STAT_FULL_BELOW = 1024 * 1024  # ... every 2nd of small ones
+_SCENE_READ_PIXELS = 16 * 1024 * 1024  # scene statistics read at most about this many pixels ...
+_SCENE_SAMPLE = 1_000_000  # ... and keep about this many
 _WEAK_OTSU = 0.5  # separability below this: the histogram is not clearly bimodal
 
 
@@ -98,6 +114,17 @@ def _prefetch(windows: Sequence[Any], read: Callable[[Any], Any]) -> Iterator[Tu
             yield window, data
 
 
+def _mask_compression() -> List[str]:
+    """Fastest light compression this GDAL offers for the temporary mask: ZSTD level 1 (about 10x faster
+    than DEFLATE level 1 to write, masks still shrink ~100x), else DEFLATE level 1."""
+    from osgeo import gdal
+
+    options = gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIONOPTIONLIST") or ""
+    if "ZSTD" in options:
+        return ["COMPRESS=ZSTD", "ZSTD_LEVEL=1"]
+    return ["COMPRESS=DEFLATE", "ZLEVEL=1"]
+
+
 def _create_mask(path: str, source, region_window) -> Any:
     from osgeo import gdal
 
@@ -118,8 +145,7 @@ def _create_mask(path: str, source, region_window) -> Any:
         region_window.ysize,
         1,
         gdal.GDT_Byte,
-        # ZLEVEL 1: masks compress well anyway, and level 6 costs more than the whole classification
-        ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "COMPRESS=DEFLATE", "ZLEVEL=1", "BIGTIFF=IF_SAFER"],
+        ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", *_mask_compression(), "BIGTIFF=IF_SAFER"],
     )
     ds.SetGeoTransform(geotransform)
     if source.crs_wkt:
@@ -129,18 +155,90 @@ def _create_mask(path: str, source, region_window) -> Any:
     return ds
 
 
+class _Scratch:
+    """Reusable float32 work arrays keyed by name (reallocated only when a larger window comes)."""
+
+    def __init__(self):
+        self._arrays: Dict[str, np.ndarray] = {}
+
+    def get(self, key: str, shape: Tuple[int, int]) -> np.ndarray:
+        """A C-contiguous float32 array of ``shape`` (contents undefined)."""
+        size = shape[0] * shape[1]
+        arr = self._arrays.get(key)
+        if arr is None or arr.size < size:
+            arr = self._arrays[key] = np.empty(size, np.float32)
+        return arr[:size].reshape(shape)
+
+
+class _StripCleaner:
+    """Writes full-width mask strips in order, each sieved with ``halo`` rows of context above and below
+    (cleanup.sieve_strip): the mask file is written once, already clean, and never re-read."""
+
+    def __init__(self, band, region_window, halo: int, min_px: int, stats: Dict[str, int]):
+        self.band, self.height, self.halo, self.min_px, self.stats = (
+            band,
+            region_window.ysize,
+            halo,
+            min_px,
+            stats,
+        )
+        self.strips: List[Tuple[int, np.ndarray]] = []  # (row offset in the region, original mask rows)
+        self.written = 0  # rows written so far
+        self.available = 0  # rows classified so far
+
+    def add(self, mask: np.ndarray, row: int) -> None:
+        """Take the classified strip starting at region row ``row`` (strips come top to bottom)."""
+        self.strips.append((row, mask.copy()))
+        self.available = row + mask.shape[0]
+        self._flush(final=False)
+
+    def finish(self) -> None:
+        """Write the strips still held back for context."""
+        self._flush(final=True)
+
+    def _rows(self, top: int, bottom: int) -> np.ndarray:
+        parts = [m[max(top - y, 0) : max(0, min(bottom - y, m.shape[0]))] for y, m in self.strips]
+        parts = [p for p in parts if p.shape[0]]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _flush(self, final: bool) -> None:
+        from ..cleanup import sieve_strip
+
+        for y, m in self.strips:
+            end = y + m.shape[0]
+            if y < self.written:
+                continue
+            if not final and min(end + self.halo, self.height) > self.available:
+                break
+            top, bottom = max(0, y - self.halo), min(self.available, end + self.halo)
+            context = self._rows(top, bottom)
+            core, filled, removed = sieve_strip(context, y - top, end - top, self.min_px, self.min_px)
+            self.stats["filled_hole_px"] += filled
+            self.stats["removed_region_px"] += removed
+            self.band.WriteArray(core, 0, y)
+            self.written = end
+        # keep only the rows still needed as context above the next strip to write
+        self.strips = [(y, m) for y, m in self.strips if y + m.shape[0] > self.written - self.halo]
+
+
 class SpectralEngine:
-    """Spectral-index engine (no weights): see the module docstring."""
+    """Spectral-index engine (no weights): see the module docstring.
+
+    ``window_size=None`` (default) streams full-width strips of about ``strip_pixels`` pixels and cleans
+    each strip as it goes; an integer streams square windows of that size and cleans the mask file
+    afterwards (the older, slower path, kept for small tests and as a fallback).
+    """
 
     name = "spectral"
 
-    def __init__(self, window_size: int = _WINDOW):
-        self.window_size = int(window_size)
+    def __init__(self, window_size: int | None = None, strip_pixels: int = _STRIP_PIXELS):
+        self.window_size = int(window_size) if window_size else None
+        self.strip_pixels = int(strip_pixels)
 
     # -- run ---------------------------------------------------------------------------------------------
     def run(self, job: EngineJob) -> EngineOutput:
-        """Build the cleaned target mask of ``job.region`` and record how it was decided."""
-        from ..cleanup import clean_mask, default_min_region_px
+        """Classify every window, write and clean the mask; ``details`` record how it was decided."""
+        from ..cleanup import clean_mask, default_min_region_px, sieve_halo
 
         source, region, request = job.source, job.region, job.request
         target_class = job.target.target_class
@@ -152,36 +250,50 @@ class SpectralEngine:
                 "pass either --threshold or --threshold-method otsu"
             )
         started = time.perf_counter()
-        windows = list(source.iter_windows(region.window, size=self.window_size))
+        if self.window_size:
+            windows = list(source.iter_windows(region.window, size=self.window_size))
+        else:
+            windows = list(source.iter_strips(region.window, max_pixels=self.strip_pixels))
         primary = variant.primary
         primary_def = INDEX_DEFINITIONS[primary.name]
         warnings: List[str] = []
 
-        def read(roles: Sequence[str]) -> Callable[[Any], Any]:
+        def read(roles: Sequence[str], buffers: List[np.ndarray] | None = None) -> Callable[[Any], Any]:
+            calls = {"n": 0}
+
             def _read(window):
-                bands, valid = source.read(list(roles), window)
+                out = None
+                if buffers is not None:  # alternate between two buffers: one read, one being classified
+                    out = buffers[calls["n"] % len(buffers)]
+                    calls["n"] += 1
+                bands, valid = source.read(list(roles), window, out=out)
                 aoi = region.mask(window)
                 if aoi is not None:
-                    valid = valid & aoi
+                    valid &= aoi
                 return bands, valid, aoi
 
             return _read
 
-        # reflectance check on the first window holding valid data
-        reflectance_like = True
-        for window in windows[: min(len(windows), 16)]:
-            bands, valid, _ = read(variant.roles)(window)
-            if valid.any():
-                reflectance_like = looks_like_reflectance(bands, valid)
-                break
-        if getattr(getattr(source, "scaling", None), "name", "") == "brightness8":
-            reflectance_like = False  # 8-bit DN / 255 is brightness, not calibrated reflectance
+        reflectance_like = self._looks_like_reflectance(source, variant, windows, read)
         if variant.needs_reflectance and not reflectance_like:
             raise SpexInputError(
                 f"the {target_class} rule compares reflectance, but the band values are not in 0..1: "
                 "set the reflectance scaling (--scaling s2, landsat-c2-l2 or gain,offset)"
             )
         use_refl_guards = reflectance_like
+        guards = variant.guards + (variant.reflectance_guards if use_refl_guards else ())
+
+        # data that are not reflectance: thresholds relative to the scene (thresholds.SCENE_ADAPTATIONS)
+        scene_threshold, scene_info = None, {}
+        if not reflectance_like and target_class in SCENE_ADAPTATIONS:
+            stats = self._scene_statistics(source, variant, windows, read, job)
+            scene_threshold, extra_guards, scene_info = adapt_to_scene(target_class, variant, stats)
+            guards = guards + extra_guards
+            if stats.reference is None and stats.pixels < MIN_SCENE_PIXELS:
+                warnings.append(
+                    f"too few valid pixels ({stats.pixels}) for scene-relative thresholds: fixed defaults "
+                    "were used; choose a larger area of interest"
+                )
 
         otsu_share = 0.35 if method == "otsu" else 0.0
         threshold_info: Dict[str, Any] = {
@@ -217,63 +329,98 @@ class SpectralEngine:
                     "clearly bimodal; check the result or give a fixed --threshold"
                 )
         elif method == "fixed":
-            threshold = primary.threshold
-            threshold_info.update(value=threshold, method="default")
+            if scene_threshold is not None:
+                threshold = scene_threshold
+                threshold_info.update(value=threshold, method="scene")
+            else:
+                threshold = primary.threshold
+                threshold_info.update(value=threshold, method="default")
         else:
             raise SpexInputError(f"unknown threshold method {method!r}: use fixed or otsu")
+        if scene_info:
+            threshold_info["scene"] = scene_info
 
-        # index statistics outside (row 0) / inside (row 1) the result, on every other pixel and row
+        # index statistics outside (row 0) / inside (row 1) the result, on a regular pixel subsample
         stats = {
             n: _Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in variant.indices
         }
-        guards = variant.guards + (variant.reflectance_guards if use_refl_guards else ())
         guard_rejects = {g.text(): 0 for g in guards}
         counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0}
 
+        pixel_area = getattr(source, "pixel_area_m2", None)
+        min_px = default_min_region_px(pixel_area)
+        halo = sieve_halo(min_px, min_px)
+        rw = region.window
+        streamed = (
+            not self.window_size
+            and all(w.xsize == rw.xsize for w in windows)
+            and halo * rw.xsize <= _MAX_HALO_PIXELS
+        )
+        cleanup = {
+            "filled_hole_px": 0,
+            "removed_region_px": 0,
+            "fill_holes_px": min_px,
+            "min_region_px": min_px,
+        }
+
         mask_path = os.path.join(job.workdir, f"spectral_{target_class}.tif")
-        ds = _create_mask(mask_path, source, region.window)
+        ds = _create_mask(mask_path, source, rw)
         band = ds.GetRasterBand(1)
-        rx, ry = region.window.xoff, region.window.yoff
+        writer = _StripCleaner(band, rw, halo, min_px, cleanup) if streamed else None
+        rows_max = max(w.ysize for w in windows)
+        cols_max = max(w.xsize for w in windows)
+        roles = list(variant.roles)
+        buffers = [np.empty((len(roles), rows_max, cols_max), np.float32) for _ in range(2)]
+        scratch = _Scratch()
         try:
-            for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, read(variant.roles))):
+            for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, read(roles, buffers))):
                 job.check_cancelled()
+                step = _STAT_STEP if valid.size >= _STAT_FULL_BELOW else 2
                 target, values = self._classify(
-                    variant, bands, threshold, guards, guard_rejects, counts, valid
+                    variant, bands, threshold, guards, guard_rejects, counts, valid, scratch, step
                 )
-                out = target.astype(np.uint8)  # MASK_TARGET = 1, MASK_BACKGROUND = 0
-                out[~valid] = MASK_NODATA
-                n_valid = int(np.count_nonzero(valid))
+                all_valid = aoi is None and bool(valid.all())
+                n_valid = valid.size if all_valid else int(np.count_nonzero(valid))
                 n_target = int(np.count_nonzero(target))
                 counts["target"] += n_target
                 counts["background"] += n_valid - n_target
                 outside = int(aoi.size - np.count_nonzero(aoi)) if aoi is not None else 0
                 counts["outside_aoi"] += outside
-                counts["nodata"] += out.size - n_valid - outside
-                sub_valid, sub_target = valid[::2, ::2], target[::2, ::2]
+                counts["nodata"] += target.size - n_valid - outside
+                sub_valid, sub_target = valid[::step, ::step], target[::step, ::step]
                 for name, hist in stats.items():
-                    hist.add(values[name][::2, ::2], sub_valid, sub_target)
-                band.WriteArray(out, w.xoff - rx, w.yoff - ry)
-                job.progress(otsu_share + (0.9 - otsu_share) * (i + 1) / len(windows), "classifying pixels")
+                    hist.add(values[name], sub_valid, sub_target)
+                out = target.view(np.uint8)  # MASK_TARGET = 1, MASK_BACKGROUND = 0, no copy
+                if not all_valid:
+                    out[~valid] = MASK_NODATA
+                if writer is not None:
+                    writer.add(out, w.yoff - rw.yoff)
+                else:
+                    band.WriteArray(out, w.xoff - rw.xoff, w.yoff - rw.yoff)
+                job.progress(otsu_share + (0.95 - otsu_share) * (i + 1) / len(windows), "classifying pixels")
+            if writer is not None:
+                writer.finish()
             band.FlushCache()
         finally:
-            band = None
+            band = writer = None
             ds = None
-
-        pixel_area = getattr(source, "pixel_area_m2", None)
-        min_px = default_min_region_px(pixel_area)
-        job.check_cancelled()
-        job.progress(0.9, "cleaning mask")
+        buffers = []
         classified = time.perf_counter()
-        cleanup = clean_mask(mask_path, min_px, min_px)
+        job.check_cancelled()
+        if not streamed:
+            job.progress(0.95, "cleaning mask")
+            cleanup = clean_mask(mask_path, min_px, min_px)
         counts["target"] += cleanup["filled_hole_px"] - cleanup["removed_region_px"]
         counts["background"] -= cleanup["filled_hole_px"] - cleanup["removed_region_px"]
         job.progress(1.0, "mask ready")
 
-        total = region.window.xsize * region.window.ysize
+        total = rw.xsize * rw.ysize
         caveats = list(variant.caveats)
         if missing_better:
             caveats.insert(0, "fallback")
-        if not use_refl_guards and variant.reflectance_guards:
+        if threshold_info.get("scene"):
+            caveats.append("scene_relative")  # also says why the reflectance guards were replaced
+        elif not use_refl_guards and variant.reflectance_guards:
             caveats.append("not_reflectance")
         if counts["nodata"]:
             caveats.append("nodata")
@@ -314,27 +461,108 @@ class SpectralEngine:
         return EngineOutput(mask_path=mask_path, details=details, warnings=warnings)
 
     @staticmethod
-    def _classify(variant: RuleVariant, bands, threshold, guards, guard_rejects, counts, valid):
-        """Primary test AND guards for one window; counts pixels each guard rejects."""
-        values: Dict[str, np.ndarray] = {}
+    def _looks_like_reflectance(source, variant: RuleVariant, windows, read) -> bool:
+        """Reflectance check on a <= 512 x 512 sample from the middle of the first windows holding data."""
+        from ..raster import Window
 
-        def value(name: str) -> np.ndarray:
-            if name not in values:
-                values[name] = compute_index(name, bands) if name in INDEX_DEFINITIONS else bands[name]
-            return values[name]
+        if getattr(getattr(source, "scaling", None), "name", "") == "brightness8":
+            return False  # 8-bit DN / 255 is brightness, not calibrated reflectance
+        for window in windows[: min(len(windows), 16)]:
+            xs, ys = min(window.xsize, 512), min(window.ysize, 512)
+            sub = Window(
+                window.xoff + (window.xsize - xs) // 2, window.yoff + (window.ysize - ys) // 2, xs, ys
+            )
+            bands, valid, _ = read(variant.roles)(sub)
+            if valid.any():
+                return looks_like_reflectance(bands, valid)
+        return True
 
+    @staticmethod
+    def _scene_statistics(source, variant: RuleVariant, windows, read, job) -> SceneStats:
+        """Scene statistics (thresholds.scene_statistics) from a sample of valid pixels spread over the
+        area of interest: every window of a small area, an even subset of a large one, and at most
+        ``_SCENE_SAMPLE`` pixels of them."""
+        roles = list(
+            dict.fromkeys([*variant.roles, *(r for r in ("blue", "green", "red") if r in source.roles)])
+        )
+        total = sum(w.xsize * w.ysize for w in windows)
+        keep = max(1, min(len(windows), int(np.ceil(len(windows) * _SCENE_READ_PIXELS / max(total, 1)))))
+        picked = [windows[int(i)] for i in np.unique(np.linspace(0, len(windows) - 1, keep).round())]
+        read_px = sum(w.xsize * w.ysize for w in picked)
+        step = max(1, int(read_px // _SCENE_SAMPLE))
+        parts: Dict[str, List[np.ndarray]] = {r: [] for r in roles}
+        for _w, (bands, valid, _aoi) in _prefetch(picked, read(roles)):
+            job.check_cancelled()
+            idx = np.flatnonzero(valid.ravel())[::step]
+            for r in roles:
+                parts[r].append(bands[r].ravel()[idx])
+        sample = {r: np.concatenate(v) if v else np.empty(0, np.float32) for r, v in parts.items()}
+        return scene_statistics(variant, sample)
+
+    @staticmethod
+    def _classify(
+        variant: RuleVariant, bands, threshold, guards, guard_rejects, counts, valid, scratch=None, step=2
+    ):
+        """Primary test AND guards for one window; counts pixels each guard rejects.
+
+        Returns the target mask and, for statistics, every index of the rule on the ``[::step, ::step]``
+        pixel subsample. Guards are evaluated only on the pixels that passed the primary test when those
+        are few (water, snow...): a guard index is then never computed over the whole window."""
+        scratch = scratch or _Scratch()
+        shape = valid.shape
+        primary = variant.primary.name
+
+        def full_value(name: str) -> np.ndarray:
+            if name in INDEX_DEFINITIONS:
+                out = scratch.get(f"index:{name}", shape)
+                return compute_index(name, bands, out=out, scratch=scratch.get("tmp", shape))
+            return bands[name]
+
+        full: Dict[str, np.ndarray] = {primary: full_value(primary)}
         with np.errstate(invalid="ignore"):
-            target = variant.primary.test(value(variant.primary.name), threshold)
+            target = variant.primary.test(full[primary], threshold)
             target &= valid
-            counts["primary_pass"] += int(np.count_nonzero(target))
-            for cond in guards:
-                ok = cond.test(value(cond.name))
-                guard_rejects[cond.text()] += int(np.count_nonzero(target & ~ok))
-                target &= ok
+            n_pass = int(np.count_nonzero(target))
+            counts["primary_pass"] += n_pass
+            if guards and n_pass:
+                if n_pass * 4 < target.size:  # sparse: test the passing pixels only
+                    idx = np.flatnonzero(target)
+                    sub = {r: a.ravel()[idx] for r, a in bands.items()}
+                    keep = np.ones(idx.size, bool)
+                    for cond in guards:
+                        vals = (
+                            compute_index(cond.name, sub)
+                            if cond.name in INDEX_DEFINITIONS
+                            else sub[cond.name]
+                        )
+                        ok = cond.test(vals)
+                        rejected = int(np.count_nonzero(keep & ~ok))
+                        guard_rejects[cond.text()] += rejected
+                        keep &= ok
+                    if not keep.all():
+                        target.ravel()[idx[~keep]] = False
+                else:
+                    for cond in guards:
+                        if cond.name not in full:
+                            full[cond.name] = full_value(cond.name)
+                        ok = cond.test(full[cond.name])
+                        np.logical_not(ok, out=ok)
+                        ok &= target
+                        rejected = int(np.count_nonzero(ok))
+                        if rejected:
+                            guard_rejects[cond.text()] += rejected
+                            target &= ~ok
         # statistics for every index of the rule, even those not needed to decide (e.g. after a guard)
+        stats: Dict[str, np.ndarray] = {}
+        sub_bands = None
         for name in variant.indices:
-            value(name)
-        return target, {k: v for k, v in values.items() if k in INDEX_DEFINITIONS}
+            if name in full:
+                stats[name] = full[name][::step, ::step]
+            else:
+                if sub_bands is None:
+                    sub_bands = {r: a[::step, ::step] for r, a in bands.items()}
+                stats[name] = compute_index(name, sub_bands)
+        return target, stats
 
     # -- explain -----------------------------------------------------------------------------------------
     def explain(self, job: EngineJob, output: EngineOutput, regions: List[Dict[str, Any]]) -> str:

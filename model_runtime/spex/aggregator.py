@@ -33,7 +33,7 @@ class FeatureAggregator(nn.Module):
 
 
 class LayerNorm2d(nn.Module):
-    """LayerNorm over the channel axis of [N, C, H, W]; statistics in float32 (the official ``VisionLayerNorm``)."""
+    """LayerNorm over the channel axis of [N, C, H, W]; fp32 statistics (official ``VisionLayerNorm``)."""
 
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()

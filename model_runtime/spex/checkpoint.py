@@ -1,7 +1,8 @@
 """Loading a SPEX checkpoint folder with every tensor accounted for.
 
 Layouts:
-  * merged (released): ``config.json`` + ``model.safetensors.index.json`` + shards (or one ``model.safetensors``)
+  * merged (released): ``config.json`` + ``model.safetensors.index.json`` + shards
+    (or one ``model.safetensors``)
   * LoRA (training output): ``config.json`` + ``adapter_config.json`` + ``adapter_model.safetensors|bin`` +
     ``non_lora_trainables.bin``, merged onto a base model folder like the official ``merge_lora.py``
     (``load_pretrained_model`` with ``model_base``) does.
@@ -44,9 +45,9 @@ _DTYPES = {
 }
 
 
-# ---------------------------------------------------------------------------------------------- device / dtype
+# ------------------------------------------------------------------------------------------- device / dtype
 def resolve_device(device: Any = "auto") -> torch.device:
-    """ "auto" | "cpu" | "cuda" | "cuda:N" | torch.device -> torch.device (bad or unavailable -> SpexInputError)."""
+    """Device name ("auto", "cpu", "cuda", "cuda:N") or torch.device -> torch.device (else SpexInputError)."""
     if isinstance(device, torch.device):
         dev = device
     else:
@@ -87,7 +88,7 @@ def resolve_dtype(dtype: Any = None) -> torch.dtype:
     return _DTYPES[name]
 
 
-# ---------------------------------------------------------------------------------------------- tensor sources
+# ------------------------------------------------------------------------------------------- tensor sources
 class TensorSource:
     """Lazy key -> tensor access over safetensors files; shapes come from the headers only."""
 
@@ -148,7 +149,7 @@ def _safetensors_files(folder: str) -> dict[str, str]:
             with safe_open(single, framework="pt", device="cpu") as fh:
                 return {k: single for k in fh.keys()}
         except Exception as exc:
-            raise ModelLoadError(f"cannot read {single} ({exc}): the file is corrupt, re-download it") from None
+            raise ModelLoadError(f"cannot read {single} ({exc}): corrupt file, re-download it") from None
     raise ModelLoadError(
         f"no weights in {folder} (neither {INDEX_FILE} nor {SINGLE_FILE}): "
         "point to the SPEX checkpoint folder with its .safetensors files"
@@ -187,7 +188,7 @@ def check_keys(
         )
 
 
-# ---------------------------------------------------------------------------------------------- materialising
+# ------------------------------------------------------------------------------------------- materialising
 def _expected_tensors(module: nn.Module) -> dict[str, tuple[int, ...]]:
     """Persistent parameters and buffers of ``module`` -> shape."""
     return {k: tuple(v.shape) for k, v in module.state_dict(keep_vars=True).items()}
@@ -226,9 +227,9 @@ def _fix_runtime_buffers(model: nn.Module, device: torch.device) -> None:
         raise RuntimeError(f"internal error: tensors left on the meta device: {left[:3]}")
 
 
-# ---------------------------------------------------------------------------------------------- tokenizer etc.
+# ------------------------------------------------------------------------------------------- tokenizer etc.
 def load_tokenizer(model_dir: str):
-    """Qwen2 tokenizer from the folder: fast (``tokenizer.json``) or slow (``vocab.json`` + ``merges.txt``)."""
+    """Qwen2 tokenizer from the folder: fast (``tokenizer.json``) or slow (``vocab.json``, ``merges.txt``)."""
     has_fast = os.path.isfile(os.path.join(model_dir, "tokenizer.json"))
     has_slow = all(os.path.isfile(os.path.join(model_dir, f)) for f in ("vocab.json", "merges.txt"))
     if not (has_fast or has_slow):
@@ -237,11 +238,10 @@ def load_tokenizer(model_dir: str):
             "copy the tokenizer files shipped with the model into the folder"
         )
     try:
-        if has_fast:
-            from transformers import Qwen2TokenizerFast as tokenizer_class
-        else:
-            from transformers import Qwen2Tokenizer as tokenizer_class
-        tok = tokenizer_class.from_pretrained(model_dir, local_files_only=True)
+        import transformers
+
+        name = "Qwen2TokenizerFast" if has_fast else "Qwen2Tokenizer"
+        tok = getattr(transformers, name).from_pretrained(model_dir, local_files_only=True)
     except Exception as exc:  # transformers raises many types for broken files
         raise ModelLoadError(
             f"cannot load the tokenizer in {model_dir} ({type(exc).__name__}: "
@@ -270,7 +270,7 @@ def _read_json(path: str) -> dict[str, Any] | None:
 
 
 def generation_settings(model_dir: str, config: SpexConfig, tokenizer) -> tuple[list[int], float]:
-    """(stop token ids, repetition penalty) as the official ``generate`` would use them, plus ``<|im_end|>``."""
+    """(stop token ids, repetition penalty) as the official ``generate`` uses them, + ``<|im_end|>``."""
     gen = _read_json(os.path.join(model_dir, "generation_config.json"))
     source = gen if gen is not None else config.raw
     eos = source.get("eos_token_id")
@@ -282,7 +282,7 @@ def generation_settings(model_dir: str, config: SpexConfig, tokenizer) -> tuple[
     return [int(i) for i in ids], penalty
 
 
-# ---------------------------------------------------------------------------------------------- LoRA
+# ------------------------------------------------------------------------------------------- LoRA
 def is_lora_folder(model_dir: str) -> bool:
     """True when the folder holds a LoRA adapter (``adapter_config.json``)."""
     return os.path.isfile(os.path.join(model_dir, ADAPTER_CONFIG))
@@ -378,7 +378,7 @@ def _lora_deltas(model_dir: str, expected: dict[str, tuple[int, ...]]) -> dict[s
     return deltas
 
 
-# ---------------------------------------------------------------------------------------------- public loaders
+# ------------------------------------------------------------------------------------------- public loaders
 def build_empty_model(config: SpexConfig):
     """The SPEX module tree on the meta device (no memory)."""
     from .modeling import SpexModel
@@ -390,7 +390,7 @@ def build_empty_model(config: SpexConfig):
 def load_spex_model(
     model_dir: str, device: Any = "auto", dtype: Any = None, base_model_dir: str | None = None
 ):
-    """Build :class:`SpexModel` from a checkpoint folder (see module docstring). Returns the model in eval mode."""
+    """Build :class:`SpexModel` from a checkpoint folder (see module docstring), in eval mode."""
     if not model_dir or not os.path.isdir(model_dir):
         raise ModelLoadError(
             f"model folder {model_dir!r} does not exist: point --model-dir to the downloaded "
@@ -456,7 +456,7 @@ def _lora_getter(
 
 
 def load_vision_encoder(model_dir: str, dtype: Any = torch.float32, device: Any = "cpu"):
-    """Only :class:`SpexVisionEncoder` (``model.vision_tower.vision_tower.*``) of a merged checkpoint folder."""
+    """Only :class:`SpexVisionEncoder` (``model.vision_tower.vision_tower.*``) of a checkpoint folder."""
     from .vision_tower import SpexVisionEncoder
 
     dev = resolve_device(device)
@@ -481,7 +481,7 @@ def load_vision_encoder(model_dir: str, dtype: Any = torch.float32, device: Any 
     return enc.eval()
 
 
-# ---------------------------------------------------------------------------------------------- GPU placement
+# ------------------------------------------------------------------------------------------- GPU placement
 def _needs_offload(expected: dict[str, tuple[int, ...]], device: torch.device, dtype: torch.dtype) -> bool:
     """True when a CUDA device lacks the free memory for the whole model (+25 % for activations/cache)."""
     if device.type != "cuda":
@@ -491,12 +491,35 @@ def _needs_offload(expected: dict[str, tuple[int, ...]], device: torch.device, d
     return need * 1.25 > free
 
 
-def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
-    """Place what fits on the GPU and keep the remaining LLM decoder layers on the CPU (accelerate hooks).
+def plan_device_map(model, budget_bytes: int, dtype: torch.dtype, gpu: Any = 0) -> dict[str, Any]:
+    """accelerate device map: everything but the decoder layers on ``gpu``, then layers in order while the
+    budget lasts, the rest on "cpu". Covers every parameter of ``model``."""
+    bytes_per = torch.finfo(dtype).bits // 8
+    budget = budget_bytes
+    device_map: dict[str, Any] = {}
+    llm = model.model
+    for name, child in llm.named_children():
+        if name != "layers":
+            device_map[f"model.{name}"] = gpu
+            budget -= sum(p.numel() for p in child.parameters()) * bytes_per
+    for name, param in llm.named_parameters(recurse=False):  # e.g. image_newline
+        device_map[f"model.{name}"] = gpu
+        budget -= param.numel() * bytes_per
+    for i, layer in enumerate(llm.layers):
+        size = sum(p.numel() for p in layer.parameters()) * bytes_per
+        if budget - size > 0:
+            device_map[f"model.layers.{i}"] = gpu
+            budget -= size
+        else:
+            device_map[f"model.layers.{i}"] = "cpu"
+    if hasattr(model, "lm_head"):
+        device_map["lm_head"] = gpu
+    return device_map
 
-    The vision tower, SAM heads, projector, embeddings and final norm stay on the GPU; decoder layers are
-    filled in order until the free memory (minus a margin) is used. Untested without a GPU on the build machine.
-    """
+
+def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
+    """Place what fits on the GPU (80 % of its free memory) and keep the remaining decoder layers on the CPU
+    (accelerate hooks move activations). Untested without a GPU on the build machine."""
     try:
         from accelerate import dispatch_model
     except ImportError:
@@ -505,22 +528,4 @@ def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
             "pip install accelerate, or use --device cpu"
         ) from None
     free, _total = torch.cuda.mem_get_info(device)
-    budget = int(free * 0.8)
-    bytes_per = torch.finfo(dtype).bits // 8
-    device_map: dict[str, Any] = {}
-    llm = model.model
-    for name, child in llm.named_children():
-        if name == "layers":
-            continue
-        device_map[f"model.{name}"] = device.index or 0
-        budget -= sum(p.numel() for p in child.parameters()) * bytes_per
-    for i, layer in enumerate(llm.layers):
-        size = sum(p.numel() for p in layer.parameters()) * bytes_per
-        if budget - size > 0:
-            device_map[f"model.layers.{i}"] = device.index or 0
-            budget -= size
-        else:
-            device_map[f"model.layers.{i}"] = "cpu"
-    if hasattr(model, "lm_head"):
-        device_map["lm_head"] = device.index or 0
-    dispatch_model(model, device_map=device_map)
+    dispatch_model(model, device_map=plan_device_map(model, int(free * 0.8), dtype, device.index or 0))

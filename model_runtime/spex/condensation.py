@@ -1,4 +1,4 @@
-"""Token context condensation (``lan_neck``, the official ``LLAMANECK``): generated-token states -> 4 SAM prompts."""
+"""Token context condensation (``lan_neck``, the official ``LLAMANECK``): token states -> 4 SAM prompts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from torch import nn
 
 
 class TokenCondensation(nn.Module):
-    """AdaptiveAvgPool1d(num_seq) over the token axis, then MLP hidden -> 8*out -> ReLU -> 2*out -> ReLU -> out.
+    """AdaptiveAvgPool1d(num_seq) over the token axis, then MLP hidden -> 8out -> ReLU -> 2out -> ReLU -> out.
 
     Released sizes: [T, 1536] -> [4, 1536] -> [4, 256].
     """

@@ -301,7 +301,7 @@ class SpexConfig:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot parse {path} ({exc}): re-download the model's config.json") from None
+            raise ModelLoadError(f"cannot parse {path} ({exc}): re-download config.json") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:

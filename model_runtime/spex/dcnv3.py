@@ -68,7 +68,7 @@ def dcnv3_sample(
     group_channels: int | None = None,
     offset_scale: float = 1.0,
 ) -> torch.Tensor:
-    """DCNv3 core: for every output pixel and group, the mask-weighted sum of P bilinear samples -> [N, Ho, Wo, C]."""
+    """DCNv3 core: per output pixel and group, mask-weighted sum of P bilinear samples -> [N, Ho, Wo, C]."""
     n, h, w, c = value.shape
     if group_channels is None:
         group_channels = c // group

@@ -15,7 +15,7 @@ from .dcnv3 import DCNv3, ToChannelsFirst, ToChannelsLast
 
 
 def _ln(channels: int, eps: float, in_first: bool = False, out_first: bool = False) -> nn.Sequential:
-    """LayerNorm wrapped like the official ``build_norm_layer`` (keeps the checkpoint's Sequential indices)."""
+    """LayerNorm wrapped like the official ``build_norm_layer`` (keeps the checkpoint's indices)."""
     layers: list[nn.Module] = []
     if in_first:
         layers.append(ToChannelsLast())
@@ -69,7 +69,7 @@ class MLPLayer(nn.Module):
 
 
 class InternImageLayer(nn.Module):
-    """One block: DCNv3 + MLP with residuals; post-norm and layer scale (``weight1``/``weight2``) as configured."""
+    """One block: DCNv3 + MLP with residuals; post-norm and layer scale (``weight1/2``) as configured."""
 
     def __init__(self, cfg: InternImageConfig, channels: int, groups: int):
         super().__init__()

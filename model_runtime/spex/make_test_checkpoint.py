@@ -4,7 +4,8 @@
 
 Layout: ``config.json`` (llava_qwen + mm_* fields), two fp16 safetensors shards split like the released
 checkpoint (embeddings, ``image_newline`` and the first ~16/28 decoder layers in shard 1) + index json,
-``generation_config.json`` and an offline Qwen2-style byte-level BPE tokenizer (``vocab.json``, ``merges.txt``,
+``generation_config.json`` and an offline Qwen2-style byte-level BPE tokenizer
+(``vocab.json``, ``merges.txt``,
 ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json``) trained in-process.
 Default sizes are the real ones (3.6 GB, shards written tensor by tensor); ``--tiny`` gives a ~2 MB model with
 the same key names. The weights are random: the text is gibberish and the mask arbitrary.
@@ -36,14 +37,17 @@ _CORPUS = [
     "system",
     "user",
     "assistant",
-    "Based on the provided image and the attributes of the water bodies, please provide a detailed description of them:",
-    "Based on the provided image and the attributes of the vegetation regions, please provide a detailed description "
+    "Based on the provided image and the attributes of the water bodies, please provide a detailed "
+    "description of them:",
+    "Based on the provided image and the attributes of the vegetation regions, please provide a detailed "
+    "description "
     "of them:",
     "[{'Size of area': 'huge', 'Centroid': [0.48, 0.422], 'Location': 'center', "
     "'Bounding box': [[0.09, 0.0], [0.998, 0.0], [0.998, 0.963], [0.09, 0.963]]}]",
     "large somewhat large medium small very tiny top-left top-center top-right middle-left middle-right "
     "bottom-left bottom-center bottom-right building buildings bare soil",
-    "The image shows several types of water bodies. On the right side, there is a large coastal bay or inlet, "
+    "The image shows several types of water bodies. On the right side, there is a large coastal bay or "
+    "inlet, "
     "which stands out with its turquoise color. There are smaller rectangular inland ponds or reservoirs.",
     "提取水体 提取植被 建筑物 裸土 图像中 水体 位于 中心 左上 右下",
     "0123456789 .,:;'\"()[]{}<>\\n\n\t",
@@ -202,7 +206,7 @@ def build_tokenizer(out_dir: str, vocab_size: int = 512) -> int:
 
 # ---------------------------------------------------------------------------------------------- weights
 def _init_tensor(key: str, shape: tuple[int, ...], gen) -> Any:
-    """Plausible random values: norms/layer-scales 1, biases 0, weights ~ N(0, 1/fan_in) so activations stay O(1)."""
+    """Plausible random values: norms/layer-scales 1, biases 0, weights ~ N(0, 1/fan_in)."""
     import torch
 
     leaf = key.rsplit(".", 1)[-1]
@@ -263,7 +267,7 @@ def write_checkpoint(
     overwrite: bool = False,
     config_overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Create the checkpoint folder ``out_dir`` (atomically: built in a temp folder beside it, then renamed)."""
+    """Create the checkpoint folder ``out_dir`` (built in a temp folder beside it, then renamed)."""
     import torch
 
     from .checkpoint import _expected_tensors, build_empty_model

@@ -56,7 +56,7 @@ class SpexTower(nn.Module):
         self.sampromptencoder, self.mask_decoder = build_sam(config.sam)
 
     def decode(self, image_embeddings: torch.Tensor, token_states: torch.Tensor) -> torch.Tensor:
-        """image_embeddings [B, 256, 32, 32] + generated-token states [B, T, hidden] -> mask logits [B, 128, 128]."""
+        """image_embeddings [B, 256, 32, 32] + token states [B, T, hidden] -> logits [B, 128, 128]."""
         sparse = self.lan_neck(token_states.to(image_embeddings.dtype))  # B, 4, 256
         return decode_mask_logits(self.sampromptencoder, self.mask_decoder, image_embeddings, sparse)
 
@@ -140,7 +140,7 @@ class SpexModel(nn.Module):
     def tokenize_prompt(self, prompt: str) -> list[int]:
         """ChatML-wrapped prompt -> ids with IMAGE_TOKEN_INDEX (-200) where ``<image>`` was.
 
-        Each text chunk around ``<image>`` is tokenised on its own (as the official ``tokenizer_image_token``).
+        Each text chunk around ``<image>`` is tokenised on its own (official ``tokenizer_image_token``).
         """
         if self.tokenizer is None:
             raise SpexInputError("the model has no tokenizer: load it with SpexModel.from_pretrained(folder)")
@@ -190,7 +190,7 @@ class SpexModel(nn.Module):
         return out[0], out[1]
 
     def _embed_prompt(self, ids: list[int], feat_agg: torch.Tensor) -> torch.Tensor:
-        """Text embeddings with the 1024 projected image tokens spliced in at ``<image>`` -> [1, L, hidden]."""
+        """Text embeddings with the 1024 projected image tokens at ``<image>`` -> [1, L, hidden]."""
         pos = ids.index(IMAGE_TOKEN_INDEX)
         emb = self.model.embed_tokens
         dev = emb.weight.device

@@ -32,10 +32,14 @@ class SpexVisionModel(InternImage):
 
 
 class SpexVisionEncoder(nn.Module):
-    """``forward(pixel_values [B, 3, 512, 512]) -> (feat_agg [B, 1024, 32, 32], image_embeddings [B, 256, 32, 32])``.
+    """Pixels -> (feat_agg, image_embeddings).
+
+    ``forward(pixel_values [B, 3, 512, 512])``
+    ``-> (feat_agg [B, 1024, 32, 32], image_embeddings [B, 256, 32, 32])``.
 
     ``pixel_values``: RGB scaled to [0, 1] then ImageNet-normalised (see :func:`.preprocess.normalize_image`).
-    ``feat_agg`` feeds the projector (1024 tokens, row-major over the 32 x 32 grid); ``image_embeddings`` feeds
+    ``feat_agg`` feeds the projector (1024 tokens, row-major over the 32 x 32 grid);
+    ``image_embeddings`` feeds
     the SAM mask decoder. Sizes in brackets are those of the released model.
     """
 

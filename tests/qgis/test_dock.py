@@ -6,10 +6,21 @@ import os
 import time
 
 import pytest
-from qgis.core import Qgis, QgsApplication, QgsGeometry, QgsProject, QgsRasterLayer, QgsRectangle
-from qgis.PyQt.QtCore import QCoreApplication, QPoint, Qt
+from osgeo import gdal, ogr
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsGeometry,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from qgis.PyQt.QtTest import QTest
+from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
 
+from model_runtime.writers import read_shapefile_text
 from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
 from spex_qgis.task import session_temp_dir
@@ -79,7 +90,10 @@ def type_prompt(widget: SpexDockWidget, text: str) -> None:
     edit = widget.prompt_combo.lineEdit()
     edit.selectAll()
     QTest.keyClick(edit, Qt.Key_Delete)
-    QTest.keyClicks(edit, text)
+    if text.isascii():
+        QTest.keyClicks(edit, text)
+    else:  # QTest only types Latin-1 keys; Chinese arrives committed from the input method
+        edit.insert(text)
 
 
 def drag_rectangle(canvas, start: QPoint, end: QPoint) -> None:
@@ -108,19 +122,70 @@ def messages(iface, level):
     return iface.messageBar().get_messages(level)
 
 
+def run_prompt(widget: SpexDockWidget, iface, text: str):
+    """Type ``text``, click Run, wait; returns (layer, result) of the one result added."""
+    results = []
+    slot = lambda layer, result: results.append((layer, result))  # noqa: E731
+    widget.resultAdded.connect(slot)
+    try:
+        type_prompt(widget, text)
+        QTest.mouseClick(widget.run_button, Qt.LeftButton)
+        wait_finished(widget)
+    finally:
+        widget.resultAdded.disconnect(slot)
+    assert len(results) == 1, messages(iface, Qgis.Critical)
+    return results[0]
+
+
+def click_export(widget: SpexDockWidget, timeout: float = 60.0):
+    """Click Export… and wait for the background export; returns its ExportReport (None: nothing written)."""
+    reports = []
+    widget.exportFinished.connect(reports.append)
+    try:
+        QTest.mouseClick(widget.export_button, Qt.LeftButton)
+        deadline = time.monotonic() + timeout
+        while widget.export_task is not None and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.01)
+        assert widget.export_task is None, "the export did not finish in time"
+        QCoreApplication.processEvents()
+    finally:
+        widget.exportFinished.disconnect(reports.append)
+    return reports[-1] if reports else None
+
+
+class UserAnswers:
+    """Stands in for the user in the file dialog and the yes/no question (patched on the Qt classes)."""
+
+    def __init__(self, monkeypatch):
+        self.files = []  # (path, chosen filter) answers of QFileDialog.getSaveFileName, in order
+        self.replies = []  # QMessageBox.Yes / No answers, in order
+        self.questions = []
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", self._save_file_name)
+        monkeypatch.setattr(QMessageBox, "question", self._question)
+
+    def _save_file_name(self, parent, title, directory, filters, selected, options):
+        assert options & QFileDialog.DontConfirmOverwrite  # the panel asks itself, for every Shapefile part
+        assert "*.shp" in filters and "*.gpkg" in filters
+        return self.files.pop(0)
+
+    def _question(self, parent, title, text, buttons, default):
+        assert default == QMessageBox.No  # replacing is never the default
+        self.questions.append(text)
+        return self.replies.pop(0)
+
+
 def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path):
     aerial = dock.layer_combo.currentLayer()
     assert isinstance(aerial, QgsRasterLayer)  # the only multiband raster is picked without a click
     assert dock.band_mapping() == {"red": 1, "green": 2, "blue": 3, "nir": 4}
     raster = QgsRasterLayer(s2_path, "Sentinel-2 sample")
     QgsProject.instance().addMapLayer(raster)
-    single = QgsRasterLayer(s2_path.replace(".tif", ".tif"), "one band")
     assert dock.layer_combo.currentLayer() is aerial  # adding a layer does not steal the choice
     dock.layer_combo.setLayer(raster)
     mapping = dock.band_mapping()
     assert mapping["red"] == 3 and mapping["nir"] == 4 and mapping["swir1"] == 5
     assert "sentinel2" in dock.bands_summary.text()
-    assert single.isValid()
     dock.set_band("swir2", 5)  # a user edit is remembered for this sensor
     assert settings.band_mapping("sentinel2_l2a")["swir2"] == 5
     dock._on_layer_changed(raster)  # re-picking the layer restores the remembered mapping
@@ -212,6 +277,13 @@ def test_file_output_asks_before_overwriting(dock, qgis_iface, tmp_path):
     wait_finished(dock)
     assert not messages(qgis_iface, Qgis.Critical), messages(qgis_iface, Qgis.Critical)
     assert target.read_bytes()[:15] == b"SQLite format 3"
+    # A Shapefile output whose .dbf alone exists is asked about too.
+    (tmp_path / "veg.dbf").write_bytes(b"user table")
+    dock.output_widget.setFilePath(str(tmp_path / "veg.shp"))
+    dock.confirm_overwrite = lambda path: asked.append(path) or False
+    dock.run_button.click()
+    assert asked[-1] == str(tmp_path / "veg.dbf") and dock.task is None
+    assert (tmp_path / "veg.dbf").read_bytes() == b"user table"
 
 
 def test_selected_features_and_extent_modes(dock, qgis_iface):
@@ -230,9 +302,15 @@ def test_selected_features_and_extent_modes(dock, qgis_iface):
     dock.set_aoi_mode("features")
     dock.aoi_layer_combo.setLayer(polys)
     assert dock.current_aoi() == (None, None)
-    polys.selectAll()
+    assert dock._aoi_band.numberOfVertices() == 0 and "Select" in dock.aoi_status.text()
+    polys.selectAll()  # with the Select tool: the panel follows the selection
     geometry, crs = dock.current_aoi()
     assert geometry.boundingBox() == inner and crs == raster.crs()
+    assert "km²" in dock.aoi_status.text()
+    assert dock._aoi_band.asGeometry().boundingBox() == inner
+    polys.removeSelection()
+    assert dock._aoi_band.numberOfVertices() == 0
+    polys.selectAll()
     dock.set_aoi_mode("extent")
     geometry, _crs = dock.current_aoi()
     assert geometry.boundingBox() == qgis_iface.mapCanvas().extent()
@@ -240,7 +318,7 @@ def test_selected_features_and_extent_modes(dock, qgis_iface):
     assert state.aoi_mode == "extent" and state.aoi_wkt and state.aoi_crs
 
 
-def test_spex_engine_reason_shown(dock):
+def test_spex_engine_reason_shown(dock, tmp_path):
     available, reason = dock._deps_status()
     item = dock.engine_combo.model().item(1)
     assert item.isEnabled() == available
@@ -250,6 +328,14 @@ def test_spex_engine_reason_shown(dock):
         dock.engine_combo.setCurrentIndex(1)
         assert dock.model_widget.isEnabled()
         assert "model folder" in dock.engine_status.text().lower()
+        assert not dock.run_button.isEnabled() and "model folder" in dock.run_button.toolTip()
+        dock.model_widget.setFilePath(str(tmp_path))  # a folder that is not a checkpoint
+        assert "config.json" in dock.engine_status.text() and not dock.run_button.isEnabled()
+        (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+        QCoreApplication.sendEvent(dock, QEvent(QEvent.Enter))  # the user comes back to the panel
+        assert dock.run_button.isEnabled() and settings.model_dir()
+        dock.engine_combo.setCurrentIndex(0)
+        assert dock.run_button.isEnabled() and not dock.model_widget.isEnabled()
 
 
 def test_unload_restores_canvas(dock, qgis_iface):
@@ -260,3 +346,195 @@ def test_unload_restores_canvas(dock, qgis_iface):
     dock.unload()
     assert canvas.mapTool() is not dock.polygon_tool
     QgsApplication.processEvents()
+
+
+def test_export_button_writes_shapefile_and_geopackage_asking_before_replacing(
+    dock, qgis_iface, tmp_path, monkeypatch
+):
+    user = UserAnswers(monkeypatch)
+    assert not dock.export_button.isEnabled()  # nothing to export yet
+    layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")
+    assert dock.export_button.isEnabled() and layer.name() in dock.export_button.toolTip()
+    explanation = result.explanation
+    assert len(explanation.encode("utf-8")) > 254  # too long for one DBF field: split + sidecar
+
+    user.files.append((str(tmp_path / "water"), "ESRI Shapefile (*.shp)"))  # typed without extension
+    report = click_export(dock)
+    shp = tmp_path / "water.shp"
+    assert report.path == str(shp) and report.features == result.features
+    assert shp.is_file() and user.questions == []
+    ds = ogr.Open(str(shp))
+    out = ds.GetLayer(0)
+    assert out.GetFeatureCount() == layer.featureCount() == result.features
+    assert out.GetSpatialRef().IsSame(ogr.osr.SpatialReference(layer.crs().toWkt()))
+    for feature in out:
+        assert read_shapefile_text(feature, "explain") == explanation  # nothing lost in the DBF
+        assert feature.GetField("class") == "water"
+    ds = None
+    assert (tmp_path / "water.explain.txt").read_text(encoding="utf-8") == explanation
+    assert any("explain.txt" in m for m in messages(qgis_iface, Qgis.Warning))
+    assert any(str(shp) in m for m in messages(qgis_iface, Qgis.Success))
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temp leftovers
+
+    # The same name again: the user is asked; "No" leaves every file of the set untouched.
+    (tmp_path / "water.dbf").write_bytes(b"not yours")  # a part the user may have changed
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    user.files.append((str(shp), "ESRI Shapefile (*.shp)"))
+    user.replies.append(QMessageBox.No)
+    assert dock.export_result() is None and dock.export_task is None
+    assert len(user.questions) == 1 and "water.shp" in user.questions[0]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert "Not exported" in dock.status_label.text()
+    # "Yes" replaces the set.
+    user.files.append((str(shp), "ESRI Shapefile (*.shp)"))
+    user.replies.append(QMessageBox.Yes)
+    assert click_export(dock) is not None
+    assert len(user.questions) == 2 and (tmp_path / "water.dbf").read_bytes() != b"not yours"
+    assert ogr.Open(str(shp)).GetLayer(0).GetFeatureCount() == result.features
+
+    # A Shapefile part alone (no .shp) is also protected.
+    (tmp_path / "lake.dbf").write_bytes(b"keep")
+    user.files.append((str(tmp_path / "lake.shp"), "ESRI Shapefile (*.shp)"))
+    user.replies.append(QMessageBox.No)
+    assert click_export(dock) is None
+    assert "lake.dbf" in user.questions[-1] and not (tmp_path / "lake.shp").exists()
+
+    # GeoPackage: chosen by the filter, full explanation in one field.
+    user.files.append((str(tmp_path / "water_gpkg"), "GeoPackage (*.gpkg)"))
+    assert click_export(dock).driver == "GPKG"
+    gpkg = tmp_path / "water_gpkg.gpkg"
+    back = QgsVectorLayer(str(gpkg), "back", "ogr")
+    assert back.isValid() and back.featureCount() == result.features
+    assert {f["explain"] for f in back.getFeatures()} == {explanation}
+    assert settings.last_output_dir() == str(tmp_path)
+
+    # Cancelling the file dialog writes nothing.
+    user.files.append(("", ""))
+    before = sorted(os.listdir(tmp_path))
+    assert dock.export_result() is None and sorted(os.listdir(tmp_path)) == before
+    assert not messages(qgis_iface, Qgis.Critical)
+
+
+def test_export_follows_the_selected_result_layer(dock, qgis_iface, tmp_path, monkeypatch):
+    user = UserAnswers(monkeypatch)
+    water, _ = run_prompt(dock, qgis_iface, "extract the water bodies")
+    veg, veg_result = run_prompt(dock, qgis_iface, "提取植被")
+    assert dock.export_target().id() == veg.id()  # the last result by default
+    qgis_iface.setActiveLayer(water)  # the user selects the older result in the Layers panel
+    assert dock.export_target().id() == water.id()
+    dock._on_active_layer_changed(water)  # what QGIS's currentLayerChanged calls (the mock's has no layer)
+    assert "water" in dock.explanation.toPlainText() and "植被" not in dock.explanation.toPlainText()
+    qgis_iface.setActiveLayer(dock.layer_combo.currentLayer())  # not a result: back to the last one
+    assert dock.export_target().id() == veg.id()
+    qgis_iface.setActiveLayer(veg)
+    dock._on_active_layer_changed(veg)
+
+    user.files.append((str(tmp_path / "植被.gpkg"), "GeoPackage (*.gpkg)"))
+    report = click_export(dock)
+    assert report is not None and report.features == veg_result.features
+    back = QgsVectorLayer(str(tmp_path / "植被.gpkg"), "back", "ogr")
+    feature = next(back.getFeatures())
+    assert feature["class"] == "vegetation" and feature["explain"] == veg_result.explanation
+    assert "植被" in veg_result.explanation  # a Chinese prompt gets a Chinese explanation
+    assert "植被" in dock.explanation.toPlainText()
+
+    # Onto the file the layer is read from (the user even confirms): refused, one line in the message bar.
+    user.files.append((veg_result.output, "GeoPackage (*.gpkg)"))
+    user.replies.append(QMessageBox.Yes)
+    assert click_export(dock) is None
+    critical = messages(qgis_iface, Qgis.Critical)
+    assert len(critical) == 1 and "read from" in critical[0] and "\n" not in critical[0]
+    assert QgsVectorLayer(veg_result.output, "still", "ogr").featureCount() == veg_result.features
+    assert dock.export_button.isEnabled()
+
+    QgsProject.instance().removeMapLayers([water.id(), veg.id()])
+    assert not dock.export_button.isEnabled() and dock.export_target() is None
+    errors = []
+    dock.errorOccurred.connect(errors.append)
+    dock.export_result()
+    assert len(errors) == 1 and "run an extraction first" in errors[0]
+
+
+def test_prompt_history_and_choices_persist(dock, qgis_iface):
+    dock.device_combo.setCurrentIndex(dock.device_combo.findData("cpu"))
+    run_prompt(dock, qgis_iface, "extract the vegetation")
+    items = [dock.prompt_combo.itemText(i) for i in range(dock.prompt_combo.count())]
+    assert items[0] == "extract the vegetation" and "提取水体" in items and "extract the buildings" in items
+    assert items.count("extract the vegetation") == 1  # history and examples are not repeated
+    assert settings.prompt_history()[0] == "extract the vegetation"
+    other = SpexDockWidget(qgis_iface)  # a new QGIS session reads the history back
+    try:
+        assert other.prompt_combo.itemText(0) == "extract the vegetation"
+        assert other.device_combo.currentData() == "cpu"
+        assert other.engine_combo.currentData() == "spectral"
+    finally:
+        other.unload()
+        other.deleteLater()
+
+
+def test_raster_picker_follows_active_layer_and_skips_single_band(dock, qgis_iface, s2_path, tmp_path):
+    single_path = str(tmp_path / "dem.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(single_path, 8, 8, 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((500000, 10, 0, 4000000, 0, -10))
+    ds = None
+    single = QgsRasterLayer(single_path, "dem")
+    s2 = QgsRasterLayer(s2_path, "Sentinel-2 sample")
+    QgsProject.instance().addMapLayers([single, s2])
+    excluded = {layer.id() for layer in dock.layer_combo.exceptedLayerList()}
+    assert single.id() in excluded and s2.id() not in excluded
+    # pytest-qgis's iface declares currentLayerChanged with a canvas argument, so call the slot it feeds.
+    dock._on_active_layer_changed(single)  # a one-band raster is not taken
+    assert dock.layer_combo.currentLayer().name() == "aerial RGBN sample"
+    dock._on_active_layer_changed(s2)
+    assert dock.layer_combo.currentLayer().id() == s2.id()
+    assert "sentinel2" in dock.bands_summary.text()
+
+
+def test_area_is_shown_as_a_rubber_band(dock, qgis_iface):
+    extent = dock.layer_combo.currentLayer().extent()
+    inner = QgsRectangle(extent.xMinimum(), extent.yMinimum(), extent.center().x(), extent.center().y())
+    dock.set_aoi_mode("rectangle")
+    dock.set_drawn_aoi(QgsGeometry.fromRect(inner), dock.canvas.mapSettings().destinationCrs())
+    band = dock._aoi_band
+    assert band in dock.canvas.scene().items()
+    assert abs(band.asGeometry().area() - inner.area()) < 1e-6 * inner.area()
+    dock.set_aoi_mode("layer")  # whole layer: nothing drawn
+    assert band.numberOfVertices() == 0
+    dock.set_aoi_mode("rectangle")
+    dock.clear_aoi_button.click()
+    assert band.numberOfVertices() == 0 and "Draw" in dock.aoi_status.text()
+
+
+def test_progress_and_stage_messages_during_run(dock, qgis_iface):
+    values, stages = [], []
+    dock.progress.valueChanged.connect(values.append)
+    type_prompt(dock, "extract the vegetation")
+    QTest.mouseClick(dock.run_button, Qt.LeftButton)
+    deadline = time.monotonic() + 120
+    while dock.task is not None and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        text = dock.status_label.text()
+        if not stages or stages[-1] != text:
+            stages.append(text)
+        time.sleep(0.005)
+    assert dock.task is None
+    assert any(0 < v < 100 for v in values), values  # intermediate progress reached the bar
+    assert values == sorted(values) and dock.progress.value() == 100
+    assert len(stages) >= 2  # "Running: ..." then the runtime's own stage messages
+    assert "polygons" in dock.status_label.text()
+
+
+def test_unload_during_a_run_cancels_and_removes_the_rubber_band(dock, qgis_iface):
+    extent = dock.layer_combo.currentLayer().extent()
+    dock.set_aoi_mode("rectangle")
+    dock.set_drawn_aoi(QgsGeometry.fromRect(extent), dock.canvas.mapSettings().destinationCrs())
+    band = dock._aoi_band
+    type_prompt(dock, "extract the vegetation")
+    dock.run_button.click()
+    task = dock.task
+    assert task is not None
+    dock.unload()
+    wait_finished(dock)
+    assert task.was_cancelled or task.isCanceled()
+    assert band not in dock.canvas.scene().items()
+    assert QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP) is None

@@ -155,3 +155,19 @@ def test_split_field_names_fit_dbf():
     assert layers.split_field_name("explain", 0) == "explain"
     assert layers.split_field_name("explain", 98) == "explain_99"
     assert all(len(layers.split_field_name("a_long_field_name", i)) <= 10 for i in range(99))
+
+
+def test_export_protects_every_shapefile_part_and_the_source_file(qgis_new_project, tmp_path):
+    src = _source(tmp_path, LONG_EXPLANATION)
+    (tmp_path / "old.explain.txt").write_text("the user's notes", encoding="utf-8")
+    assert layers.existing_files(str(tmp_path / "old.shp")) == [str(tmp_path / "old.explain.txt")]
+    with pytest.raises(SpexInputError) as err:
+        layers.export_layer(src, str(tmp_path / "old.shp"))  # no .shp, but its sidecar would be replaced
+    assert "old.explain.txt" in str(err.value)
+    assert (tmp_path / "old.explain.txt").read_text(encoding="utf-8") == "the user's notes"
+    with pytest.raises(SpexInputError) as err:
+        layers.export_layer(src, str(tmp_path / "w.gpkg"), overwrite=True)  # the file the layer reads
+    assert "read from" in str(err.value) and "\n" not in str(err.value)
+    assert QgsVectorLayer(str(tmp_path / "w.gpkg"), "still", "ogr").featureCount() == 2
+    with pytest.raises(SpexInputError):
+        layers.export_layer(src, str(tmp_path), overwrite=True)  # a folder, not a file name

@@ -6,12 +6,14 @@ import os
 import time
 
 import pytest
-from qgis.core import QgsApplication, QgsProcessingUtils, QgsVectorLayer
+from qgis.core import QgsApplication, QgsFeedback, QgsProcessingUtils, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication
 
 import model_runtime
+from model_runtime.errors import ExtractionCancelled
 from model_runtime.request import ExtractRequest
-from spex_qgis.task import SpexExtractTask, session_temp_dir
+from spex_qgis import layers
+from spex_qgis.task import SpexExportTask, SpexExtractTask, session_temp_dir
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "data", "samples")
 
@@ -123,3 +125,51 @@ def test_unexpected_exception_is_logged_with_traceback(qgis_app, tmp_path, monke
     assert kind == "failed"
     assert "\n" not in message and "ZeroDivisionError" in message and "boom" in message
     assert any("Traceback" in entry and "boom" in entry for entry in logged)
+
+
+@pytest.fixture(scope="module")
+def vegetation_gpkg(tmp_path_factory):
+    """A real result of the runtime (vegetation on the aerial sample), written once for these tests."""
+    out = str(tmp_path_factory.mktemp("veg") / "veg.gpkg")
+    request = ExtractRequest(raster=_sample("aerial_rgbn.tif"), prompt="extract the vegetation", output=out)
+    result = model_runtime.extract(request)
+    assert result.features > 100
+    return out, result
+
+
+def test_export_task_writes_shapefile_in_background(qgis_app, vegetation_gpkg, tmp_path):
+    source, result = vegetation_gpkg
+    out = str(tmp_path / "veg.shp")
+    task = SpexExportTask(source, "veg", out, False, QgsProject.instance().transformContext())
+    kind, report = run_task(task)
+    assert kind == "ok" and report.features == result.features and report.path == out
+    back = QgsVectorLayer(out, "back", "ogr")
+    assert back.featureCount() == result.features
+    with open(str(tmp_path / "veg.explain.txt"), encoding="utf-8") as handle:
+        assert handle.read() == result.explanation
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["veg.shp", "veg.shx", "veg.dbf", "veg.prj", "veg.cpg", "veg.explain.txt"]
+    )
+
+
+def test_export_task_errors_are_one_line(qgis_app, vegetation_gpkg, tmp_path):
+    source, _result = vegetation_gpkg
+    task = SpexExportTask(str(tmp_path / "gone.gpkg"), "gone", str(tmp_path / "x.shp"), False, None)
+    kind, message = run_task(task)
+    assert kind == "failed" and "\n" not in message and "gone" in message
+    (tmp_path / "taken.gpkg").write_bytes(b"user data")
+    task = SpexExportTask(source, "veg", str(tmp_path / "taken.gpkg"), False, None)
+    kind, message = run_task(task)
+    assert kind == "failed" and "already exists" in message
+    assert (tmp_path / "taken.gpkg").read_bytes() == b"user data"
+
+
+@pytest.mark.parametrize("ext", [".shp", ".gpkg"])
+def test_cancelled_export_leaves_nothing(qgis_app, vegetation_gpkg, tmp_path, ext):
+    source, _result = vegetation_gpkg
+    layer = QgsVectorLayer(source, "veg", "ogr")
+    feedback = QgsFeedback()
+    feedback.cancel()
+    with pytest.raises(ExtractionCancelled):
+        layers.export_layer(layer, str(tmp_path / ("veg" + ext)), feedback=feedback)
+    assert os.listdir(tmp_path) == []

@@ -283,3 +283,48 @@ def test_no_output_keeps_a_temp_geopackage(scene):
     finally:
         os.remove(result.output)
         os.rmdir(os.path.dirname(result.output))
+
+
+def test_region_dicts_beyond_the_full_ones_match_spie(monkeypatch):
+    """The cheap dicts for small regions agree with spie.region_attributes on size, centroid and location."""
+    import model_runtime.pipeline as pipeline
+    from model_runtime.spie import region_attributes
+    from model_runtime.vectorize import Polygon
+
+    mask_w, mask_h = 300, 200
+    rings = [
+        [np.array([[10, 10], [40, 10], [40, 30], [10, 30], [10, 10]], float)],
+        [np.array([[200, 150], [290, 150], [290, 199], [200, 199], [200, 150]], float),
+         np.array([[220, 160], [220, 170], [230, 170], [230, 160], [220, 160]], float)],
+        [np.array([[150, 90], [151, 90], [151, 91], [150, 91], [150, 90]], float)],
+    ]  # fmt: skip
+    polys = [Polygon(b"", 1.0, r) for r in rings]
+    monkeypatch.setattr(pipeline, "FULL_SPIE_REGIONS", 0)
+    cheap = pipeline.region_dicts(polys, mask_w, mask_h)
+    for r, c in zip(rings, cheap):
+        full = region_attributes([r], mask_w, mask_h)[0]
+        assert {k: full[k] for k in c} == c
+        assert "Bounding box" not in c
+    monkeypatch.setattr(pipeline, "FULL_SPIE_REGIONS", 2)
+    mixed = pipeline.region_dicts(polys, mask_w, mask_h)
+    assert ["Bounding box" in d for d in mixed] == [True, True, False]
+
+
+def test_engine_counts_agree_with_the_mask(tmp_path, monkeypatch):
+    """The pixel counts reported by the engine (used to skip a pass) equal a recount of the written mask."""
+    import model_runtime.pipeline as pipeline
+
+    raster, truth = make_scene(tmp_path / "s.tif", nodata_rows=13)
+    recounted = []
+    import model_runtime.vectorize as vectorize  # the pipeline imports polygonize_mask lazily, per job
+
+    original = vectorize.polygonize_mask
+
+    def spy(mask_path, *args, **kwargs):
+        recounted.append(pipeline.mask_counts(mask_path))
+        return original(mask_path, *args, **kwargs)
+
+    monkeypatch.setattr(vectorize, "polygonize_mask", spy)
+    result = extract(ExtractRequest(raster, "water", output=str(tmp_path / "w.gpkg")))
+    assert result.details["mask"] == recounted[0]
+    assert recounted[0]["nodata_px"] == 13 * 200

@@ -120,7 +120,7 @@ def test_each_class_matches_truth(scene, tmp_path, prompt, cls):
     band = ds.GetRasterBand(1)
     assert band.GetNoDataValue() == MASK_NODATA and band.GetBlockSize()[0] == 512
     assert ds.GetGeoTransform() == gdal.Open(path).GetGeoTransform()
-    assert ds.GetMetadata("IMAGE_STRUCTURE").get("COMPRESSION") == "DEFLATE"
+    assert ds.GetMetadata("IMAGE_STRUCTURE").get("COMPRESSION") in ("ZSTD", "DEFLATE")  # light, temp file
 
 
 def test_primary_index_separates_inside_from_outside(scene, tmp_path):

@@ -179,3 +179,13 @@ def test_regions_from_array(squares):
     one[2:5, 3:9] = MASK_TARGET
     (rings,) = regions_from_array(one)
     assert (rings[0].min(axis=0) == [3, 2]).all() and (rings[0].max(axis=0) == [9, 5]).all()
+
+
+def test_exception_from_progress_surfaces_unchanged(tmp_path, squares):
+    path = _write_mask(tmp_path / "m.tif", squares)
+
+    def progress(fraction, message):
+        raise ExtractionCancelled("stop from progress")
+
+    with pytest.raises(ExtractionCancelled, match="stop from progress"):
+        polygonize_mask(path, str(tmp_path / "p.gpkg"), progress=progress)

@@ -214,7 +214,7 @@ def test_device_and_dtype_errors():
 
 # ------------------------------------------------------------------------------------------------ LoRA
 def _make_lora(tiny_checkpoint, tmp_path, r=4, alpha=8.0):
-    """Split the tiny checkpoint into a base (LLM only, perturbed) + LoRA folder as the official training writes."""
+    """Split the tiny checkpoint into a base (LLM only, perturbed) + LoRA folder, as training writes."""
     stored = {}
     for shard in SHARD_NAMES:
         stored.update(load_file(os.path.join(tiny_checkpoint, shard)))
@@ -291,3 +291,17 @@ def test_pickle_with_code_is_refused(tiny_checkpoint, tmp_path):
 
     torch.save({"x": Evil()}, os.path.join(lora, "non_lora_trainables.bin"))
     assert "safely" in _load_error(lora, base_model_dir=base)
+
+
+def test_gpu_placement_plan_covers_every_tensor(tiny_model):
+    from model_runtime.spex.checkpoint import plan_device_map
+
+    names = [n for n, _ in tiny_model.named_parameters()]
+    everything = plan_device_map(tiny_model, 10**12, torch.float16)
+    assert set(everything.values()) == {0}
+    assert all(any(n == k or n.startswith(k + ".") for k in everything) for n in names)
+    layer = sum(p.numel() for p in tiny_model.model.layers[0].parameters()) * 2
+    rest = sum(p.numel() for n, p in tiny_model.named_parameters() if not n.startswith("model.layers.")) * 2
+    tight = plan_device_map(tiny_model, rest + layer + 1, torch.float16)
+    assert tight["model.layers.0"] == 0 and tight["model.layers.1"] == "cpu"
+    assert tight["model.vision_tower"] == 0 and tight["model.image_newline"] == 0

@@ -33,10 +33,21 @@ def _line(lines, name):
 def test_good_folder_then_onnx_cache_present(model_copy):
     code, lines = _doctor(model_copy)
     assert code == 0, lines
-    for name in ("python", "gdal", "torch", "transformers", "onnxruntime", "model config", "model weights",
-                 "tokenizer"):
+    for name in (
+        "python",
+        "gdal",
+        "torch",
+        "transformers",
+        "onnxruntime",
+        "model config",
+        "model weights",
+        "tokenizer",
+        "model shapes",
+    ):
         assert _line(lines, name).startswith("[ok]"), lines
-    assert "providers: " in _line(lines, "onnxruntime") and "CPUExecutionProvider" in _line(lines, "onnxruntime")
+    assert "providers: " in _line(lines, "onnxruntime") and "CPUExecutionProvider" in _line(
+        lines, "onnxruntime"
+    )
     assert _line(lines, "onnx cache").startswith("[warn]") and "missing" in _line(lines, "onnx cache")
     assert lines[-1] == "SPEX engine: usable"
     assert all("\n" not in line for line in lines)
@@ -45,7 +56,11 @@ def test_good_folder_then_onnx_cache_present(model_copy):
 
     export_vision_encoder(model_copy, verify=False)
     code, lines = _doctor(model_copy)
-    assert code == 0 and _line(lines, "onnx cache").startswith("[ok]") and "present" in _line(lines, "onnx cache")
+    assert (
+        code == 0
+        and _line(lines, "onnx cache").startswith("[ok]")
+        and "present" in _line(lines, "onnx cache")
+    )
 
 
 def _break_missing_config(d):
@@ -78,8 +93,40 @@ def _break_no_tokenizer(d):
     return "tokenizer"
 
 
-@pytest.mark.parametrize("breaker", [_break_missing_config, _break_bad_config, _break_missing_shard,
-                                     _break_truncated_shard, _break_no_tokenizer])
+def _break_dropped_tensor(d):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = os.path.join(d, "model-00002-of-00002.safetensors")
+    with safe_open(path, "pt") as fh:
+        meta = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys() if not k.endswith("mask_decoder.iou_token.weight")}
+    save_file(tensors, path, metadata=meta)
+    return "model shapes"
+
+
+def _break_wrong_config_width(d):
+    path = os.path.join(d, "config.json")
+    with open(path) as fh:
+        cfg = json.load(fh)
+    cfg["intermediate_size"] += 8  # the weights no longer fit the architecture
+    with open(path, "w") as fh:
+        json.dump(cfg, fh)
+    return "model shapes"
+
+
+@pytest.mark.parametrize(
+    "breaker",
+    [
+        _break_missing_config,
+        _break_bad_config,
+        _break_missing_shard,
+        _break_truncated_shard,
+        _break_no_tokenizer,
+        _break_dropped_tensor,
+        _break_wrong_config_width,
+    ],
+)
 def test_broken_folders_fail_with_the_reason(model_copy, breaker):
     check = breaker(model_copy)
     code, lines = _doctor(model_copy)

@@ -63,7 +63,8 @@ def test_prompt_tokens_follow_the_chatml_template(tiny_model):
 
 
 def test_mask_prompt_uses_final_states_of_generated_tokens_except_the_last(tiny_model, pixels, result):
-    """Recompute without the KV cache: the states at generated tokens 0..N-2 (after the final norm) are the ones
+    """Recompute without the KV cache: the states at generated tokens 0..N-2 (after the final norm)
+    are the ones
     condensed into the SAM prompt; prompt, image tokens and the last generated token are excluded."""
     model = tiny_model
     gen = result.sequences[0].tolist()

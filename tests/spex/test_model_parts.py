@@ -47,7 +47,7 @@ def _dcnv3_reference(value, offset, mask, k, stride, pad, dil, group, offset_sca
                             p = i * k + j
                             ox = offset[b, ho, wo, (g * k * k + p) * 2]
                             oy = offset[b, ho, wo, (g * k * k + p) * 2 + 1]
-                            # padded-pixel-centre coordinates, then -0.5 to pixel indices (align_corners=False)
+                            # padded pixel-centre coords, -0.5 -> pixel indices (align_corners=False)
                             px = (
                                 centre
                                 + 0.5
@@ -214,3 +214,12 @@ def test_config_rejects_inconsistent_vision_settings():
         InternImageConfig(channels=16, groups=[3, 2, 4, 8]).validate()
     with pytest.raises(ValueError):
         InternImageConfig(remove_center=True).validate()
+
+
+def test_importing_the_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, model_runtime.spex, model_runtime.spex.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

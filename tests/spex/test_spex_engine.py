@@ -44,8 +44,23 @@ def _features(path):
 
 def test_cli_extract_spex_on_sentinel2(s2_sample, talking_checkpoint, tmp_path, capsys):
     out = str(tmp_path / "water.gpkg")
-    argv = ["extract", s2_sample, "--prompt", "extract the water bodies", "--engine", "spex",
-            "--model", talking_checkpoint, "--device", "cpu", "-o", out, "--json", "--max-new-tokens", "8"]
+    argv = [
+        "extract",
+        s2_sample,
+        "--prompt",
+        "extract the water bodies",
+        "--engine",
+        "spex",
+        "--model",
+        talking_checkpoint,
+        "--device",
+        "cpu",
+        "-o",
+        out,
+        "--json",
+        "--max-new-tokens",
+        "8",
+    ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     det = result["details"]
@@ -84,9 +99,16 @@ def test_small_aoi_single_padded_tile_and_nodata(s2_sample, talking_checkpoint, 
     # a 100 x 80 px box: one tile, padded to 512; the mask must still be exactly the box
     x0, y0 = _valid_box(s2_sample, 100, 80)
     bbox = (gt[0] + x0 * gt[1], gt[3] + (y0 + 80) * gt[5], gt[0] + (x0 + 100) * gt[1], gt[3] + y0 * gt[5])
-    req = ExtractRequest(raster=s2_sample, prompt="extract the water bodies", engine="spex",
-                         model_dir=talking_checkpoint, device="cpu", output=str(tmp_path / "o.gpkg"),
-                         aoi=AreaOfInterest(bbox=bbox), max_new_tokens=4)
+    req = ExtractRequest(
+        raster=s2_sample,
+        prompt="extract the water bodies",
+        engine="spex",
+        model_dir=talking_checkpoint,
+        device="cpu",
+        output=str(tmp_path / "o.gpkg"),
+        aoi=AreaOfInterest(bbox=bbox),
+        max_new_tokens=4,
+    )
     res = extract(req)
     assert res.details["tiles"] == 1
     m = res.details["mask"]
@@ -99,8 +121,15 @@ def test_cancel_between_tiles_leaves_no_output(s2_sample, talking_checkpoint, tm
 
     seen = []
     out = tmp_path / "cancelled.gpkg"
-    req = ExtractRequest(raster=s2_sample, prompt="water", engine="spex", model_dir=talking_checkpoint,
-                         device="cpu", output=str(out), max_new_tokens=2)
+    req = ExtractRequest(
+        raster=s2_sample,
+        prompt="water",
+        engine="spex",
+        model_dir=talking_checkpoint,
+        device="cpu",
+        output=str(out),
+        max_new_tokens=2,
+    )
 
     def progress(fraction, message):
         seen.append(message)
@@ -125,8 +154,13 @@ def test_user_errors_are_one_line(s2_sample, tmp_path, capsys):
 
 def test_merge_tile_texts_dedupes_and_skips_empty_tiles():
     details = {
-        "tiles": 4, "tile_size": 512, "tile_overlap": 64, "model_dir": "/m/spex", "device": "cpu",
-        "dtype": "float32", "vision_runtime": "ONNX Runtime 1.32.0 (CPUExecutionProvider)",
+        "tiles": 4,
+        "tile_size": 512,
+        "tile_overlap": 64,
+        "model_dir": "/m/spex",
+        "device": "cpu",
+        "dtype": "float32",
+        "vision_runtime": "ONNX Runtime 1.32.0 (CPUExecutionProvider)",
         "spex_tiles": [
             {"tile": 1, "extent": "rows 1-512, cols 1-512", "text": "A lake.", "has_target": True},
             {"tile": 2, "extent": "rows 1-512, cols 449-960", "text": "A lake.", "has_target": True},
@@ -156,18 +190,28 @@ def test_engine_mask_is_georeferenced_like_the_aoi(s2_sample, talking_checkpoint
     src_ds = gdal.Open(s2_sample)
     gt = src_ds.GetGeoTransform()
     bbox = (gt[0] + 40 * gt[1], gt[3] + 600 * gt[5], gt[0] + 640 * gt[1], gt[3] + 20 * gt[5])
-    req = ExtractRequest(raster=s2_sample, prompt="water", engine="spex", model_dir=talking_checkpoint,
-                         device="cpu", aoi=AreaOfInterest(bbox=bbox), max_new_tokens=2)
+    req = ExtractRequest(
+        raster=s2_sample,
+        prompt="water",
+        engine="spex",
+        model_dir=talking_checkpoint,
+        device="cpu",
+        aoi=AreaOfInterest(bbox=bbox),
+        max_new_tokens=2,
+    )
     with RasterSource.open(s2_sample) as source:
         region = resolve_aoi(req.aoi, source)
-        job = EngineJob(source, region, parse_prompt("water"), req, str(tmp_path), lambda f, m: None,
-                        lambda: None)
+        job = EngineJob(
+            source, region, parse_prompt("water"), req, str(tmp_path), lambda f, m: None, lambda: None
+        )
         out = SpexEngine().run(job)
         win = region.window
     ds = gdal.Open(out.mask_path)
     assert (ds.RasterXSize, ds.RasterYSize) == (win.xsize, win.ysize) == (600, 580)
     mgt = ds.GetGeoTransform()
-    assert mgt[0] == pytest.approx(gt[0] + win.xoff * gt[1]) and mgt[3] == pytest.approx(gt[3] + win.yoff * gt[5])
+    assert mgt[0] == pytest.approx(gt[0] + win.xoff * gt[1]) and mgt[3] == pytest.approx(
+        gt[3] + win.yoff * gt[5]
+    )
     band = ds.GetRasterBand(1)
     assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 255
     values = set(np.unique(band.ReadAsArray()).tolist())

@@ -206,7 +206,9 @@ def step_export_done(report, folder: str) -> None:
 
     ok = report is not None and os.path.isfile(report.path)
     if ok:
-        count = ogr.Open(report.path).GetLayer(0).GetFeatureCount()
+        dataset = ogr.Open(report.path)  # kept in a variable: its layer dies with it
+        count = dataset.GetLayer(0).GetFeatureCount()
+        dataset = None
         ok = count == report.features > 0
         files = sorted(os.listdir(folder))
         log(f"export check: {count} features to {os.path.basename(report.path)}, files {files}")

@@ -390,7 +390,7 @@ def test_export_button_writes_shapefile_and_geopackage_asking_before_replacing(
     user.replies.append(QMessageBox.Yes)
     assert click_export(dock) is not None
     assert len(user.questions) == 2 and (tmp_path / "water.dbf").read_bytes() != b"not yours"
-    assert ogr.Open(str(shp)).GetLayer(0).GetFeatureCount() == result.features
+    assert QgsVectorLayer(str(shp), "back", "ogr").featureCount() == result.features
 
     # A Shapefile part alone (no .shp) is also protected.
     (tmp_path / "lake.dbf").write_bytes(b"keep")

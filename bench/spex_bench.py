@@ -1,6 +1,6 @@
-"""SPEX per-tile benchmark: where the time goes, and how much faster than the official path's costs.
+"""SPEX per-tile benchmark: baseline (official inference cost) vs ours, exact fp32 and int8, one run.
 
-    .venv/bin/python bench/spex_bench.py          # real-size random checkpoint, CPU (minutes, ~10 GB RAM)
+    .venv/bin/python bench/spex_bench.py          # real size, CPU (minutes, < 8 GB RAM)
     .venv/bin/python bench/spex_bench.py --tiny   # quick check of the script itself
     .venv/bin/python bench/spex_bench.py --device cuda --new-tokens 64   # GPU figures (bf16/fp16)
 
@@ -8,22 +8,31 @@ The real-size checkpoint (random weights, the released shapes: 1.78 B parameters
 is made once with ``model_runtime.spex.make_test_checkpoint`` into ``data/bench/spex_real/`` and reused.
 Random weights make the text gibberish but the cost per token is the real one.
 
-Stages for one 512 x 512 tile (prompt = SPIE text for 3 regions + 1024 image tokens):
-  vision encoder with ONNX Runtime, and with torch eager; LLM prefill (logits of the last position only);
-  decode (tokens/s); SAM mask decoder; end to end = ONNX encoder + ``SpexModel.generate(max_new_tokens=N)``.
-Baseline, in the same process, mimicking the official inference path's costs: torch eager encoder,
-prefill returning the hidden states of every layer and the logits of ALL positions (LLaVA's ``forward``
-applies ``lm_head`` to the whole sequence), decode steps also returning all hidden states and full
-logits, then the mask decoder. The model dtype is the device default (fp32 on the CPU, as the official
-demo; bf16/fp16 on CUDA).
+Each configuration runs in its own child process, so its peak RSS (``VmHWM``) is its own:
+
+* ``baseline`` - the official inference path's costs: fp32 model loaded whole (torch vision encoder
+  included), torch eager encoder, prefill returning every layer's hidden states and the logits of ALL
+  positions (LLaVA's ``forward`` applies ``lm_head`` to the whole sequence), decode steps also returning
+  all hidden states, then the SAM mask decoder.
+* ``exact`` - ours, fp32: the engine's loader (:func:`model_runtime.engines.spex_engine.load_model`:
+  vision runtime first, LLM without the torch encoder when ONNX Runtime serves it), last-position logits.
+* ``int8`` - ours with ``--precision int8`` (dynamic int8 LLM linears), plus its deviation from
+  ``exact`` on the same vision features: hidden-state relative error (teacher-forced on the fp32 tokens),
+  greedy token agreement, mask IoU.
+* ``encoders`` - the vision encoder alone, ONNX Runtime vs torch eager, alternating runs, median.
+
+Stages: vision encoder, LLM prefill, decode (tokens/s), SAM mask decoder; end to end = encoder + generate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,34 +41,18 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
+CONFIGS = ("encoders", "baseline", "exact", "int8")
+
 
 def peak_rss_gib() -> float:
-    """Peak resident memory of this process so far (GiB)."""
+    """Peak resident memory of this process so far (``VmHWM``, GiB)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-class Timer:
-    """Wall time of a block, synchronising CUDA so GPU work is counted."""
-
-    def __init__(self, device):
-        self.device = device
-
-    def sync(self):
-        if self.device.is_cuda:
-            import torch
-
-            torch.cuda.synchronize()
-
-    def __call__(self, fn, repeats=1):
-        """(best seconds over ``repeats`` runs, last result)."""
-        best, out = float("inf"), None
-        for _ in range(repeats):
-            self.sync()
-            t0 = time.perf_counter()
-            out = fn()
-            self.sync()
-            best = min(best, time.perf_counter() - t0)
-        return best, out
 
 
 def ensure_checkpoint(path: str, tiny: bool) -> str:
@@ -89,167 +82,350 @@ def synthetic_tile(size: int = 512):
     return pixel_values(rgb.astype(np.uint8)), build_spex_prompt("water bodies", attrs)
 
 
+def _sync(device) -> None:
+    if device.is_cuda:
+        import torch
+
+        torch.cuda.synchronize()
+
+
+# ------------------------------------------------------------------------------------------ children
+def child_encoders(args, device) -> dict:
+    """Vision encoder alone: ONNX Runtime vs torch eager, alternating, median of ``repeats``."""
+    import torch
+
+    from model_runtime.spex.checkpoint import load_vision_encoder
+    from model_runtime.spex.onnx_export import export_vision_encoder
+    from model_runtime.spex.vision_runtime import onnx_runtime, torch_runtime
+
+    px, _ = synthetic_tile()
+    t0 = time.perf_counter()
+    res = export_vision_encoder(args.model)
+    t_export = time.perf_counter() - t0
+    ort_rt = onnx_runtime(res.path, device)
+    enc = load_vision_encoder(args.model, dtype=device.torch_dtype, device=device.device)
+    torch_rt = torch_runtime(enc, device)
+    ort_rt(px), torch_rt(px)  # warm-up: session init, arena, oneDNN primitive cache
+    times = {"onnxruntime": [], "torch": []}
+    for _ in range(args.repeats):
+        for name, rt in (("onnxruntime", ort_rt), ("torch", torch_rt)):
+            _sync(device)
+            t = time.perf_counter()
+            rt(px)
+            _sync(device)
+            times[name].append(time.perf_counter() - t)
+    a, b = ort_rt(px), torch_rt(px)
+    rel = max(float(np.abs(x - y).max() / max(np.abs(y).max(), 1e-12)) for x, y in zip(a, b))
+    del enc
+    torch.cuda.empty_cache() if device.is_cuda else None
+    return {
+        "export_seconds": t_export,
+        "export_reused": res.reused,
+        "onnxruntime": statistics.median(times["onnxruntime"]),
+        "torch": statistics.median(times["torch"]),
+        "all": times,
+        "provider": ort_rt.provider,
+        "rel_diff": rel,
+    }
+
+
+def child_baseline(args, device) -> dict:
+    """The official path's cost (see module docstring), timed stage by stage."""
+    import torch
+    from transformers import DynamicCache
+
+    from model_runtime.spex.modeling import SpexModel
+
+    px, prompt = synthetic_tile()
+    t0 = time.perf_counter()
+    model = SpexModel.from_pretrained(args.model, device=device.device, dtype=device.torch_dtype)
+    t_load = time.perf_counter() - t0
+    rss_load = peak_rss_gib()
+    emb_layer = model.model.embed_tokens
+    tower = model.model.vision_tower
+    ids = model.tokenize_prompt(prompt)
+    px_t = torch.from_numpy(px)
+    with torch.inference_mode():
+        model.encode_image(px_t)  # warm-up of the encoder only (the LLM is timed cold, as ours)
+        _sync(device)
+        t = {"start": time.perf_counter()}
+        f, e = model.encode_image(px_t)
+        _sync(device)
+        t["vision"] = time.perf_counter()
+        x = model._embed_prompt(ids, f)
+        cache = DynamicCache()
+        o = model.model(inputs_embeds=x, past_key_values=cache, use_cache=True, output_hidden_states=True)
+        all_logits = model.logits(o.last_hidden_state).float()  # [1, L, vocab]: the official cost
+        lg = all_logits[:, -1]
+        kept = [o.hidden_states]
+        _sync(device)
+        t["prefill"] = time.perf_counter()
+        sts = []
+        for _ in range(args.new_tokens - 1):
+            tok = int(torch.argmax(lg, -1)[0])
+            s = model.model(
+                inputs_embeds=emb_layer(torch.tensor([[tok]], device=model.device)),
+                past_key_values=cache,
+                use_cache=True,
+                output_hidden_states=True,
+            )
+            kept.append(s.hidden_states)
+            sts.append(s.last_hidden_state[:, -1])
+            lg = model.logits(s.last_hidden_state).float()[:, -1]
+        _sync(device)
+        t["decode"] = time.perf_counter()
+        tower.decode(e.to(model.dtype), torch.stack(sts, dim=1))
+        _sync(device)
+        t["mask"] = time.perf_counter()
+    return {
+        "load_seconds": t_load,
+        "rss_after_load": rss_load,
+        "vision": t["vision"] - t["start"],
+        "prefill": t["prefill"] - t["vision"],
+        "decode": t["decode"] - t["prefill"],
+        "decode_steps": args.new_tokens - 1,
+        "mask": t["mask"] - t["decode"],
+        "total": t["mask"] - t["start"],
+        "prompt_tokens": int(x.shape[1]),
+        "vision_runtime": f"torch eager ({device.device} {device.dtype})",
+    }
+
+
+def child_ours(args, device, precision: str) -> dict:
+    """Our engine's path: ``load_model`` (vision runtime + LLM) then encoder + ``generate``."""
+    import torch
+
+    from model_runtime.engines.spex_engine import load_model
+
+    px, prompt = synthetic_tile()
+    t0 = time.perf_counter()
+    loaded = load_model(args.model, args.device, precision=precision)
+    t_load = time.perf_counter() - t0
+    rss_load = peak_rss_gib()
+    model, rt = loaded.model, loaded.vision
+    rt(px)  # warm-up of the encoder only
+    _sync(device)
+    t_start = time.perf_counter()
+    feat, emb = rt(px)
+    _sync(device)
+    t_vision = time.perf_counter()
+    vf = (
+        torch.from_numpy(feat).to(model.device, model.dtype),
+        torch.from_numpy(emb).to(model.device, model.dtype),
+    )
+    out = model.generate(prompt=prompt, max_new_tokens=args.new_tokens, vision_features=vf)
+    _sync(device)
+    t_end = time.perf_counter()
+    result = {
+        "load_seconds": t_load,
+        "rss_after_load": rss_load,
+        "vision": t_vision - t_start,
+        "prefill": out.info["prefill_seconds"],
+        "decode": out.info["decode_seconds"],
+        "decode_steps": out.info["decode_steps"],
+        "mask": out.info["mask_seconds"],
+        "total": t_end - t_start,
+        "prompt_tokens": out.prompt_tokens,
+        "tokens": out.sequences[0].tolist(),
+        "vision_runtime": rt.describe(),
+        "torch_vision_encoder_loaded": model.vision_encoder is not None,
+    }
+    ref_path = os.path.join(args.workdir, "exact.npz")
+    if precision == "fp32" or (precision == "auto" and not device.quantization):
+        # reference for the int8 deviation: same vision features, fp32 outputs
+        np.savez(
+            ref_path,
+            feat=feat,
+            emb=emb,
+            tokens=out.sequences[0].numpy(),
+            states=out.hidden_states.numpy(),
+            mask_logits=out.mask_logits,
+            mask=out.mask,
+        )
+    elif os.path.isfile(ref_path):
+        result["fidelity"] = fidelity(model, prompt, np.load(ref_path), args.new_tokens)
+    return result
+
+
+def fidelity(model, prompt: str, ref, new_tokens: int) -> dict:
+    """Deviation of ``model`` from the fp32 reference run on the same vision features."""
+    import torch
+
+    from model_runtime.spex.sam import upsample_mask
+
+    vf = (torch.from_numpy(ref["feat"]), torch.from_numpy(ref["emb"]))
+    free = model.generate(prompt=prompt, max_new_tokens=new_tokens, vision_features=vf)
+    ref_tokens = ref["tokens"].tolist()
+    got = free.sequences[0].tolist()
+    prefix = 0
+    for a, b in zip(ref_tokens, got):
+        if a != b:
+            break
+        prefix += 1
+    # teacher forcing: the fp32 answer fed to this model -> its states and greedy picks at the same positions
+    with torch.inference_mode():
+        ids = model.tokenize_prompt(prompt)
+        embeds = model._embed_prompt(ids, vf[0].to(model.dtype))
+        answer = model.model.embed_tokens(torch.tensor(ref_tokens[:-1], dtype=torch.long))[None]
+        hidden = model.model(inputs_embeds=torch.cat([embeds, answer], dim=1)).last_hidden_state[0]
+        n = len(ref_tokens)
+        steps = hidden[-n:]  # state before generating token i, i = 0..n-1
+        picks = torch.argmax(model.logits(steps).float(), -1).tolist()
+        states = hidden[-(n - 1) :].float()  # states of tokens 0..n-2 = the mask prompt's input
+        ref_states = torch.from_numpy(ref["states"])
+        rel = float((states - ref_states).norm() / ref_states.norm())
+        tower = model.model.vision_tower
+        logits = tower.decode(vf[1].to(model.dtype), states[None].to(model.dtype))
+        mask_tf = (upsample_mask(logits.float(), model.config.image_size)[0] >= 0.5).numpy()
+    ref_mask = ref["mask"]
+
+    def iou(a, b):
+        union = np.logical_or(a, b).sum()
+        return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+    return {
+        "hidden_rel_error": rel,
+        "teacher_forced_token_agreement": sum(int(p == r) for p, r in zip(picks, ref_tokens)) / n,
+        "free_run_identical_prefix": prefix,
+        "free_run_tokens": len(got),
+        "reference_tokens": n,
+        "mask_iou_teacher_forced": iou(mask_tf, ref_mask),
+        "mask_iou_free_run": iou(free.mask, ref_mask),
+        "mask_logits_rel_error": float(
+            np.linalg.norm(logits[0].float().numpy() - ref["mask_logits"])
+            / np.linalg.norm(ref["mask_logits"])
+        ),
+    }
+
+
+def run_child(args) -> int:
+    """Child process entry: run one configuration, write its JSON."""
+    import torch
+
+    from model_runtime.spex.device import physical_cores, resolve_precision
+
+    torch.set_num_threads(physical_cores())
+    device = resolve_precision(args.device, "int8" if args.child == "int8" else args.precision)
+    if args.child == "encoders":
+        data = child_encoders(args, device)
+    elif args.child == "baseline":
+        data = child_baseline(args, resolve_precision(args.device, args.precision))
+    else:
+        data = child_ours(args, device, "int8" if args.child == "int8" else args.precision)
+    data["peak_rss_gib"] = peak_rss_gib()
+    data["device"] = device.describe()
+    with open(os.path.join(args.workdir, f"{args.child}.json"), "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parent
 def main(argv=None) -> int:
-    """Run the benchmark and print the table."""
+    """Run every configuration in a child process and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="tiny random checkpoint (seconds; checks the script)")
     ap.add_argument("--model", help="checkpoint folder (default data/bench/spex_real or spex_tiny)")
     ap.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default cpu)")
-    ap.add_argument("--dtype", default=None, help="override the device's default dtype")
+    ap.add_argument("--precision", default="auto", help="precision of baseline/exact (default: device's)")
     ap.add_argument("--new-tokens", type=int, default=8, help="new tokens per tile (default 8)")
-    ap.add_argument("--repeats", type=int, default=None, help="runs per stage, best kept (default 1; tiny 3)")
-    ap.add_argument("--skip-baseline", action="store_true", help="do not run the official-cost baseline")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating encoder runs, median (default 3)")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {','.join(CONFIGS)}")
+    ap.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
+    ap.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.model = args.model or os.path.join(ROOT, "data", "bench", "spex_tiny" if args.tiny else "spex_real")
+    if args.child:
+        return run_child(args)
 
+    ensure_checkpoint(args.model, args.tiny)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if "int8" in configs and args.device.startswith(("cuda", "gpu")):
+        configs.remove("int8")  # int8 is the CPU mode
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="spex-bench-") as work:
+        for name in configs:
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--workdir", work]
+            cmd += ["--model", args.model, "--device", args.device, "--precision", args.precision]
+            cmd += ["--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats)]
+            print(f"running {name} ...", flush=True)
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, check=False)
+            if proc.returncode != 0:
+                print(f"  {name} failed (exit {proc.returncode})", flush=True)
+                continue
+            with open(os.path.join(work, f"{name}.json"), encoding="utf-8") as fh:
+                results[name] = json.load(fh)
+            print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+    print_table(results, args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1)
+    return 0 if len(results) == len(configs) else 1
+
+
+def print_table(results: dict, args) -> None:
+    """Stage table, ratios vs baseline, peak RSS per configuration, int8 deviation."""
     import torch
-    from transformers import DynamicCache
 
-    from model_runtime.spex.device import physical_cores, resolve_device
-    from model_runtime.spex.modeling import SpexModel
-    from model_runtime.spex.onnx_export import export_vision_encoder
-    from model_runtime.spex.vision_runtime import onnx_runtime
+    from model_runtime.spex.device import physical_cores
 
-    model_dir = args.model or os.path.join(ROOT, "data", "bench", "spex_tiny" if args.tiny else "spex_real")
-    ensure_checkpoint(model_dir, args.tiny)
-    device = resolve_device(args.device, args.dtype)
-    repeats = args.repeats or (3 if args.tiny else 1)
-    timer = Timer(device)
-    rows = []
-
-    def row(stage, seconds, note=""):
-        rows.append((stage, seconds, note))
-        print(f"  {stage:<38} {seconds:9.3f} s  {note}", flush=True)
-
-    print(
-        f"SPEX benchmark: {model_dir} on {device.describe()}, torch threads {torch.get_num_threads()}, "
-        f"physical cores {physical_cores()}, {args.new_tokens} new tokens",
-        flush=True,
-    )
-    t_load, model = timer(
-        lambda: SpexModel.from_pretrained(model_dir, device=device.device, dtype=device.torch_dtype)
-    )
-    row("load model", t_load, f"peak RSS {peak_rss_gib():.2f} GiB")
-    px, prompt = synthetic_tile()
-
-    # ---- vision encoder: ONNX Runtime
-    t_exp, res = timer(lambda: export_vision_encoder(model_dir, module=_fp32_encoder(model)))
-    row(
-        "onnx export (once per weights)",
-        t_exp,
-        "reused"
-        if res.reused
-        else f"max|diff| feat {res.max_abs_diff['feat_agg']:.2e}, "
-        f"emb {res.max_abs_diff['image_embeddings']:.2e}",
-    )
-    rt = onnx_runtime(res.path, device)
-    rt(px)  # warm-up (session initialisation, arena allocation)
-    t_ort, (feat_np, emb_np) = timer(lambda: rt(px), repeats)
-    row("vision encoder, ONNX Runtime", t_ort, f"{rt.provider}; peak RSS {peak_rss_gib():.2f} GiB")
-
-    # ---- vision encoder: torch eager
-    px_t = torch.from_numpy(px)
-    if args.tiny:
-        model.encode_image(px_t)
-    t_eager, (feat, emb) = timer(lambda: model.encode_image(px_t), repeats)
-    row("vision encoder, torch eager", t_eager, f"{device.dtype}; ONNX is {t_eager / t_ort:.2f}x faster")
-
-    # ---- LLM prefill / decode, mask decoder (our path: last-position logits only)
-    feats = (
-        torch.from_numpy(feat_np).to(model.device, model.dtype),
-        torch.from_numpy(emb_np).to(model.device, model.dtype),
-    )
-    ids = model.tokenize_prompt(prompt)
-    with torch.inference_mode():
-        embeds = model._embed_prompt(ids, feats[0])
-
-        def prefill():
-            cache = DynamicCache()
-            out = model.model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
-            return cache, model.logits(out.last_hidden_state[:, -1]).float()
-
-        t_pre, (cache, logits) = timer(prefill, 1)
-        row("LLM prefill (last-position logits)", t_pre, f"{embeds.shape[1]} tokens")
-        emb_layer = model.model.embed_tokens
-        states = []
-
-        def decode():
-            nonlocal logits
-            for _ in range(args.new_tokens):
-                tok = int(torch.argmax(logits, -1)[0])
-                step = model.model(
-                    inputs_embeds=emb_layer(torch.tensor([[tok]], device=model.device)),
-                    past_key_values=cache,
-                    use_cache=True,
-                )
-                states.append(step.last_hidden_state[:, -1])
-                logits = model.logits(states[-1]).float()
-
-        t_dec, _ = timer(decode, 1)
-        row("LLM decode", t_dec, f"{args.new_tokens / t_dec:.2f} tokens/s")
-        tower = model.model.vision_tower
-        token_states = torch.stack(states, dim=1)
-        t_mask, _ = timer(lambda: tower.decode(feats[1], token_states), repeats)
-        row("SAM mask decoder", t_mask)
-        cache = None  # free the KV cache before the end-to-end runs
-
-    def ours():
-        f, e = rt(px)
-        vf = (
-            torch.from_numpy(f).to(model.device, model.dtype),
-            torch.from_numpy(e).to(model.device, model.dtype),
-        )
-        return model.generate(prompt=prompt, max_new_tokens=args.new_tokens, vision_features=vf)
-
-    t_ours, out = timer(ours, repeats)
-    row("END TO END (ours)", t_ours, f"{out.sequences.shape[-1]} tokens; peak RSS {peak_rss_gib():.2f} GiB")
-
-    if not args.skip_baseline:
-
-        def baseline():
-            with torch.inference_mode():
-                f, e = model.encode_image(px_t)
-                x = model._embed_prompt(ids, f)
-                cache = DynamicCache()
-                o = model.model(
-                    inputs_embeds=x, past_key_values=cache, use_cache=True, output_hidden_states=True
-                )
-                all_logits = model.logits(o.last_hidden_state).float()  # [1, L, vocab]: the official cost
-                lg = all_logits[:, -1]
-                kept = [o.hidden_states]
-                sts = []
-                for _ in range(args.new_tokens):
-                    tok = int(torch.argmax(lg, -1)[0])
-                    s = model.model(
-                        inputs_embeds=emb_layer(torch.tensor([[tok]], device=model.device)),
-                        past_key_values=cache,
-                        use_cache=True,
-                        output_hidden_states=True,
-                    )
-                    kept.append(s.hidden_states)
-                    sts.append(s.last_hidden_state[:, -1])
-                    lg = model.logits(s.last_hidden_state).float()[:, -1]
-                return tower.decode(e, torch.stack(sts[:-1] or sts, dim=1))
-
-        t_base, _ = timer(baseline, repeats)
-        row("END TO END (official-cost baseline)", t_base, f"peak RSS {peak_rss_gib():.2f} GiB")
-
+    any_r = next(iter(results.values()), {})
     print()
-    print(f"{'stage':<40}{'seconds':>10}  notes")
-    print("-" * 100)
-    for stage, sec, note in rows:
-        print(f"{stage:<40}{sec:>10.3f}  {note}")
-    print("-" * 100)
-    if not args.skip_baseline:
-        print(f"speed-up end to end vs official-cost baseline: {t_base / t_ours:.2f}x (target >= 3x on CPU)")
-    print(f"peak RSS: {peak_rss_gib():.2f} GiB (target < 8 GiB)")
-    return 0
-
-
-def _fp32_encoder(model):
-    """The model's encoder as an fp32 CPU module (a copy only when the model is not fp32 on the CPU)."""
-    from model_runtime.spex.vision_runtime import _fp32_copy_if_needed
-
-    return _fp32_copy_if_needed(model.vision_encoder)
+    print(
+        f"SPEX benchmark: {args.model}; {any_r.get('device', args.device)}; torch {torch.__version__}, "
+        f"{physical_cores()} physical cores; {args.new_tokens} new tokens"
+    )
+    enc = results.get("encoders")
+    if enc:
+        print(
+            f"vision encoder alone, median of {args.repeats} alternating runs: ONNX Runtime "
+            f"({enc['provider']}) {enc['onnxruntime']:.3f} s, torch eager {enc['torch']:.3f} s "
+            f"(torch/ORT = {enc['torch'] / enc['onnxruntime']:.2f}); max rel. diff {enc['rel_diff']:.1e}; "
+            + ("export reused" if enc["export_reused"] else f"export {enc['export_seconds']:.0f} s")
+        )
+    cols = [c for c in ("baseline", "exact", "int8") if c in results]
+    if not cols:
+        return
+    base = results.get("baseline")
+    print()
+    print(f"{'stage (seconds)':<28}" + "".join(f"{c:>14}" for c in cols))
+    print("-" * (28 + 14 * len(cols)))
+    for key, label in (
+        ("load_seconds", "load model"),
+        ("vision", "vision encoder"),
+        ("prefill", "LLM prefill"),
+        ("decode", "LLM decode"),
+        ("mask", "SAM mask decoder"),
+        ("total", "END TO END (one tile)"),
+    ):
+        print(f"{label:<28}" + "".join(f"{results[c][key]:>14.3f}" for c in cols))
+    print(
+        f"{'decode tokens/s':<28}"
+        + "".join(f"{results[c]['decode_steps'] / max(results[c]['decode'], 1e-9):>14.2f}" for c in cols)
+    )
+    if base:
+        print(
+            f"{'speed-up vs baseline':<28}"
+            + "".join(f"{base['total'] / results[c]['total']:>13.2f}x" for c in cols)
+        )
+    print(f"{'peak RSS (GiB)':<28}" + "".join(f"{results[c]['peak_rss_gib']:>14.2f}" for c in cols))
+    print(f"{'prompt tokens':<28}" + "".join(f"{results[c]['prompt_tokens']:>14d}" for c in cols))
+    for c in cols:
+        print(f"  {c}: vision = {results[c]['vision_runtime']}")
+    fid = results.get("int8", {}).get("fidelity")
+    if fid:
+        print()
+        print(
+            "int8 vs fp32 on the same vision features: hidden-state rel. error "
+            f"{fid['hidden_rel_error']:.2e}; teacher-forced greedy token agreement "
+            f"{fid['teacher_forced_token_agreement']:.0%} of {fid['reference_tokens']}; free-run identical "
+            f"prefix {fid['free_run_identical_prefix']}/{fid['reference_tokens']} tokens; mask IoU "
+            f"{fid['mask_iou_teacher_forced']:.4f} (teacher-forced), "
+            f"{fid['mask_iou_free_run']:.4f} (free run); "
+            f"mask-logit rel. error {fid['mask_logits_rel_error']:.2e}"
+        )
+    print("targets (CPU): >= 3x faster than baseline end to end, peak RSS < 8 GiB")
 
 
 if __name__ == "__main__":

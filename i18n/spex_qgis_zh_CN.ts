@@ -57,423 +57,453 @@
   <context>
     <name>SpexDockWidget</name>
     <message>
-      <location filename="../spex_qgis/dock.py" line="120" />
+      <location filename="../spex_qgis/dock.py" line="121" />
       <source>SPEX — prompt extraction</source>
       <translation>SPEX — 提示词提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="162" />
+      <location filename="../spex_qgis/dock.py" line="163" />
       <source>A multispectral raster (3 or more bands) read from a file</source>
       <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="163" />
+      <location filename="../spex_qgis/dock.py" line="164" />
       <source>Raster</source>
       <translation>栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="165" />
+      <location filename="../spex_qgis/dock.py" line="166" />
       <source>Sensor preset that decides which band is which</source>
       <translation>决定各波段含义的传感器预设</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="166" />
+      <location filename="../spex_qgis/dock.py" line="167" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="170" />
+      <location filename="../spex_qgis/dock.py" line="171" />
       <source>Bands</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="174" />
+      <location filename="../spex_qgis/dock.py" line="175" />
       <source>Role</source>
       <translation>角色</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="174" />
+      <location filename="../spex_qgis/dock.py" line="175" />
       <source>Band</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="180" />
+      <location filename="../spex_qgis/dock.py" line="181" />
       <source>Reset to detected</source>
       <translation>恢复为自动检测结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="184" />
+      <location filename="../spex_qgis/dock.py" line="185" />
       <source>Band mapping</source>
       <translation>波段映射</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="186" />
+      <location filename="../spex_qgis/dock.py" line="187" />
       <source>Input</source>
       <translation>输入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="192" />
+      <location filename="../spex_qgis/dock.py" line="193" />
       <source>e.g. extract the water bodies / 提取水体</source>
       <translation>例如：提取水体 / extract the water bodies</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="197" />
+      <location filename="../spex_qgis/dock.py" line="198" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="202" />
+      <location filename="../spex_qgis/dock.py" line="203" />
       <source>Whole layer</source>
       <translation>整个图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="203" />
+      <location filename="../spex_qgis/dock.py" line="204" />
       <source>Current map extent</source>
       <translation>当前地图范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="204" />
+      <location filename="../spex_qgis/dock.py" line="205" />
       <source>Draw a rectangle</source>
       <translation>绘制矩形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="205" />
+      <location filename="../spex_qgis/dock.py" line="206" />
       <source>Draw a polygon</source>
       <translation>绘制多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="206" />
+      <location filename="../spex_qgis/dock.py" line="207" />
       <source>Selected features of a layer</source>
       <translation>图层中的选中要素</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="219" />
+      <location filename="../spex_qgis/dock.py" line="220" />
       <source>Draw</source>
       <translation>绘制</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="222" />
+      <location filename="../spex_qgis/dock.py" line="223" />
       <source>Draw the area on the map</source>
       <translation>在地图上绘制区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="225" />
+      <location filename="../spex_qgis/dock.py" line="226" />
       <source>Clear the drawn area</source>
       <translation>清除绘制的区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="239" />
+      <location filename="../spex_qgis/dock.py" line="240" />
       <source>Area of interest</source>
       <translation>感兴趣区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="244" />
+      <location filename="../spex_qgis/dock.py" line="245" />
       <source>Spectral indices (no model)</source>
       <translation>光谱指数（无需模型）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="246" />
+      <location filename="../spex_qgis/dock.py" line="247" />
       <source>SPEX vision-language model</source>
       <translation>SPEX 视觉-语言模型</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="249" />
+      <location filename="../spex_qgis/dock.py" line="250" />
       <source>SPEX model folder</source>
       <translation>SPEX 模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="259" />
+      <location filename="../spex_qgis/dock.py" line="260" />
       <source>Install dependencies…</source>
       <translation>安装依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="263" />
-      <location filename="../spex_qgis/dock.py" line="268" />
+      <location filename="../spex_qgis/dock.py" line="264" />
+      <location filename="../spex_qgis/dock.py" line="269" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="264" />
+      <location filename="../spex_qgis/dock.py" line="265" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="265" />
+      <location filename="../spex_qgis/dock.py" line="266" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="272" />
+      <location filename="../spex_qgis/dock.py" line="273" />
       <source>Temporary layer</source>
       <translation>临时图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="273" />
+      <location filename="../spex_qgis/dock.py" line="274" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="282" />
+      <location filename="../spex_qgis/dock.py" line="283" />
       <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
       <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="284" />
+      <location filename="../spex_qgis/dock.py" line="285" />
       <source>Save the extracted polygons</source>
       <translation>保存提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="290" />
+      <location filename="../spex_qgis/dock.py" line="291" />
       <source>Output</source>
       <translation>输出</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="293" />
+      <location filename="../spex_qgis/dock.py" line="294" />
       <source>Run</source>
       <translation>运行</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="296" />
+      <location filename="../spex_qgis/dock.py" line="297" />
       <source>Cancel</source>
       <translation>取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="316" />
+      <location filename="../spex_qgis/dock.py" line="317" />
       <source>The explanation of the last result appears here.</source>
       <translation>最近一次结果的解释将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="317" />
+      <location filename="../spex_qgis/dock.py" line="318" />
       <source>Export…</source>
       <translation>导出…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="319" />
+      <location filename="../spex_qgis/dock.py" line="320" />
       <source>Save the result as a Shapefile, GeoPackage or GeoJSON (run an extraction first)</source>
       <translation>将结果保存为 Shapefile、GeoPackage 或 GeoJSON（请先运行一次提取）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="325" />
+      <location filename="../spex_qgis/dock.py" line="326" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="415" />
+      <location filename="../spex_qgis/dock.py" line="426" />
       <source>GDAL cannot open this raster</source>
       <translation>GDAL 无法打开此栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="440" />
+      <location filename="../spex_qgis/dock.py" line="451" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="478" />
+      <location filename="../spex_qgis/dock.py" line="489" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="481" />
+      <location filename="../spex_qgis/dock.py" line="492" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="526" />
+      <location filename="../spex_qgis/dock.py" line="537" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="529" />
+      <location filename="../spex_qgis/dock.py" line="540" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="530" />
+      <location filename="../spex_qgis/dock.py" line="541" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="533" />
+      <location filename="../spex_qgis/dock.py" line="544" />
       <source>bands</source>
       <translation>个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="589" />
+      <location filename="../spex_qgis/dock.py" line="600" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="591" />
+      <location filename="../spex_qgis/dock.py" line="602" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="655" />
+      <location filename="../spex_qgis/dock.py" line="666" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="658" />
+      <location filename="../spex_qgis/dock.py" line="669" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="659" />
+      <location filename="../spex_qgis/dock.py" line="670" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="661" />
+      <location filename="../spex_qgis/dock.py" line="672" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="691" />
+      <location filename="../spex_qgis/dock.py" line="702" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="693" />
+      <location filename="../spex_qgis/dock.py" line="704" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="695" />
+      <location filename="../spex_qgis/dock.py" line="706" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="699" />
+      <location filename="../spex_qgis/dock.py" line="710" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="701" />
+      <location filename="../spex_qgis/dock.py" line="712" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="714" />
+      <location filename="../spex_qgis/dock.py" line="725" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="734" />
+      <location filename="../spex_qgis/dock.py" line="745" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="768" />
+      <location filename="../spex_qgis/dock.py" line="779" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="769" />
+      <location filename="../spex_qgis/dock.py" line="780" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="787" />
+      <location filename="../spex_qgis/dock.py" line="799" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="803" />
+      <location filename="../spex_qgis/dock.py" line="815" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="814" />
+      <location filename="../spex_qgis/dock.py" line="826" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="839" />
+      <location filename="../spex_qgis/dock.py" line="852" />
       <source>{} polygons, {} in {:.1f} s</source>
       <translation>{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="845" />
+      <location filename="../spex_qgis/dock.py" line="858" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="860" />
+      <location filename="../spex_qgis/dock.py" line="873" />
       <source>Failed.</source>
       <translation>失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="866" />
+      <location filename="../spex_qgis/dock.py" line="879" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="867" />
+      <location filename="../spex_qgis/dock.py" line="880" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="875" />
+      <location filename="../spex_qgis/dock.py" line="890" />
+      <source>water</source>
+      <translation>水体</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="891" />
+      <source>vegetation</source>
+      <translation>植被</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="892" />
+      <source>buildings</source>
+      <translation>建筑物</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="893" />
+      <source>bare soil</source>
+      <translation>裸土</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="894" />
+      <source>clouds</source>
+      <translation>云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="895" />
+      <source>snow</source>
+      <translation>积雪</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="900" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="886" />
+      <location filename="../spex_qgis/dock.py" line="911" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="905" />
+      <location filename="../spex_qgis/dock.py" line="932" />
       <source>Save '{}' as a Shapefile, GeoPackage or GeoJSON</source>
       <translation>将“{}”保存为 Shapefile、GeoPackage 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="911" />
+      <location filename="../spex_qgis/dock.py" line="938" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="912" />
+      <location filename="../spex_qgis/dock.py" line="939" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="913" />
+      <location filename="../spex_qgis/dock.py" line="940" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="920" />
+      <location filename="../spex_qgis/dock.py" line="947" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="945" />
+      <location filename="../spex_qgis/dock.py" line="972" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="953" />
+      <location filename="../spex_qgis/dock.py" line="980" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="967" />
+      <location filename="../spex_qgis/dock.py" line="994" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="989" />
+      <location filename="../spex_qgis/dock.py" line="1016" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="998" />
+      <location filename="../spex_qgis/dock.py" line="1025" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1004" />
+      <location filename="../spex_qgis/dock.py" line="1031" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -620,24 +650,72 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
     </message>
   </context>
   <context>
+    <name>SpexLayers</name>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="98" />
+      <source>The extraction wrote no file: run it again with an output file or a temporary layer.</source>
+      <translation>提取没有写出任何文件：请选择输出文件或临时图层后重新运行。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="104" />
+      <source>Cannot open the result '{}': check that the file still exists and is readable, then run again.</source>
+      <translation>无法打开结果“{}”：请确认该文件仍然存在且可读，然后重新运行。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="159" />
+      <source>Unsupported export format '{}': use .gpkg, .shp or .geojson.</source>
+      <translation>不支持的导出格式“{}”：请使用 .gpkg、.shp 或 .geojson。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="164" />
+      <source>Export folder '{}' does not exist: create it or pick another file.</source>
+      <translation>导出文件夹“{}”不存在：请先创建该文件夹或选择其他文件。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="167" />
+      <source>'{}' is a folder: give a file name such as {}.</source>
+      <translation>“{}”是一个文件夹：请给出文件名，例如 {}。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="170" />
+      <source>'{}' is the file this layer is read from: choose another name for the export.</source>
+      <translation>“{}”正是该图层读取的文件：请为导出选择其他名称。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="175" />
+      <source>'{}' already exists: choose another name or allow overwriting.</source>
+      <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="229" />
+      <source>Export to '{}' failed ({}): check the folder is writable.</source>
+      <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="323" />
+      <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
+      <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
+    </message>
+  </context>
+  <context>
     <name>SpexPlugin</name>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="102" />
+      <location filename="../spex_qgis/plugin.py" line="107" />
       <source>SPEX extraction panel</source>
       <translation>SPEX 提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="105" />
+      <location filename="../spex_qgis/plugin.py" line="110" />
       <source>Show or hide the SPEX prompt-extraction panel</source>
       <translation>显示或隐藏 SPEX 提示词提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="109" />
+      <location filename="../spex_qgis/plugin.py" line="114" />
       <source>Install SPEX engine dependencies…</source>
       <translation>安装 SPEX 引擎依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="116" />
+      <location filename="../spex_qgis/plugin.py" line="121" />
       <source>SPEX</source>
       <translation>SPEX</translation>
     </message>
@@ -653,6 +731,29 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <location filename="../spex_qgis/processing/provider.py" line="24" />
       <source>SPEX prompt-driven land-cover extraction</source>
       <translation>SPEX 提示词驱动的地物提取</translation>
+    </message>
+  </context>
+  <context>
+    <name>SpexTask</name>
+    <message>
+      <location filename="../spex_qgis/task.py" line="93" />
+      <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
+      <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="112" />
+      <source>The extraction stopped without a result; details in the SPEX log panel</source>
+      <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="160" />
+      <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
+      <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="180" />
+      <source>Export failed ({}: {}); details in the SPEX log panel</source>
+      <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
   </context>
 </TS>

@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", metavar="DIR", help="SPEX model folder (engine spex)")
     ex.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (engine spex)")
     ex.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16", "int8"),
+        default="auto",
+        help="engine spex: auto (bf16/fp16 on GPU, fp32 on CPU) or int8 (CPU, faster, approximate)",
+    )
+    ex.add_argument(
         "--sensor", metavar="NAME", help="sensor preset (see 'spex info --sensors'); default: detect"
     )
     ex.add_argument("--bands", metavar="ROLE=N,...", help="band roles, 1-based: e.g. red=3,nir=4")
@@ -199,6 +205,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         language=args.language,
         max_new_tokens=args.max_new_tokens,
+        precision=args.precision,
     )
     show_progress = not (args.quiet or args.json) and _isatty(sys.stderr)
     bar = _TerminalProgress() if show_progress else None

@@ -74,12 +74,13 @@ CAVEATS: Dict[str, Dict[str, str]] = {
     },
     "scene_relative": {
         "en": "The band values are not calibrated reflectance, so the thresholds were set relative to this "
-        "scene ({scene}). They assume the area of interest also holds ordinary land (roofs, soil, "
-        "vegetation): on an area of interest that is almost all water or all forest they are unreliable; "
-        "draw a larger area or give --threshold. Shadows deep enough to be as dark in NIR as water can pass, "
-        "and turbid or shallow water brighter in NIR than a quarter of the scene's range is missed.",
-        "zh": "波段数值不是经过定标的反射率，因此阈值根据本景影像自身设定（{scene}）。这假定感兴趣区内也有普通地物"  # noqa: E501 (CJK characters count double)
-        "（屋顶、土壤、植被）：若感兴趣区几乎全是水体或森林，阈值不可靠，请扩大范围或用 --threshold 指定。"
+        "scene ({scene}), sampled over the area of interest and at least 2048 pixels around it. They assume "
+        "that scene also holds ordinary land (roofs, soil, vegetation): on a raster that is almost all water "
+        "or all forest they are unreliable; give --threshold there. Shadows as dark in NIR as water can "
+        "pass, and turbid or shallow water brighter in NIR than a quarter of the scene's range is missed.",
+        "zh": "波段数值不是经过定标的反射率，因此阈值根据本景影像自身设定（{scene}），"
+        "采样范围为感兴趣区及其周围至少 2048 像元。这假定该范围内也有普通地物（屋顶、土壤、植被）："  # noqa: E501 (CJK characters count double)
+        "若影像几乎全是水体或森林，阈值不可靠，请用 --threshold 指定。"
         "近红外与水体一样暗的深阴影可能被误判，近红外较亮的浑浊或浅水可能被遗漏。",
     },
     "nodata": {

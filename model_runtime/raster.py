@@ -89,9 +89,7 @@ def open_gdal_raster(path: str):
     if ds.RasterCount == 0:
         subs = [v for k, v in (ds.GetMetadata("SUBDATASETS") or {}).items() if k.endswith("_NAME")]
         if subs:
-            raise SpexInputError(
-                f"{text} holds {len(subs)} sub-datasets: open one of them, e.g. {subs[0]}"
-            )
+            raise SpexInputError(f"{text} holds {len(subs)} sub-datasets: open one of them, e.g. {subs[0]}")
         raise SpexInputError(f"{text} has no raster bands: give a multispectral raster")
     return ds
 
@@ -246,8 +244,8 @@ class RasterSource:
 
         All bands are read with one dataset-level ``ReadAsArray`` straight into a float32 buffer (a
         pixel-interleaved tile is decoded once, GDAL converts the type in C) and scaled in place. ``out``: an
-        optional reusable C-contiguous float32 buffer of shape ``(len(roles), rows, cols)`` (or larger in
-        rows/columns: a leading sub-array is used); the returned arrays are views into it.
+        optional reusable C-contiguous float32 buffer of at least ``len(roles) * rows * cols`` elements (any
+        shape; a smaller one is ignored); the returned arrays are views into it.
         """
         roles = list(dict.fromkeys(roles))
         self.require(roles, "reading")
@@ -255,13 +253,11 @@ class RasterSource:
         ds = self.dataset
         rows, cols = window.shape
         indices = [self.roles[r] for r in roles]
-        if out is None or out.dtype != np.float32 or out.ndim != 3 or out.shape[0] < len(roles) \
-                or out.shape[1] < rows or out.shape[2] < cols:  # fmt: skip
-            buf = np.empty((len(roles), rows, cols), dtype=np.float32)
+        needed = len(roles) * rows * cols
+        if out is not None and out.dtype == np.float32 and out.flags.c_contiguous and out.size >= needed:
+            buf = out.reshape(-1)[:needed].reshape(len(roles), rows, cols)
         else:
-            buf = out[: len(roles), :rows, :cols]
-            if not buf.flags.c_contiguous:  # GDAL needs a contiguous buffer: use a fresh one
-                buf = np.empty((len(roles), rows, cols), dtype=np.float32)
+            buf = np.empty((len(roles), rows, cols), dtype=np.float32)
         args = (window.xoff, window.yoff, window.xsize, window.ysize)
         result = ds.ReadAsArray(*args, buf_obj=buf, band_list=indices)
         if result is None:
@@ -322,9 +318,10 @@ class RasterSource:
     def iter_strips(self, region: Window | None = None, max_pixels: int = 4 * 1024 * 1024,
                     ) -> Iterator[Window]:  # fmt: skip
         """Windows covering ``region`` top to bottom as full-width strips of whole GDAL block rows, each of
-        about ``max_pixels`` pixels (at least one block row). Full-width strips decode every tile once and
-        let a strip's neighbours (above and below) be the only context a streamed filter needs. A region
-        wider than ``max_pixels`` per block row is split into block-aligned columns as well."""
+        about ``max_pixels`` pixels (at least one block row, so up to 4x more on wide rasters with tall
+        blocks). Full-width strips decode every tile once and let a strip's neighbours (above and below) be
+        the only context a streamed filter needs. A region with more than ``4 * max_pixels`` pixels per
+        block row is split into block-aligned columns as well."""
         region = region or self.full_window
         self._check_window(region)
         bx, by = self.block_size
@@ -334,8 +331,12 @@ class RasterSource:
         if region.xsize * by > 4 * max_pixels:  # very wide: one block row alone would be too big
             rows = by
             cols = max(bx, (max_pixels // by) // bx * bx)
+        if cols >= region.xsize:
+            xs = [(region.xoff, region.xoff + region.xsize)]
+        else:
+            xs = _aligned_edges(region.xoff, region.xsize, cols)
         for y0, y1 in _aligned_edges(region.yoff, region.ysize, rows):
-            for x0, x1 in _aligned_edges(region.xoff, region.xsize, cols):
+            for x0, x1 in xs:
                 yield Window(x0, y0, x1 - x0, y1 - y0)
 
     def iter_windows(self, region: Window | None = None, size: int = 1024) -> Iterator[Window]:

@@ -45,7 +45,7 @@ class ExtractRequest:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     sensor: Optional[str] = None  # preset name (see `spex info --sensors`); None: detect
     bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band index; wins over detection
-    scaling: Optional[str] = None  # None/"auto" | "none" | "s2" | "s2-offset" | "landsat-c2-l2" | "gain,offset"
+    scaling: Optional[str] = None  # None/"auto", "none", "s2", "s2-offset", "landsat-c2-l2", "GAIN,OFFSET"
     threshold: Optional[float] = None  # override the primary index threshold of the target class
     threshold_method: str = "fixed"  # fixed | otsu
     min_area_m2: float = 0.0  # drop polygons smaller than this (after cleanup)
@@ -53,6 +53,7 @@ class ExtractRequest:
     overwrite: bool = False
     language: Optional[str] = None  # "en" | "zh"; None: follow the prompt's language
     max_new_tokens: int = 64  # engine "spex"
+    precision: str = "auto"  # engine "spex": auto | fp32 | fp16 | bf16 | int8 (int8: CPU, opt-in)
 
 
 @dataclass

@@ -321,6 +321,8 @@ DARK_NIR_WHY = (
     "water is among the darkest NIR surfaces of a scene: NIR below the darkest 25% of the scene's NIR range "
     "(1st to 90th percentile)"
 )
+#: bright reference closer than this to the scene's median index: a uniform scene, no usable reference
+UNIFORM_SCENE = 0.03
 #: fewer valid sampled pixels than this: no scene statistics, fixed defaults are kept
 MIN_SCENE_PIXELS = 500
 
@@ -361,6 +363,7 @@ class SceneStats:
     bright_level: float | None  # visible brightness at the (1 - BRIGHT_REFERENCE_SHARE) quantile
     nir_p1: float | None
     nir_p90: float | None
+    median: float | None = None  # primary index median over the whole sample
 
 
 def scene_statistics(variant: RuleVariant, sample: Mapping[str, np.ndarray]) -> SceneStats:
@@ -380,17 +383,22 @@ def scene_statistics(variant: RuleVariant, sample: Mapping[str, np.ndarray]) -> 
         values = values[np.isfinite(values)]
         if values.size:
             reference = float(np.median(values))
+    everything = compute_index(variant.primary.name, sample)
+    everything = everything[np.isfinite(everything)]
+    median = float(np.median(everything)) if everything.size else None
     nir_p1 = nir_p90 = None
     if "nir" in sample:
         nir_p1, nir_p90 = (float(v) for v in np.quantile(sample["nir"], [0.01, 0.90]))
-    return SceneStats(n, reference, bright_level, nir_p1, nir_p90)
+    return SceneStats(n, reference, bright_level, nir_p1, nir_p90, median)
 
 
 def adapt_to_scene(
     target_class: str, variant: RuleVariant, stats: SceneStats
 ) -> Tuple[float | None, Tuple[Condition, ...], Dict[str, float]]:
     """Scene-relative primary threshold (None: keep the default) and extra guards for ``target_class`` on
-    data that are not reflectance, plus the numbers behind them (for the explanation)."""
+    data that are not reflectance, plus the numbers behind them (for the explanation). ``info["doubtful"]``
+    is set when the brightest pixels have the same index as the typical one (an area of interest that is all
+    forest, all water...): no bare reference surfaces, the caller warns."""
     adaptation = SCENE_ADAPTATIONS.get(target_class)
     if adaptation is None:
         return None, (), {}
@@ -400,6 +408,10 @@ def adapt_to_scene(
         lo, hi = INDEX_DEFINITIONS[variant.primary.name].value_range
         threshold = float(np.clip(round(stats.reference + adaptation.margin, 4), lo, hi))
         info.update(bright_reference=round(stats.reference, 4), margin=adaptation.margin)
+        if stats.median is not None:
+            info["scene_median"] = round(stats.median, 4)
+        if stats.median is not None and abs(stats.median - stats.reference) < UNIFORM_SCENE:
+            info["doubtful"] = 1
     guards: Tuple[Condition, ...] = ()
     if adaptation.dark_nir_share is not None and stats.nir_p1 is not None and stats.nir_p90 is not None:
         share = adaptation.dark_nir_share

@@ -711,9 +711,10 @@ class SpexDockWidget(QgsDockWidget):
         else:
             text = self.tr("Spectral indices: fast, no model needed.")
         self.engine_status.setText(text)
-        if self.engine_combo.currentData():
-            settings.set_engine(self.engine_combo.currentData())
-        if spex and model_dir:
+        engine = self.engine_combo.currentData()
+        if engine and engine != settings.engine():  # also runs on every pointer entry: write changes only
+            settings.set_engine(engine)
+        if spex and model_dir and model_dir != settings.model_dir():
             settings.set_model_dir(model_dir)
         self._update_run_button()
 
@@ -884,9 +885,21 @@ class SpexDockWidget(QgsDockWidget):
         self.iface.messageBar().pushMessage("SPEX", message, Qgis.Critical, 10)
         self.errorOccurred.emit(message)
 
+    def _class_label(self, target_class: str) -> str:
+        """The class name in the UI language (unknown classes as written by the runtime)."""
+        labels = {
+            "water": self.tr("water"),
+            "vegetation": self.tr("vegetation"),
+            "building": self.tr("buildings"),
+            "bare_soil": self.tr("bare soil"),
+            "cloud": self.tr("clouds"),
+            "snow": self.tr("snow"),
+        }
+        return labels.get(target_class, target_class.replace("_", " "))
+
     def _explanation_html(self, result) -> str:
         head = self.tr("{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s").format(
-            cls=result.target_class.replace("_", " "),
+            cls=self._class_label(result.target_class),
             n=result.features,
             area=_area_text(result.area_m2),
             engine=result.engine,

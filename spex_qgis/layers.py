@@ -27,7 +27,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QCoreApplication, QVariant
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
@@ -42,6 +42,11 @@ STYLE_DIRS = (
     os.path.join(_PLUGIN_DIR, "resources", "styles"),
     os.path.join(os.path.dirname(_PLUGIN_DIR), "resources", "styles"),
 )
+
+
+def tr(text: str) -> str:
+    """Translate ``text`` in the ``SpexLayers`` context (see i18n/)."""
+    return QCoreApplication.translate("SpexLayers", text)
 
 
 @dataclass
@@ -90,14 +95,16 @@ def add_result_layer(result, name: str, project: QgsProject | None = None) -> Qg
     project = project or QgsProject.instance()
     if not result.output:
         raise SpexInputError(
-            "The extraction wrote no file: run it again with an output file or a temporary layer."
+            tr("The extraction wrote no file: run it again with an output file or a temporary layer.")
         )
     uri = result_layer_uri(result.output, result.layer, result.output_format)
     layer = QgsVectorLayer(uri, name, "ogr")
     if not layer.isValid():
         raise SpexInputError(
-            f"Cannot open the result '{uri}': check that the file still exists and is readable, "
-            "then run again."
+            tr(
+                "Cannot open the result '{}': check that the file still exists and is readable, "
+                "then run again."
+            ).format(uri)
         )
     qml = style_path(result.target_class)
     if qml:
@@ -148,19 +155,25 @@ def export_layer(
     ext = os.path.splitext(path)[1].lower()
     driver = fmt or _FORMATS.get(ext)
     if driver not in ("GPKG", "ESRI Shapefile", "GeoJSON"):
-        raise SpexInputError(f"Unsupported export format '{fmt or ext}': use .gpkg, .shp or .geojson.")
+        raise SpexInputError(
+            tr("Unsupported export format '{}': use .gpkg, .shp or .geojson.").format(fmt or ext)
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise SpexInputError(f"Export folder '{folder}' does not exist: create it or pick another file.")
+        raise SpexInputError(
+            tr("Export folder '{}' does not exist: create it or pick another file.").format(folder)
+        )
     if os.path.isdir(path):
-        raise SpexInputError(f"'{path}' is a folder: give a file name such as result{ext or '.gpkg'}.")
+        raise SpexInputError(tr("'{}' is a folder: give a file name such as {}.").format(path, "result.gpkg"))
     if _same_file(path, _layer_file(layer)):
         raise SpexInputError(
-            f"'{path}' is the file this layer is read from: choose another name for the export."
+            tr("'{}' is the file this layer is read from: choose another name for the export.").format(path)
         )
     existing = existing_files(path)
     if existing and not overwrite:
-        raise SpexInputError(f"'{existing[0]}' already exists: choose another name or allow overwriting.")
+        raise SpexInputError(
+            tr("'{}' already exists: choose another name or allow overwriting.").format(existing[0])
+        )
     context = transform_context or QgsProject.instance().transformContext()
     if driver == "ESRI Shapefile":
         return _export_shapefile(layer, path, overwrite, context, feedback)
@@ -178,7 +191,7 @@ def export_layer(
         if feedback is not None and feedback.isCanceled():
             raise ExtractionCancelled("Export cancelled: nothing was written.")
         if err != QgsVectorFileWriter.NoError:
-            raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
+            raise SpexInputError(_export_failed(path, message))
         os.replace(tmp, path)
     finally:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
@@ -210,6 +223,10 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b) if os.path.exists(a) else False
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _export_failed(path: str, message: str) -> str:
+    return tr("Export to '{}' failed ({}): check the folder is writable.").format(path, message)
 
 
 def _export_shapefile(
@@ -260,7 +277,7 @@ def _export_shapefile(
         if writer.hasError() != QgsVectorFileWriter.NoError:
             message = writer.errorMessage()
             del writer
-            raise SpexInputError(f"Export to '{path}' failed ({message}): check the folder is writable.")
+            raise SpexInputError(_export_failed(path, message))
         count = 0
         total = max(layer.featureCount(), 1)
         for feat in layer.getFeatures():
@@ -303,7 +320,9 @@ def _export_shapefile(
     )
     for name, sidecar in zip(texts, sidecars):
         report.warnings.append(
-            f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: '{name}' is split over "
-            f"{', '.join(split_fields[name])} and written in full to {os.path.basename(sidecar)}."
+            tr(
+                "Shapefile text fields hold at most {} bytes: '{}' is split over {} "
+                "and written in full to {}."
+            ).format(DBF_TEXT_BYTES, name, ", ".join(split_fields[name]), os.path.basename(sidecar))
         )
     return report

@@ -32,7 +32,12 @@ def tr(text: str) -> str:
 
 
 def qgis_locale() -> str:
-    """The UI locale of QGIS (``zh-Hans``, ``de``, ``en_US``...): the user override, else the system's."""
+    """The UI locale of QGIS (``zh-Hans``, ``de``, ``en_US``...): the translation QGIS itself loaded
+    (``--lang`` included), else the user override, else the system's."""
+    app = QgsApplication.instance()
+    translation = app.translation() if isinstance(app, QgsApplication) else ""
+    if translation and translation != "C":
+        return translation
     settings = QgsSettings()
     if settings.value("locale/overrideFlag", False, type=bool):
         name = settings.value("locale/userLocale", "", type=str)

@@ -11,12 +11,17 @@ import os
 import traceback
 
 from qgis.core import Qgis, QgsFeedback, QgsMessageLog, QgsProcessingUtils, QgsTask
-from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 
 from model_runtime.errors import ExtractionCancelled, SpexError
 
 LOG_TAG = "SPEX"
 _session_dir: str | None = None
+
+
+def tr(text: str) -> str:
+    """Translate ``text`` in the ``SpexTask`` context (see i18n/)."""
+    return QCoreApplication.translate("SpexTask", text)
 
 
 def session_temp_dir() -> str:
@@ -85,7 +90,7 @@ class SpexExtractTask(QgsTask):
         except Exception as exc:  # a bug: keep the traceback for the log, one line for the user
             self.error_traceback = traceback.format_exc()
             self.error = _one_line(
-                f"Unexpected error ({type(exc).__name__}: {exc}); details in the SPEX log panel"
+                tr("Unexpected error ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
             )
             return False
 
@@ -104,7 +109,7 @@ class SpexExtractTask(QgsTask):
             return
         if self.error_traceback:
             QgsMessageLog.logMessage(self.error_traceback, LOG_TAG, Qgis.Critical)
-        message = self.error or "The extraction stopped without a result; details in the SPEX log panel"
+        message = self.error or tr("The extraction stopped without a result; details in the SPEX log panel")
         QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
         self.failed.emit(message)
 
@@ -152,9 +157,9 @@ class SpexExportTask(QgsTask):
 
             layer = QgsVectorLayer(self.uri, self.name, "ogr")
             if not layer.isValid():
-                self.error = (
-                    f"Cannot read the layer '{self.name}' to export it: check that its file still exists."
-                )
+                self.error = tr(
+                    "Cannot read the layer '{}' to export it: check that its file still exists."
+                ).format(self.name)
                 return False
             self.report = export_layer(
                 layer,
@@ -172,7 +177,7 @@ class SpexExportTask(QgsTask):
         except Exception as exc:  # a bug: traceback to the log, one line for the user
             self.error_traceback = traceback.format_exc()
             self.error = _one_line(
-                f"Export failed ({type(exc).__name__}: {exc}); details in the SPEX log panel"
+                tr("Export failed ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
             )
             return False
 

@@ -25,10 +25,10 @@ MASK_NODATA = 255  # no-data in the raster or outside the AOI polygon: never bec
 class EngineJob:
     """Everything an engine needs for one run. ``progress`` takes a fraction of the engine's own stage."""
 
-    source: "RasterSource"
-    region: "AoiRegion"
-    target: "PromptTarget"
-    request: "ExtractRequest"
+    source: RasterSource
+    region: AoiRegion
+    target: PromptTarget
+    request: ExtractRequest
     workdir: str  # private temp folder, deleted by the pipeline afterwards
     progress: Callable[[float, str], None]
     check_cancelled: Callable[[], None]  # raises ExtractionCancelled; call between blocks/tiles

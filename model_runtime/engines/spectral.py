@@ -1,10 +1,14 @@
 """The default engine: spectral indices + class rules, no weights.
 
-Streams the area of interest window by window (a reader thread prefetches the next window while the current
-one is computed; GDAL releases the GIL while reading), writes a tiled DEFLATE uint8 GeoTIFF
-(1 = target, 0 = background, 255 = no-data / outside the AOI polygon), then cleans it with GDAL's sieve.
-Memory is bounded by a few windows whatever the raster size; statistics use fixed-bin histograms.
-With ``threshold_method="otsu"`` a first pass accumulates the primary index histogram over all windows.
+Streams the area of interest in full-width strips (``RasterSource.iter_strips``): a reader thread reads the
+next strip, all bands in one call into a reused float32 buffer, while numpy classifies the current one (GDAL
+and numpy release the GIL). Each classified strip is cleaned with its neighbours as context
+(``cleanup.sieve_strip``) and written once to a tiled, lightly compressed uint8 GeoTIFF (1 = target,
+0 = background, 255 = no-data / outside the AOI polygon). Memory is bounded by a few strips whatever the
+raster size; statistics use fixed-bin histograms on a pixel subsample.
+With ``threshold_method="otsu"`` a first pass accumulates the primary index histogram over all windows. On
+data that are not reflectance, water and vegetation thresholds come from a sample of the scene
+(``thresholds.SCENE_ADAPTATIONS``, see docs/spectral.md).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ _STRIP_PIXELS = 4 * 1024 * 1024  # ~4 Mpx strips: a 10980-wide Sentinel-2 tile r
 _MAX_HALO_PIXELS = 64 * 1024 * 1024  # larger cleanup contexts (huge objects in pixels): clean the file after
 _STAT_STEP = 4  # statistics on every 4th pixel of every 4th row of large windows ...
 _STAT_FULL_BELOW = 1024 * 1024  # ... every 2nd of small ones
-_SCENE_READ_PIXELS = 16 * 1024 * 1024  # scene statistics read at most about this many pixels ...
+_SCENE_MIN_SIDE = 2048  # scene statistics look at least this far around the area of interest ...
+_SCENE_READ_PIXELS = 16 * 1024 * 1024  # ... read at most about this many pixels ...
 _SCENE_SAMPLE = 1_000_000  # ... and keep about this many
 _WEAK_OTSU = 0.5  # separability below this: the histogram is not clearly bimodal
 
@@ -114,6 +119,20 @@ def _prefetch(windows: Sequence[Any], read: Callable[[Any], Any]) -> Iterator[Tu
             yield window, data
 
 
+def _grown_window(window, width: int, height: int, min_side: int):
+    """``window`` grown around its centre to at least ``min_side`` a side, kept inside the raster."""
+    from ..raster import Window
+
+    def grow(off: int, size: int, limit: int):
+        new = max(size, min(limit, min_side))
+        start = min(max(0, off + size // 2 - new // 2), limit - new)
+        return start, new
+
+    x0, w = grow(window.xoff, window.xsize, width)
+    y0, h = grow(window.yoff, window.ysize, height)
+    return Window(x0, y0, w, h)
+
+
 def _mask_compression() -> List[str]:
     """Fastest light compression this GDAL offers for the temporary mask: ZSTD level 1 (about 10x faster
     than DEFLATE level 1 to write, masks still shrink ~100x), else DEFLATE level 1."""
@@ -175,13 +194,11 @@ class _StripCleaner:
     (cleanup.sieve_strip): the mask file is written once, already clean, and never re-read."""
 
     def __init__(self, band, region_window, halo: int, min_px: int, stats: Dict[str, int]):
-        self.band, self.height, self.halo, self.min_px, self.stats = (
-            band,
-            region_window.ysize,
-            halo,
-            min_px,
-            stats,
-        )
+        self.band = band
+        self.height = region_window.ysize
+        self.halo = halo
+        self.min_px = min_px
+        self.stats = stats  # filled_hole_px / removed_region_px are added up here
         self.strips: List[Tuple[int, np.ndarray]] = []  # (row offset in the region, original mask rows)
         self.written = 0  # rows written so far
         self.available = 0  # rows classified so far
@@ -258,6 +275,10 @@ class SpectralEngine:
         primary_def = INDEX_DEFINITIONS[primary.name]
         warnings: List[str] = []
 
+        # strips of whole block rows never share a block: keep GDAL's block cache from growing to its
+        # maximum (5 % of RAM by default) with blocks that will not be read again
+        drop_cache = not self.window_size and 0 < getattr(source, "block_size", (0, 0))[1] <= 1024
+
         def read(roles: Sequence[str], buffers: List[np.ndarray] | None = None) -> Callable[[Any], Any]:
             calls = {"n": 0}
 
@@ -267,6 +288,8 @@ class SpectralEngine:
                     out = buffers[calls["n"] % len(buffers)]
                     calls["n"] += 1
                 bands, valid = source.read(list(roles), window, out=out)
+                if drop_cache:  # every block of this window has been used: free GDAL's copy now
+                    source.dataset.FlushCache()
                 aoi = region.mask(window)
                 if aoi is not None:
                     valid &= aoi
@@ -285,14 +308,24 @@ class SpectralEngine:
 
         # data that are not reflectance: thresholds relative to the scene (thresholds.SCENE_ADAPTATIONS)
         scene_threshold, scene_info = None, {}
-        if not reflectance_like and target_class in SCENE_ADAPTATIONS:
-            stats = self._scene_statistics(source, variant, windows, read, job)
+        adaptation = SCENE_ADAPTATIONS.get(target_class)
+        needs_scene = adaptation is not None and (
+            adaptation.dark_nir_share is not None or (request.threshold is None and method == "fixed")
+        )
+        if not reflectance_like and needs_scene:
+            stats = self._scene_statistics(source, variant, region.window, job)
             scene_threshold, extra_guards, scene_info = adapt_to_scene(target_class, variant, stats)
             guards = guards + extra_guards
+            if scene_info.pop("doubtful", None):
+                warnings.append(
+                    "the scene around the area of interest is spectrally uniform (its brightest pixels have "
+                    f"the {variant.primary.name} of the rest), so the scene-relative threshold is "
+                    "unreliable: use a raster that also holds roofs, roads or bare soil, or give --threshold"
+                )
             if stats.reference is None and stats.pixels < MIN_SCENE_PIXELS:
                 warnings.append(
-                    f"too few valid pixels ({stats.pixels}) for scene-relative thresholds: fixed defaults "
-                    "were used; choose a larger area of interest"
+                    f"too few valid pixels ({stats.pixels}) around the area of interest for scene-relative "
+                    "thresholds: fixed defaults were used; give --threshold or set --scaling"
                 )
 
         otsu_share = 0.35 if method == "otsu" else 0.0
@@ -370,7 +403,7 @@ class SpectralEngine:
         rows_max = max(w.ysize for w in windows)
         cols_max = max(w.xsize for w in windows)
         roles = list(variant.roles)
-        buffers = [np.empty((len(roles), rows_max, cols_max), np.float32) for _ in range(2)]
+        buffers = [np.empty(len(roles) * rows_max * cols_max, np.float32) for _ in range(2)]
         scratch = _Scratch()
         try:
             for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, read(roles, buffers))):
@@ -478,20 +511,23 @@ class SpectralEngine:
         return True
 
     @staticmethod
-    def _scene_statistics(source, variant: RuleVariant, windows, read, job) -> SceneStats:
-        """Scene statistics (thresholds.scene_statistics) from a sample of valid pixels spread over the
-        area of interest: every window of a small area, an even subset of a large one, and at most
-        ``_SCENE_SAMPLE`` pixels of them."""
+    def _scene_statistics(source, variant: RuleVariant, aoi_window, job) -> SceneStats:
+        """Scene statistics (thresholds.scene_statistics) from a sample of valid pixels spread over the area
+        of interest grown to at least ``_SCENE_MIN_SIDE`` pixels a side: a tight area around a lake or a
+        forest still sees the ordinary land its thresholds are relative to. Every strip of a small scene, an
+        even subset of a large one, at most ``_SCENE_SAMPLE`` pixels kept."""
         roles = list(
             dict.fromkeys([*variant.roles, *(r for r in ("blue", "green", "red") if r in source.roles)])
         )
+        scene = _grown_window(aoi_window, source.width, source.height, _SCENE_MIN_SIDE)
+        windows = list(source.iter_strips(scene, max_pixels=_STRIP_PIXELS))
         total = sum(w.xsize * w.ysize for w in windows)
         keep = max(1, min(len(windows), int(np.ceil(len(windows) * _SCENE_READ_PIXELS / max(total, 1)))))
         picked = [windows[int(i)] for i in np.unique(np.linspace(0, len(windows) - 1, keep).round())]
         read_px = sum(w.xsize * w.ysize for w in picked)
         step = max(1, int(read_px // _SCENE_SAMPLE))
         parts: Dict[str, List[np.ndarray]] = {r: [] for r in roles}
-        for _w, (bands, valid, _aoi) in _prefetch(picked, read(roles)):
+        for _w, (bands, valid) in _prefetch(picked, lambda w: source.read(roles, w)):
             job.check_cancelled()
             idx = np.flatnonzero(valid.ravel())[::step]
             for r in roles:

@@ -21,6 +21,7 @@ spent per stage.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -46,7 +47,7 @@ MASK_THRESHOLD = 0.5
 PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.46,<5" "safetensors>=0.4" "onnxruntime>=1.19"'
 
 _CACHE_LOCK = threading.Lock()
-_CACHE: Dict[Tuple[str, str, str], LoadedModel] = {}
+_CACHE: Dict[Tuple[str, str, str, str], LoadedModel] = {}
 
 
 class LoadedModel:
@@ -79,22 +80,43 @@ def check_dependencies() -> List[str]:
     return []
 
 
-def load_model(model_dir: str, device_spec: str = "auto", log=None) -> LoadedModel:
-    """Load (or reuse) the model for ``model_dir`` on ``device_spec``; one model is kept at a time."""
-    from ..spex.device import resolve_device
-    from ..spex.modeling import SpexModel
-    from ..spex.vision_runtime import load_vision_runtime
+def load_model(model_dir: str, device_spec: str = "auto", log=None, precision: str = "auto") -> LoadedModel:
+    """Load (or reuse) the model for ``model_dir`` on ``device_spec`` at ``precision``; one model is kept
+    at a time.
 
-    device = resolve_device(device_spec)
-    key = (os.path.realpath(model_dir), device.device, device.dtype)
+    Order matters for peak memory: the vision-encoder runtime comes first (an ONNX export, when one must
+    be made, loads and frees its own fp32 encoder), then the LLM, without the torch vision encoder when
+    ONNX Runtime serves it.
+    """
+    from ..spex.device import resolve_precision
+    from ..spex.modeling import SpexModel
+    from ..spex.vision_runtime import auto_backend, backend_preference, torch_runtime, try_onnx_runtime
+
+    device = resolve_precision(device_spec, precision)
+    key = (os.path.realpath(model_dir), device.device, device.dtype, device.quantization or "")
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
         _CACHE.clear()  # one 1.8 B-parameter model in memory is plenty
+        gc.collect()
         t0 = time.perf_counter()
-        model = SpexModel.from_pretrained(model_dir, device=device.device, dtype=device.torch_dtype)
+        prefer = backend_preference()
+        if prefer == "auto":
+            prefer = auto_backend(device)
+        vision, notes = None, []
+        if prefer == "onnx":
+            vision, notes = try_onnx_runtime(model_dir, device, log, required=backend_preference() == "onnx")
+        model = SpexModel.from_pretrained(
+            model_dir,
+            device=device.device,
+            dtype=device.torch_dtype,
+            load_vision_encoder=vision is None,
+            quantization=device.quantization,
+        )
         model.eval()
-        vision = load_vision_runtime(model_dir, device, lambda: model.vision_encoder, log=log)
+        if vision is None:
+            vision = torch_runtime(model.vision_encoder, device)
+            vision.warnings[:0] = notes
         loaded = LoadedModel(model, device, vision, time.perf_counter() - t0)
         _CACHE[key] = loaded
         return loaded
@@ -172,7 +194,10 @@ class SpexEngine:
 
         job.progress(0.03, "loading the SPEX model")
         loaded = load_model(
-            req.model_dir, req.device, log=lambda msg: job.progress(0.04, msg.splitlines()[0][:100])
+            req.model_dir,
+            req.device,
+            log=lambda msg: job.progress(0.04, msg.splitlines()[0][:100]),
+            precision=getattr(req, "precision", "auto") or "auto",
         )
         warnings.extend(w for w in loaded.vision.warnings if w not in warnings)
         job.check_cancelled()
@@ -287,6 +312,7 @@ class SpexEngine:
             "device": loaded.device.device,
             "device_name": loaded.device.name,
             "dtype": loaded.device.dtype,
+            "precision": loaded.device.precision,
             "vision_backend": loaded.vision.backend,
             "vision_provider": loaded.vision.provider,
             "vision_runtime": loaded.vision.describe(),
@@ -338,7 +364,8 @@ def merge_tile_texts(details: Dict[str, Any], class_phrase: str, language: str =
     footnote = (
         f"[SPEX model {os.path.basename(str(details.get('model_dir', '')).rstrip(os.sep))}; "
         f"vision encoder: {details.get('vision_runtime')}; language model: torch "
-        f"{details.get('device')} {details.get('dtype')}; {n_tiles} tile(s) of "
+        f"{details.get('device')} {details.get('dtype')}"
+        f"{' + int8 linears' if details.get('precision') == 'int8' else ''}; {n_tiles} tile(s) of "
         f"{details.get('tile_size')} px, overlap {details.get('tile_overlap')} px]"
     )
     if language == "zh":

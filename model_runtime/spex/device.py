@@ -36,6 +36,14 @@ class DeviceChoice:
     dtype: str  # "float32" | "float16" | "bfloat16"
     name: str  # human readable, e.g. "CPU (2 physical cores)" or "NVIDIA H100 80GB HBM3 (79.1 GiB)"
     requested: str  # what the user asked for, e.g. "auto"
+    quantization: str | None = None  # "int8": dynamic int8 LLM linears (CPU, see quantize.py)
+
+    @property
+    def precision(self) -> str:
+        """``fp32`` | ``fp16`` | ``bf16`` | ``int8`` (what ``--precision`` names)."""
+        if self.quantization:
+            return self.quantization
+        return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}[self.dtype]
 
     @property
     def is_cuda(self) -> bool:
@@ -56,7 +64,8 @@ class DeviceChoice:
 
     def describe(self) -> str:
         """One line for logs and explanation footnotes, e.g. ``cpu float32 (CPU (2 physical cores))``."""
-        return f"{self.device} {self.dtype} ({self.name})"
+        kind = f"{self.dtype} + int8 LLM linears" if self.quantization else self.dtype
+        return f"{self.device} {kind} ({self.name})"
 
 
 def physical_cores() -> int:
@@ -162,6 +171,41 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     if wanted is None:
         wanted = "bfloat16" if torch.cuda.is_bf16_supported() and _supports_bf16(torch, idx) else "float16"
     return DeviceChoice(f"cuda:{idx}", wanted, name, requested)
+
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+#: ``--precision auto`` on the CPU. fp32 = the official model's numbers; int8 is opt-in because it changes
+#: them (measured deviations and speed in docs/spex_runtime.md).
+CPU_DEFAULT_PRECISION = "fp32"
+
+
+def resolve_precision(spec: str | None = "auto", precision: str | None = "auto") -> DeviceChoice:
+    """Device + ``--precision auto|fp32|fp16|bf16|int8`` -> :class:`DeviceChoice`.
+
+    auto: bf16/fp16 on CUDA, :data:`CPU_DEFAULT_PRECISION` on the CPU. int8 is CPU only (float32 model with
+    int8 LLM linears); fp16 is GPU only.
+    """
+    key = str(precision or "auto").strip().lower()
+    aliases = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "qint8": "int8"}
+    key = aliases.get(key, key)
+    if key not in PRECISIONS:
+        raise SpexInputError(
+            f"precision '{precision}' is not understood: use auto, fp32, fp16, bf16 or int8"
+        )
+    if key == "auto":
+        base = resolve_device(spec)
+        if base.is_cuda or CPU_DEFAULT_PRECISION != "int8":
+            return base
+        key = "int8"
+    if key == "int8":
+        base = resolve_device(spec, "float32")
+        if base.is_cuda:
+            raise SpexInputError(
+                "precision int8 runs on the CPU only: use --precision auto (bf16/fp16) on a GPU, "
+                "or --device cpu --precision int8"
+            )
+        return DeviceChoice(base.device, base.dtype, base.name, base.requested, quantization="int8")
+    return resolve_device(spec, key)
 
 
 def _supports_bf16(torch, idx: int) -> bool:

@@ -15,6 +15,7 @@ Inference follows the official ``demo.py`` path (see docs/spex_model.md for the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,7 @@ class SpexGenerateOutput:
     hidden_states: torch.Tensor | None = None  # float32 [N - 1, hidden]: the states fed to the mask prompt
     finish_reason: str = "eos"  # "eos" | "length"
     prompt_tokens: int = 0  # sequence length seen by the LLM (text + image tokens)
-    info: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # prefill/decode/mask seconds, decode_steps
 
 
 class SpexModel(nn.Module):
@@ -100,21 +101,52 @@ class SpexModel(nn.Module):
         self.tokenizer: Any = None
         self.eos_token_ids: list[int] = []
         self.repetition_penalty: float = 1.0
+        self.model_dir: str | None = None  # set by from_pretrained (lazy vision-encoder loading)
+        self.base_model_dir: str | None = None
+        self.precision: str = "fp32"  # "fp32" | "fp16" | "bf16" | "int8" (see quantize.py)
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(
-        cls, model_dir: str, device: str = "auto", dtype: Any = None, base_model_dir: str | None = None
+        cls,
+        model_dir: str,
+        device: str = "auto",
+        dtype: Any = None,
+        base_model_dir: str | None = None,
+        load_vision_encoder: bool = True,
+        quantization: str | None = None,
     ) -> SpexModel:
         """Load a SPEX checkpoint folder (sharded/single safetensors, or LoRA + ``base_model_dir``).
 
         device: "auto" (CUDA if available, else CPU) | "cpu" | "cuda" | "cuda:N".
         dtype: None (float32, as the official demo) | torch dtype | "float32" | "float16" | "bfloat16".
+        load_vision_encoder: False leaves the torch vision encoder out (when ONNX Runtime serves it);
+        :meth:`ensure_vision_encoder` loads it on demand.
+        quantization: None | "int8" (CPU only: dynamic int8 ``nn.Linear`` in the LLM decoder layers,
+        see :mod:`.quantize`).
         Every tensor is checked; problems raise :class:`~model_runtime.errors.ModelLoadError`.
         """
         from .checkpoint import load_spex_model
 
-        return load_spex_model(model_dir, device=device, dtype=dtype, base_model_dir=base_model_dir)
+        hook = None
+        if quantization:
+            from .quantize import layer_quantizer
+
+            hook = layer_quantizer(quantization, device, dtype)
+        model = load_spex_model(
+            model_dir,
+            device=device,
+            dtype=dtype,
+            base_model_dir=base_model_dir,
+            load_vision_encoder=load_vision_encoder,
+            layer_hook=hook,
+        )
+        model.precision = quantization or {
+            torch.float32: "fp32",
+            torch.float16: "fp16",
+            torch.bfloat16: "bf16",
+        }.get(model.dtype, str(model.dtype))
+        return model
 
     @property
     def device(self) -> torch.device:
@@ -127,9 +159,27 @@ class SpexModel(nn.Module):
         return self.model.embed_tokens.weight.dtype
 
     @property
-    def vision_encoder(self) -> SpexVisionEncoder:
-        """The part exported to ONNX."""
+    def vision_encoder(self) -> SpexVisionEncoder | None:
+        """The part exported to ONNX (None when loaded with ``load_vision_encoder=False``)."""
         return self.model.vision_tower.vision_tower
+
+    def ensure_vision_encoder(self) -> SpexVisionEncoder:
+        """The torch vision encoder, loaded from ``model_dir`` first if it was left out at load time."""
+        if self.vision_encoder is None:
+            if not self.model_dir:
+                raise SpexInputError(
+                    "this model has no torch vision encoder: load it with SpexModel.from_pretrained(folder)"
+                )
+            from .checkpoint import load_vision_encoder
+
+            param = self.model.embed_tokens.weight
+            enc = load_vision_encoder(self.model_dir, dtype=param.dtype, device=param.device)
+            self.model.vision_tower.vision_tower = enc
+        return self.vision_encoder
+
+    def release_vision_encoder(self) -> None:
+        """Drop the torch vision encoder (~0.9 GB in fp32) when another runtime (ONNX) serves it."""
+        self.model.vision_tower.vision_tower = None
 
     # ------------------------------------------------------------------ pieces
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -166,7 +216,7 @@ class SpexModel(nn.Module):
                 f"pixel_values must have shape [1, 3, {size}, {size}], got "
                 f"{list(pixel_values.shape)}: use model_runtime.spex.preprocess.normalize_image"
             )
-        enc = self.vision_encoder
+        enc = self.ensure_vision_encoder()
         p = next(enc.parameters())
         return enc(pixel_values.to(device=p.device, dtype=p.dtype))
 
@@ -242,6 +292,7 @@ class SpexModel(nn.Module):
                 f"over the model's {limit}: shorten the prompt (fewer region attributes)"
             )
 
+        t_start = time.perf_counter()
         cache = DynamicCache()
         out = self.model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
         logits = self.logits(
@@ -252,6 +303,7 @@ class SpexModel(nn.Module):
         finish = "length"
         eos = set(self.eos_token_ids)
         emb = self.model.embed_tokens
+        t_prefill = time.perf_counter()
         while True:
             scores = self._process_scores(logits, generated, suppress_eos=len(generated) == 0)
             token = int(torch.argmax(scores, dim=-1)[0])
@@ -270,6 +322,7 @@ class SpexModel(nn.Module):
             states.append(hidden)
             logits = self.logits(hidden).float()
         del cache
+        t_decode = time.perf_counter()
         # states[i] is the state of generated token i (i = 0..N-2); the last token is never fed back.
         token_states = torch.stack(states, dim=1)  # 1, N-1, hidden
         tower = self.model.vision_tower
@@ -278,6 +331,7 @@ class SpexModel(nn.Module):
         mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
         soft = upsample_mask(mask_logits.float(), self.config.image_size)
         text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
+        t_mask = time.perf_counter()
         return SpexGenerateOutput(
             sequences=torch.tensor([generated], dtype=torch.long),
             text=text,
@@ -287,6 +341,13 @@ class SpexModel(nn.Module):
             hidden_states=token_states[0].float().cpu(),
             finish_reason=finish,
             prompt_tokens=length,
+            info={
+                # wall seconds per stage (CPU; on CUDA they include queued kernels only where synced)
+                "prefill_seconds": t_prefill - t_start,
+                "decode_seconds": t_decode - t_prefill,
+                "decode_steps": len(states),
+                "mask_seconds": t_mask - t_decode,
+            },
         )
 
     def _process_scores(self, logits: torch.Tensor, generated: list[int], suppress_eos: bool) -> torch.Tensor:

@@ -6,7 +6,7 @@ Backend choice (``SPEX_VISION_BACKEND=onnx|torch|auto`` overrides, default ``aut
    order TensorRT > CUDA > CPU when the model runs on a GPU, CPU alone otherwise. If the GPU providers are
    not in this onnxruntime build (plain ``onnxruntime`` rather than ``onnxruntime-gpu``) or fail to load,
    the encoder runs on the CPU provider and a warning says so. Session: graph optimisation ALL,
-   intra-op threads = physical cores.
+   intra-op threads = physical cores, no CPU memory arena (see :func:`ort_session`).
 2. torch eager (the model's own encoder module) when onnxruntime is not installed, or the export is
    missing and cannot be made (read-only folders, no ``onnx`` package, failed verification).
 
@@ -128,6 +128,10 @@ def ort_session(onnx_path: str, providers: Sequence[str], device: DeviceChoice):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = physical_cores()
     opts.log_severity_level = 3  # errors only: provider load failures are reported by us, once
+    if not device.is_cuda:
+        # No CPU arena: the encoder's ~0.4 GB of activations are returned after each tile instead of
+        # staying resident while the LLM runs (peak = max of the two, not their sum); same speed here.
+        opts.enable_cpu_mem_arena = False
     plist = [(p, _provider_options(p, device)) for p in providers]
     with warnings.catch_warnings():
         # "Specified provider ... is not in available provider names": reported by onnx_runtime(), once
@@ -191,6 +195,49 @@ def backend_preference() -> str:
     return value
 
 
+#: What ``auto`` picks on the CPU. Measured on the 2-core build machine (docs/spex_runtime.md): ONNX
+#: Runtime's CPU provider and torch eager (oneDNN/MKL) run the encoder in about the same time there, and
+#: ONNX Runtime keeps its own fp32 copy of the weights, so either way one copy is resident.
+CPU_AUTO_BACKEND = "onnx"
+
+
+def auto_backend(device: DeviceChoice) -> str:
+    """``onnx`` or ``torch`` for ``SPEX_VISION_BACKEND=auto`` on ``device`` (ONNX Runtime on CUDA)."""
+    return "onnx" if device.is_cuda else CPU_AUTO_BACKEND
+
+
+def try_onnx_runtime(
+    model_dir: str, device: DeviceChoice, log: Callable[[str], None] | None = None, required: bool = False
+) -> Tuple[VisionEncoderRuntime | None, List[str]]:
+    """(ONNX Runtime encoder or None, notes saying why not). Makes the export when missing: the fp32
+    encoder it needs is loaded from the folder and freed again before this returns.
+
+    ``required``: raise instead of returning None (``SPEX_VISION_BACKEND=onnx``).
+    """
+    from .onnx_export import export_vision_encoder
+
+    log = log or (lambda msg: None)
+    info = ort_info()
+    if not info.importable:
+        if required:
+            raise SpexInputError(
+                "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: pip install onnxruntime"
+            )
+        return None, [
+            "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch"
+        ]
+    try:
+        result = export_vision_encoder(model_dir, device="cpu", log=log)
+        if not result.reused:
+            log(result.summary())
+        return onnx_runtime(result.path, device, info.providers), []
+    except (SpexError, OSError, ImportError, RuntimeError) as exc:
+        if required:
+            raise
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, [f"no ONNX vision encoder ({why}): it runs in torch"]
+
+
 def load_vision_runtime(
     model_dir: str,
     device: DeviceChoice,
@@ -201,39 +248,16 @@ def load_vision_runtime(
     """The best available encoder runtime for ``model_dir`` (see module docstring).
 
     ``torch_module_factory()`` returns the torch encoder (e.g. the loaded ``SpexModel``'s); it is used for
-    the eager fallback and, when an export must be made, as the module to export.
+    the torch backend and the eager fallback only (an export loads its own fp32 copy from the folder).
     """
-    from .onnx_export import export_vision_encoder
-
     prefer = prefer or backend_preference()
-    log = log or (lambda msg: None)
+    if prefer == "auto":
+        prefer = auto_backend(device)
     notes: List[str] = []
-    if prefer != "torch":
-        info = ort_info()
-        if not info.importable:
-            notes.append(
-                "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch"
-            )
-        else:
-            try:
-                module = None
-                from .onnx_export import onnx_cache_state
-
-                if onnx_cache_state(model_dir).status != "present" and torch_module_factory is not None:
-                    module = _fp32_copy_if_needed(torch_module_factory())
-                result = export_vision_encoder(model_dir, device="cpu", log=log, module=module)
-                if not result.reused:
-                    log(result.summary())
-                rt = onnx_runtime(result.path, device, info.providers)
-                rt.warnings[:0] = notes
-                return rt
-            except (SpexError, OSError, ImportError, RuntimeError) as exc:
-                if prefer == "onnx":
-                    raise
-                notes.append(
-                    f"no ONNX vision encoder ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-                    ": it runs in torch"
-                )
+    if prefer == "onnx":
+        rt, notes = try_onnx_runtime(model_dir, device, log, required=backend_preference() == "onnx")
+        if rt is not None:
+            return rt
     if torch_module_factory is None:
         raise SpexInputError(
             "no vision encoder backend is available: pip install onnxruntime, or install torch"

@@ -538,3 +538,16 @@ def test_unload_during_a_run_cancels_and_removes_the_rubber_band(dock, qgis_ifac
     assert task.was_cancelled or task.isCanceled()
     assert band not in dock.canvas.scene().items()
     assert QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP) is None
+
+
+def test_export_of_an_edited_result_layer_keeps_the_edits(dock, qgis_iface, tmp_path, monkeypatch):
+    user = UserAnswers(monkeypatch)
+    veg, result = run_prompt(dock, qgis_iface, "extract the vegetation")
+    veg.startEditing()  # the user deletes a polygon and has not saved yet: the export holds what they see
+    first = next(veg.getFeatures()).id()
+    assert veg.deleteFeature(first)
+    user.files.append((str(tmp_path / "edited.gpkg"), "GeoPackage (*.gpkg)"))
+    report = click_export(dock)
+    assert report is not None and report.features == result.features - 1
+    assert QgsVectorLayer(str(tmp_path / "edited.gpkg"), "back", "ogr").featureCount() == result.features - 1
+    veg.rollBack()

@@ -117,3 +117,18 @@ def test_translation_file_lookup(tmp_path):
     assert plugin_module.translation_file("de_AT", str(tmp_path)).endswith("spex_qgis_de.qm")
     assert plugin_module.translation_file("fr_FR", str(tmp_path)) is None
     assert plugin_module.translation_file("", str(tmp_path)) is None
+
+
+def test_locale_follows_the_translation_qgis_loaded(qgis_app):
+    """``qgis --lang zh-Hans`` sets QGIS's translation without the override flag: the plugin follows it."""
+    import build_plugin
+
+    build_plugin.compile_translations()
+    app = QgsApplication.instance()
+    old = app.translation()
+    try:
+        QgsApplication.setTranslation("zh-Hans")
+        assert plugin_module.qgis_locale() == "zh-Hans"
+        assert plugin_module.translation_file(plugin_module.qgis_locale()).endswith("spex_qgis_zh_CN.qm")
+    finally:
+        QgsApplication.setTranslation(old)

@@ -96,3 +96,25 @@ def test_full_text_is_not_truncated():
     text = spectral_explanation("water", details(), many, "en")
     assert text.endswith("map the band with --bands if it exists.")
     assert "4,995 smaller regions" in text
+
+
+def scene_details():
+    d = details("scene", value=0.4624, caveats=("fallback", "scene_relative"))
+    d["threshold"]["scene"] = {
+        "sample_pixels": 207545,
+        "bright_reference": 0.1124,
+        "margin": 0.35,
+        "nir_p1": 0.1098,
+        "nir_p90": 0.6471,
+        "nir_dark_limit": 0.2441,
+    }
+    return d
+
+
+def test_scene_relative_threshold_is_explained():
+    text = spectral_explanation("water", scene_details(), regions(1), "en")
+    assert "relative to this scene" in text and "brightest 10%" in text and "0.1124) + 0.35" in text
+    assert "not calibrated reflectance" in text and "NIR limit 0.2441 (p1 0.1098, p90 0.6471)" in text
+    assert "207,545 sampled pixels" in text and "shadows" in text.lower()
+    zh = spectral_explanation(parse_prompt("提取水体"), scene_details(), regions(1), "zh")
+    assert "相对本景影像的阈值" in zh and "近红外上限 0.2441" in zh and "Extracted" not in zh

@@ -78,3 +78,18 @@ def test_missing_role_and_definitions():
 def test_whiteness_of_grey_is_zero():
     grey = {k: np.full((2, 2), 0.3, np.float32) for k in ("blue", "green", "red")}
     np.testing.assert_allclose(compute_index("WHITENESS", grey), 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(INDEX_DEFINITIONS))
+def test_reused_buffers_give_the_same_values(name):
+    rng = np.random.default_rng(1)
+    bands = {r: rng.uniform(-0.05, 0.6, (40, 30)).astype(np.float32) for r in BANDS}
+    bands["green"][0, :3] = -bands["nir"][0, :3]  # zero sums (reflectance offsets make them possible)
+    bands["swir1"][0, :3] = -bands["green"][0, :3]
+    expected = compute_index(name, bands)
+    out, scratch = np.full((40, 30), 9.0, np.float32), np.full((40, 30), 9.0, np.float32)
+    got = compute_index(name, bands, out=out, scratch=scratch)
+    assert got is out
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], rtol=1e-6)
+    assert not np.isinf(got).any()

@@ -115,3 +115,36 @@ def test_gdal_exception_mode_untouched(make_raster, tmp_path):
     path = make_raster("ok.tif", random_bands(ROLES, shape=(4, 4)))
     RasterSource.open(path).close()
     assert gdal.GetUseExceptions() == before
+
+
+def test_read_into_reused_buffer_equals_fresh_read(make_raster):
+    data = random_bands(ROLES, shape=(90, 130))
+    data["red"][5:9, 5:9] = 0.0
+    for arr in data.values():
+        arr[0, :] = 0.0  # an all-zero fill row
+    path = make_raster("b.tif", data, block=32)
+    with RasterSource.open(path, scaling="s2") as src:
+        buf = np.full((4, 64, 140), 7.0, np.float32)  # larger than any window, dirty
+        for w in src.iter_windows(size=64):
+            fresh, fresh_valid = src.read(ROLES, w)
+            into, valid = src.read(ROLES, w, out=buf)
+            np.testing.assert_array_equal(valid, fresh_valid)
+            for role in ROLES:
+                np.testing.assert_array_equal(into[role], fresh[role])
+                assert np.shares_memory(into[role], buf) and into[role].shape == w.shape
+        _, valid = src.read(ROLES, src.full_window, out=np.empty((2, 1, 1), np.float32))  # too small: ignored
+        assert not valid[0].any() and valid[1:].all()
+
+
+def test_iter_strips_cover_region_in_block_rows(make_raster):
+    path = make_raster("s.tif", random_bands(ROLES, shape=(300, 200)), block=32)
+    with RasterSource.open(path, scaling="s2") as src:
+        region = Window(7, 11, 180, 280)
+        strips = list(src.iter_strips(region, max_pixels=180 * 70))
+        assert all(s.xoff == 7 and s.xsize == 180 for s in strips)  # full width of the region
+        assert [s.yoff for s in strips] == sorted(s.yoff for s in strips)
+        assert all((s.yoff + s.ysize) % 32 == 0 for s in strips[:-1])  # edges on block rows
+        assert max(s.ysize for s in strips) == 64 and sum(s.ysize for s in strips) == 280
+        # a region too wide for one block row per strip is cut into block-aligned columns too
+        narrow = list(src.iter_strips(region, max_pixels=32 * 40))
+        assert sum(s.xsize * s.ysize for s in narrow) == 180 * 280 and min(s.xsize for s in narrow) < 180

@@ -370,8 +370,9 @@ def test_real_aerial_sample_water_and_vegetation(aerial_sample, tmp_path):
     water = mask == 1
     assert 0.0005 < water.mean() < 0.03
     h, w = mask.shape
-    # the pools lie in the river bed, the right half of the image
+    # the pools lie in the river bed, the right half of the image; two of them at rows 250-260
     assert water[:, w // 2 :].sum() > water[:, : w // 2].sum()
+    assert water[245:265, 355:385].sum() >= 15
     # orchards/forest east of the river (false-colour red) must come out as vegetation, compactly
     _, _, out, veg, _ = run_engine(aerial_sample, "vegetation", tmp_path)
     assert out.details["threshold"]["method"] == "scene"
@@ -417,3 +418,103 @@ def test_sieve_strip_matches_gdal_sieve_of_the_whole_mask(threshold):
         assert (core == whole[top:bottom]).all()
         changed = core != mask[top:bottom]
         assert filled + removed == changed.sum() and filled == (core[changed] == 1).sum()
+
+
+def test_camera_scene_tight_aoi_uses_the_scene_around_it(camera_scene, tmp_path):
+    """An AOI drawn tightly around a pool is almost all water: thresholds come from the land around it."""
+    path, labels = camera_scene
+    # pool centred at row 170, col 160, radius 9: AOI rows 158..182, cols 148..172
+    aoi = AreaOfInterest(bbox=(500740.0, 4599090.0, 500860.0, 4599210.0))
+    _, job, out, mask, _ = run_engine(path, "water", tmp_path, aoi=aoi)
+    win = job.region.window
+    sub = labels[win.yoff : win.yoff + win.ysize, win.xoff : win.xoff + win.xsize]
+    assert (sub == "water").mean() > 0.3
+    assert iou(mask == 1, sub == "water") >= 0.9 and not out.warnings
+    assert out.details["threshold"]["scene"]["sample_pixels"] > 40000  # the whole 240 x 240 scene
+
+
+def test_uniform_scene_warns(tmp_path):
+    labels = np.full((120, 120), "vegetation", dtype=object)
+    path = write_camera_scene(tmp_path / "forest.tif", labels)
+    _, _, out, _, _ = run_engine(path, "vegetation", tmp_path)
+    assert any("spectrally uniform" in w and "--threshold" in w for w in out.warnings)
+    _, _, out, _, _ = run_engine(write_camera_scene(tmp_path / "c.tif", aerial_labels()), "forest", tmp_path)
+    assert not any("uniform" in w for w in out.warnings)
+
+
+def test_too_few_pixels_for_scene_statistics_warns(tmp_path):
+    labels = aerial_labels(240)
+    path = write_camera_scene(tmp_path / "c.tif", labels)
+    ds = gdal.Open(path, gdal.GA_Update)
+    for b in range(1, 5):  # all but a 20 x 20 corner is no-data
+        band = ds.GetRasterBand(b)
+        band.SetNoDataValue(0)
+        arr = band.ReadAsArray()
+        arr[20:, :] = 0
+        arr[:, 20:] = 0
+        band.WriteArray(arr)
+    ds = None
+    _, _, out, _, _ = run_engine(path, "water", tmp_path)
+    assert any("too few valid pixels (400)" in w for w in out.warnings)
+    assert out.details["threshold"]["method"] == "default"
+
+
+def mixed_landscape(size=256, seed=11):
+    """Soft mixtures of water, vegetation, built-up and soil from smooth random fields (mixed pixels at every
+    boundary, like 10 m imagery): (weights [4, size, size], dominant-class labels)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+
+    def field(n):
+        out = np.zeros((size, size))
+        for _ in range(n):
+            k, a, p = rng.uniform(2, 9), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+            out += np.cos(2 * np.pi * k * (xx * np.cos(a) + yy * np.sin(a)) + p)
+        return out / np.sqrt(n / 2)
+
+    w = np.clip((field(6) - 1.2) / 0.3, 0, 1)
+    v = np.clip((field(6) + 0.2) / 0.5, 0, 1) * (1 - w)
+    b = np.clip((field(5) - 0.6) / 0.3, 0, 1) * (1 - w) * (1 - v)
+    s = 1 - w - v - b
+    weights = np.stack([w, v, b, s])
+    names = np.array(["water", "vegetation", "building", "bare_soil"], dtype=object)
+    return weights, names[weights.argmax(0)]
+
+
+@pytest.mark.parametrize(
+    "gains",
+    [None, (600.0, 600.0, 580.0, 340.0), (500.0, 520.0, 560.0, 700.0)],
+    ids=["reflectance", "camera-low-nir-gain", "camera-high-nir-gain"],
+)
+@pytest.mark.parametrize("cls", ["water", "vegetation"])
+def test_mixed_landscape_reflectance_and_cameras(tmp_path, gains, cls):
+    """The same landscape as float reflectance and through two uncalibrated 8-bit cameras (NIR gain lower or
+    higher than the visible gains): each mask matches the dominant-class truth."""
+    weights, labels = mixed_landscape()
+    assert 0.03 < (labels == "water").mean() < 0.3 and 0.2 < (labels == "vegetation").mean() < 0.7
+    rng = np.random.default_rng(3)
+    size = labels.shape[0]
+    dtype = gdal.GDT_Float32 if gains is None else gdal.GDT_Byte
+    path = str(tmp_path / "mixed.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, size, size, 4, dtype)
+    ds.SetGeoTransform((500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    interp = (gdal.GCI_BlueBand, gdal.GCI_GreenBand, gdal.GCI_RedBand, gdal.GCI_Undefined)
+    for b, role in enumerate(RGBN, 1):
+        k = ROLES6.index(role)
+        spectra = np.array([SPECTRA[c][k] for c in ("water", "vegetation", "building", "bare_soil")])
+        refl = np.tensordot(spectra, weights, axes=1) * (1 + 0.03 * rng.normal(size=(size, size)))
+        band = ds.GetRasterBand(b)
+        band.SetDescription(role)
+        band.SetColorInterpretation(interp[b - 1])
+        if gains is None:
+            band.WriteArray(refl.astype(np.float32))
+        else:
+            dn = refl * gains[b - 1] + 8 + rng.normal(0, 1.5, refl.shape)
+            band.WriteArray(np.clip(np.rint(dn), 1, 255).astype(np.uint8))
+    ds = None
+    _, _, out, mask, _ = run_engine(path, cls, tmp_path)
+    assert out.details["threshold"]["method"] == ("default" if gains is None else "scene")
+    assert iou(mask == 1, labels == cls) >= 0.85

@@ -146,9 +146,11 @@ def sieve_strip(
     skipped: on real scenes most of a strip. Returns (cleaned core rows, filled pixels, removed pixels).
     """
     core = mask[top:bottom]
-    new = core.copy()
     if fill_holes_px < 2 and min_region_px < 2:
-        return new, 0, 0
+        return core.copy(), 0, 0
+    if min_region_px == fill_holes_px == 2:  # numpy, whole strip at once: no per-tile overhead
+        return _with_counts(_sieve_single_pixels(mask)[top:bottom], core)
+    new = core.copy()
     halo = sieve_halo(min_region_px, fill_holes_px)
     cols = mask.shape[1]
     tile = max(_SIEVE_TILE, 4 * halo)
@@ -159,6 +161,11 @@ def sieve_strip(
         if not (context == MASK_TARGET).any() or not (context == MASK_BACKGROUND).any():
             continue
         new[:, x0:x1] = _sieve_context(context, min_region_px, fill_holes_px)[top:bottom, x0 - c0 : x1 - c0]
+    return _with_counts(new, core)
+
+
+def _with_counts(new: np.ndarray, core: np.ndarray) -> Tuple[np.ndarray, int, int]:
+    """(new, filled pixels, removed pixels) of a cleaned strip against its original."""
     changed = new != core
     n_changed = int(np.count_nonzero(changed))
     if not n_changed:

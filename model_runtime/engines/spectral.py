@@ -38,7 +38,7 @@ from .base import MASK_NODATA, EngineJob, EngineOutput
 
 _STAT_BINS = 200
 _OTSU_BINS = 1000
-_STRIP_PIXELS = 4 * 1024 * 1024  # ~4 Mpx strips: a 10980-wide Sentinel-2 tile reads 512 rows at a time
+_STRIP_PIXELS = 2 * 1024 * 1024  # ~2 Mpx strips (at least one block row: 512 x 10980 on Sentinel-2)
 _MAX_HALO_PIXELS = 64 * 1024 * 1024  # larger cleanup contexts (huge objects in pixels): clean the file after
 _STAT_STEP = 4  # statistics on every 4th pixel of every 4th row of large windows ...
 _STAT_FULL_BELOW = 1024 * 1024  # ... every 2nd of small ones
@@ -117,6 +117,15 @@ def _prefetch(windows: Sequence[Any], read: Callable[[Any], Any]) -> Iterator[Tu
             if i + 1 < len(windows):
                 pending = pool.submit(read, windows[i + 1])
             yield window, data
+
+
+def _roles_of(conditions) -> List[str]:
+    """Band roles the conditions read (an index's roles, or the role a raw-band condition names)."""
+    roles: Dict[str, None] = {}
+    for c in conditions:
+        for r in INDEX_DEFINITIONS[c.name].roles if c.name in INDEX_DEFINITIONS else (c.name,):
+            roles[r] = None
+    return list(roles)
 
 
 def _grown_window(window, width: int, height: int, min_side: int):
@@ -563,7 +572,7 @@ class SpectralEngine:
             if guards and n_pass:
                 if n_pass * 4 < target.size:  # sparse: test the passing pixels only
                     idx = np.flatnonzero(target)
-                    sub = {r: a.ravel()[idx] for r, a in bands.items()}
+                    sub = {r: bands[r].ravel()[idx] for r in _roles_of(guards)}
                     keep = np.ones(idx.size, bool)
                     for cond in guards:
                         vals = (

@@ -174,3 +174,15 @@ def _small_aoi(path: str) -> str:
     x0, x1 = gt[0] + (cx - 150) * gt[1], gt[0] + (cx + 150) * gt[1]
     y0, y1 = gt[3] + (cy + 150) * gt[5], gt[3] + (cy - 150) * gt[5]
     return f"{x0},{y0},{x1},{y1}"
+
+
+def test_cpu_onnx_session_neither_spins_nor_keeps_an_arena(tiny_checkpoint):
+    pytest.importorskip("onnxruntime")
+    from model_runtime.spex.device import resolve_device
+    from model_runtime.spex.onnx_export import export_vision_encoder
+    from model_runtime.spex.vision_runtime import CPU_PROVIDER, ort_session
+
+    path = export_vision_encoder(tiny_checkpoint, verify=False).path
+    opts = ort_session(path, [CPU_PROVIDER], resolve_device("cpu")).get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.enable_cpu_mem_arena is False

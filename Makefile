@@ -16,8 +16,12 @@ samples: bootstrap
 
 demo: samples
 	@mkdir -p out
+	$(VENV)/bin/spex info data/samples/sentinel2_l2a_subset.tif
 	$(VENV)/bin/spex extract data/samples/sentinel2_l2a_subset.tif --prompt "extract the water bodies" \
 		-o out/demo_water.gpkg --overwrite
+	$(VENV)/bin/spex extract data/samples/sentinel2_l2a_subset.tif --prompt "extract the vegetation" \
+		-o out/demo_vegetation.gpkg --overwrite
+	$(VENV)/bin/spex extract data/samples/aerial_rgbn.tif --prompt "提取水体" -o out/demo_aerial_water.shp --overwrite
 
 test: samples
 	$(VENV)/bin/ruff check .

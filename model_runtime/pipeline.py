@@ -183,7 +183,6 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
 
         polygons = polygonize_mask(
             output_mask.mask_path,
-            os.path.join(workdir, "polygons.gpkg"),
             simplify=float(request.simplify),
             min_area_m2=float(request.min_area_m2),
             progress=tracker.stage("polygons"),
@@ -304,7 +303,10 @@ def region_dicts(polygons, width: int, height: int) -> List[Dict[str, Any]]:
         if index < FULL_SPIE_REGIONS:
             out.append(region_attributes([polygon.rings_px], width, height)[0])
             continue
-        area, cx, cy = region_area_centroid(polygon.rings_px)
+        if getattr(polygon, "area_px", None) is not None and getattr(polygon, "centroid_px", None):
+            area, (cx, cy) = polygon.area_px, polygon.centroid_px  # measured by GEOS while polygonizing
+        else:
+            area, cx, cy = region_area_centroid(polygon.rings_px)
         cx, cy = cx - 0.5, cy - 0.5  # pixel-edge -> pixel-index coordinates, as spie.region_attributes does
         fx, fy = min(max(cx / width, 0.0), 1.0), min(max(cy / height, 0.0), 1.0)
         out.append(

@@ -27,6 +27,7 @@ Format facts (official ``demo/*.txt`` of MiliLab/SPEX)::
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -126,7 +127,70 @@ def region_area_centroid(rings: Sequence[np.ndarray]) -> Tuple[float, float, flo
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """Convex hull (Andrew's monotone chain), counter-clockwise in a y-up frame, no repeated point."""
+    """Convex hull, counter-clockwise in a y-up frame, starting at the smallest (x, y), no repeated or
+    collinear point; fewer than 3 distinct points come back sorted (x, then y), collinear ones as the two
+    ends. GEOS computes it (C, O(n log n)); the numpy fallback is Andrew's monotone chain."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) >= 3:
+        hull = _geos_hull(pts)
+        if hull is not None:
+            return hull
+    return _monotone_chain(pts)
+
+
+def _geos_hull(pts: np.ndarray) -> np.ndarray | None:
+    """GEOS convex hull of a LineString built straight from the coordinates (WKB), None if unavailable."""
+    try:
+        from osgeo import ogr
+    except ImportError:  # pragma: no cover - GDAL is a hard dependency of the runtime
+        return None
+    if not np.isfinite(pts).all():
+        return None
+    pts = _drop_interior(pts)
+    wkb = struct.pack("<BII", 1, ogr.wkbLineString, len(pts)) + np.ascontiguousarray(pts, "<f8").tobytes()
+    hull = ogr.CreateGeometryFromWkb(wkb).ConvexHull()
+    flat = ogr.GT_Flatten(hull.GetGeometryType())
+    if flat == ogr.wkbPolygon:
+        ring = hull.GetGeometryRef(0)
+        coords = np.array(ring.GetPoints(), dtype=np.float64)[:-1, :2]
+    elif flat in (ogr.wkbLineString, ogr.wkbPoint):
+        coords = np.array(hull.GetPoints(), dtype=np.float64)[:, :2]
+    else:
+        return None
+    if len(coords) < 3:
+        return _monotone_chain(coords)
+    x, y = coords[:, 0], coords[:, 1]
+    if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
+        coords = coords[::-1]
+    # drop collinear vertices (GEOS keeps none, but be exact about the contract) and start at min (x, y)
+    prev, nxt = np.roll(coords, 1, axis=0), np.roll(coords, -1, axis=0)
+    cross = (coords[:, 0] - prev[:, 0]) * (nxt[:, 1] - prev[:, 1]) - (coords[:, 1] - prev[:, 1]) * (
+        nxt[:, 0] - prev[:, 0]
+    )
+    coords = coords[cross != 0]
+    start = int(np.lexsort((coords[:, 1], coords[:, 0]))[0])
+    return np.roll(coords, -start, axis=0)
+
+
+def _drop_interior(pts: np.ndarray) -> np.ndarray:
+    """Akl-Toussaint: drop points strictly inside the octagon of the 8 extreme points (never hull points)."""
+    if len(pts) < 64:
+        return pts
+    x, y = pts[:, 0], pts[:, 1]
+    # extremes counter-clockwise in a y-up frame: left, bottom-left, bottom, bottom-right, right, ...
+    order = [x.argmin(), (x + y).argmin(), y.argmin(), (x - y).argmax(), x.argmax(), (x + y).argmax(),
+             y.argmax(), (y - x).argmax()]  # fmt: skip
+    poly = pts[[i for k, i in enumerate(order) if i != order[k - 1]]]
+    if len(poly) < 3:
+        return pts
+    inside = np.ones(len(pts), dtype=bool)
+    for a, b in zip(poly, np.roll(poly, -1, axis=0)):
+        inside &= (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]) > 0
+    return pts[~inside]
+
+
+def _monotone_chain(points: np.ndarray) -> np.ndarray:
+    """Andrew's monotone chain (pure numpy/Python): fine for the few points GEOS is not asked about."""
     pts = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 2), axis=0)  # sorted by x, then y
     if len(pts) <= 2:
         return pts

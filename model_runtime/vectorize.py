@@ -1,23 +1,29 @@
 """Mask raster -> polygons.
 
 ``gdal.Polygonize`` (8-connected) turns the MASK_TARGET pixels of an engine's uint8 mask into polygons in
-the mask's CRS. The mask band is its own validity mask, so background (0) pixels are skipped by GDAL itself
-while it streams the raster line by line; the few polygons of other non-zero values (no-data 255) are
-dropped by their value. (A VRT lookup table mapping 1 -> 1 and the rest -> 0 would avoid those polygons but
-makes GDAL convert every pixel: 5x slower on a Sentinel-2 tile.)
+the mask's CRS. The mask is read once, in horizontal bands of at most :data:`MAX_BAND_PIXELS` (one band for a
+Sentinel-2 tile), each reduced in place to a 0/1 array (so no-data and other values never become polygons)
+and polygonized from memory into an in-memory layer; nothing is written to disk here, the writer does one
+bulk write. The pieces of a region cut by a band seam are found by their envelopes touching the seam,
+joined with GEOS where they really touch (8-connectivity: an edge or a corner) and united.
 
-Each polygon is then made valid, optionally simplified (topology preserving) and dropped when smaller than the
-minimum area. Areas are true square metres: planar for projected CRSs with little scale distortion, and via a
-Lambert azimuthal equal-area projection centred on the feature for geographic and Mercator CRSs.
+Each polygon is then optionally simplified (topology preserving), measured, dropped when smaller than the
+minimum area (before any other work), and made valid only where needed: raw Polygonize rings are valid
+unless a ring touches itself or another ring at a vertex (8-connected pixels), which a numpy check on the
+WKB coordinates finds without asking GEOS. Areas are true square metres: planar for projected CRSs with
+little scale distortion, and via a Lambert azimuthal equal-area projection centred on the feature for
+geographic and Mercator CRSs. Pixel-space area and centroid come with every polygon (an affine map of the
+GEOS values), the pixel rings are parsed from the WKB only when asked for.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
+import struct
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from osgeo import gdal, ogr, osr
@@ -34,14 +40,54 @@ osr.UseExceptions()
 #: holes a negative one (see :func:`signed_area`), so multi-part regions stay unambiguous.
 PixelRegion = list[np.ndarray]
 
+#: masks smaller than this are traced in one piece (splitting them saves less than the seams cost)
+MIN_SPLIT_PIXELS = 4_000_000
+#: at most this many pixels per traced band (a band is held twice, as uint8, while it is traced)
+MAX_BAND_PIXELS = 128 * 1024 * 1024
+#: tracing threads by default. GDAL 3.6's Python bindings hold the GIL inside gdal.Polygonize (measured:
+#: two threads take as long as one), so threads only add seams there; ``threads=N`` is for builds that
+#: release it.
+TRACE_THREADS = 1
 
-@dataclass
+
 class Polygon:
-    """One output polygon: geometry in the mask CRS (WKB), true area and its pixel-space rings."""
+    """One output polygon: geometry in the mask CRS (``wkb``, little-endian), true area ``area_m2``.
 
-    wkb: bytes
-    area_m2: float
-    rings_px: PixelRegion  # exterior ring(s) first; for a multipolygon after MakeValid: all parts' rings
+    ``rings_px`` are its rings in pixel coordinates (:data:`PixelRegion`: exterior ring(s) first, for a
+    multipolygon all parts' rings); when not given they are parsed from the WKB on first use. ``area_px``
+    and ``centroid_px`` (pixel-edge coordinates, x right, y down) are set by :func:`polygonize_mask`.
+    """
+
+    __slots__ = ("wkb", "area_m2", "area_px", "centroid_px", "_rings_px", "_inv_gt")
+
+    def __init__(
+        self,
+        wkb: bytes,
+        area_m2: float,
+        rings_px: PixelRegion | None = None,
+        *,
+        area_px: float | None = None,
+        centroid_px: tuple[float, float] | None = None,
+        inv_gt: Sequence[float] | None = None,
+    ):
+        self.wkb = wkb
+        self.area_m2 = area_m2
+        self.area_px = area_px
+        self.centroid_px = centroid_px
+        self._rings_px = rings_px
+        self._inv_gt = tuple(inv_gt) if inv_gt is not None else None
+
+    @property
+    def rings_px(self) -> PixelRegion:
+        """Pixel-coordinate rings, exteriors first (computed from the WKB once, then kept)."""
+        if self._rings_px is None:
+            if self._inv_gt is None:
+                raise ValueError("this Polygon has neither pixel rings nor a geotransform to compute them")
+            self._rings_px = _rings_px(ogr.CreateGeometryFromWkb(self.wkb), self._inv_gt)
+        return self._rings_px
+
+    def __repr__(self) -> str:
+        return f"Polygon(area_m2={self.area_m2!r}, area_px={self.area_px!r}, centroid_px={self.centroid_px})"
 
 
 @dataclass
@@ -172,22 +218,71 @@ def signed_area(ring: np.ndarray) -> float:
     return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
 
 
-def _rings_px(geom: ogr.Geometry, inv_gt: tuple[float, ...]) -> PixelRegion:
+def _wkb_polygons(wkb: bytes) -> list[list[np.ndarray]] | None:
+    """Rings (closed (N, 2) float64 views) of each part of a 2-D little-endian Polygon or MultiPolygon WKB;
+    None for any other geometry type or encoding."""
+    buf = memoryview(wkb)
+
+    def polygon(off: int) -> tuple[list[np.ndarray] | None, int]:
+        if buf[off] != 1 or struct.unpack_from("<I", buf, off + 1)[0] != ogr.wkbPolygon:
+            return None, off
+        (count,) = struct.unpack_from("<I", buf, off + 5)
+        off += 9
+        rings = []
+        for _ in range(count):
+            (n,) = struct.unpack_from("<I", buf, off)
+            rings.append(np.frombuffer(buf, "<f8", 2 * n, off + 4).reshape(n, 2))
+            off += 4 + 16 * n
+        return rings, off
+
+    if len(buf) < 9 or buf[0] != 1:
+        return None
+    gtype, count = struct.unpack_from("<II", buf, 1)
+    if gtype == ogr.wkbPolygon:
+        rings, _ = polygon(0)
+        return None if rings is None else [rings]
+    if gtype != ogr.wkbMultiPolygon:
+        return None
+    parts, off = [], 9
+    for _ in range(count):
+        rings, off = polygon(off)
+        if rings is None:
+            return None
+        parts.append(rings)
+    return parts
+
+
+def _geometry_parts(geom: ogr.Geometry) -> list[list[np.ndarray]]:
+    """Rings of each polygon of ``geom`` as float64 arrays in its own coordinates."""
+    parts = _wkb_polygons(geom.ExportToWkb(ogr.wkbNDR))
+    if parts is not None:
+        return parts
+    flat = geom.Clone()  # 2.5D or curved: flatten, then read point by point
+    flat.FlattenTo2D()
+    polys = (
+        [flat]
+        if ogr.GT_Flatten(flat.GetGeometryType()) == ogr.wkbPolygon
+        else [flat.GetGeometryRef(i) for i in range(flat.GetGeometryCount())]
+    )
+    return [
+        [
+            np.asarray(ring.GetPoints(), dtype=np.float64)[:, :2]
+            for ring in (p.GetGeometryRef(r) for r in range(p.GetGeometryCount()))
+        ]
+        for p in polys
+    ]
+
+
+def _rings_px(geom: ogr.Geometry, inv_gt: Sequence[float]) -> PixelRegion:
     """All rings of a (multi)polygon in pixel coordinates, exterior rings first, oriented by role.
 
     Exterior rings get a positive shoelace area and holes a negative one (in x-right/y-down pixel space),
     so the sum of :func:`signed_area` over a region is its area in pixels.
     """
-    flat = ogr.GT_Flatten(geom.GetGeometryType())
-    polys = (
-        [geom] if flat == ogr.wkbPolygon else [geom.GetGeometryRef(i) for i in range(geom.GetGeometryCount())]
-    )
     exteriors: PixelRegion = []
     holes: PixelRegion = []
-    for poly in polys:
-        for r in range(poly.GetGeometryCount()):
-            ring = poly.GetGeometryRef(r)
-            pts = np.asarray(ring.GetPoints(), dtype=np.float64)[:, :2]
+    for rings in _geometry_parts(geom):
+        for r, pts in enumerate(rings):
             px = inv_gt[0] + inv_gt[1] * pts[:, 0] + inv_gt[2] * pts[:, 1]
             py = inv_gt[3] + inv_gt[4] * pts[:, 0] + inv_gt[5] * pts[:, 1]
             ring_px = np.column_stack([px, py])
@@ -196,6 +291,218 @@ def _rings_px(geom: ogr.Geometry, inv_gt: tuple[float, ...]) -> PixelRegion:
                 ring_px = ring_px[::-1].copy()
             (exteriors if r == 0 else holes).append(ring_px)
     return exteriors + holes
+
+
+def _has_shared_vertex(parts: list[list[np.ndarray]]) -> bool:
+    """True when a vertex occurs twice among all rings (closing points aside).
+
+    Rings traced from pixels cross nowhere and only ever touch at pixel corners, where both turn: a
+    Polygonize polygon is therefore invalid only if some vertex repeats, so this replaces GEOS IsValid.
+    """
+    rings = [r[:-1] for p in parts for r in p]
+    pts = rings[0] if len(rings) == 1 else np.concatenate(rings)
+    keys = pts[:, 0] + 1j * pts[:, 1]
+    return np.unique(keys).size != keys.size
+
+
+# --------------------------------------------------------------------------------------------------- tracing
+
+
+def _band_plan(width: int, height: int, block_rows: int, threads: int, band_rows: int | None) -> list[tuple]:
+    """(first row, row count) of each traced band: one band unless the mask is larger than
+    :data:`MAX_BAND_PIXELS` (memory) or several threads are asked for, cut on block rows where possible."""
+    if band_rows is None:
+        count = -(-width * height // MAX_BAND_PIXELS)
+        if threads > 1 and width * height >= MIN_SPLIT_PIXELS:
+            count = max(count, threads)
+        if count <= 1:
+            return [(0, height)]
+        band_rows = -(-height // count)
+        if block_rows > 1 and band_rows > block_rows:
+            band_rows = -(-band_rows // block_rows) * block_rows
+    band_rows = max(1, int(band_rows))
+    return [(y, min(band_rows, height - y)) for y in range(0, height, band_rows)]
+
+
+def _trace_band(
+    mask_path: str, y0: int, rows: int, geotransform, keep_going: Callable[[float], bool]
+) -> list:
+    """Polygonize the MASK_TARGET pixels of rows ``y0 .. y0 + rows``; own GDAL handles (thread-safe).
+
+    ``keep_going(fraction)`` is GDAL's progress callback: it must not raise, and returns False to stop GDAL.
+    """
+    from osgeo import gdal_array
+
+    src = gdal.Open(mask_path)
+    try:
+        values = src.GetRasterBand(1).ReadAsArray(0, y0, src.RasterXSize, rows)
+    finally:
+        src = None
+    np.equal(values, MASK_TARGET, out=values.view(bool))  # 0/1 in place: no-data never becomes a polygon
+    if not values.any():
+        keep_going(1.0)
+        return []
+    raster = gdal_array.OpenArray(values)  # wraps the array, no copy
+    gt = geotransform
+    raster.SetGeoTransform((gt[0] + y0 * gt[2], gt[1], gt[2], gt[3] + y0 * gt[5], gt[4], gt[5]))
+    band = raster.GetRasterBand(1)
+    vector = ogr.GetDriverByName("Memory").CreateDataSource("")
+    layer = vector.CreateLayer("pieces", geom_type=ogr.wkbPolygon)
+    gdal.Polygonize(
+        band, band, layer, -1, ["8CONNECTED=8"], callback=lambda f, _m, _d: 1 if keep_going(f) else 0
+    )
+    band = raster = None
+    return [feature.GetGeometryRef().Clone() for feature in layer]
+
+
+def _trace(mask_path, plan, geotransform, threads, report, check_cancelled) -> list[list]:
+    """Trace every band of ``plan``; per band, its polygon pieces.
+
+    Progress and cancellation never raise inside a GDAL callback: an exception from ``report`` or
+    ``check_cancelled`` is kept, the callback returns 0 so GDAL stops, and it is re-raised once GDAL has
+    returned. With one thread the callbacks run inside GDAL's progress calls (deterministic); with more,
+    the worker threads only record their progress and the calling thread reports and polls.
+    """
+    fractions = [0.0] * len(plan)
+    weights = np.array([rows for _, rows in plan], dtype=np.float64) / max(1, sum(r for _, r in plan))
+    failure: list[BaseException] = []
+
+    def overall() -> float:
+        return 0.8 * float(np.dot(weights, fractions))
+
+    reported = [-1.0]
+
+    def poll() -> bool:
+        try:
+            fraction = overall()
+            if fraction - reported[0] >= 0.002 or fraction >= 0.8:  # GDAL calls back once per line
+                reported[0] = fraction
+                report(fraction, "tracing polygons")
+            if check_cancelled is not None:
+                check_cancelled()
+        except BaseException as exc:  # noqa: BLE001 - re-raised after GDAL returns
+            failure.append(exc)
+            return False
+        return True
+
+    def run(k: int, y0: int, rows: int, keep_going) -> list:
+        try:
+            return _trace_band(mask_path, y0, rows, geotransform, keep_going)
+        except RuntimeError as exc:
+            if failure:  # GDAL stopped because we asked it to
+                raise failure[0] from None
+            raise RuntimeError(f"GDAL could not polygonize the mask {mask_path}: {exc}") from exc
+
+    workers = max(1, min(threads, len(plan)))
+    if workers == 1:
+        out = []
+        for k, (y0, rows) in enumerate(plan):
+
+            def keep_going(fraction: float, k: int = k) -> bool:
+                fractions[k] = fraction
+                return not failure and poll()
+
+            if not poll():
+                break
+            out.append(run(k, y0, rows, keep_going))
+        if failure:
+            raise failure[0]
+        return out
+
+    stop = threading.Event()
+
+    def record(k: int):
+        def keep_going(fraction: float) -> bool:
+            fractions[k] = fraction
+            return not stop.is_set()
+
+        return keep_going
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spex-trace") as pool:
+        futures = [pool.submit(run, k, y0, rows, record(k)) for k, (y0, rows) in enumerate(plan)]
+        pending = set(futures)
+        while pending and poll():
+            _done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+        if failure or pending:
+            stop.set()
+            for future in futures:
+                future.cancel()
+    if failure or not poll():
+        raise failure[0]
+    return [future.result() for future in futures]
+
+
+# --------------------------------------------------------------------------------------------------- seams
+
+
+def _merge_seams(bands: list[list], plan, inv_gt) -> tuple[list[tuple[ogr.Geometry, bool]], int]:
+    """Join the pieces of regions cut by band seams: ``(geometry, is_raw_polygonize_output)`` per region
+    and the number of pieces that were united."""
+    flat = [geom for pieces in bands for geom in pieces]
+    if len(plan) == 1:
+        return [(g, True) for g in flat], 0
+    band_of = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(bands)])
+    env = np.array([g.GetEnvelope() for g in flat], dtype=np.float64).reshape(-1, 4)  # minx maxx miny maxy
+    # north-up grids only (checked by the caller): rows and columns of the envelopes
+    c0 = np.rint((env[:, 0] - (-inv_gt[0] / inv_gt[1])) * inv_gt[1])
+    c1 = np.rint((env[:, 1] - (-inv_gt[0] / inv_gt[1])) * inv_gt[1])
+    ra = inv_gt[3] + inv_gt[5] * env[:, 2]
+    rb = inv_gt[3] + inv_gt[5] * env[:, 3]
+    r0, r1 = np.rint(np.minimum(ra, rb)), np.rint(np.maximum(ra, rb))
+    col0, col1 = np.minimum(c0, c1), np.maximum(c0, c1)
+
+    parent = list(range(len(flat)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for k in range(len(plan) - 1):
+        seam = plan[k + 1][0]
+        upper = np.flatnonzero((band_of == k) & (r1 >= seam))
+        lower = np.flatnonzero((band_of == k + 1) & (r0 <= seam))
+        if not len(upper) or not len(lower):
+            continue
+        for i in upper:
+            near = lower[(col0[lower] <= col1[i]) & (col1[lower] >= col0[i])]
+            for j in near:
+                if find(i) != find(j) and _touch(flat[i], flat[j]):
+                    parent[find(j)] = find(i)
+
+    groups: dict[int, list[int]] = {}
+    for i in range(len(flat)):
+        groups.setdefault(find(i), []).append(i)
+    out: list[tuple[ogr.Geometry, bool]] = []
+    merged = 0
+    for members in groups.values():
+        if len(members) == 1:
+            out.append((flat[members[0]], True))
+            continue
+        merged += len(members)
+        multi = ogr.Geometry(ogr.wkbMultiPolygon)
+        for i in members:
+            geom, _ = _make_valid(flat[i])
+            if geom is None:
+                continue
+            if ogr.GT_Flatten(geom.GetGeometryType()) == ogr.wkbPolygon:
+                multi.AddGeometry(geom)
+            else:
+                for p in range(geom.GetGeometryCount()):
+                    multi.AddGeometry(geom.GetGeometryRef(p))
+        out.append((multi.UnionCascaded(), False))
+    return out, merged
+
+
+def _touch(a: ogr.Geometry, b: ogr.Geometry) -> bool:
+    """Whether two pieces share at least a point (GEOS; made valid first if GEOS refuses them)."""
+    try:
+        return bool(a.Intersects(b))
+    except RuntimeError:
+        a2, _ = _make_valid(a)
+        b2, _ = _make_valid(b)
+        return a2 is not None and b2 is not None and bool(a2.Intersects(b2))
 
 
 # --------------------------------------------------------------------------------------------------- API
@@ -209,15 +516,20 @@ def polygonize_mask(
     min_area_m2: float = 0.0,
     progress: Callable[[float, str], None] | None = None,
     check_cancelled: Callable[[], None] | None = None,
+    threads: int | None = None,
+    band_rows: int | None = None,
 ) -> PolygonizeResult:
     """Polygonize the MASK_TARGET pixels of ``mask_path`` (8-connected) into valid polygons, largest first.
 
-    ``out_layer_path`` is the scratch GeoPackage GDAL writes into (default: a temp file next to the mask;
-    put it in the job's workdir). ``simplify`` is a topology-preserving Douglas-Peucker tolerance in map
-    units;
-    ``min_area_m2`` drops smaller polygons. ``check_cancelled`` raises :class:`ExtractionCancelled`; it is
-    polled from GDAL's progress callback, so a cancel stops GDAL mid-raster.
+    ``simplify`` is a topology-preserving Douglas-Peucker tolerance in map units; ``min_area_m2`` drops
+    smaller polygons. ``progress(fraction, message)`` and ``check_cancelled()`` (raises, e.g.
+    :class:`ExtractionCancelled`) are only ever called from the calling thread, never from inside GDAL; a
+    cancel stops GDAL mid-raster. ``threads`` (default :data:`TRACE_THREADS`) and ``band_rows`` (default:
+    bands of at most :data:`MAX_BAND_PIXELS`) set how the mask is split for tracing; the polygons do not
+    depend on them. ``out_layer_path`` is ignored: tracing now happens in
+    memory (kept so existing callers keep working).
     """
+    del out_layer_path
     if simplify < 0 or not math.isfinite(simplify):
         raise SpexInputError(
             f"invalid simplify tolerance {simplify}: use 0 (none) or a positive number of map units"
@@ -225,77 +537,37 @@ def polygonize_mask(
     if min_area_m2 < 0 or not math.isfinite(min_area_m2):
         raise SpexInputError(f"invalid minimum area {min_area_m2}: use 0 (keep all) or a positive area in m2")
     report = progress or (lambda fraction, message: None)
-    if out_layer_path is None:
-        fd, out_layer_path = tempfile.mkstemp(suffix=".gpkg", dir=os.path.dirname(os.path.abspath(mask_path)))
-        os.close(fd)
-        os.remove(out_layer_path)
 
     src = gdal.Open(mask_path)
-    band = src.GetRasterBand(1)
     crs_wkt = src.GetProjection()
     geotransform = tuple(src.GetGeoTransform())
     width, height = src.RasterXSize, src.RasterYSize
+    block_rows = src.GetRasterBand(1).GetBlockSize()[1]
+    src = None
+    inv_gt = gdal.InvGeoTransform(geotransform)
 
-    srs = None
-    if crs_wkt:
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(crs_wkt)
-    scratch = layer = None
+    threads = TRACE_THREADS if threads is None else max(1, int(threads))
+    north_up = geotransform[2] == 0 and geotransform[4] == 0
+    plan = _band_plan(width, height, block_rows, int(threads), band_rows) if north_up else [(0, height)]
+
+    bands = _trace(mask_path, plan, geotransform, int(threads), report, check_cancelled)
+    # GEOS reports each self-touching ring of 8-connected regions as a warning: they are repaired below
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        scratch = ogr.GetDriverByName("GPKG").CreateDataSource(out_layer_path)
-        layer = scratch.CreateLayer(
-            "polygons", srs=srs, geom_type=ogr.wkbPolygon, options=["SPATIAL_INDEX=NO"]
+        regions, merged = _merge_seams(bands, plan, inv_gt)
+        del bands
+        polygons, dropped, repaired = _clean_polygons(
+            regions,
+            simplify,
+            min_area_m2,
+            AreaCalculator(crs_wkt) if crs_wkt else None,
+            inv_gt,
+            report,
+            check_cancelled,
         )
-        layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
-
-        failure: list[BaseException] = []
-
-        def gdal_progress(fraction, _message, _data):
-            # an exception must not cross GDAL's C callback: keep it, stop GDAL, re-raise below
-            try:
-                if check_cancelled is not None:
-                    check_cancelled()
-                report(0.8 * fraction, "tracing polygons")
-            except BaseException as exc:  # noqa: BLE001 - re-raised after GDAL returns
-                failure.append(exc)
-                return 0
-            return 1
-
-        try:
-            scratch.StartTransaction()
-            gdal.Polygonize(band, band, layer, 0, ["8CONNECTED=8"], callback=gdal_progress)
-            scratch.CommitTransaction()
-        except RuntimeError as exc:
-            if failure:
-                raise failure[0] from None
-            raise RuntimeError(f"GDAL could not polygonize the mask {mask_path}: {exc}") from exc
-        finally:
-            src = band = None
-        if failure:
-            raise failure[0]
-
-        total = max(layer.GetFeatureCount(), 1)
-        layer.ResetReading()
-        # GEOS reports each self-touching ring of 8-connected regions as a warning: they are repaired below
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            polygons, dropped, repaired = _clean_polygons(
-                layer,
-                total,
-                simplify,
-                min_area_m2,
-                AreaCalculator(crs_wkt) if crs_wkt else None,
-                gdal.InvGeoTransform(geotransform),
-                report,
-                check_cancelled,
-            )
-        finally:
-            gdal.PopErrorHandler()
     finally:
-        # close the scratch GeoPackage now, even when an exception keeps this frame alive: the pipeline
-        # deletes the work folder right after
-        layer = scratch = None
-    polygons.sort(key=lambda p: p.area_m2, reverse=True)
+        gdal.PopErrorHandler()
+    polygons.sort(key=lambda p: (-p.area_m2, p.centroid_px[1], p.centroid_px[0]))
     report(1.0, f"{len(polygons)} polygons")
     return PolygonizeResult(
         polygons=polygons,
@@ -305,37 +577,69 @@ def polygonize_mask(
         geotransform=geotransform,
         dropped_small=dropped,
         repaired=repaired,
-        details={"connectivity": 8, "simplify": simplify, "min_area_m2": min_area_m2},
+        details={
+            "connectivity": 8,
+            "simplify": simplify,
+            "min_area_m2": min_area_m2,
+            "bands": len(plan),
+            "seam_pieces_merged": merged,
+        },
     )
 
 
-def _clean_polygons(layer, total, simplify, min_area_m2, areas, inv_gt, report, check_cancelled):
-    """Simplify, repair, measure and filter the raw polygons of ``layer``."""
+def _clean_polygons(regions, simplify, min_area_m2, areas, inv_gt, report, check_cancelled):
+    """Simplify, measure, filter and (only where needed) repair the traced regions."""
     polygons: list[Polygon] = []
     dropped = repaired = 0
-    for i, feature in enumerate(layer):
+    det = abs(inv_gt[1] * inv_gt[5] - inv_gt[2] * inv_gt[4])  # pixels per map unit squared
+    total = max(len(regions), 1)
+
+    def measure(geom):
+        return areas.area_m2(geom) if areas is not None else geom.GetArea()
+
+    for i, (geom, raw) in enumerate(regions):
         if i % 500 == 0:
+            report(0.8 + 0.2 * i / total, "cleaning polygons")
             if check_cancelled is not None:
                 check_cancelled()
-            report(0.8 + 0.2 * i / total, "cleaning polygons")
-        if feature.GetFieldAsInteger(0) != MASK_TARGET:
-            continue  # no-data (255) or any other non-target value
-        geom = feature.GetGeometryRef()
         if geom is None or geom.IsEmpty():
             continue
-        geom = geom.Clone()
         if simplify > 0:
             geom = geom.SimplifyPreserveTopology(simplify)
-        geom, fixed = _make_valid(geom)
-        repaired += int(fixed)
-        if geom is None:
-            dropped += 1
-            continue
-        area = areas.area_m2(geom) if areas is not None else geom.GetArea()
+            raw = False
+        area = measure(geom)
         if area <= 0 or area < min_area_m2:
-            dropped += 1
+            dropped += 1  # skipped before any validity work
             continue
-        polygons.append(Polygon(geom.ExportToWkb(), float(area), _rings_px(geom, inv_gt)))
+        wkb = geom.ExportToWkb(ogr.wkbNDR)
+        parts = _wkb_polygons(wkb)
+        if not raw or parts is None or _has_shared_vertex(parts):
+            fixed_geom, fixed = _make_valid(geom)
+            if fixed_geom is None:
+                dropped += 1
+                continue
+            if fixed:
+                repaired += 1
+                geom = fixed_geom
+                area = measure(geom)
+                if area <= 0 or area < min_area_m2:
+                    dropped += 1
+                    continue
+                wkb = geom.ExportToWkb(ogr.wkbNDR)
+        centroid = geom.Centroid()
+        x, y = centroid.GetX(), centroid.GetY()
+        polygons.append(
+            Polygon(
+                wkb,
+                float(area),
+                area_px=float(geom.GetArea() * det),
+                centroid_px=(
+                    inv_gt[0] + inv_gt[1] * x + inv_gt[2] * y,
+                    inv_gt[3] + inv_gt[4] * x + inv_gt[5] * y,
+                ),
+                inv_gt=inv_gt,
+            )
+        )
     return polygons, dropped, repaired
 
 
@@ -358,8 +662,7 @@ def regions_from_array(mask: np.ndarray, target: int = MASK_TARGET) -> list[Pixe
     band.WriteArray(binary)
     vector = ogr.GetDriverByName("Memory").CreateDataSource("regions")
     layer = vector.CreateLayer("regions", geom_type=ogr.wkbPolygon)
-    layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
-    gdal.Polygonize(band, band, layer, 0, ["8CONNECTED=8"])
+    gdal.Polygonize(band, band, layer, -1, ["8CONNECTED=8"])
     identity = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     regions = []
     for feature in layer:

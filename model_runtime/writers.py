@@ -222,6 +222,21 @@ def _values(feat: Feature, geom: ogr.Geometry) -> Dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _field_setters(defn: ogr.FeatureDefn) -> Dict[str, Any]:
+    """name -> setter(feature, value) by field index and type: skips OGR's per-call name lookup."""
+
+    def setter(index: int, ftype: int):
+        if ftype == ogr.OFTString:
+            return lambda f, v: f.SetFieldString(index, str(v))
+        if ftype == ogr.OFTInteger:
+            return lambda f, v: f.SetFieldInteger64(index, int(v))
+        if ftype == ogr.OFTReal:
+            return lambda f, v: f.SetField(index, float(v))
+        return lambda f, v: f.SetField(index, v)
+
+    return {name: setter(defn.GetFieldIndex(name), ftype) for name, ftype in FIELDS}
+
+
 def _temp_name(path: str) -> str:
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
@@ -270,14 +285,15 @@ def _write_single_file(path, driver, features, src_srs, layer_name) -> WriteResu
         if driver == "GPKG":
             ds.StartTransaction()
         defn = layer.GetLayerDefn()
+        setters = _field_setters(defn)
         for feat in features:
             out = ogr.Feature(defn)
             geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
             if transform is not None:
                 geom.Transform(transform)
-            out.SetGeometry(geom)
             for name, value in _values(feat, geom).items():
-                out.SetField(name, value)
+                setters[name](out, value)
+            out.SetGeometryDirectly(geom)
             layer.CreateFeature(out)
         if driver == "GPKG":
             ds.CommitTransaction()

@@ -65,18 +65,6 @@ AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 # Export formats: (OGR driver, extension); the file dialog offers them in this order.
 EXPORT_FORMATS = (("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"), ("GeoJSON", ".geojson"))
 CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
-FALLBACK_ROLES = (
-    "coastal",
-    "blue",
-    "green",
-    "red",
-    "rededge1",
-    "rededge2",
-    "rededge3",
-    "nir",
-    "swir1",
-    "swir2",
-)
 
 
 def crs_to_text(crs: QgsCoordinateReferenceSystem) -> str:
@@ -437,12 +425,9 @@ class SpexDockWidget(QgsDockWidget):
             return sensor, {}, ""
 
     def _roles(self):
-        try:
-            from model_runtime.bands import BAND_ROLES
+        from model_runtime.bands import BAND_ROLES  # the runtime ships inside the plugin
 
-            return tuple(BAND_ROLES)
-        except ImportError:
-            return FALLBACK_ROLES
+        return tuple(BAND_ROLES)
 
     def _fill_sensors(self) -> None:
         self.sensor_combo.blockSignals(True)

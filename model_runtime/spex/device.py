@@ -189,9 +189,7 @@ def resolve_precision(spec: str | None = "auto", precision: str | None = "auto")
     aliases = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "qint8": "int8"}
     key = aliases.get(key, key)
     if key not in PRECISIONS:
-        raise SpexInputError(
-            f"precision '{precision}' is not understood: use auto, fp32, fp16, bf16 or int8"
-        )
+        raise SpexInputError(f"precision '{precision}' is not understood: use auto, fp32, fp16, bf16 or int8")
     if key == "auto":
         base = resolve_device(spec)
         if base.is_cuda or CPU_DEFAULT_PRECISION != "int8":

@@ -25,31 +25,6 @@ from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
 from spex_qgis.task import session_temp_dir
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "data", "samples")
-
-
-def _sample(name: str) -> str:
-    path = os.path.abspath(os.path.join(SAMPLES, name))
-    if not os.path.isfile(path):
-        pytest.skip(f"run `make samples` first: {path} is missing")
-    return path
-
-
-@pytest.fixture
-def s2_path(request):
-    """The real Sentinel-2 L2A sample (tests/conftest.py's ``s2_sample`` when it exists)."""
-    try:
-        return str(request.getfixturevalue("s2_sample"))
-    except pytest.FixtureLookupError:
-        return _sample("sentinel2_l2a_subset.tif")
-
-
-@pytest.fixture
-def scene_path():
-    """The real 4-band aerial RGBN sample: fully valid pixels with water and vegetation (the Sentinel-2
-    sample is 99.5 % no-data and has no water)."""
-    return _sample("aerial_rgbn.tif")
-
 
 @pytest.fixture
 def dock(qgis_app, qgis_iface, qgis_new_project, scene_path):

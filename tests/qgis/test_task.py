@@ -15,31 +15,6 @@ from model_runtime.request import ExtractRequest
 from spex_qgis import layers
 from spex_qgis.task import SpexExportTask, SpexExtractTask, session_temp_dir
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "data", "samples")
-
-
-def _sample(name: str) -> str:
-    path = os.path.abspath(os.path.join(SAMPLES, name))
-    if not os.path.isfile(path):
-        pytest.skip(f"run `make samples` first: {path} is missing")
-    return path
-
-
-@pytest.fixture
-def s2_path(request):
-    """The real Sentinel-2 L2A sample (tests/conftest.py's ``s2_sample`` when it exists)."""
-    try:
-        return str(request.getfixturevalue("s2_sample"))
-    except pytest.FixtureLookupError:
-        return _sample("sentinel2_l2a_subset.tif")
-
-
-@pytest.fixture
-def scene_path():
-    """The real 4-band aerial RGBN sample: fully valid pixels with water and vegetation (the Sentinel-2
-    sample is 99.5 % no-data and has no water)."""
-    return _sample("aerial_rgbn.tif")
-
 
 def run_task(task: SpexExtractTask, timeout: float = 120.0):
     """Start ``task`` in the task manager and pump events until it announced its outcome."""
@@ -128,10 +103,10 @@ def test_unexpected_exception_is_logged_with_traceback(qgis_app, tmp_path, monke
 
 
 @pytest.fixture(scope="module")
-def vegetation_gpkg(tmp_path_factory):
+def vegetation_gpkg(tmp_path_factory, aerial_sample):
     """A real result of the runtime (vegetation on the aerial sample), written once for these tests."""
     out = str(tmp_path_factory.mktemp("veg") / "veg.gpkg")
-    request = ExtractRequest(raster=_sample("aerial_rgbn.tif"), prompt="extract the vegetation", output=out)
+    request = ExtractRequest(raster=aerial_sample, prompt="extract the vegetation", output=out)
     result = model_runtime.extract(request)
     assert result.features > 100
     return out, result

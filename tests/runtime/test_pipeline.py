@@ -177,19 +177,40 @@ def test_existing_output_refused_before_any_work(tmp_path, scene):
     assert calls == [] and out.read_bytes() == b"precious"
 
 
-@pytest.mark.parametrize("stop_after", [1, 3, 8])
-def test_cancel_leaves_nothing_behind(tmp_path, scene, private_tmp, stop_after):
+@pytest.mark.parametrize(
+    "stage, mid_stage",
+    [
+        ("raster opened", False),
+        ("classifying", False),
+        ("tracing polygons", False),
+        ("tracing polygons", True),  # from inside GDAL's Polygonize progress callback
+        ("cleaning polygons", False),
+        ("describing regions", False),
+        ("writing polygons", False),
+    ],
+)
+def test_cancel_leaves_nothing_behind(tmp_path, scene, private_tmp, stage, mid_stage):
+    """A cancel in each stage (deterministic: keyed on the stage's progress messages) stops the job in that
+    very stage, leaves the old output untouched and removes every temporary file."""
     raster, _ = scene
     out = tmp_path / "w.gpkg"
     out.write_bytes(b"old result")
-    calls = []
+    seen = []  # (fraction, message) in order
+
+    def progress(fraction, message):
+        seen.append((fraction, message))
 
     def cancelled():
-        calls.append(1)
-        return len(calls) > stop_after
+        hits = [f for f, m in seen if stage in m]
+        return len(hits) > (1 if mid_stage else 0) and (not mid_stage or hits[-1] > hits[0])
 
     with pytest.raises(ExtractionCancelled):
-        extract(ExtractRequest(raster, "water", output=str(out), overwrite=True), is_cancelled=cancelled)
+        extract(
+            ExtractRequest(raster, "water", output=str(out), overwrite=True),
+            progress=progress,
+            is_cancelled=cancelled,
+        )
+    assert stage in seen[-1][1]  # no later stage started
     assert out.read_bytes() == b"old result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif", "systmp", "w.gpkg"]
     assert list(private_tmp.iterdir()) == []
@@ -274,15 +295,25 @@ def test_missing_bands_for_the_class(tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_no_output_keeps_a_temp_geopackage(scene):
+def test_no_output_keeps_a_temp_geopackage(scene, private_tmp):
+    """Without ``output`` the result stays in ``<temp>/spex-out-*/<class>.gpkg``, owned by the caller; the
+    job's own work folder is gone. (``private_tmp`` points the temp dir into ``tmp_path``: nothing leaks.)"""
     raster, _ = scene
     result = extract(ExtractRequest(raster, "water"))
-    try:
-        assert result.output.endswith(".gpkg") and os.path.exists(result.output)
-        assert result.output_format == "GPKG"
-    finally:
-        os.remove(result.output)
-        os.rmdir(os.path.dirname(result.output))
+    assert result.output.endswith(os.sep + "water.gpkg") and os.path.exists(result.output)
+    assert result.output_format == "GPKG"
+    folder = os.path.dirname(result.output)
+    assert os.path.dirname(folder) == str(private_tmp) and os.path.basename(folder).startswith("spex-out-")
+    assert [p.name for p in private_tmp.iterdir()] == [os.path.basename(folder)]
+    assert os.listdir(folder) == ["water.gpkg"]
+    assert ogr.Open(result.output).GetLayer(0).GetFeatureCount() == len(SQUARES)
+
+
+def test_no_output_cancelled_leaves_no_temp_folder(scene, private_tmp):
+    raster, _ = scene
+    with pytest.raises(ExtractionCancelled):
+        extract(ExtractRequest(raster, "water"), is_cancelled=lambda: True)
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_region_dicts_beyond_the_full_ones_match_spie(monkeypatch):

@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pytest
 
+from model_runtime import spie
 from model_runtime.spie import (
     MAX_PROMPT_REGIONS,
     build_spex_prompt,
+    convex_hull,
     format_spie,
     location_name,
     min_area_rect,
@@ -172,3 +174,25 @@ def test_prompt_cap_is_reported():
     assert len(ast.literal_eval(prompt.split("them:", 1)[1])) == MAX_PROMPT_REGIONS
     assert omitted_regions(attrs) == 5
     assert omitted_regions(attrs[:3]) == 0
+
+
+@pytest.mark.parametrize("kind", ["grid", "normal", "staircase"])
+def test_convex_hull_matches_the_monotone_chain(kind):
+    """The GEOS hull (with the interior-point filter) follows the monotone chain's exact conventions:
+    counter-clockwise in a y-up frame, starting at the smallest (x, y), no duplicate or collinear point."""
+    rng = np.random.default_rng(len(kind))
+    for n in (3, 5, 40, 70, 500, 5000):
+        if kind == "grid":  # many duplicates and collinear points, as on pixel outlines
+            pts = rng.integers(0, max(3, n // 10), (n, 2)).astype(float)
+        elif kind == "normal":
+            pts = rng.normal(size=(n, 2)) * 100
+        else:  # a pixel staircase outline (integer corners, long straight runs)
+            steps = np.cumsum(rng.integers(0, 2, (n, 2)), axis=0).astype(float)
+            pts = np.vstack([steps, steps + [0, 3]])
+        hull = convex_hull(pts)
+        assert np.array_equal(hull, spie._monotone_chain(pts)), (kind, n)
+        if len(hull) >= 3:
+            x, y = hull[:, 0], hull[:, 1]
+            assert np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) > 0
+    assert convex_hull(np.array([[2.0, 2.0], [1.0, 1.0], [0.0, 0.0]])).tolist() == [[0, 0], [2, 2]]
+    assert convex_hull(np.array([[1.0, 1.0]] * 4)).tolist() == [[1, 1]]

@@ -189,3 +189,68 @@ def test_exception_from_progress_surfaces_unchanged(tmp_path, squares):
 
     with pytest.raises(ExtractionCancelled, match="stop from progress"):
         polygonize_mask(path, str(tmp_path / "p.gpkg"), progress=progress)
+
+
+def _summary(result):
+    return [(round(p.area_m2, 6), round(p.area_px, 6)) for p in result.polygons]
+
+
+@pytest.mark.parametrize("band_rows, threads", [(1, 1), (3, 1), (7, 2), (16, 3)])
+def test_banded_tracing_equals_one_pass(tmp_path, band_rows, threads):
+    """Regions cut by band seams (edges, corner contacts, holes across seams) are joined back exactly."""
+    rng = np.random.default_rng(band_rows)
+    a = (rng.random((61, 73)) < 0.45).astype(np.uint8)  # dense speckle: many seam crossings, corner contacts
+    a[rng.random(a.shape) < 0.05] = MASK_NODATA
+    a[20:45, 5:30] = MASK_TARGET  # a block with a hole spanning several seams
+    a[28:38, 12:22] = MASK_BACKGROUND
+    path = _write_mask(tmp_path / "m.tif", a)
+    one = polygonize_mask(path)
+    many = polygonize_mask(path, band_rows=band_rows, threads=threads)
+    assert one.details["bands"] == 1 and many.details["bands"] == -(-61 // band_rows)
+    assert many.details["seam_pieces_merged"] > 0
+    assert _summary(many) == _summary(one)
+    assert (_rasterize(many, 73, 61) == (a == MASK_TARGET)).all()
+    assert sum(p.area_px for p in many.polygons) == pytest.approx((a == MASK_TARGET).sum())
+    for poly in many.polygons:
+        assert ogr.CreateGeometryFromWkb(poly.wkb).IsValid()
+        assert sum(signed_area(r) for r in poly.rings_px) == pytest.approx(poly.area_px)
+
+
+def test_cancel_inside_gdal_stops_it_and_raises_after(tmp_path, squares):
+    """A cancel seen in GDAL's progress callback stops GDAL (callback answers 0), then raises."""
+    path = _write_mask(tmp_path / "m.tif", squares)
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) >= 5:
+            raise ExtractionCancelled("stop")
+
+    with pytest.raises(ExtractionCancelled):
+        polygonize_mask(path, check_cancelled=check)
+    assert len(calls) == 5  # GDAL made no further progress call after the refusal
+
+    def refuse():
+        raise ExtractionCancelled("stop")
+
+    with pytest.raises(ExtractionCancelled):  # the threaded path polls from the calling thread
+        polygonize_mask(path, check_cancelled=refuse, threads=2, band_rows=10)
+
+
+def test_valid_polygons_are_not_repaired(tmp_path):
+    """Only polygons with a repeated vertex go to GEOS, and only invalid ones are repaired."""
+    a = np.zeros((12, 12), np.uint8)
+    a[1:6, 1:6] = MASK_TARGET
+    a[6:11, 6:11] = MASK_TARGET  # touches the first block at one corner: one 8-connected region
+    a[7:9, 7:9] = MASK_BACKGROUND
+    result = polygonize_mask(_write_mask(tmp_path / "m.tif", a))
+    assert len(result.polygons) == 1 and result.repaired == 1
+    assert result.polygons[0].area_px == pytest.approx(50 - 4)
+    b = np.zeros((8, 8), np.uint8)
+    b[1:7, 1:7] = MASK_TARGET
+    b[2, 2] = b[3, 3] = MASK_BACKGROUND  # two holes touching at a point: a shared vertex, but valid
+    plain = polygonize_mask(_write_mask(tmp_path / "n.tif", b))
+    assert plain.repaired == 0 and len(plain.polygons) == 1
+    geom = ogr.CreateGeometryFromWkb(plain.polygons[0].wkb)
+    assert geom.IsValid() and geom.GetGeometryCount() == 3
+    assert plain.polygons[0].area_px == pytest.approx(36 - 2)

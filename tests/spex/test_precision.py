@@ -176,13 +176,16 @@ def _small_aoi(path: str) -> str:
     return f"{x0},{y0},{x1},{y1}"
 
 
-def test_cpu_onnx_session_neither_spins_nor_keeps_an_arena(tiny_checkpoint):
+def test_cpu_onnx_session_does_not_spin_and_shrinks_its_arena(tiny_checkpoint):
     pytest.importorskip("onnxruntime")
     from model_runtime.spex.device import resolve_device
     from model_runtime.spex.onnx_export import export_vision_encoder
-    from model_runtime.spex.vision_runtime import CPU_PROVIDER, ort_session
+    from model_runtime.spex.vision_runtime import CPU_PROVIDER, onnx_runtime, ort_session
 
     path = export_vision_encoder(tiny_checkpoint, verify=False).path
     opts = ort_session(path, [CPU_PROVIDER], resolve_device("cpu")).get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert opts.enable_cpu_mem_arena is False
+    assert opts.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    rt = onnx_runtime(path, resolve_device("cpu"))
+    feat, emb = rt(np.zeros((1, 3, 512, 512), np.float32))  # runs with arena shrinkage
+    assert feat.shape[0] == emb.shape[0] == 1 and rt.calls == 1

@@ -3,6 +3,7 @@
     .venv/bin/python bench/spex_bench.py          # real size, CPU (minutes, < 8 GB RAM)
     .venv/bin/python bench/spex_bench.py --tiny   # quick check of the script itself
     .venv/bin/python bench/spex_bench.py --device cuda --new-tokens 64   # GPU figures (bf16/fp16)
+    .venv/bin/python bench/spex_bench.py --rounds 2   # shared machine: best of 2 rounds per configuration
 
 The real-size checkpoint (random weights, the released shapes: 1.78 B parameters, fp16 shards, 3.6 GB)
 is made once with ``model_runtime.spex.make_test_checkpoint`` into ``data/bench/spex_real/`` and reused.

@@ -4,6 +4,10 @@
 then runs: open raster -> resolve AOI -> engine mask -> polygonize -> SPIE attributes -> explanation ->
 atomic write. All intermediate files live in a private temp folder that is removed afterwards, also on error
 or cancel, and the destination is only touched by the final rename.
+
+Without ``request.output`` the result goes to ``<temp>/spex-out-*/<class>.gpkg``: that file and its folder
+belong to the caller (the QGIS task, a script), who deletes them; ``extract()`` removes them itself only when
+it fails or is cancelled.
 """
 
 from __future__ import annotations
@@ -222,6 +226,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         layer_name=layer_name,
         explanation=explanation,
         overwrite=request.overwrite,
+        check_cancelled=tracker.check,
     )
 
     warnings: List[str] = list(output_mask.warnings)
@@ -300,13 +305,14 @@ def region_dicts(polygons, width: int, height: int) -> List[Dict[str, Any]]:
     total = float(width) * float(height)
     out: List[Dict[str, Any]] = []
     for index, polygon in enumerate(polygons):
-        if index < FULL_SPIE_REGIONS:
-            out.append(region_attributes([polygon.rings_px], width, height)[0])
-            continue
+        measure = None
         if getattr(polygon, "area_px", None) is not None and getattr(polygon, "centroid_px", None):
-            area, (cx, cy) = polygon.area_px, polygon.centroid_px  # measured by GEOS while polygonizing
-        else:
-            area, cx, cy = region_area_centroid(polygon.rings_px)
+            measure = (polygon.area_px, *polygon.centroid_px)  # measured by GEOS while polygonizing
+        if index < FULL_SPIE_REGIONS:
+            measures = [measure] if measure is not None else None
+            out.append(region_attributes([polygon.rings_px], width, height, measures)[0])
+            continue
+        area, cx, cy = measure if measure is not None else region_area_centroid(polygon.rings_px)
         cx, cy = cx - 0.5, cy - 0.5  # pixel-edge -> pixel-index coordinates, as spie.region_attributes does
         fx, fy = min(max(cx / width, 0.0), 1.0), min(max(cy / height, 0.0), 1.0)
         out.append(

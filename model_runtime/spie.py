@@ -85,31 +85,50 @@ def _ring_area_centroid(ring: np.ndarray) -> Tuple[float, float, float]:
     return float(area), float(mx), float(my)
 
 
-def _point_in_ring(px: float, py: float, ring: np.ndarray) -> bool:
-    x, y = ring[:, 0], ring[:, 1]
-    x1, y1 = np.roll(x, -1), np.roll(y, -1)
+def _points_in_ring(px: np.ndarray, py: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Even-odd test of many points against one closed ring (vectorised over points and edges)."""
+    x, y = ring[:-1, 0][None, :], ring[:-1, 1][None, :]
+    x1, y1 = ring[1:, 0][None, :], ring[1:, 1][None, :]
+    py, px = py[:, None], px[:, None]
     crosses = (y > py) != (y1 > py)
     with np.errstate(divide="ignore", invalid="ignore"):
         xint = x + (py - y) * (x1 - x) / (y1 - y)
-    return bool(np.count_nonzero(crosses & (px < xint)) % 2)
+    return np.count_nonzero(crosses & (px < xint), axis=1) % 2 == 1
+
+
+def _interior_probe(ring: np.ndarray, area: float) -> Tuple[float, float]:
+    """A point just inside ``ring``: beside the middle of its longest edge, on the interior side.
+
+    Not a vertex: rings of 8-connected regions touch each other at vertices, where an even-odd test is
+    ambiguous.
+    """
+    d = np.diff(ring, axis=0)
+    k = int(np.argmax(np.hypot(d[:, 0], d[:, 1])))
+    length = float(np.hypot(*d[k])) or 1.0
+    normal = np.array([-d[k][1], d[k][0]]) / length * (1.0 if area > 0 else -1.0)  # left side if CCW
+    probe = ring[k] + d[k] / 2 + normal * length * 1e-6
+    return float(probe[0]), float(probe[1])
 
 
 def _ring_signs(rings: Sequence[np.ndarray], areas: Sequence[float]) -> List[int]:
     """+1 for an exterior ring, -1 for a hole.
 
     Rings oriented like the first ring (always an exterior) are exteriors. When every ring has the same
-    orientation (a producer that does not orient holes), fall back to nesting depth by point-in-polygon.
+    orientation (several parts without holes, or a producer that does not orient holes), the nesting
+    depth of a point inside each ring decides.
     """
     ref = np.sign(areas[0]) or 1.0
     signs = [1 if (np.sign(a) or ref) == ref else -1 for a in areas]
     if len(rings) == 1 or any(s < 0 for s in signs):
         return signs
-    out = []
-    for i, ring in enumerate(rings):
-        px, py = ring[0]
-        depth = sum(_point_in_ring(px, py, other) for j, other in enumerate(rings) if j != i)
-        out.append(-1 if depth % 2 else 1)
-    return out
+    closed = [r if len(r) < 2 or np.array_equal(r[0], r[-1]) else np.vstack([r, r[:1]]) for r in rings]
+    probes = np.array([_interior_probe(r, a) for r, a in zip(closed, areas)])
+    depth = np.zeros(len(rings), dtype=np.int64)
+    for j, ring in enumerate(closed):
+        inside = _points_in_ring(probes[:, 0], probes[:, 1], ring)
+        inside[j] = False
+        depth += inside
+    return [-1 if d % 2 else 1 for d in depth.tolist()]
 
 
 def region_area_centroid(rings: Sequence[np.ndarray]) -> Tuple[float, float, float]:
@@ -275,21 +294,31 @@ def _norm(value: float, size: int) -> float:
 
 
 def region_attributes(
-    regions: Sequence[Sequence[np.ndarray]], width: int, height: int
+    regions: Sequence[Sequence[np.ndarray]],
+    width: int,
+    height: int,
+    measures: Sequence[Tuple[float, float, float]] | None = None,
 ) -> List[Dict[str, Any]]:
     """SPIE attribute dicts of regions on a ``width`` x ``height`` tile, largest first.
 
     Each region is a list of rings (exterior first, then holes), each an (N, 2) array of pixel-edge
     coordinates (x right, y down; a pixel spans [i, i+1]). Regions of equal area keep their input order.
+    ``measures`` optionally gives each region's (area, cx, cy) in the same coordinates when the caller
+    already has them (e.g. from GEOS), instead of :func:`region_area_centroid` over the rings.
     """
     if width <= 0 or height <= 0:
         raise ValueError("tile size must be positive")
+    if measures is not None and len(measures) != len(regions):
+        raise ValueError("measures must hold one (area, cx, cy) per region")
     measured = []
-    for rings in regions:
+    for index, rings in enumerate(regions):
         rings = [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in rings if len(r)]
         if not rings:
             continue
-        area, cx, cy = region_area_centroid(rings)
+        if measures is not None:
+            area, cx, cy = (float(v) for v in measures[index])
+        else:
+            area, cx, cy = region_area_centroid(rings)
         centre, u, v, half = _rect_frame(np.concatenate(rings))
         # pixel-edge polygon -> pixel-index convention: shrink by half a pixel per side, shift by -0.5
         half = np.maximum(half - 0.5, 0.0)

@@ -3,9 +3,10 @@
 ``gdal.Polygonize`` (8-connected) turns the MASK_TARGET pixels of an engine's uint8 mask into polygons in
 the mask's CRS. The mask is read once, in horizontal bands of at most :data:`MAX_BAND_PIXELS` (one band for a
 Sentinel-2 tile), each reduced in place to a 0/1 array (so no-data and other values never become polygons)
-and polygonized from memory into an in-memory layer; nothing is written to disk here, the writer does one
-bulk write. The pieces of a region cut by a band seam are found by their envelopes touching the seam,
-joined with GEOS where they really touch (8-connectivity: an edge or a corner) and united.
+and polygonized from memory into an in-memory layer, skipping runs of rows without a target pixel and the
+empty columns beside each run; nothing is written to disk here, the writer does one bulk write. The pieces
+of a region cut by a band seam are found by their envelopes touching the seam, joined with GEOS where they
+really touch (8-connectivity: an edge or a corner) and united.
 
 Each polygon is then optionally simplified (topology preserving), measured, dropped when smaller than the
 minimum area (before any other work), and made valid only where needed: raw Polygonize rings are valid
@@ -42,7 +43,7 @@ PixelRegion = list[np.ndarray]
 
 #: masks smaller than this are traced in one piece (splitting them saves less than the seams cost)
 MIN_SPLIT_PIXELS = 4_000_000
-#: at most this many pixels per traced band (a band is held twice, as uint8, while it is traced)
+#: at most this many pixels per traced band (a band is held at most twice, as uint8, while traced)
 MAX_BAND_PIXELS = 128 * 1024 * 1024
 #: tracing threads by default. GDAL 3.6's Python bindings hold the GIL inside gdal.Polygonize (measured:
 #: two threads take as long as one), so threads only add seams there; ``threads=N`` is for builds that
@@ -133,6 +134,11 @@ class AreaCalculator:
         self._laea_cache: dict[tuple[int, int], osr.CoordinateTransformation] = {}
 
     @property
+    def planar_factor(self) -> float | None:
+        """Square metres per squared map unit when :attr:`planar`, else None."""
+        return self._planar_factor
+
+    @property
     def planar(self) -> bool:
         """True when the CRS's map units give areas directly (projected, no strong scale distortion)."""
         return self._planar_factor is not None
@@ -164,14 +170,15 @@ class AreaCalculator:
 # --------------------------------------------------------------------------------------------------- helpers
 
 
-def _make_valid(geom: ogr.Geometry) -> tuple[ogr.Geometry | None, bool]:
-    """A valid (multi)polygon for ``geom`` (None if nothing areal is left) and whether it was repaired.
+def _make_valid(geom: ogr.Geometry, known_invalid: bool = False) -> tuple[ogr.Geometry | None, bool]:
+    """A valid (multi)polygon for ``geom`` (None if nothing areal is left) and whether it was repaired
+    (``known_invalid``: skip the first validity test).
 
     Polygonize output is only ever invalid by rings touching themselves at a vertex (8-connected pixels):
     ``Buffer(0)`` fixes that exactly and is ~20x faster than GEOS MakeValid, so it is tried first and kept
     when the area is unchanged; anything else goes through MakeValid (STRUCTURE method when available).
     """
-    if geom.IsValid():
+    if not known_invalid and geom.IsValid():
         return geom, False
     area = geom.GetArea()
     fixed = geom.Buffer(0)
@@ -293,16 +300,25 @@ def _rings_px(geom: ogr.Geometry, inv_gt: Sequence[float]) -> PixelRegion:
     return exteriors + holes
 
 
-def _has_shared_vertex(parts: list[list[np.ndarray]]) -> bool:
-    """True when a vertex occurs twice among all rings (closing points aside).
+def _repeated_vertices(parts: list[list[np.ndarray]]) -> int:
+    """0: all vertices distinct; 1: only different rings share a vertex; 2: a ring repeats a vertex.
 
     Rings traced from pixels cross nowhere and only ever touch at pixel corners, where both turn: a
-    Polygonize polygon is therefore invalid only if some vertex repeats, so this replaces GEOS IsValid.
+    Polygonize polygon without a repeated vertex is valid, and one whose ring repeats a vertex (touches
+    itself) is invalid; rings touching each other need GEOS to tell. This replaces most IsValid calls.
     """
     rings = [r[:-1] for p in parts for r in p]
-    pts = rings[0] if len(rings) == 1 else np.concatenate(rings)
-    keys = pts[:, 0] + 1j * pts[:, 1]
-    return np.unique(keys).size != keys.size
+    if len(rings) == 1:
+        keys = rings[0][:, 0] + 1j * rings[0][:, 1]
+        return 2 if np.unique(keys).size != keys.size else 0
+    pts = np.concatenate(rings)
+    ids = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    order = np.lexsort((ids, pts[:, 1], pts[:, 0]))
+    pts, ids = pts[order], ids[order]
+    same = (pts[1:] == pts[:-1]).all(axis=1)
+    if not same.any():
+        return 0
+    return 2 if (same & (ids[1:] == ids[:-1])).any() else 1
 
 
 # --------------------------------------------------------------------------------------------------- tracing
@@ -324,10 +340,33 @@ def _band_plan(width: int, height: int, block_rows: int, threads: int, band_rows
     return [(y, min(band_rows, height - y)) for y in range(0, height, band_rows)]
 
 
-def _trace_band(
-    mask_path: str, y0: int, rows: int, geotransform, keep_going: Callable[[float], bool]
-) -> list:
-    """Polygonize the MASK_TARGET pixels of rows ``y0 .. y0 + rows``; own GDAL handles (thread-safe).
+#: empty-row gaps shorter than this do not split a band (a Polygonize call costs more than a few rows)
+MIN_ROW_GAP = 16
+
+
+def _row_runs(binary: np.ndarray, min_gap: int = MIN_ROW_GAP) -> list[tuple[int, int, int, int]]:
+    """(first row, end row, first column, end column) of the parts of ``binary`` holding target pixels.
+
+    Rows without a target pixel split the band: no 8-connected region crosses an empty row, so the parts
+    are traced separately without any seam, each cropped to its columns. GDAL's cost per pixel is about
+    half as high for empty pixels as for busy ones, so this saves most of the time on sparse masks.
+    """
+    rows = np.flatnonzero(binary.any(axis=1))
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero(np.diff(rows) > min_gap)
+    starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+    ends = np.concatenate([rows[breaks], [rows[-1]]]) + 1
+    runs = []
+    for r0, r1 in zip(starts.tolist(), ends.tolist()):
+        cols = np.flatnonzero(binary[r0:r1].any(axis=0))
+        runs.append((r0, r1, int(cols[0]), int(cols[-1]) + 1))
+    return runs
+
+
+def _trace_band(mask_path: str, y0: int, rows: int, keep_going: Callable[[float], bool]) -> list:
+    """Polygonize the MASK_TARGET pixels of rows ``y0 .. y0 + rows`` into polygons in pixel coordinates of
+    the whole mask (x right, y down, pixel edges on integers); own GDAL handles (thread-safe).
 
     ``keep_going(fraction)`` is GDAL's progress callback: it must not raise, and returns False to stop GDAL.
     """
@@ -339,23 +378,34 @@ def _trace_band(
     finally:
         src = None
     np.equal(values, MASK_TARGET, out=values.view(bool))  # 0/1 in place: no-data never becomes a polygon
-    if not values.any():
-        keep_going(1.0)
-        return []
-    raster = gdal_array.OpenArray(values)  # wraps the array, no copy
-    gt = geotransform
-    raster.SetGeoTransform((gt[0] + y0 * gt[2], gt[1], gt[2], gt[3] + y0 * gt[5], gt[4], gt[5]))
-    band = raster.GetRasterBand(1)
-    vector = ogr.GetDriverByName("Memory").CreateDataSource("")
-    layer = vector.CreateLayer("pieces", geom_type=ogr.wkbPolygon)
-    gdal.Polygonize(
-        band, band, layer, -1, ["8CONNECTED=8"], callback=lambda f, _m, _d: 1 if keep_going(f) else 0
-    )
-    band = raster = None
-    return [feature.GetGeometryRef().Clone() for feature in layer]
+    pieces: list = []
+    for r0, r1, c0, c1 in _row_runs(values):
+        part = (
+            values[r0:r1] if (c0, c1) == (0, values.shape[1]) else np.ascontiguousarray(values[r0:r1, c0:c1])
+        )
+        raster = band = vector = layer = None
+        try:
+            raster = gdal_array.OpenArray(part)  # wraps the array, no copy
+            # pixel coordinates of the whole mask (exact small integers): pieces meet exactly at seams
+            raster.SetGeoTransform((float(c0), 1.0, 0.0, float(y0 + r0), 0.0, 1.0))
+            band = raster.GetRasterBand(1)
+            vector = ogr.GetDriverByName("Memory").CreateDataSource("")
+            layer = vector.CreateLayer("pieces", geom_type=ogr.wkbPolygon)
+
+            def callback(fraction, _message, _data, r0=r0, r1=r1):
+                return 1 if keep_going((r0 + fraction * (r1 - r0)) / rows) else 0
+
+            gdal.Polygonize(band, band, layer, -1, ["8CONNECTED=8"], callback=callback)
+            pieces.extend(feature.GetGeometryRef().Clone() for feature in layer)
+        finally:
+            # release GDAL objects in order, now: an exception would otherwise keep them in this frame and
+            # leave their destruction order to the garbage collector (which crashes GDAL's bindings)
+            layer = vector = band = raster = None
+    keep_going(1.0)
+    return pieces
 
 
-def _trace(mask_path, plan, geotransform, threads, report, check_cancelled) -> list[list]:
+def _trace(mask_path, plan, threads, report, check_cancelled) -> list[list]:
     """Trace every band of ``plan``; per band, its polygon pieces.
 
     Progress and cancellation never raise inside a GDAL callback: an exception from ``report`` or
@@ -385,14 +435,15 @@ def _trace(mask_path, plan, geotransform, threads, report, check_cancelled) -> l
             return False
         return True
 
-    def run(k: int, y0: int, rows: int, keep_going) -> list:
+    def run(k: int, y0: int, rows: int, keep_going) -> list | None:
         try:
-            return _trace_band(mask_path, y0, rows, geotransform, keep_going)
+            return _trace_band(mask_path, y0, rows, keep_going)
         except RuntimeError as exc:
-            if failure:  # GDAL stopped because we asked it to
-                raise failure[0] from None
-            raise RuntimeError(f"GDAL could not polygonize the mask {mask_path}: {exc}") from exc
+            if failure or stop.is_set():
+                return None  # GDAL stopped because we asked it to; the caller raises
+            raise RuntimeError(f"GDAL could not polygonize the mask {mask_path}: {exc}") from None
 
+    stop = threading.Event()
     workers = max(1, min(threads, len(plan)))
     if workers == 1:
         out = []
@@ -408,8 +459,6 @@ def _trace(mask_path, plan, geotransform, threads, report, check_cancelled) -> l
         if failure:
             raise failure[0]
         return out
-
-    stop = threading.Event()
 
     def record(k: int):
         def keep_going(fraction: float) -> bool:
@@ -435,21 +484,15 @@ def _trace(mask_path, plan, geotransform, threads, report, check_cancelled) -> l
 # --------------------------------------------------------------------------------------------------- seams
 
 
-def _merge_seams(bands: list[list], plan, inv_gt) -> tuple[list[tuple[ogr.Geometry, bool]], int]:
-    """Join the pieces of regions cut by band seams: ``(geometry, is_raw_polygonize_output)`` per region
-    and the number of pieces that were united."""
+def _merge_seams(bands: list[list], plan) -> tuple[list[tuple[ogr.Geometry, bool]], int]:
+    """Join the pieces (pixel coordinates) of regions cut by band seams: ``(geometry, is_raw_polygonize
+    output)`` per region and the number of pieces that were united."""
     flat = [geom for pieces in bands for geom in pieces]
     if len(plan) == 1:
         return [(g, True) for g in flat], 0
     band_of = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(bands)])
     env = np.array([g.GetEnvelope() for g in flat], dtype=np.float64).reshape(-1, 4)  # minx maxx miny maxy
-    # north-up grids only (checked by the caller): rows and columns of the envelopes
-    c0 = np.rint((env[:, 0] - (-inv_gt[0] / inv_gt[1])) * inv_gt[1])
-    c1 = np.rint((env[:, 1] - (-inv_gt[0] / inv_gt[1])) * inv_gt[1])
-    ra = inv_gt[3] + inv_gt[5] * env[:, 2]
-    rb = inv_gt[3] + inv_gt[5] * env[:, 3]
-    r0, r1 = np.rint(np.minimum(ra, rb)), np.rint(np.maximum(ra, rb))
-    col0, col1 = np.minimum(c0, c1), np.maximum(c0, c1)
+    col0, col1, r0, r1 = env[:, 0], env[:, 1], env[:, 2], env[:, 3]  # pixel edges: exact integers
 
     parent = list(range(len(flat)))
 
@@ -544,24 +587,21 @@ def polygonize_mask(
     width, height = src.RasterXSize, src.RasterYSize
     block_rows = src.GetRasterBand(1).GetBlockSize()[1]
     src = None
-    inv_gt = gdal.InvGeoTransform(geotransform)
 
     threads = TRACE_THREADS if threads is None else max(1, int(threads))
-    north_up = geotransform[2] == 0 and geotransform[4] == 0
-    plan = _band_plan(width, height, block_rows, int(threads), band_rows) if north_up else [(0, height)]
-
-    bands = _trace(mask_path, plan, geotransform, int(threads), report, check_cancelled)
+    plan = _band_plan(width, height, block_rows, int(threads), band_rows)
+    bands = _trace(mask_path, plan, int(threads), report, check_cancelled)
     # GEOS reports each self-touching ring of 8-connected regions as a warning: they are repaired below
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        regions, merged = _merge_seams(bands, plan, inv_gt)
+        regions, merged = _merge_seams(bands, plan)
         del bands
         polygons, dropped, repaired = _clean_polygons(
             regions,
             simplify,
             min_area_m2,
             AreaCalculator(crs_wkt) if crs_wkt else None,
-            inv_gt,
+            geotransform,
             report,
             check_cancelled,
         )
@@ -587,15 +627,34 @@ def polygonize_mask(
     )
 
 
-def _clean_polygons(regions, simplify, min_area_m2, areas, inv_gt, report, check_cancelled):
-    """Simplify, measure, filter and (only where needed) repair the traced regions."""
+def _affine_wkb(wkb: bytes, parts: list[list[np.ndarray]], gt: Sequence[float]) -> bytes:
+    """``wkb`` (2-D little-endian (multi)polygon; ``parts`` are its rings, views on it) with every
+    coordinate mapped through the geotransform: x' = gt0 + gt1 x + gt2 y, y' = gt3 + gt4 x + gt5 y."""
+    out = bytearray(wkb)
+    start = np.frombuffer(wkb, dtype=np.uint8).__array_interface__["data"][0]
+    for rings in parts:
+        for ring in rings:
+            offset = ring.__array_interface__["data"][0] - start
+            mapped = np.frombuffer(out, "<f8", ring.size, offset).reshape(ring.shape)
+            x, y = ring[:, 0], ring[:, 1]
+            mapped[:, 0] = gt[0] + gt[1] * x + gt[2] * y
+            mapped[:, 1] = gt[3] + gt[4] * x + gt[5] * y
+    return bytes(out)
+
+
+def _clean_polygons(regions, simplify, min_area_m2, areas, geotransform, report, check_cancelled):
+    """Measure, filter, repair (only where needed), map to the CRS and simplify the traced regions.
+
+    Regions come in pixel coordinates: exact integers, so the vertex check and repairs are exact and the
+    pixel area and centroid come straight from GEOS; one affine map then gives the CRS coordinates.
+    """
     polygons: list[Polygon] = []
     dropped = repaired = 0
-    det = abs(inv_gt[1] * inv_gt[5] - inv_gt[2] * inv_gt[4])  # pixels per map unit squared
+    gt = geotransform
+    inv_gt = gdal.InvGeoTransform(gt)
+    pixel_area = abs(gt[1] * gt[5] - gt[2] * gt[4])  # map units squared per pixel
+    factor = 1.0 if areas is None else areas.planar_factor  # None: not planar, measured per feature
     total = max(len(regions), 1)
-
-    def measure(geom):
-        return areas.area_m2(geom) if areas is not None else geom.GetArea()
 
     for i, (geom, raw) in enumerate(regions):
         if i % 500 == 0:
@@ -604,41 +663,56 @@ def _clean_polygons(regions, simplify, min_area_m2, areas, inv_gt, report, check
                 check_cancelled()
         if geom is None or geom.IsEmpty():
             continue
-        if simplify > 0:
-            geom = geom.SimplifyPreserveTopology(simplify)
-            raw = False
-        area = measure(geom)
-        if area <= 0 or area < min_area_m2:
-            dropped += 1  # skipped before any validity work
+        area_px = geom.GetArea()
+        if area_px <= 0 or (
+            factor is not None and simplify <= 0 and area_px * pixel_area * factor < min_area_m2
+        ):
+            dropped += 1  # before any validity work
             continue
         wkb = geom.ExportToWkb(ogr.wkbNDR)
         parts = _wkb_polygons(wkb)
-        if not raw or parts is None or _has_shared_vertex(parts):
-            fixed_geom, fixed = _make_valid(geom)
-            if fixed_geom is None:
+        repeats = 1 if not raw or parts is None else _repeated_vertices(parts)
+        if repeats:
+            geom, fixed = _make_valid(geom, known_invalid=repeats == 2)
+            if geom is None:
                 dropped += 1
                 continue
             if fixed:
                 repaired += 1
-                geom = fixed_geom
-                area = measure(geom)
-                if area <= 0 or area < min_area_m2:
-                    dropped += 1
-                    continue
+                area_px = geom.GetArea()
                 wkb = geom.ExportToWkb(ogr.wkbNDR)
+                parts = _wkb_polygons(wkb)
+            if parts is None:
+                raise RuntimeError(f"unexpected geometry from GEOS: {geom.GetGeometryName()}")
+        wkb_map = _affine_wkb(wkb, parts, gt)
+        geom_map = None
         centroid = geom.Centroid()
-        x, y = centroid.GetX(), centroid.GetY()
-        polygons.append(
-            Polygon(
-                wkb,
-                float(area),
-                area_px=float(geom.GetArea() * det),
-                centroid_px=(
-                    inv_gt[0] + inv_gt[1] * x + inv_gt[2] * y,
-                    inv_gt[3] + inv_gt[4] * x + inv_gt[5] * y,
-                ),
-                inv_gt=inv_gt,
+        centroid_px = (centroid.GetX(), centroid.GetY())
+        if simplify > 0:  # a tolerance in map units: simplify the mapped geometry
+            geom_map, fixed = _make_valid(
+                ogr.CreateGeometryFromWkb(wkb_map).SimplifyPreserveTopology(simplify)
             )
+            repaired += int(fixed)
+            if geom_map is None:
+                dropped += 1
+                continue
+            wkb_map = geom_map.ExportToWkb(ogr.wkbNDR)
+            area_px = geom_map.GetArea() / pixel_area
+            c = geom_map.Centroid()
+            x, y = c.GetX(), c.GetY()
+            centroid_px = (
+                inv_gt[0] + inv_gt[1] * x + inv_gt[2] * y,
+                inv_gt[3] + inv_gt[4] * x + inv_gt[5] * y,
+            )
+        if factor is not None:
+            area = area_px * pixel_area * factor
+        else:
+            area = areas.area_m2(geom_map if geom_map is not None else ogr.CreateGeometryFromWkb(wkb_map))
+        if area <= 0 or area < min_area_m2:
+            dropped += 1
+            continue
+        polygons.append(
+            Polygon(wkb_map, float(area), area_px=float(area_px), centroid_px=centroid_px, inv_gt=inv_gt)
         )
     return polygons, dropped, repaired
 

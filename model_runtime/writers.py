@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 from osgeo import gdal, ogr, osr
 
@@ -45,6 +45,7 @@ FIELDS: Sequence[Tuple[str, int]] = (
     ("centroid_y", ogr.OFTReal),
 )
 DBF_TEXT_BYTES = 254  # dBASE character field limit
+CANCEL_EVERY = 1000  # features between two cancel checks while writing
 MAX_SPLIT_FIELDS = 99  # "explain_99" is the longest name that fits the 10-character dBASE limit
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 # derived files of an old Shapefile that would be stale after an overwrite
@@ -194,12 +195,14 @@ def write_features(
     layer_name: str,
     explanation: str = "",
     overwrite: bool = False,
+    check_cancelled: Callable[[], None] | None = None,
 ) -> WriteResult:
     """Write ``features`` (geometries in ``crs_wkt``) to ``path`` atomically; format from the extension.
 
     ``explanation`` is the full text (also in each feature's ``explain``); for Shapefiles it goes to the
     ``.explain.txt`` sidecar when it does not fit one dBASE field. Raises SpexInputError for an existing
-    output without ``overwrite`` or an unwritable folder.
+    output without ``overwrite`` or an unwritable folder. ``check_cancelled()`` is called every
+    :data:`CANCEL_EVERY` features; whatever it raises stops the write and removes the temporary file.
     """
     driver = check_destination(path, overwrite)
     features = list(features)
@@ -209,8 +212,8 @@ def write_features(
         src_srs.ImportFromWkt(crs_wkt)
         src_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     if driver == "ESRI Shapefile":
-        return _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite)
-    return _write_single_file(path, driver, features, src_srs, layer_name)
+        return _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite, check_cancelled)
+    return _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled)
 
 
 def _values(feat: Feature, geom: ogr.Geometry) -> Dict[str, Any]:
@@ -264,7 +267,7 @@ def _open_datasource(driver: str, target: str) -> ogr.DataSource:
         ) from None
 
 
-def _write_single_file(path, driver, features, src_srs, layer_name) -> WriteResult:
+def _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled=None) -> WriteResult:
     tmp = _temp_name(path)
     dst_srs, transform = src_srs, None
     options: List[str] = []
@@ -286,7 +289,9 @@ def _write_single_file(path, driver, features, src_srs, layer_name) -> WriteResu
             ds.StartTransaction()
         defn = layer.GetLayerDefn()
         setters = _field_setters(defn)
-        for feat in features:
+        for index, feat in enumerate(features):
+            if check_cancelled is not None and index % CANCEL_EVERY == 0:
+                check_cancelled()
             out = ogr.Feature(defn)
             geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
             if transform is not None:
@@ -309,7 +314,9 @@ def _write_single_file(path, driver, features, src_srs, layer_name) -> WriteResu
     return WriteResult(path=path, layer=layer_name, format=driver, crs_wkt=crs_wkt, features=len(features))
 
 
-def _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite) -> WriteResult:
+def _write_shapefile(
+    path, features, src_srs, layer_name, explanation, overwrite, check_cancelled=None
+) -> WriteResult:
     folder = os.path.dirname(os.path.abspath(path))
     base_name = os.path.basename(_shapefile_base(path))
     ext = os.path.splitext(path)[1]
@@ -356,7 +363,9 @@ def _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite
                     defn.SetPrecision(6)
                 layer.CreateField(defn)
         defn = layer.GetLayerDefn()
-        for feat in features:
+        for index, feat in enumerate(features):
+            if check_cancelled is not None and index % CANCEL_EVERY == 0:
+                check_cancelled()
             out = ogr.Feature(defn)
             geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
             out.SetGeometry(geom)

@@ -99,6 +99,7 @@ def load_model(model_dir: str, device_spec: str = "auto", log=None, precision: s
             return _CACHE[key]
         _CACHE.clear()  # one 1.8 B-parameter model in memory is plenty
         gc.collect()
+        _set_cpu_threads(device)
         t0 = time.perf_counter()
         prefer = backend_preference()
         if prefer == "auto":
@@ -120,6 +121,18 @@ def load_model(model_dir: str, device_spec: str = "auto", log=None, precision: s
         loaded = LoadedModel(model, device, vision, time.perf_counter() - t0)
         _CACHE[key] = loaded
         return loaded
+
+
+def _set_cpu_threads(device) -> None:
+    """torch intra-op threads = physical cores on the CPU (hyper-threads slow the matmul-bound LLM down),
+    unless the user pinned them with OMP_NUM_THREADS / MKL_NUM_THREADS."""
+    if device.is_cuda or os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return
+    import torch
+
+    from ..spex.device import physical_cores
+
+    torch.set_num_threads(physical_cores())
 
 
 def clear_cache() -> None:

@@ -204,9 +204,10 @@ def backend_preference() -> str:
     return value
 
 
-#: What ``auto`` picks on the CPU. Measured on the 2-core build machine (docs/spex_runtime.md): ONNX
-#: Runtime's CPU provider and torch eager (oneDNN/MKL) run the encoder in about the same time there, and
-#: ONNX Runtime keeps its own fp32 copy of the weights, so either way one copy is resident.
+#: What ``auto`` picks on the CPU. Measured on the 2-core build machine (bench ``encoders``: same process,
+#: alternating runs, median of 3; docs/spex_runtime.md): ONNX Runtime's CPU provider 3.2-4.1 s vs torch
+#: eager 3.8-4.7 s per tile (ORT 1.15-1.18x faster). The torch encoder is then not loaded at all, so
+#: either way one fp32 copy of the encoder is resident.
 CPU_AUTO_BACKEND = "onnx"
 
 

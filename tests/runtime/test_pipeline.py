@@ -359,3 +359,27 @@ def test_engine_counts_agree_with_the_mask(tmp_path, monkeypatch):
     result = extract(ExtractRequest(raster, "water", output=str(tmp_path / "w.gpkg")))
     assert result.details["mask"] == recounted[0]
     assert recounted[0]["nodata_px"] == 13 * 200
+
+
+def test_region_dicts_from_geos_measures_match_the_rings(tmp_path, monkeypatch):
+    """SPIE dicts built from polygonize's GEOS area/centroid equal those from the pixel rings."""
+    import model_runtime.pipeline as pipeline
+    from model_runtime.vectorize import Polygon, polygonize_mask
+
+    raster, _ = make_scene(tmp_path / "s.tif")
+    rng = np.random.default_rng(5)
+    mask = (rng.random((90, 110)) < 0.35).astype(np.uint8)
+    mask[10:40, 20:70] = 1
+    mask[20:30, 30:40] = 0
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "m.tif"), 110, 90, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], 10.0, 0.0, ORIGIN[1], 0.0, -10.0))
+    ds.GetRasterBand(1).WriteArray(mask)
+    ds = None
+    result = polygonize_mask(str(tmp_path / "m.tif"))
+    plain = [Polygon(p.wkb, p.area_m2, p.rings_px) for p in result.polygons]
+    assert all(p.area_px is None for p in plain)
+    monkeypatch.setattr(pipeline, "FULL_SPIE_REGIONS", 5)
+    fast = pipeline.region_dicts(result.polygons, 110, 90)
+    slow = pipeline.region_dicts(plain, 110, 90)
+    assert len(fast) == len(result.polygons) > 50
+    assert fast == slow

@@ -87,6 +87,20 @@ def test_hole_with_same_orientation_is_detected_by_nesting():
     assert attrs[0]["Centroid"] == [round(xs.mean() / 10, 3), round(ys.mean() / 10, 3)]
 
 
+def test_parts_touching_at_corners_are_not_taken_for_holes():
+    """A repaired 8-connected region: parts meeting at corners, all exteriors (no hole), same orientation."""
+    # the second part's ring starts at the shared corner, where an even-odd test of a vertex is ambiguous
+    corner_first = np.roll(box(-2, -2, 0, 0)[:-1], -2, axis=0)
+    second = np.vstack([corner_first, corner_first[:1]])
+    parts = [box(0, 0, 2, 2), second, box(2, 2, 4, 4), box(10, 10, 13, 12)]
+    area, cx, cy = spie.region_area_centroid(parts)
+    assert area == 4 + 4 + 4 + 6
+    assert (cx, cy) == pytest.approx((((1 - 1 + 3) * 4 + 11.5 * 6) / 18, ((1 - 1 + 3) * 4 + 11 * 6) / 18))
+    # and a real hole among such parts is still found by nesting
+    area, _, _ = spie.region_area_centroid([box(0, 0, 10, 10), box(10, 10, 12, 12), box(2, 2, 4, 4)])
+    assert area == 100 + 4 - 4
+
+
 def test_centroid_equals_pixel_moments_on_an_irregular_region():
     rng = np.random.default_rng(0)
     pix = np.zeros((20, 20), bool)

@@ -254,3 +254,40 @@ def test_valid_polygons_are_not_repaired(tmp_path):
     geom = ogr.CreateGeometryFromWkb(plain.polygons[0].wkb)
     assert geom.IsValid() and geom.GetGeometryCount() == 3
     assert plain.polygons[0].area_px == pytest.approx(36 - 2)
+
+
+def test_sparse_mask_parts_keep_their_place(tmp_path):
+    """Row runs split at empty rows and cropped to their columns come back at their true coordinates."""
+    a = np.zeros((200, 150), np.uint8)
+    a[3:9, 120:140] = MASK_TARGET  # near the top right
+    a[60:90, 10:25] = MASK_TARGET  # far below (more than MIN_ROW_GAP empty rows between)
+    a[70:75, 15:18] = MASK_BACKGROUND  # a hole
+    a[90, 25] = MASK_TARGET  # corner contact with the block: same region
+    a[180:199, 100:149] = MASK_TARGET
+    a[120:130, 0:150] = MASK_NODATA
+    path = _write_mask(tmp_path / "m.tif", a)
+    result = polygonize_mask(path)
+    assert len(result.polygons) == 3
+    assert (_rasterize(result, 150, 200) == (a == MASK_TARGET)).all()
+    assert sorted(round(p.area_px) for p in result.polygons) == [120, 30 * 15 - 15 + 1, 19 * 49]
+    top = min(result.polygons, key=lambda p: p.centroid_px[1])
+    assert top.centroid_px == pytest.approx((130.0, 6.0))
+
+
+@pytest.mark.parametrize(
+    "epsg, geotransform",
+    [
+        (4326, (10.0, 0.001, 0.0, 60.0, 0.0, -0.001)),  # seams computed in degrees would not meet exactly
+        (32633, (500000.0, 10.0, 0.0, 4000000.0, 0.0, 10.0)),  # south-up
+        (32633, (500000.0, 10.0, 2.0, 4000000.0, 1.0, -10.0)),  # rotated grid
+    ],
+)
+def test_banded_tracing_on_any_grid(tmp_path, epsg, geotransform):
+    """Bands are traced in pixel coordinates and mapped once, so seams meet exactly on every grid."""
+    a = (np.random.default_rng(epsg).random((50, 40)) < 0.4).astype(np.uint8)
+    path = _write_mask(tmp_path / "m.tif", a, geotransform, epsg)
+    one = polygonize_mask(path)
+    many = polygonize_mask(path, band_rows=4)
+    assert len(many.polygons) == len(one.polygons)
+    assert [p.area_m2 for p in many.polygons] == pytest.approx([p.area_m2 for p in one.polygons], rel=1e-6)
+    assert (_rasterize(many, 40, 50) == (a == MASK_TARGET)).all()

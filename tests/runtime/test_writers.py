@@ -111,9 +111,9 @@ def test_split_utf8_is_byte_safe():
         # Shapefile readers strip blanks at both ends: no cut next to a blank when a better cut exists
         for left, right in zip(chunks, chunks[1:]):
             if left[-1].isspace() or right[0].isspace():
-                assert not any(
-                    not a.isspace() and not b.isspace() for a, b in zip(left, left[1:])
-                ), "a cut between two non-blank characters was possible"
+                assert not any(not a.isspace() and not b.isspace() for a, b in zip(left, left[1:])), (
+                    "a cut between two non-blank characters was possible"
+                )
 
 
 def test_gpkg_keeps_crs_and_full_text(tmp_path):
@@ -200,6 +200,27 @@ def test_failed_shapefile_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         write_features(str(tmp_path / "w.shp"), broken, _utm_wkt(), layer_name="w")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["out.gpkg", "out.shp", "out.geojson"])
+def test_cancel_while_writing_leaves_old_output_intact(tmp_path, name):
+    from model_runtime.errors import ExtractionCancelled
+    from model_runtime.writers import CANCEL_EVERY
+
+    path = str(tmp_path / name)
+    write_features(path, _features("old"), _utm_wkt(), layer_name="water")
+    before = sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir())
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) == 2:  # after CANCEL_EVERY features have been written
+            raise ExtractionCancelled("stop")
+
+    many = _features("new", n=CANCEL_EVERY + 5)
+    with pytest.raises(ExtractionCancelled):
+        write_features(path, many, _utm_wkt(), layer_name="water", overwrite=True, check_cancelled=check)
+    assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == before
 
 
 @pytest.mark.parametrize(

@@ -199,24 +199,30 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
 
         source_info = _source_details(source, region)
 
+    from .writers import output_format
+
+    # output in the mask's CRS (all but GeoJSON): the centroid is the GEOS one already measured, mapped
+    # from pixel to CRS coordinates, so the writer need not compute it again
+    gt = polygons.geotransform
+    same_crs = output_format(output) != "GeoJSON"
     features = []
     for index, polygon in enumerate(polygons.polygons):
         attrs = regions[index]
-        features.append(
-            Feature(
-                polygon.wkb,
-                {
-                    "class": target.target_class,
-                    "prompt": target.phrase,
-                    "engine": request.engine,
-                    "explain": explanation,
-                    "area_m2": round(polygon.area_m2, 2),
-                    "region_id": index + 1,
-                    "size": attrs.get("Size of area"),
-                    "location": attrs.get("Location"),
-                },
-            )
-        )
+        values = {
+            "class": target.target_class,
+            "prompt": target.phrase,
+            "engine": request.engine,
+            "explain": explanation,
+            "area_m2": round(polygon.area_m2, 2),
+            "region_id": index + 1,
+            "size": attrs.get("Size of area"),
+            "location": attrs.get("Location"),
+        }
+        if same_crs and getattr(polygon, "centroid_px", None):
+            cx, cy = polygon.centroid_px
+            values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy
+            values["centroid_y"] = gt[3] + gt[4] * cx + gt[5] * cy
+        features.append(Feature(polygon.wkb, values))
     tracker.report(_STAGES["write"][0], "writing polygons")
     tracker.check()
     written = write_features(

@@ -15,6 +15,8 @@ ProgressCallback = Callable[[float, str], None]
 CancelCallback = Callable[[], bool]
 
 ENGINES = ("spectral", "spex")
+#: ExtractRequest.precision values (engine "spex"); int8 is CPU-only, fp16/bf16 need CUDA.
+PRECISIONS = ("auto", "fp32", "int8", "bf16", "fp16")
 OUTPUT_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 

@@ -569,8 +569,7 @@ def polygonize_mask(
     :class:`ExtractionCancelled`) are only ever called from the calling thread, never from inside GDAL; a
     cancel stops GDAL mid-raster. ``threads`` (default :data:`TRACE_THREADS`) and ``band_rows`` (default:
     bands of at most :data:`MAX_BAND_PIXELS`) set how the mask is split for tracing; the polygons do not
-    depend on them. ``out_layer_path`` is ignored: tracing now happens in
-    memory (kept so existing callers keep working).
+    depend on them. ``out_layer_path`` is ignored (kept for existing callers): nothing is written to disk.
     """
     del out_layer_path
     if simplify < 0 or not math.isfinite(simplify):

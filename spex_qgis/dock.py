@@ -242,6 +242,23 @@ class SpexDockWidget(QgsDockWidget):
             self.device_combo.addItem(device, device)
         index = self.device_combo.findData(settings.device())
         self.device_combo.setCurrentIndex(max(index, 0))
+        self.precision_combo = QComboBox()
+        precision_labels = {
+            "auto": self.tr("Auto (fp32 on CPU, bf16/fp16 on GPU)"),
+            "fp32": self.tr("fp32 — exact"),
+            "int8": self.tr("int8 — faster on CPU, less exact"),
+            "bf16": self.tr("bf16 — GPU"),
+            "fp16": self.tr("fp16 — GPU"),
+        }
+        for precision in settings.PRECISIONS:
+            self.precision_combo.addItem(precision_labels[precision], precision)
+        self.precision_combo.setCurrentIndex(max(self.precision_combo.findData(settings.precision()), 0))
+        self.precision_combo.setToolTip(
+            self.tr(
+                "Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. "
+                "int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs."
+            )
+        )
         self.engine_status = QLabel()
         self.engine_status.setWordWrap(True)
         self.install_button = QPushButton(
@@ -252,6 +269,7 @@ class SpexDockWidget(QgsDockWidget):
         engine_form.addRow(self.tr("Engine"), self.engine_combo)
         engine_form.addRow(self.tr("Model folder"), self.model_widget)
         engine_form.addRow(self.tr("Device"), self.device_combo)
+        engine_form.addRow(self.tr("Precision"), self.precision_combo)
         engine_form.addRow(self.engine_status)
         engine_form.addRow(self.install_button)
         self.engine_group = self._group(self.tr("Engine"), engine_form, collapsed=True)
@@ -343,6 +361,7 @@ class SpexDockWidget(QgsDockWidget):
         self.engine_combo.currentIndexChanged.connect(self._refresh_engine_status)
         self.model_widget.fileChanged.connect(self._refresh_engine_status)
         self.device_combo.currentIndexChanged.connect(self._on_device_changed)
+        self.precision_combo.currentIndexChanged.connect(self._on_precision_changed)
         self.install_button.clicked.connect(self._on_install_clicked)
         self.temp_radio.toggled.connect(self._on_output_mode_changed)
         self.run_button.clicked.connect(self.run)
@@ -680,6 +699,7 @@ class SpexDockWidget(QgsDockWidget):
         spex = self.engine_combo.currentData() == "spex"
         self.model_widget.setEnabled(spex)
         self.device_combo.setEnabled(spex)
+        self.precision_combo.setEnabled(spex)
         self.install_button.setVisible(not available)
         model_dir = self.model_widget.filePath().strip()
         self._engine_problem = ""  # why Run is off: the spex engine without a usable model folder
@@ -722,6 +742,9 @@ class SpexDockWidget(QgsDockWidget):
     def _on_device_changed(self) -> None:
         settings.set_device(self.device_combo.currentData() or "auto")
 
+    def _on_precision_changed(self) -> None:
+        settings.set_precision(self.precision_combo.currentData() or "auto")
+
     def _on_install_clicked(self) -> None:
         try:
             from .deps import show_install_dialog
@@ -753,6 +776,7 @@ class SpexDockWidget(QgsDockWidget):
             engine=self.engine_combo.currentData() or "spectral",
             model_dir=self.model_widget.filePath(),
             device=self.device_combo.currentData() or "auto",
+            precision=self.precision_combo.currentData() or "auto",
             output_mode="file" if self.file_radio.isChecked() else "temporary",
             output_path=self.output_widget.filePath(),
             temp_dir=session_temp_dir(),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 from model_runtime.errors import SpexInputError
-from model_runtime.request import OUTPUT_FORMATS, AreaOfInterest, ExtractRequest
+from model_runtime.request import OUTPUT_FORMATS, PRECISIONS, AreaOfInterest, ExtractRequest
 
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 OUTPUT_MODES = ("temporary", "file")
@@ -50,6 +50,7 @@ class PanelState:
     engine: str = "spectral"
     model_dir: str = ""
     device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | int8 | bf16 | fp16 (engine "spex")
     output_mode: str = "temporary"
     output_path: str = ""
     overwrite: bool = False
@@ -89,6 +90,8 @@ def build_request(state: PanelState) -> ExtractRequest:
                 f"Model folder '{model_dir}' does not exist: pick the folder that holds config.json and the "
                 "*.safetensors files."
             )
+    device = (state.device or "auto").strip().lower()
+    precision = check_precision(device, state.precision) if state.engine == "spex" else "auto"
     sensor = (state.sensor or "").strip() or None
     if sensor and sensor.lower() == "auto":
         sensor = None
@@ -100,11 +103,35 @@ def build_request(state: PanelState) -> ExtractRequest:
         aoi=_area_of_interest(state),
         engine=state.engine,
         model_dir=model_dir if state.engine == "spex" else None,
-        device=(state.device or "auto"),
+        device=device,
+        precision=precision,
         sensor=sensor,
         bands=bands,
         overwrite=bool(state.overwrite),
     )
+
+
+def check_precision(device: str, precision: str | None) -> str:
+    """The normalised SPEX ``precision`` for ``device``; raise :class:`SpexInputError` (one line) for an
+    unknown name or a combination that can never run (int8 on a GPU, fp16 on the CPU).
+
+    ``device`` "auto" is left to the runtime, which knows whether a GPU is there.
+    """
+    value = (precision or "auto").strip().lower()
+    if value not in PRECISIONS:
+        raise SpexInputError(f"Unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}.")
+    device = (device or "auto").strip().lower()
+    if value == "int8" and device.startswith("cuda"):
+        raise SpexInputError(
+            "Precision int8 runs on the CPU only: choose device 'cpu' for int8, "
+            "or precision 'auto' on the GPU."
+        )
+    if value == "fp16" and device == "cpu":
+        raise SpexInputError(
+            "Precision fp16 needs a GPU: choose device 'cuda' for fp16, "
+            "or precision 'auto', 'fp32' or 'int8' on the CPU."
+        )
+    return value
 
 
 def _area_of_interest(state: PanelState) -> AreaOfInterest | None:

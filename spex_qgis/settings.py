@@ -11,6 +11,8 @@ from typing import Dict, List
 
 from qgis.core import QgsSettings
 
+from model_runtime.request import PRECISIONS
+
 PREFIX = "spex_qgis/"
 PROMPT_HISTORY_MAX = 20
 DEVICES = ("auto", "cpu", "cuda")
@@ -19,6 +21,7 @@ ENGINES = ("spectral", "spex")
 KEY_MODEL_DIR = "model_dir"
 KEY_DEVICE = "device"
 KEY_ENGINE = "engine"
+KEY_PRECISION = "precision"
 KEY_PROMPT_HISTORY = "prompt_history"
 KEY_BAND_MAPPINGS = "band_mappings"
 KEY_LAST_OUTPUT_DIR = "last_output_dir"
@@ -76,6 +79,20 @@ def set_device(value: str) -> None:
     if not (value in DEVICES or (value.startswith("cuda:") and value[5:].isdigit())):
         raise ValueError(f"unknown device {value!r}: use auto, cpu, cuda or cuda:N")
     _set_str(KEY_DEVICE, value)
+
+
+def precision() -> str:
+    """The SPEX model precision: ``auto`` (default), ``fp32``, ``int8``, ``bf16`` or ``fp16``."""
+    value = _get_str(KEY_PRECISION, "auto").strip().lower()
+    return value if value in PRECISIONS else "auto"
+
+
+def set_precision(value: str) -> None:
+    """Remember the SPEX model precision; raises ``ValueError`` for a name not in :data:`PRECISIONS`."""
+    value = (value or "auto").strip().lower()
+    if value not in PRECISIONS:
+        raise ValueError(f"unknown precision {value!r}: use one of {', '.join(PRECISIONS)}")
+    _set_str(KEY_PRECISION, value)
 
 
 def engine() -> str:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import DependencyMissingError, SpexInputError
+from ..request import PRECISIONS
 
 TORCH_PIP = 'pip install "torch==2.13.0"'
 DTYPE_ALIASES = {
@@ -173,7 +174,6 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     return DeviceChoice(f"cuda:{idx}", wanted, name, requested)
 
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 #: ``--precision auto`` on the CPU. fp32 = the official model's numbers; int8 is opt-in because it changes
 #: them (measured deviations and speed in docs/spex_runtime.md).
 CPU_DEFAULT_PRECISION = "fp32"

@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
 from model_runtime.writers import read_shapefile_text
 from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
+from spex_qgis.request_builder import build_request
 from spex_qgis.task import session_temp_dir
 
 
@@ -311,6 +312,41 @@ def test_spex_engine_reason_shown(dock, tmp_path):
         assert dock.run_button.isEnabled() and settings.model_dir()
         dock.engine_combo.setCurrentIndex(0)
         assert dock.run_button.isEnabled() and not dock.model_widget.isEnabled()
+
+
+def test_precision_choice_is_offered_for_spex_persisted_and_requested(dock, qgis_iface, tmp_path):
+    combo = dock.precision_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "fp32", "int8", "bf16", "fp16"]
+    assert combo.currentData() == "auto" and "less exact" in combo.toolTip()
+    assert "less exact" in combo.itemText(combo.findData("int8"))
+    assert not combo.isEnabled()  # the spectral engine has no model precision
+    type_prompt(dock, "extract the water bodies")
+    combo.setCurrentIndex(combo.findData("int8"))
+    assert settings.precision() == "int8"
+    state = dock.panel_state()
+    assert state.precision == "int8" and build_request(state).precision == "auto"  # spectral: ignored
+    available, _reason = dock._deps_status()
+    if available:
+        dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spex"))
+        assert combo.isEnabled()
+        (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+        dock.model_widget.setFilePath(str(tmp_path))
+        dock.device_combo.setCurrentIndex(dock.device_combo.findData("cpu"))
+        request = build_request(dock.panel_state())
+        assert request.engine == "spex" and request.device == "cpu" and request.precision == "int8"
+        dock.device_combo.setCurrentIndex(dock.device_combo.findData("cuda"))
+        errors = []
+        dock.errorOccurred.connect(errors.append)
+        assert dock.run() is None and dock.task is None  # refused before any work starts
+        assert len(errors) == 1 and "int8" in errors[0] and "CPU only" in errors[0] and "\n" not in errors[0]
+        dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spectral"))
+        assert not combo.isEnabled()
+    other = SpexDockWidget(qgis_iface)  # a new QGIS session shows the remembered choice
+    try:
+        assert other.precision_combo.currentData() == "int8"
+    finally:
+        other.unload()
+        other.deleteLater()
 
 
 def test_unload_restores_canvas(dock, qgis_iface):

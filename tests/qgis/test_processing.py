@@ -114,6 +114,7 @@ def test_algorithm_metadata(provider):
         "ENGINE",
         "MODEL_DIR",
         "DEVICE",
+        "PRECISION",
         "SENSOR",
         "BANDS",
         "THRESHOLD",
@@ -122,8 +123,11 @@ def test_algorithm_metadata(provider):
     optional = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagOptional}
     assert {"EXTENT", "AOI", "MODEL_DIR", "BANDS", "THRESHOLD"} <= optional
     advanced = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagAdvanced}
-    assert advanced == {"SENSOR", "BANDS", "THRESHOLD"}
+    assert advanced == {"PRECISION", "SENSOR", "BANDS", "THRESHOLD"}
     assert alg.parameterDefinition("ENGINE").options() == ["spectral", "spex"]
+    precision = alg.parameterDefinition("PRECISION")
+    assert precision.options() == ["auto", "fp32", "int8", "bf16", "fp16"]
+    assert precision.defaultValue() == "auto"
     sensors = alg.parameterDefinition("SENSOR").options()
     assert sensors[0] == "auto" and len(sensors) > 1  # the runtime's presets are offered
     assert {o.name() for o in alg.outputDefinitions()} == {
@@ -293,6 +297,73 @@ def test_request_mapping(provider, rgbn, tmp_path, qgis_processing):
     assert request.aoi is None and request.output == str(tmp_path / "o.gpkg") and request.overwrite
     no_threshold = alg.build_request({**params, "THRESHOLD": None, "ENGINE": "spectral"}, context)
     assert no_threshold.threshold is None and no_threshold.engine == "spectral"
+
+
+def test_precision_mapping(provider, rgbn, tmp_path, qgis_processing):
+    from qgis.core import QgsProcessingContext
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("spex:extract")
+    context = QgsProcessingContext()
+    params = {
+        "INPUT": rgbn,
+        "PROMPT": "water",
+        "ENGINE": "spex",
+        "DEVICE": "cpu",
+        "MODEL_DIR": str(tmp_path),
+        "OUTPUT": str(tmp_path / "o.gpkg"),
+    }
+    assert alg.build_request(params, context).precision == "auto"  # the default
+    assert alg.build_request({**params, "PRECISION": "int8"}, context).precision == "int8"
+    cuda_bf16 = alg.build_request({**params, "DEVICE": "cuda", "PRECISION": "bf16"}, context)
+    assert cuda_bf16.device == "cuda" and cuda_bf16.precision == "bf16"
+    spectral = alg.build_request({**params, "ENGINE": "spectral", "PRECISION": "int8"}, context)
+    assert spectral.precision == "auto"
+
+
+def test_spectral_run_ignores_precision(provider, rgbn, tmp_path):
+    out = str(tmp_path / "spectral.gpkg")
+    params = {"INPUT": rgbn, "PROMPT": "water", "BANDS": RGBN, "DEVICE": "cuda", "PRECISION": "int8"}
+    result = _run({**params, "OUTPUT": out})
+    assert result["CLASS"] == "water" and _layer(out).featureCount() == 1
+
+
+def test_spex_precision_device_mismatch_is_a_one_line_error(provider, rgbn, tmp_path):
+    out = str(tmp_path / "spex.gpkg")
+    base = {"INPUT": rgbn, "PROMPT": "water", "BANDS": RGBN, "ENGINE": "spex", "MODEL_DIR": str(tmp_path)}
+    message = _one_line_error({**base, "DEVICE": "cuda", "PRECISION": "int8", "OUTPUT": out}, "int8", "cpu")
+    assert "CPU only" in message
+    _one_line_error({**base, "DEVICE": "cpu", "PRECISION": "fp16", "OUTPUT": out}, "fp16", "GPU")
+    with pytest.raises(QgsProcessingException, match="PRECISION"):  # not an option: QGIS refuses it
+        _run({**base, "DEVICE": "cpu", "PRECISION": "int4", "OUTPUT": out})
+    assert not os.path.exists(out)
+
+
+def test_spex_runtime_device_error_passes_through(provider, rgbn, tmp_path):
+    """What the runtime refuses (here: a CUDA device on a machine without one) arrives as its own line."""
+    pytest.importorskip("torch")
+    from model_runtime.errors import SpexInputError
+    from model_runtime.spex.device import resolve_precision
+
+    try:
+        resolve_precision("cuda", "fp32")
+    except SpexInputError as error:
+        expected = " ".join(str(error).split())
+    else:
+        pytest.skip("a CUDA GPU is visible: the runtime accepts cuda + fp32 here")
+    out = str(tmp_path / "spex.gpkg")
+    params = {
+        "INPUT": rgbn,
+        "PROMPT": "water",
+        "BANDS": RGBN,
+        "ENGINE": "spex",
+        "MODEL_DIR": str(tmp_path),
+        "DEVICE": "cuda",
+        "PRECISION": "fp32",
+        "OUTPUT": out,
+    }
+    message = _one_line_error(params)
+    assert message == expected and "cuda" in message.lower()
+    assert not os.path.exists(out)
 
 
 def test_temporary_output_and_cancel(provider, rgbn, tmp_path):

@@ -88,6 +88,57 @@ def test_spex_engine_needs_existing_model_folder(state, tmp_path):
     assert request.engine == "spex" and request.model_dir == state.model_dir and request.device == "cpu"
 
 
+@pytest.fixture
+def spex_state(state, tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    state.engine, state.model_dir = "spex", str(tmp_path / "ckpt")
+    return state
+
+
+@pytest.mark.parametrize(
+    "device, precision",
+    [
+        ("cpu", "int8"),
+        ("auto", "int8"),
+        ("cpu", "fp32"),
+        ("cuda", "bf16"),
+        ("cuda:1", "fp16"),
+        ("auto", "auto"),
+    ],
+)
+def test_precision_reaches_the_request(spex_state, device, precision):
+    spex_state.device, spex_state.precision = device, precision
+    request = build_request(spex_state)
+    assert request.precision == precision and request.device == device
+
+
+def test_precision_is_normalised_and_unknown_names_refused(spex_state):
+    spex_state.precision = " INT8 "
+    assert build_request(spex_state).precision == "int8"
+    spex_state.precision = None
+    assert build_request(spex_state).precision == "auto"
+    spex_state.precision = "int4"
+    message = _error(spex_state)
+    assert "int4" in message and "fp32" in message and "int8" in message
+
+
+def test_precision_device_combinations_that_cannot_run(spex_state):
+    spex_state.device, spex_state.precision = "cuda", "int8"
+    message = _error(spex_state)
+    assert "int8" in message and "CPU only" in message and "'cpu'" in message
+    spex_state.device = "cuda:0"
+    assert "CPU only" in _error(spex_state)
+    spex_state.device, spex_state.precision = "cpu", "fp16"
+    message = _error(spex_state)
+    assert "fp16" in message and "GPU" in message
+
+
+def test_spectral_engine_ignores_the_precision(state):
+    state.device, state.precision = "cuda", "int8"  # would be refused for the spex engine
+    request = build_request(state)
+    assert request.engine == "spectral" and request.precision == "auto"
+
+
 def test_file_output(state, tmp_path):
     state.output_mode = "file"
     assert "output file" in _error(state).lower()

@@ -15,6 +15,7 @@ def clean(qgis_app):
 
 def test_defaults():
     assert settings.model_dir() == "" and settings.device() == "auto" and settings.engine() == "spectral"
+    assert settings.precision() == "auto"
     assert (
         settings.prompt_history() == []
         and settings.band_mappings() == {}
@@ -34,6 +35,17 @@ def test_round_trips_under_the_plugin_prefix(tmp_path):
         settings.set_device("tpu")
     with pytest.raises(ValueError):
         settings.set_engine("magic")
+
+
+def test_precision_round_trips_and_refuses_unknown_names():
+    for value in settings.PRECISIONS:
+        settings.set_precision(value)
+        assert settings.precision() == value
+    settings.set_precision(" INT8 ")
+    assert settings.precision() == "int8" and QgsSettings().value("spex_qgis/precision") == "int8"
+    with pytest.raises(ValueError):
+        settings.set_precision("int4")
+    assert settings.precision() == "int8"  # a refused value leaves the stored one alone
 
 
 def test_prompt_history_is_most_recent_first_unique_and_bounded():
@@ -60,7 +72,8 @@ def test_garbage_values_fall_back_to_defaults():
     s = QgsSettings()
     s.setValue("spex_qgis/device", "quantum")
     s.setValue("spex_qgis/engine", "nope")
+    s.setValue("spex_qgis/precision", "fp64")
     s.setValue("spex_qgis/prompt_history", "{not json")
     s.setValue("spex_qgis/band_mappings", '{"s2": {"red": "x", "nir": 0}, "l8": [1]}')
-    assert settings.device() == "auto" and settings.engine() == "spectral"
+    assert settings.device() == "auto" and settings.engine() == "spectral" and settings.precision() == "auto"
     assert settings.prompt_history() == [] and settings.band_mappings() == {}

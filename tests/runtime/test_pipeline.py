@@ -306,7 +306,9 @@ def test_no_output_keeps_a_temp_geopackage(scene, private_tmp):
     assert os.path.dirname(folder) == str(private_tmp) and os.path.basename(folder).startswith("spex-out-")
     assert [p.name for p in private_tmp.iterdir()] == [os.path.basename(folder)]
     assert os.listdir(folder) == ["water.gpkg"]
-    assert ogr.Open(result.output).GetLayer(0).GetFeatureCount() == len(SQUARES)
+    ds = ogr.Open(result.output)
+    assert ds.GetLayer(0).GetFeatureCount() == len(SQUARES)
+    ds = None
 
 
 def test_no_output_cancelled_leaves_no_temp_folder(scene, private_tmp):
@@ -383,3 +385,16 @@ def test_region_dicts_from_geos_measures_match_the_rings(tmp_path, monkeypatch):
     slow = pipeline.region_dicts(plain, 110, 90)
     assert len(fast) == len(result.polygons) > 50
     assert fast == slow
+
+
+@pytest.mark.parametrize("name", ["w.gpkg", "w.shp", "w.geojson"])
+def test_written_centroids_are_those_of_the_written_geometries(tmp_path, scene, name):
+    raster, _ = scene
+    result = extract(ExtractRequest(raster, "water", output=str(tmp_path / name)))
+    ds = ogr.Open(result.output)
+    layer = ds.GetLayer(0)
+    assert layer.GetFeatureCount() == len(SQUARES)
+    for feature in layer:
+        centroid = feature.GetGeometryRef().Centroid()
+        assert feature.GetField("centroid_x") == pytest.approx(centroid.GetX(), abs=1e-6)
+        assert feature.GetField("centroid_y") == pytest.approx(centroid.GetY(), abs=1e-6)

@@ -48,7 +48,9 @@ def _union(layer: QgsVectorLayer) -> QgsGeometry:
     return QgsGeometry.unaryUnion([f.geometry() for f in layer.getFeatures()])
 
 
-def test_aoi_drawn_in_web_mercator_on_utm33_raster(qgis_app, qgis_iface, qgis_new_project, utm33_raster, tmp_path):
+def test_aoi_drawn_in_web_mercator_on_utm33_raster(
+    qgis_app, qgis_iface, qgis_new_project, utm33_raster, tmp_path
+):
     settings.clear_all()
     raster = QgsRasterLayer(utm33_raster, "aerial (EPSG:32633)")
     assert raster.isValid() and raster.crs() == UTM33
@@ -102,7 +104,9 @@ def test_aoi_drawn_in_web_mercator_on_utm33_raster(qgis_app, qgis_iface, qgis_ne
 
     # Same place as the whole-raster result clipped to the AOI (a shifted/flipped AOI would not match).
     whole = model_runtime.extract(
-        ExtractRequest(raster=utm33_raster, prompt="extract the water bodies", output=str(tmp_path / "whole.gpkg"))
+        ExtractRequest(
+            raster=utm33_raster, prompt="extract the water bodies", output=str(tmp_path / "whole.gpkg")
+        )
     )
     whole_layer = QgsVectorLayer(f"{whole.output}|layername={whole.layer}", "whole", "ogr")
     inner = aoi.buffer(-2 * pixel, 1)  # away from the edge, where clipping may cut regions differently

@@ -252,12 +252,14 @@ def child_extract(path: str, output: str) -> dict:
     }
 
 
-def _run_child(*args: str) -> dict:
+def _run_child(*args: str, env_extra: dict = None) -> dict:
+    env = dict(os.environ, **(env_extra or {}))
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
     )
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -294,14 +296,17 @@ def main(argv=None) -> int:
         return 0
 
     path = scene_path(args.size, args.data)
-    reads, extracts = [], []
+    reads, mt_reads, extracts = [], [], []
     with tempfile.TemporaryDirectory(prefix="spex-bench-") as tmp:
         output = os.path.join(tmp, "water.gpkg")
         _run_child("read", path)  # warm the page cache (untimed)
         for _ in range(max(1, args.repeat)):
             reads.append(_run_child("read", path))
+            # extract() decodes blocks with GDAL_NUM_THREADS=ALL_CPUS: also compare with a read that does too
+            mt_reads.append(_run_child("read", path, env_extra={"GDAL_NUM_THREADS": "ALL_CPUS"}))
             extracts.append(_run_child("extract", path, output))
     read = _median_run(reads)
+    mt_read = _median_run(mt_reads)
     ext = _median_run(extracts)
     ratios = sorted(e["seconds"] / r["seconds"] for r, e in zip(reads, extracts))
     ratio = ext["seconds"] / read["seconds"]
@@ -314,6 +319,7 @@ def main(argv=None) -> int:
         f"(a) read    {read['seconds']:7.2f} s  bands {','.join(read['roles'])}, {read['windows']} windows, "
         f"peak RSS {read['maxrss_mb']:.0f} MB"
     )
+    print(f"(a') read, GDAL_NUM_THREADS=ALL_CPUS {mt_read['seconds']:7.2f} s")
     print(
         f"(b) extract {ext['seconds']:7.2f} s  {ext['features']} polygons, {ext['area_km2']:.2f} km2, "
         f"peak RSS {max(e['maxrss_mb'] for e in extracts):.0f} MB (max)"
@@ -321,6 +327,10 @@ def main(argv=None) -> int:
     print(
         f"ratio (b)/(a) {ratio:.2f} (target <= 1.3; per run {', '.join(f'{r:.2f}' for r in ratios)}), "
         f"peak RSS of (b) {max(e['maxrss_mb'] for e in extracts):.0f} MB (< 1024)"
+    )
+    print(
+        f"ratio (b)/(a') {ext['seconds'] / mt_read['seconds']:.2f} "
+        "(against a read that also decodes blocks in GDAL's threads)"
     )
     print("stages of (b): " + ", ".join(f"{name} {sec:.1f} s" for name, sec in ext["stages"]))
     print(
@@ -331,6 +341,8 @@ def main(argv=None) -> int:
                 "read_s": round(read["seconds"], 3),
                 "extract_s": round(ext["seconds"], 3),
                 "ratio": round(ratio, 3),
+                "read_mt_s": round(mt_read["seconds"], 3),
+                "ratio_vs_mt_read": round(ext["seconds"] / mt_read["seconds"], 3),
                 "read_s_all": [round(r["seconds"], 3) for r in reads],
                 "extract_s_all": [round(e["seconds"], 3) for e in extracts],
                 "extract_maxrss_mb": round(max(e["maxrss_mb"] for e in extracts), 1),

@@ -41,7 +41,7 @@ THRESHOLD_METHODS = ("fixed", "otsu")
 #: RAM) only holds dead blocks; 256 MB keeps the peak memory of a Sentinel-2 tile job well under 1 GB.
 JOB_GDAL_CACHE_BYTES = 256 * 1024 * 1024
 _cache_lock = threading.Lock()
-_cache_state = {"users": 0, "saved": None}
+_cache_state = {"users": 0, "saved": None, "threads_set": False}
 #: regions that get the full SPIE dict with the rotated bounding box (largest first); see region_dicts()
 FULL_SPIE_REGIONS = 200
 
@@ -271,30 +271,36 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
 
 @contextmanager
 def bounded_gdal_cache(limit: int = JOB_GDAL_CACHE_BYTES):
-    """Cap GDAL's block cache at ``limit`` bytes while jobs run, unless the user set GDAL_CACHEMAX.
+    """GDAL settings for the length of a job: block cache capped at ``limit`` bytes (unless the user set
+    GDAL_CACHEMAX) and multi-threaded block decoding (``GDAL_NUM_THREADS=ALL_CPUS``, unless the user set it).
 
-    Reference counted, so concurrent jobs (several QGIS tasks) restore the previous size only when the
-    last one ends.
+    Decoding compressed tiles (DEFLATE/LZW/ZSTD, JPEG2000) is most of a read; GDAL does it in C threads
+    without the Python GIL, so it overlaps with our numpy work. Reference counted, so concurrent jobs
+    (several QGIS tasks) restore the previous settings only when the last one ends.
     """
     from osgeo import gdal
 
-    if os.environ.get("GDAL_CACHEMAX") or gdal.GetConfigOption("GDAL_CACHEMAX"):
-        yield
-        return
+    cap_cache = not (os.environ.get("GDAL_CACHEMAX") or gdal.GetConfigOption("GDAL_CACHEMAX"))
     with _cache_lock:
         if _cache_state["users"] == 0:
-            _cache_state["saved"] = gdal.GetCacheMax()
-            if _cache_state["saved"] > limit:
+            _cache_state["saved"] = gdal.GetCacheMax() if cap_cache else None
+            if cap_cache and _cache_state["saved"] > limit:
                 gdal.SetCacheMax(limit)
+            _cache_state["threads_set"] = gdal.GetConfigOption("GDAL_NUM_THREADS") is None
+            if _cache_state["threads_set"]:
+                gdal.SetConfigOption("GDAL_NUM_THREADS", "ALL_CPUS")
         _cache_state["users"] += 1
     try:
         yield
     finally:
         with _cache_lock:
             _cache_state["users"] -= 1
-            saved = _cache_state["saved"]
-            if _cache_state["users"] == 0 and saved is not None and saved > limit:
-                gdal.SetCacheMax(saved)
+            if _cache_state["users"] == 0:
+                saved = _cache_state["saved"]
+                if saved is not None and saved > limit:
+                    gdal.SetCacheMax(saved)
+                if _cache_state.get("threads_set"):
+                    gdal.SetConfigOption("GDAL_NUM_THREADS", None)
 
 
 def region_dicts(polygons, width: int, height: int) -> List[Dict[str, Any]]:

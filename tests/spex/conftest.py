@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytest.importorskip("torch")
@@ -22,3 +24,12 @@ def tiny_model(tiny_checkpoint):
     from model_runtime.spex import SpexModel
 
     return SpexModel.from_pretrained(tiny_checkpoint, device="cpu")
+
+
+@pytest.fixture
+def model_copy(tiny_checkpoint, tmp_path, monkeypatch):
+    """A private copy of the tiny checkpoint (tests write exports into it) and a private user cache."""
+    monkeypatch.setenv("SPEX_CACHE_DIR", str(tmp_path / "cache"))
+    dst = tmp_path / "model"
+    shutil.copytree(tiny_checkpoint, dst, ignore=shutil.ignore_patterns("onnx"))
+    return str(dst)

@@ -2,20 +2,11 @@
 
 import json
 import os
-import shutil
 
 import pytest
 
 from model_runtime.cli import main
 from model_runtime.spex.doctor import run_doctor
-
-
-@pytest.fixture
-def model_copy(tiny_checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setenv("SPEX_CACHE_DIR", str(tmp_path / "cache"))
-    dst = tmp_path / "model"
-    shutil.copytree(tiny_checkpoint, dst, ignore=shutil.ignore_patterns("onnx"))
-    return str(dst)
 
 
 def _doctor(model_dir):

@@ -1,7 +1,6 @@
 """ONNX export of the vision encoder: parity with torch, cache reuse/invalidation, providers, fallbacks."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -23,15 +22,6 @@ from model_runtime.spex.onnx_export import (  # noqa: E402
 
 CPU = DeviceChoice("cpu", "float32", "CPU", "cpu")
 FAKE_GPU = DeviceChoice("cuda:0", "float16", "fake GPU", "cuda")
-
-
-@pytest.fixture
-def model_copy(tiny_checkpoint, tmp_path, monkeypatch):
-    """A private copy of the tiny checkpoint (tests write exports into it) and a private user cache."""
-    monkeypatch.setenv("SPEX_CACHE_DIR", str(tmp_path / "cache"))
-    dst = tmp_path / "model"
-    shutil.copytree(tiny_checkpoint, dst, ignore=shutil.ignore_patterns("onnx"))
-    return str(dst)
 
 
 def _encoder(model_dir):

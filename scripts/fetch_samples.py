@@ -139,6 +139,10 @@ def download_debian_package(package: str, dest_dir: Path) -> Path:
             raise FetchError(f"{tool} not found: the Landsat sample needs a Debian/Ubuntu system with apt")
     os.chmod(dest_dir, 0o755)  # lets apt's sandbox user write the download
     run = subprocess.run(["apt-get", "download", package], cwd=dest_dir, capture_output=True, text=True)
+    if run.returncode != 0 and os.geteuid() == 0:
+        # Package lists can be missing on a fresh image (cleaned after the apt install): refresh them once.
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        run = subprocess.run(["apt-get", "download", package], cwd=dest_dir, capture_output=True, text=True)
     debs = sorted(dest_dir.glob(f"{package}_*.deb"))
     if run.returncode != 0 or not debs:
         detail = (run.stderr or run.stdout).strip().splitlines()

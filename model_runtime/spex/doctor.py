@@ -162,7 +162,8 @@ def check_model(model_dir: str) -> List[Check]:
     """Checkpoint folder validity from file headers, and the ONNX cache state."""
     from ..errors import SpexError
     from .config import SpexConfig
-    from .onnx_export import _read_header, onnx_cache_state, weight_files
+    from .onnx_export import onnx_cache_state, weight_files
+    from .safetensors_header import read_safetensors_header
 
     checks: List[Check] = []
     if not os.path.isdir(model_dir):
@@ -181,7 +182,7 @@ def check_model(model_dir: str) -> List[Check]:
     try:
         keys = {}
         for path in weight_files(model_dir):
-            header, _ = _read_header(path)
+            header, _ = read_safetensors_header(path)
             keys.update({k: v for k, v in header.items()})
         missing = [
             what for prefix, what in REQUIRED_GROUPS.items() if not any(k.startswith(prefix) for k in keys)

@@ -27,7 +27,6 @@ import glob
 import hashlib
 import json
 import os
-import struct
 import tempfile
 import time
 import warnings
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from ..errors import DependencyMissingError, ModelLoadError, SpexInputError
+from .safetensors_header import read_safetensors_header
 
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
 EXPORTER_VERSION = "spex-vision-onnx-1"  # bump when the exported graph changes for the same weights
@@ -103,22 +103,6 @@ class ExportResult:
 
 
 # ---------------------------------------------------------------- safetensors headers and the weights hash
-def _read_header(path: str) -> Tuple[Dict[str, dict], int]:
-    """(tensor entries, byte offset of the data section) of a safetensors file."""
-    try:
-        with open(path, "rb") as fh:
-            (n,) = struct.unpack("<Q", fh.read(8))
-            if n <= 0 or n > 100_000_000:
-                raise ValueError("bad header length")
-            header = json.loads(fh.read(n))
-    except (OSError, ValueError, struct.error) as exc:
-        raise ModelLoadError(
-            f"{path} is not a readable safetensors file ({exc}): re-download the model"
-        ) from exc
-    header.pop("__metadata__", None)
-    return header, 8 + n
-
-
 def weight_files(model_dir: str) -> List[str]:
     """The checkpoint's safetensors files (index-listed shards, or every ``*.safetensors`` in the folder)."""
     index = os.path.join(model_dir, "model.safetensors.index.json")
@@ -163,7 +147,7 @@ def vision_weights_hash(model_dir: str, opset: int = DEFAULT_OPSET) -> str:
         return h.hexdigest()[:16]
     entries = []
     for path in weight_files(model_dir):
-        header, data_start = _read_header(path)
+        header, data_start = read_safetensors_header(path)
         for key, info in header.items():
             if key.startswith(VISION_PREFIX):
                 entries.append((key, path, data_start, info))

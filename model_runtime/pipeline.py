@@ -137,7 +137,7 @@ def extract(
         if not output:
             temp_output_dir = tempfile.mkdtemp(prefix="spex-out-")
             output = os.path.join(temp_output_dir, f"{target.target_class}.gpkg")
-        with bounded_gdal_cache():
+        with gdal_job_settings():
             result = _run(request, engine, target, layer_name, output, workdir, tracker)
     except BaseException:
         if temp_output_dir:
@@ -270,7 +270,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
 
 
 @contextmanager
-def bounded_gdal_cache(limit: int = JOB_GDAL_CACHE_BYTES):
+def gdal_job_settings(limit: int = JOB_GDAL_CACHE_BYTES):
     """GDAL settings for the length of a job: block cache capped at ``limit`` bytes (unless the user set
     GDAL_CACHEMAX) and multi-threaded block decoding (``GDAL_NUM_THREADS=ALL_CPUS``, unless the user set it).
 

@@ -297,8 +297,21 @@ _LANDSAT_NAME_RE = re.compile(r"landsat[-_ ]?([4-9])", re.IGNORECASE)
 def identify_sensor(ds) -> Tuple[str | None, str | None, str]:
     """(family, level, reason) from the dataset metadata and file name; (None, None, "") when unknown."""
     md = ds.GetMetadata() or {}
-    keys = ("SPACECRAFT_NAME", "SPACECRAFT_ID", "SPACECRAFT", "SATELLITE", "PLATFORM", "platform", "MISSION",
-            "SENSOR", "SENSOR_ID", "PRODUCT_TYPE", "PROCESSING_LEVEL", "LANDSAT_PRODUCT_ID", "PRODUCT_ID")
+    keys = (
+        "SPACECRAFT_NAME",
+        "SPACECRAFT_ID",
+        "SPACECRAFT",
+        "SATELLITE",
+        "PLATFORM",
+        "platform",
+        "MISSION",
+        "SENSOR",
+        "SENSOR_ID",
+        "PRODUCT_TYPE",
+        "PROCESSING_LEVEL",
+        "LANDSAT_PRODUCT_ID",
+        "PRODUCT_ID",
+    )
     texts = [f"{k}={md[k]}" for k in keys if md.get(k)]
     texts.append(os.path.basename(ds.GetDescription() or ""))
     blob = " ".join(texts)

@@ -562,13 +562,30 @@ def load_vision_encoder(model_dir: str, dtype: Any = torch.float32, device: Any 
 
 
 # ------------------------------------------------------------------------------------------- GPU placement
+def gpu_memory_budget(device: torch.device) -> int:
+    """Bytes of GPU memory the model may use: the device's free memory, capped by ``SPEX_GPU_MEMORY_GIB``
+    (e.g. to leave room for QGIS's own rendering or another model on a shared GPU)."""
+    free, _total = torch.cuda.mem_get_info(device)
+    cap = os.environ.get("SPEX_GPU_MEMORY_GIB", "").strip()
+    if cap:
+        try:
+            gib = float(cap)
+        except ValueError:
+            raise SpexInputError(
+                f"SPEX_GPU_MEMORY_GIB={cap!r} is not a number: give GiB, e.g. SPEX_GPU_MEMORY_GIB=6"
+            ) from None
+        if not gib > 0:
+            raise SpexInputError(f"SPEX_GPU_MEMORY_GIB={cap!r} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6")
+        free = min(free, int(gib * 2**30))
+    return free
+
+
 def _needs_offload(expected: dict[str, tuple[int, ...]], device: torch.device, dtype: torch.dtype) -> bool:
-    """True when a CUDA device lacks the free memory for the whole model (+25 % for activations/cache)."""
+    """True when a CUDA device lacks the memory budget for the whole model (+25 % for activations/cache)."""
     if device.type != "cuda":
         return False
     need = sum(int(torch.Size(s).numel()) for s in expected.values()) * torch.finfo(dtype).bits // 8
-    free, _total = torch.cuda.mem_get_info(device)
-    return need * 1.25 > free
+    return need * 1.25 > gpu_memory_budget(device)
 
 
 def plan_device_map(model, budget_bytes: int, dtype: torch.dtype, gpu: Any = 0) -> dict[str, Any]:
@@ -598,8 +615,8 @@ def plan_device_map(model, budget_bytes: int, dtype: torch.dtype, gpu: Any = 0) 
 
 
 def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
-    """Place what fits on the GPU (80 % of its free memory) and keep the remaining decoder layers on the CPU
-    (accelerate hooks move activations). Untested without a GPU on the build machine."""
+    """Place what fits on the GPU (80 % of :func:`gpu_memory_budget`) and keep the remaining decoder layers
+    on the CPU (accelerate hooks move activations; tested on a GPU with ``SPEX_GPU_MEMORY_GIB``)."""
     try:
         from accelerate import dispatch_model
     except ImportError:
@@ -607,5 +624,5 @@ def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
             "the model does not fit in GPU memory and 'accelerate' is missing: "
             "pip install accelerate, or use --device cpu"
         ) from None
-    free, _total = torch.cuda.mem_get_info(device)
-    dispatch_model(model, device_map=plan_device_map(model, int(free * 0.8), dtype, device.index or 0))
+    budget = gpu_memory_budget(device)
+    dispatch_model(model, device_map=plan_device_map(model, int(budget * 0.8), dtype, device.index or 0))

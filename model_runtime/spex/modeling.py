@@ -15,7 +15,9 @@ Inference follows the official ``demo.py`` path (see docs/spex_model.md for the 
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,7 @@ from .sam import build_sam, decode_mask_logits, upsample_mask
 from .vision_tower import SpexVisionEncoder
 
 MASK_THRESHOLD = 0.5  # binarisation of the upsampled soft mask (see SpexGenerateOutput.mask)
+DECODE_MODES = ("auto", "eager", "static", "graph")
 
 
 def chat_prompt(prompt: str) -> str:
@@ -104,6 +107,8 @@ class SpexModel(nn.Module):
         self.model_dir: str | None = None  # set by from_pretrained (lazy vision-encoder loading)
         self.base_model_dir: str | None = None
         self.precision: str = "fp32"  # "fp32" | "fp16" | "bf16" | "int8" (see quantize.py)
+        self.decode_mode: str = "auto"  # see _decode_backend; SPEX_DECODE overrides
+        self._decoder = None  # StaticGreedyDecoder, built on first use
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -295,42 +300,32 @@ class SpexModel(nn.Module):
         t_start = time.perf_counter()
         cache = DynamicCache()
         out = self.model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
-        logits = self.logits(
-            out.last_hidden_state[:, -1]
-        ).float()  # only the last position (output-identical)
-        generated: list[int] = []
-        states: list[torch.Tensor] = []
-        finish = "length"
-        eos = set(self.eos_token_ids)
-        emb = self.model.embed_tokens
+        logits = self.logits(out.last_hidden_state[:, -1]).float()  # only the last position (same output)
+        scores = self._process_scores(logits, [], suppress_eos=True)
+        first = int(torch.argmax(scores, dim=-1)[0])  # host sync: the prefill is done here
         t_prefill = time.perf_counter()
-        while True:
-            scores = self._process_scores(logits, generated, suppress_eos=len(generated) == 0)
-            token = int(torch.argmax(scores, dim=-1)[0])
-            generated.append(token)
-            if token in eos:
-                finish = "eos"
-                break
-            if len(generated) >= max_new_tokens:
-                break
-            step = self.model(
-                inputs_embeds=emb(torch.tensor([[token]], device=emb.weight.device)),
-                past_key_values=cache,
-                use_cache=True,
-            )
-            hidden = step.last_hidden_state[:, -1]  # 1, hidden (after the final RMSNorm)
-            states.append(hidden)
-            logits = self.logits(hidden).float()
+        eos = set(self.eos_token_ids)
+        backend = self._decode_backend()
+        decoder = self._static_decoder(length, max_new_tokens, backend) if backend != "eager" else None
+        if decoder is None:
+            backend = "eager"
+            generated, states, finish = self._decode_eager(cache, first, max_new_tokens, eos)
+            token_states = torch.stack(states, dim=1)  # 1, N-1, hidden
+        else:
+            decoder.start(cache, length, first)
+            generated, token_states, finish = decoder.decode(max_new_tokens, eos)
+            token_states = token_states[None]
         del cache
+        self._sync()
         t_decode = time.perf_counter()
-        # states[i] is the state of generated token i (i = 0..N-2); the last token is never fed back.
-        token_states = torch.stack(states, dim=1)  # 1, N-1, hidden
+        # token_states[0, i] is the state of generated token i (i = 0..N-2); the last one is never fed back.
         tower = self.model.vision_tower
         sam_param = next(tower.mask_decoder.parameters())
         image_embeddings = image_embeddings.to(device=sam_param.device, dtype=sam_param.dtype)
         mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
         soft = upsample_mask(mask_logits.float(), self.config.image_size)
         text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
+        self._sync()
         t_mask = time.perf_counter()
         return SpexGenerateOutput(
             sequences=torch.tensor([generated], dtype=torch.long),
@@ -345,10 +340,89 @@ class SpexModel(nn.Module):
                 # wall seconds per stage (CPU; on CUDA they include queued kernels only where synced)
                 "prefill_seconds": t_prefill - t_start,
                 "decode_seconds": t_decode - t_prefill,
-                "decode_steps": len(states),
+                "decode_steps": len(generated) - 1,
                 "mask_seconds": t_mask - t_decode,
+                "decode_backend": backend,
             },
         )
+
+    def _decode_eager(
+        self, cache, first: int, max_new_tokens: int, eos: set
+    ) -> tuple[list[int], list[torch.Tensor], str]:
+        """The plain loop: one transformers forward per token over the growing ``DynamicCache``."""
+        generated = [first]
+        states: list[torch.Tensor] = []
+        emb = self.model.embed_tokens
+        token = first
+        while len(generated) < max_new_tokens:
+            step = self.model(
+                inputs_embeds=emb(torch.tensor([[token]], device=emb.weight.device)),
+                past_key_values=cache,
+                use_cache=True,
+            )
+            hidden = step.last_hidden_state[:, -1]  # 1, hidden (after the final RMSNorm)
+            states.append(hidden)
+            scores = self._process_scores(self.logits(hidden).float(), generated, suppress_eos=False)
+            token = int(torch.argmax(scores, dim=-1)[0])
+            generated.append(token)
+            if token in eos:
+                return generated, states, "eos"
+        return generated, states, "length"
+
+    def _decode_backend(self) -> str:
+        """``SPEX_DECODE`` (or ``self.decode_mode``): auto | eager | static | graph -> eager|static|graph.
+
+        auto: a CUDA graph on a GPU when the whole LLM is there (not offloaded), the eager loop elsewhere.
+        static = the graph's step run without capture (checks and debugging).
+        """
+        mode = (os.environ.get("SPEX_DECODE") or self.decode_mode or "auto").strip().lower()
+        if mode not in DECODE_MODES:
+            raise SpexInputError(f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}")
+        on_gpu = self.device.type == "cuda" and not getattr(self, "hf_device_map", None)
+        if mode == "auto":
+            graphable = on_gpu and self.precision != "int8" and self._static_decode_supported()
+            mode = "graph" if graphable else "eager"
+        if mode == "graph" and not on_gpu:
+            raise SpexInputError(
+                "SPEX_DECODE=graph needs the whole model on a CUDA GPU: use SPEX_DECODE=auto or eager"
+            )
+        return mode
+
+    def _static_decode_supported(self) -> bool:
+        cfg = self.model.config
+        return not getattr(cfg, "use_sliding_window", False) and hasattr(self.model, "rotary_emb")
+
+    def _static_decoder(self, length: int, max_new_tokens: int, backend: str):
+        """The cached :class:`~.static_decode.StaticGreedyDecoder` for this length (rebuilt when a longer
+        prompt comes, or the backend changes); None, with a warning, if a CUDA graph cannot be captured."""
+        from .static_decode import StaticGreedyDecoder, cache_length
+
+        need = length + max_new_tokens
+        dec = self._decoder
+        same_kind = dec is not None and (dec.graph is not None) == (backend == "graph")
+        if same_kind and dec.length >= need and dec.penalty == float(self.repetition_penalty):
+            return dec
+        self._decoder = None
+        try:
+            self._decoder = StaticGreedyDecoder(
+                self, cache_length(length, max_new_tokens), use_graph=backend == "graph"
+            )
+        except RuntimeError as exc:  # capture refused (e.g. an op that syncs with the host)
+            if backend != "graph" or self.decode_mode == "graph" or os.environ.get("SPEX_DECODE") == "graph":
+                raise
+            warnings.warn(
+                f"CUDA-graph decoding is unavailable ({str(exc).splitlines()[0]}): using the eager loop",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.decode_mode = "eager"
+            return None
+        return self._decoder
+
+    def _sync(self) -> None:
+        """Wait for queued GPU work (so stage times are true on CUDA); nothing on the CPU."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def _process_scores(self, logits: torch.Tensor, generated: list[int], suppress_eos: bool) -> torch.Tensor:
         """Logits processors of the official greedy call: repetition penalty from generation_config.json

@@ -102,7 +102,8 @@ def test_unwritable_model_folder_uses_user_cache(model_copy, tmp_path):
     assert onnx_cache_state(model_copy).path == res.path
 
 
-def test_provider_order_and_warnings():
+def test_provider_order_and_warnings(monkeypatch):
+    monkeypatch.setattr(vision_runtime, "tensorrt_libraries_present", lambda: True)
     assert vision_runtime.select_providers(CPU, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == (
         ["CPUExecutionProvider"],
         [],
@@ -115,6 +116,12 @@ def test_provider_order_and_warnings():
     )
     provs, warns = vision_runtime.select_providers(FAKE_GPU, ["CPUExecutionProvider"])
     assert provs == ["CPUExecutionProvider"] and "onnxruntime-gpu" in warns[0]
+    # onnxruntime-gpu lists TensorRT even without its libraries: then it is not asked for
+    monkeypatch.setattr(vision_runtime, "tensorrt_libraries_present", lambda: False)
+    provs, warns = vision_runtime.select_providers(
+        FAKE_GPU, ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    )
+    assert provs == ["CUDAExecutionProvider", "CPUExecutionProvider"] and not warns
 
 
 def test_gpu_request_falls_back_to_cpu_provider(model_copy):

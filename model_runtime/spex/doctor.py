@@ -141,6 +141,17 @@ def check_onnxruntime() -> List[Check]:
         checks.append(Check(WARN, "onnxruntime", f"broken install ({info.error}): reinstall onnxruntime"))
     else:
         checks.append(Check(OK, "onnxruntime", f"{info.version}, providers: {', '.join(info.providers)}"))
+        if "TensorrtExecutionProvider" in info.providers:
+            from .vision_runtime import tensorrt_libraries_present
+
+            if tensorrt_libraries_present():
+                checks.append(
+                    Check(OK, "TensorRT", "libnvinfer loads: the encoder uses the TensorRT provider")
+                )
+            else:
+                checks.append(
+                    Check(OK, "TensorRT", "libraries not installed: the encoder uses the CUDA provider")
+                )
         try:
             import torch
 

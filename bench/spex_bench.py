@@ -20,7 +20,12 @@ Each configuration runs in its own child process, so its peak RSS (``VmHWM``) is
 * ``int8`` - ours with ``--precision int8`` (dynamic int8 LLM linears), plus its deviation from
   ``exact`` on the same vision features: hidden-state relative error (teacher-forced on the fp32 tokens),
   greedy token agreement, mask IoU.
-* ``encoders`` - the vision encoder alone, ONNX Runtime vs torch eager, alternating runs, median.
+* ``encoders`` - the vision encoder alone, ONNX Runtime vs torch eager, alternating runs, median (on CUDA:
+  ONNX Runtime fp32/fp16, with and without a CUDA graph, vs torch eager bf16 and fp32).
+
+On CUDA one untimed tile runs first (``--warmup-tiles``, default 1 there): the first tile pays for kernel
+loading, cuDNN's algorithm search and the decode graph's capture, which a multi-tile job pays once.
+``bench/gpu_check.sh`` runs the GPU tests and this benchmark together.
 
 Stages: vision encoder, LLM prefill, decode (tokens/s), SAM mask decoder; end to end = encoder + generate.
 """

@@ -297,6 +297,7 @@ class SpexModel(nn.Module):
                 f"over the model's {limit}: shorten the prompt (fewer region attributes)"
             )
 
+        backend = self._decode_backend()  # a bad SPEX_DECODE is reported before any work
         t_start = time.perf_counter()
         cache = DynamicCache()
         out = self.model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
@@ -305,7 +306,6 @@ class SpexModel(nn.Module):
         first = int(torch.argmax(scores, dim=-1)[0])  # host sync: the prefill is done here
         t_prefill = time.perf_counter()
         eos = set(self.eos_token_ids)
-        backend = self._decode_backend()
         decoder = self._static_decoder(length, max_new_tokens, backend) if backend != "eager" else None
         if decoder is None:
             backend = "eager"

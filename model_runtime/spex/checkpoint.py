@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -625,4 +626,7 @@ def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
             "pip install accelerate, or use --device cpu"
         ) from None
     budget = gpu_memory_budget(device)
-    dispatch_model(model, device_map=plan_device_map(model, int(budget * 0.8), dtype, device.index or 0))
+    with warnings.catch_warnings():
+        # "model.image_newline" is a parameter, not a submodule: accelerate places it but says so
+        warnings.filterwarnings("ignore", message=".*do not match any submodules.*", category=UserWarning)
+        dispatch_model(model, device_map=plan_device_map(model, int(budget * 0.8), dtype, device.index or 0))

@@ -176,7 +176,6 @@ def child_encoders(args, device) -> dict:
 def child_baseline(args, device) -> dict:
     """The official path's cost (see module docstring), timed stage by stage."""
     import torch
-    from transformers import DynamicCache
 
     from model_runtime.spex.modeling import SpexModel
 
@@ -185,45 +184,15 @@ def child_baseline(args, device) -> dict:
     model = SpexModel.from_pretrained(args.model, device=device.device, dtype=device.torch_dtype)
     t_load = time.perf_counter() - t0
     rss_load = peak_rss_gib()
-    emb_layer = model.model.embed_tokens
-    tower = model.model.vision_tower
     ids = model.tokenize_prompt(prompt)
     px_t = torch.from_numpy(px)
     with torch.inference_mode():
         model.encode_image(px_t)  # warm-up of the encoder (the LLM too with --warmup-tiles, as ours)
         for _ in range(args.warmup_tiles):
-            baseline_tile(model, px_t, ids, args.new_tokens)
+            baseline_tile(model, px_t, ids, args.new_tokens, device)
         _sync(device)
         cpu0 = time.process_time()
-        t = {"start": time.perf_counter()}
-        f, e = model.encode_image(px_t)
-        _sync(device)
-        t["vision"] = time.perf_counter()
-        x = model._embed_prompt(ids, f)
-        cache = DynamicCache()
-        o = model.model(inputs_embeds=x, past_key_values=cache, use_cache=True, output_hidden_states=True)
-        all_logits = model.logits(o.last_hidden_state).float()  # [1, L, vocab]: the official cost
-        lg = all_logits[:, -1]
-        kept = [o.hidden_states]
-        _sync(device)
-        t["prefill"] = time.perf_counter()
-        sts = []
-        for _ in range(args.new_tokens - 1):
-            tok = int(torch.argmax(lg, -1)[0])
-            s = model.model(
-                inputs_embeds=emb_layer(torch.tensor([[tok]], device=model.device)),
-                past_key_values=cache,
-                use_cache=True,
-                output_hidden_states=True,
-            )
-            kept.append(s.hidden_states)
-            sts.append(s.last_hidden_state[:, -1])
-            lg = model.logits(s.last_hidden_state).float()[:, -1]
-        _sync(device)
-        t["decode"] = time.perf_counter()
-        tower.decode(e.to(model.dtype), torch.stack(sts, dim=1))
-        _sync(device)
-        t["mask"] = time.perf_counter()
+        t, prompt_tokens = baseline_tile(model, px_t, ids, args.new_tokens, device)
         cpu = time.process_time() - cpu0
     return {
         "load_seconds": t_load,
@@ -235,28 +204,47 @@ def child_baseline(args, device) -> dict:
         "mask": t["mask"] - t["decode"],
         "total": t["mask"] - t["start"],
         "cpu_total": cpu,
-        "prompt_tokens": int(x.shape[1]),
+        "prompt_tokens": prompt_tokens,
         "vision_runtime": f"torch eager ({device.device} {device.dtype})",
         "decode_backend": "eager",
     }
 
 
-def baseline_tile(model, px_t, ids, new_tokens: int) -> None:
-    """One untimed tile of the baseline path (warm-up: CUDA kernels, cuBLAS handles, allocator)."""
+def baseline_tile(model, px_t, ids, new_tokens: int, device) -> tuple[dict, int]:
+    """One tile of the baseline path: (stage timestamps, prompt tokens). Also the warm-up tile."""
     import torch
     from transformers import DynamicCache
 
+    t = {"start": time.perf_counter()}
     f, e = model.encode_image(px_t)
+    _sync(device)
+    t["vision"] = time.perf_counter()
+    x = model._embed_prompt(ids, f)
     cache = DynamicCache()
-    o = model.model(inputs_embeds=model._embed_prompt(ids, f), past_key_values=cache, use_cache=True)
-    lg = model.logits(o.last_hidden_state).float()[:, -1]
+    o = model.model(inputs_embeds=x, past_key_values=cache, use_cache=True, output_hidden_states=True)
+    all_logits = model.logits(o.last_hidden_state).float()  # [1, L, vocab]: the official cost
+    lg = all_logits[:, -1]
+    kept = [o.hidden_states]
+    _sync(device)
+    t["prefill"] = time.perf_counter()
     sts = []
     for _ in range(new_tokens - 1):
-        tok = torch.argmax(lg, -1).view(1, 1)
-        s = model.model(inputs_embeds=model.model.embed_tokens(tok), past_key_values=cache, use_cache=True)
+        tok = int(torch.argmax(lg, -1)[0])
+        s = model.model(
+            inputs_embeds=model.model.embed_tokens(torch.tensor([[tok]], device=model.device)),
+            past_key_values=cache,
+            use_cache=True,
+            output_hidden_states=True,
+        )
+        kept.append(s.hidden_states)
         sts.append(s.last_hidden_state[:, -1])
         lg = model.logits(s.last_hidden_state).float()[:, -1]
+    _sync(device)
+    t["decode"] = time.perf_counter()
     model.model.vision_tower.decode(e.to(model.dtype), torch.stack(sts, dim=1))
+    _sync(device)
+    t["mask"] = time.perf_counter()
+    return t, int(x.shape[1])
 
 
 def child_ours(args, device, precision: str) -> dict:

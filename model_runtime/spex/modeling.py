@@ -109,6 +109,7 @@ class SpexModel(nn.Module):
         self.precision: str = "fp32"  # "fp32" | "fp16" | "bf16" | "int8" (see quantize.py)
         self.decode_mode: str = "auto"  # see _decode_backend; SPEX_DECODE overrides
         self._decoder = None  # StaticGreedyDecoder, built on first use
+        self._graph_refused = False  # a CUDA-graph capture failed: "auto" decodes eagerly from then on
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -375,17 +376,22 @@ class SpexModel(nn.Module):
         auto: a CUDA graph on a GPU when the whole LLM is there (not offloaded), the eager loop elsewhere.
         static = the graph's step run without capture (checks and debugging).
         """
-        mode = (os.environ.get("SPEX_DECODE") or self.decode_mode or "auto").strip().lower()
-        if mode not in DECODE_MODES:
-            raise SpexInputError(f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}")
+        mode = self._requested_decode_mode()
         on_gpu = self.device.type == "cuda" and not getattr(self, "hf_device_map", None)
         if mode == "auto":
             graphable = on_gpu and self.precision != "int8" and self._static_decode_supported()
-            mode = "graph" if graphable else "eager"
+            mode = "graph" if graphable and not self._graph_refused else "eager"
         if mode == "graph" and not on_gpu:
             raise SpexInputError(
                 "SPEX_DECODE=graph needs the whole model on a CUDA GPU: use SPEX_DECODE=auto or eager"
             )
+        return mode
+
+    def _requested_decode_mode(self) -> str:
+        """``SPEX_DECODE``, else ``self.decode_mode``, checked: one of :data:`DECODE_MODES`."""
+        mode = (os.environ.get("SPEX_DECODE") or self.decode_mode or "auto").strip().lower()
+        if mode not in DECODE_MODES:
+            raise SpexInputError(f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}")
         return mode
 
     def _static_decode_supported(self) -> bool:
@@ -408,14 +414,14 @@ class SpexModel(nn.Module):
                 self, cache_length(length, max_new_tokens), use_graph=backend == "graph"
             )
         except RuntimeError as exc:  # capture refused (e.g. an op that syncs with the host)
-            if backend != "graph" or self.decode_mode == "graph" or os.environ.get("SPEX_DECODE") == "graph":
+            if backend != "graph" or self._requested_decode_mode() == "graph":
                 raise
             warnings.warn(
                 f"CUDA-graph decoding is unavailable ({str(exc).splitlines()[0]}): using the eager loop",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            self.decode_mode = "eager"
+            self._graph_refused = True
             return None
         return self._decoder
 

@@ -103,6 +103,7 @@ class StaticGreedyDecoder:
             head = lm.embed_tokens.weight if model.tie_word_embeddings else model.lm_head.weight
             self.seen = torch.zeros(head.shape[0], dtype=torch.bool, device=dev)  # ids already generated
             self.positions = torch.arange(length, device=dev)
+        self.prompt_length = 0  # set by start()
         self.graph = None
         if use_graph:
             self._capture()

@@ -112,23 +112,21 @@ def select_providers(device: DeviceChoice, available: Sequence[str]) -> Tuple[Li
     return chosen + [CPU_PROVIDER], warnings
 
 
-def _provider_options(name: str, device: DeviceChoice, cuda_graph: bool = False):
+def _provider_options(name: str, device: DeviceChoice, onnx_path: str, cuda_graph: bool = False):
     if name == "CUDAExecutionProvider":
         opts = {"device_id": device.index}
         if cuda_graph:
             opts["enable_cuda_graph"] = "1"
         return opts
     if name == "TensorrtExecutionProvider":
-        return {"device_id": device.index, "trt_fp16_enable": device.dtype != "float32"}
+        # TensorRT builds an engine per model on first use (minutes): keep it beside the export
+        return {
+            "device_id": device.index,
+            "trt_fp16_enable": device.dtype != "float32",
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": os.path.join(os.path.dirname(onnx_path), "trt"),
+        }
     return {}
-
-
-def _tensorrt_cache_options(onnx_path: str) -> dict:
-    """TensorRT builds an engine per model on first use (minutes): keep it beside the export."""
-    return {
-        "trt_engine_cache_enable": "True",
-        "trt_engine_cache_path": os.path.join(os.path.dirname(onnx_path), "trt"),
-    }
 
 
 @dataclass
@@ -176,11 +174,7 @@ def ort_session(onnx_path: str, providers: Sequence[str], device: DeviceChoice, 
         # from torch's LLM threads that run next (measured: generate 2x slower right after an ORT run).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    plist = [(p, _provider_options(p, device, cuda_graph)) for p in providers]
-    plist = [
-        (p, {**o, **_tensorrt_cache_options(onnx_path)}) if p == "TensorrtExecutionProvider" else (p, o)
-        for p, o in plist
-    ]
+    plist = [(p, _provider_options(p, device, onnx_path, cuda_graph)) for p in providers]
     with warnings.catch_warnings():
         # "Specified provider ... is not in available provider names": reported by onnx_runtime(), once
         warnings.simplefilter("ignore", UserWarning)
@@ -267,9 +261,9 @@ def onnx_runtime(
                 f"onnxruntime could not start {chain[0]} ({why}): "
                 + ("the vision encoder runs on the CPU" if nxt == CPU_PROVIDER else f"trying {nxt}")
             )
-    if sess.get_providers()[0] == CPU_PROVIDER:
-        path, precision, cuda_graph = onnx_path, "fp32", False
     used = sess.get_providers()[0]
+    if used == CPU_PROVIDER:
+        path, precision, cuda_graph = onnx_path, "fp32", False
     if device.is_cuda and used == CPU_PROVIDER and not warnings:
         warnings.append(
             "onnxruntime fell back to the CPU provider (CUDA libraries not found?): "
@@ -285,7 +279,7 @@ def onnx_runtime(
                 raise
             warnings.append(f"ONNX Runtime CUDA graph unavailable ({str(exc).splitlines()[0]}): not used")
             cuda_graph = False
-            sess = ort_session(path, providers, device)
+            sess = ort_session(path, chain, device)
             run = _bound_run(sess, device, False)
         label = f"{used}, {precision}" + (", CUDA graph" if cuda_graph else "")
         return VisionEncoderRuntime("onnxruntime", label, path, warnings, _run=run)

@@ -1,8 +1,10 @@
-"""SAM prompt encoder + mask decoder, reused from Hugging Face ``transformers`` (as the official model does).
+"""SAM prompt encoder (from Hugging Face ``transformers``) + mask decoder (own module, :mod:`.sam_decoder`).
 
 Keys: ``sampromptencoder.*`` (``transformers`` ``SamPromptEncoder``, incl. its ``shared_embedding``) and
-``mask_decoder.*`` (``SamMaskDecoder``). SPEX feeds no points/boxes: the 4 sparse tokens come from the LLM
-(:mod:`.condensation`), the dense prompt is ``no_mask_embed`` broadcast over the grid.
+``mask_decoder.*`` (:class:`.sam_decoder.SpexMaskDecoder`, same names as ``transformers`` ``SamMaskDecoder``;
+own code because the released weights need the transformers-4.46.0 double softmax, see that module).
+SPEX feeds no points/boxes: the 4 sparse tokens come from the LLM (:mod:`.condensation`), the dense prompt
+is ``no_mask_embed`` broadcast over the grid.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import SamDecoderConfig
+from .sam_decoder import SpexMaskDecoder
 
 
 def build_sam(cfg: SamDecoderConfig) -> tuple[nn.Module, nn.Module]:
-    """(SamPromptEncoder, SamMaskDecoder) with the given sizes."""
-    from transformers.models.sam.modeling_sam import SamMaskDecoder, SamPromptEncoder
+    """(SamPromptEncoder, SpexMaskDecoder) with the given sizes."""
+    from transformers.models.sam.modeling_sam import SamPromptEncoder
 
-    sam_config = cfg.to_transformers()
-    return SamPromptEncoder(sam_config), SamMaskDecoder(sam_config.mask_decoder_config)
+    return SamPromptEncoder(cfg.to_transformers()), SpexMaskDecoder(cfg)
 
 
 def image_positional_embeddings(prompt_encoder: nn.Module, size: int) -> torch.Tensor:

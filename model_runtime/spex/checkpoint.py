@@ -29,6 +29,7 @@ from torch import nn
 
 from ..errors import ModelLoadError, SpexInputError
 from .config import SpexConfig
+from .integrity import assert_finite, check_memory, shard_path, weight_bytes
 from .safetensors_header import read_safetensors_header
 
 INDEX_FILE = "model.safetensors.index.json"
@@ -133,19 +134,13 @@ class TensorSource:
             entry = header[key]
             shape = tuple(int(d) for d in entry["shape"])
             dtype = _ST_DTYPES[entry["dtype"]]
-            start, end = (int(o) for o in entry["data_offsets"])
-            itemsize = torch.empty((), dtype=dtype).element_size()
-            if (end - start) != itemsize * int(torch.Size(shape).numel()):
-                raise ModelLoadError(
-                    f"tensor {key} in {path} has {end - start} bytes for shape {list(shape)}: "
-                    "the file is corrupt, re-download it"
-                )
+            start, end = (int(o) for o in entry["data_offsets"])  # sizes checked with the header
             self.key_file[key] = path
             self.shapes[key] = shape
             self._entries[key] = (path, dtype, shape, base + start, end - start)
 
     def get(self, key: str) -> torch.Tensor:
-        """The stored tensor, read from disk into its own buffer (no memory map)."""
+        """The stored tensor, read from disk into its own buffer (no memory map); NaN/Inf refused."""
         path, dtype, shape, offset, nbytes = self._entries[key]
         if nbytes == 0:
             return torch.empty(shape, dtype=dtype)
@@ -154,7 +149,13 @@ class TensorSource:
             fh.seek(offset)
             if fh.readinto(buf) != nbytes:
                 raise ModelLoadError(f"{path} ended early while reading {key}: re-download it")
-        return torch.frombuffer(buf, dtype=dtype).reshape(shape)
+        tensor = torch.frombuffer(buf, dtype=dtype).reshape(shape)
+        assert_finite(key, tensor, path)
+        return tensor
+
+    def get_dtype(self, key: str) -> torch.dtype:
+        """The stored dtype of ``key`` (from the header)."""
+        return self._entries[key][1]
 
 
 def _safetensors_files(folder: str) -> dict[str, str]:
@@ -170,7 +171,11 @@ def _safetensors_files(folder: str) -> dict[str, str]:
             raise ModelLoadError(
                 f"cannot parse {index_path} ({exc}): re-download the checkpoint's index file"
             ) from None
-        files = {k: os.path.join(folder, v) for k, v in weight_map.items()}
+        paths = {v: shard_path(folder, v, index_path) for v in set(weight_map.values()) if isinstance(v, str)}
+        files = {
+            k: paths[v] if isinstance(v, str) else shard_path(folder, v, index_path)
+            for k, v in weight_map.items()
+        }
         missing = sorted({os.path.basename(p) for p in files.values() if not os.path.isfile(p)})
         if missing:
             raise ModelLoadError(
@@ -180,6 +185,7 @@ def _safetensors_files(folder: str) -> dict[str, str]:
         return files
     single = os.path.join(folder, SINGLE_FILE)
     if os.path.isfile(single):
+        shard_path(folder, SINGLE_FILE, folder)
         header, _base = read_safetensors_header(single)
         return {k: single for k in header}
     raise ModelLoadError(
@@ -462,7 +468,7 @@ def load_spex_model(
     """
     if not model_dir or not os.path.isdir(model_dir):
         raise ModelLoadError(
-            f"model folder {model_dir!r} does not exist: point --model-dir to the downloaded "
+            f"model folder {model_dir!r} does not exist: point --model to the downloaded "
             "SPEX checkpoint folder"
         )
     dev = resolve_device(device)
@@ -471,6 +477,7 @@ def load_spex_model(
     tokenizer = load_tokenizer(model_dir)
     model = build_empty_model(config)
     expected = _expected_tensors(model)
+    check_model_memory(model_dir, expected, dev, dt, int8=layer_hook is not None)
     target = torch.device("cpu") if _needs_offload(expected, dev, dt) else dev
 
     if is_lora_folder(model_dir):
@@ -499,6 +506,16 @@ def load_spex_model(
     if target != dev:
         _dispatch(model, dev, dt)
     return model
+
+
+def check_model_memory(
+    model_dir: str, expected: dict[str, tuple[int, ...]], device: torch.device, dtype: torch.dtype, int8: bool
+) -> None:
+    """Refuse, before allocating, weights that cannot fit in this machine's memory (RAM, + GPU on CUDA)."""
+    bytes_per = torch.finfo(dtype).bits // 8
+    need = weight_bytes(expected, bytes_per, int8_prefix="model.layers." if int8 else None)
+    gpu = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
+    check_memory(os.path.join(model_dir, "config.json"), need, device.type, gpu)
 
 
 def _lora_getter(
@@ -531,6 +548,9 @@ def _lora_getter(
         t = non_lora[key] if key in non_lora else base.get(key)
         if key in deltas:
             t = (t.float() + deltas[key]).to(dtype)
+            assert_finite(key, t, os.path.join(model_dir, "adapter_model"))
+        elif key in non_lora:
+            assert_finite(key, t, non_lora_path)
         return t
 
     return get

@@ -25,6 +25,9 @@ IMAGE_SIZE = 512  # the network's input side (the official demo resizes every im
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SYSTEM_PROMPT = "You are a helpful assistant."
+# Upper bound of any integer size in config.json (the released model's largest is vocab_size 151,936): keeps
+# shape products far from int64 overflow; check_memory then compares the real total with the machine.
+MAX_CONFIG_INT = 1 << 22
 
 
 def _from_dict(cls, data: dict[str, Any] | None, what: str):
@@ -32,7 +35,12 @@ def _from_dict(cls, data: dict[str, Any] | None, what: str):
     data = dict(data or {})
     names = {f.name for f in fields(cls)}
     try:
-        obj = cls(**{k: v for k, v in data.items() if k in names})
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for k, v in kwargs.items():
+            values = v if isinstance(v, list) else [v]
+            if any(isinstance(x, int) and abs(x) > MAX_CONFIG_INT for x in values):
+                raise ValueError(f"{k}={v!r} is implausibly large (limit {MAX_CONFIG_INT})")
+        obj = cls(**kwargs)
         obj.validate()
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(
@@ -258,9 +266,14 @@ class SpexConfig:
             )
         text = {k: data[k] for k in _TEXT_KEYS if k in data}
         for k in _REQUIRED_TEXT_KEYS:
-            if not isinstance(text[k], int) or text[k] <= 0:
+            if not isinstance(text[k], int) or isinstance(text[k], bool) or text[k] <= 0:
                 raise ModelLoadError(
                     f"config.json field {k}={text[k]!r} is not a positive integer: "
+                    "use the config.json shipped with the model"
+                )
+            if text[k] > MAX_CONFIG_INT:
+                raise ModelLoadError(
+                    f"config.json field {k}={text[k]} is implausibly large (limit {MAX_CONFIG_INT}): "
                     "use the config.json shipped with the model"
                 )
         if text["hidden_size"] % text["num_attention_heads"]:

@@ -2,8 +2,9 @@
 
 Checks: Python, GDAL, torch (+ CUDA build, GPUs with memory), transformers, onnxruntime (version,
 providers, ``onnxruntime`` vs ``onnxruntime-gpu`` conflict), onnx (needed to export), and with ``--model``:
-the checkpoint folder (config.json, safetensors headers and the expected tensor groups, tokenizer files;
-read from headers only, no weights loaded) and the ONNX export cache (present / stale / missing).
+the checkpoint folder with the loader's own checks (config.json and its memory need, tokenizer, shard paths,
+safetensors headers, every tensor's shape, NaN/Inf in every tensor) and the ONNX export cache
+(present / stale / missing / corrupt).
 A ``warn`` line does not make the engine unusable (e.g. no onnxruntime: the encoder runs in torch).
 """
 
@@ -17,17 +18,6 @@ from dataclasses import dataclass
 from typing import Callable, List
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-
-# tensor groups every SPEX checkpoint has (prefix -> what it is)
-REQUIRED_GROUPS = {
-    "model.vision_tower.vision_tower.vision_model.": "vision encoder",
-    "model.vision_tower.mask_decoder.": "SAM mask decoder",
-    "model.vision_tower.sampromptencoder.": "SAM prompt encoder",
-    "model.vision_tower.lan_neck.": "token condensation neck",
-    "model.mm_projector.": "projector",
-    "model.embed_tokens.": "LLM embeddings",
-    "model.layers.": "LLM layers",
-}
 
 
 @dataclass
@@ -169,80 +159,89 @@ def check_onnxruntime() -> List[Check]:
     return checks
 
 
-def check_model(model_dir: str) -> List[Check]:
-    """Checkpoint folder validity from file headers, and the ONNX cache state."""
+def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check]:
+    """The loader's own validation of the folder, step by step (no second copy of the rules), then the ONNX
+    cache. Lines: model config (incl. memory), tokenizer, model weights (shard paths, safetensors headers),
+    model shapes (every tensor of the architecture), model values (NaN/Inf: reads every tensor), onnx cache.
+    """
     from ..errors import SpexError
-    from .config import SpexConfig
-    from .onnx_export import onnx_cache_state, weight_files
-    from .safetensors_header import read_safetensors_header
 
-    checks: List[Check] = []
     if not os.path.isdir(model_dir):
         return [Check(FAIL, "model", f"{model_dir} is not a folder: point --model at the SPEX model folder")]
     try:
-        cfg = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
-        checks.append(
-            Check(
-                OK,
-                "model config",
-                f"llava_qwen, {cfg.text['num_hidden_layers']} LLM layers, hidden {cfg.hidden_size}",
-            )
-        )
-    except SpexError as exc:
-        checks.append(Check(FAIL, "model config", str(exc)))
-    try:
-        keys = {}
-        for path in weight_files(model_dir):
-            header, _ = read_safetensors_header(path)
-            keys.update({k: v for k, v in header.items()})
-        missing = [
-            what for prefix, what in REQUIRED_GROUPS.items() if not any(k.startswith(prefix) for k in keys)
-        ]
-        n_el = sum(_numel(v["shape"]) for v in keys.values())
-        if missing:
-            checks.append(
-                Check(
-                    FAIL,
-                    "model weights",
-                    f"{len(keys)} tensors but no {', '.join(missing)}: "
-                    "the folder is not a complete SPEX checkpoint, re-download it",
-                )
-            )
-        else:
-            dtypes = sorted({v["dtype"] for v in keys.values()})
-            checks.append(
-                Check(
-                    OK,
-                    "model weights",
-                    f"{len(keys)} tensors, {n_el / 1e9:.3f} B parameters ({'/'.join(dtypes)})",
-                )
-            )
-    except SpexError as exc:
-        checks.append(Check(FAIL, "model weights", str(exc)))
-        keys = None
-    has_slow = all(os.path.isfile(os.path.join(model_dir, f)) for f in ("vocab.json", "merges.txt"))
-    has_fast = os.path.isfile(os.path.join(model_dir, "tokenizer.json"))
-    if has_slow or has_fast:
-        checks.append(Check(OK, "tokenizer", "tokenizer.json" if has_fast else "vocab.json + merges.txt"))
-    else:
-        checks.append(
-            Check(
-                FAIL,
-                "tokenizer",
-                f"no tokenizer.json nor vocab.json + merges.txt in {model_dir}: "
-                "copy the tokenizer files shipped with the model",
-            )
-        )
-    if keys and all(c.level != FAIL for c in checks):
-        checks.append(check_shapes(model_dir, {k: tuple(v["shape"]) for k, v in keys.items()}))
-    if keys:
+        import torch
+
+        from . import checkpoint as ck
+        from .config import SpexConfig
+    except ImportError as exc:
+        return [Check(WARN, "model", f"not checked ({exc.name} is missing): install the SPEX dependencies")]
+
+    checks: List[Check] = []
+
+    def step(name: str, fn: Callable[[], str]):
         try:
-            state = onnx_cache_state(model_dir)
-            level = OK if state.status == "present" else WARN
-            checks.append(Check(level, "onnx cache", state.describe()))
+            checks.append(Check(OK, name, fn()))
+            return True
         except SpexError as exc:
-            checks.append(Check(WARN, "onnx cache", str(exc)))
+            checks.append(Check(FAIL, name, str(exc)))
+            return False
+
+    state: dict = {}
+
+    def config() -> str:
+        cfg = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
+        state["expected"] = ck._expected_tensors(ck.build_empty_model(cfg))
+        ck.check_model_memory(model_dir, state["expected"], torch.device("cpu"), torch.float32, int8=False)
+        return f"llava_qwen, {cfg.text['num_hidden_layers']} LLM layers, hidden {cfg.hidden_size}"
+
+    def tokenizer() -> str:
+        tok = ck.load_tokenizer(model_dir)
+        return f"{type(tok).__name__}, {len(tok)} tokens"
+
+    def weights() -> str:
+        if ck.is_lora_folder(model_dir):
+            state["getter"] = ck._lora_getter(model_dir, base_model_dir, state["expected"], torch.float32)
+            return f"LoRA adapter on base {base_model_dir} (base + non-LoRA tensors match the architecture)"
+        source = ck.TensorSource(ck._safetensors_files(model_dir))
+        state["source"], state["getter"] = source, source.get
+        n_el = sum(_numel(s) for s in source.shapes.values())
+        dtypes = sorted({str(source.get_dtype(k)).replace("torch.", "") for k in source.shapes})
+        return f"{len(source.shapes)} tensors, {n_el / 1e9:.3f} B parameters ({'/'.join(dtypes)})"
+
+    def shapes() -> str:
+        if "source" in state:
+            ck.check_keys(state["expected"], state["source"].shapes, where=f"checkpoint {model_dir}")
+        return "every tensor matches the architecture of config.json"
+
+    def values() -> str:
+        for key in state["expected"]:
+            state["getter"](key)
+        return f"all {len(state['expected'])} tensors read, no NaN/Inf"
+
+    config_ok = step("model config", config)
+    step("tokenizer", tokenizer)
+    if config_ok and step("model weights", weights) and step("model shapes", shapes):
+        step("model values", values)
+    checks.extend(check_onnx_cache(model_dir))
     return checks
+
+
+def check_onnx_cache(model_dir: str) -> List[Check]:
+    """Is the ONNX export present, and does ONNX accept it (as the engine checks before using it)?"""
+    from ..errors import SpexError
+    from .integrity import check_onnx_file
+    from .onnx_export import onnx_cache_state
+
+    try:
+        state = onnx_cache_state(model_dir)
+    except SpexError as exc:
+        return [Check(WARN, "onnx cache", str(exc))]
+    if state.status == "present":
+        try:
+            check_onnx_file(state.path)
+        except SpexError as exc:
+            return [Check(WARN, "onnx cache", str(exc))]
+    return [Check(OK if state.status == "present" else WARN, "onnx cache", state.describe())]
 
 
 def _numel(shape) -> int:
@@ -252,28 +251,13 @@ def _numel(shape) -> int:
     return n
 
 
-def check_shapes(model_dir: str, found: dict) -> Check:
-    """Every tensor the architecture of config.json needs, with its shape (model built on the meta device)."""
-    from ..errors import SpexError
-
-    try:
-        from .checkpoint import _expected_tensors, build_empty_model, check_keys
-        from .config import SpexConfig
-
-        config = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
-        check_keys(_expected_tensors(build_empty_model(config)), found, where=f"checkpoint {model_dir}")
-    except ImportError as exc:
-        return Check(WARN, "model shapes", f"not checked ({exc.name} missing)")
-    except SpexError as exc:
-        return Check(FAIL, "model shapes", str(exc))
-    return Check(OK, "model shapes", "every tensor matches the architecture of config.json")
-
-
-def run_doctor(model_dir: str | None = None, out: Callable[[str], None] = print) -> int:
+def run_doctor(
+    model_dir: str | None = None, out: Callable[[str], None] = print, base_model_dir: str | None = None
+) -> int:
     """Print every check; 0 if the SPEX engine is usable, 2 otherwise."""
     checks = check_environment()
     if model_dir:
-        checks.extend(check_model(model_dir))
+        checks.extend(check_model(model_dir, base_model_dir))
     for c in checks:
         out(c.line())
     bad = [c for c in checks if c.level == FAIL]

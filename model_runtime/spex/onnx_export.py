@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from ..errors import DependencyMissingError, ModelLoadError, SpexInputError
+from .integrity import check_onnx_file, shard_path
 from .safetensors_header import read_safetensors_header
 
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
@@ -109,10 +110,10 @@ def weight_files(model_dir: str) -> List[str]:
     if os.path.isfile(index):
         try:
             with open(index, encoding="utf-8") as fh:
-                names = sorted(set(json.load(fh)["weight_map"].values()))
-        except (OSError, ValueError, KeyError) as exc:
+                names = sorted(set(json.load(fh)["weight_map"].values()), key=str)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelLoadError(f"{index} is unreadable ({exc}): re-download the model") from exc
-        files = [os.path.join(model_dir, n) for n in names]
+        files = [shard_path(model_dir, n, index) for n in names]
         missing = [f for f in files if not os.path.isfile(f)]
         if missing:
             raise ModelLoadError(
@@ -360,7 +361,14 @@ def export_vision_encoder(
     log = log or (lambda msg: None)
     state = onnx_cache_state(model_dir, opset)
     if state.status == "present" and not force:
-        return ExportResult(state.path, state.weights_hash, True, opset)
+        try:
+            check_onnx_file(state.path)
+            return ExportResult(state.path, state.weights_hash, True, opset)
+        except ModelLoadError as exc:  # a corrupt cached file is rebuilt, never used
+            log(f"{exc}; rebuilding it")
+            for f in (state.path, state.path + ".data"):
+                if os.path.exists(f):
+                    os.remove(f)
     target_dir = next((d for d in candidate_dirs(model_dir) if _writable_dir(d)), None)
     if target_dir is None:
         raise SpexInputError(

@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--aoi-crs", metavar="CRS", help="CRS of a --aoi bounding box (default: the raster's)")
     ex.add_argument("--engine", choices=ENGINES, default="spectral", help="spectral (default) or spex")
     ex.add_argument("--model", metavar="DIR", help="SPEX model folder (engine spex)")
+    ex.add_argument(
+        "--model-base", metavar="DIR", help="engine spex, LoRA checkpoint only: the base model folder"
+    )
     ex.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (engine spex)")
     ex.add_argument(
         "--precision",
@@ -194,6 +197,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         aoi=aoi,
         engine=args.engine,
         model_dir=args.model,
+        model_base_dir=args.model_base,
         device=args.device,
         sensor=args.sensor,
         bands=_parse_bands(args.bands),

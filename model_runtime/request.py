@@ -44,6 +44,7 @@ class ExtractRequest:
     aoi: Optional[AreaOfInterest] = None
     engine: str = "spectral"
     model_dir: Optional[str] = None  # SPEX checkpoint folder (engine "spex")
+    model_base_dir: Optional[str] = None  # engine "spex", LoRA layout only: the base model folder
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     sensor: Optional[str] = None  # preset name (see `spex info --sensors`); None: detect
     bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band index; wins over detection

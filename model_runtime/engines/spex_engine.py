@@ -80,20 +80,28 @@ def check_dependencies() -> List[str]:
     return []
 
 
-def load_model(model_dir: str, device_spec: str = "auto", log=None, precision: str = "auto") -> LoadedModel:
+def load_model(
+    model_dir: str,
+    device_spec: str = "auto",
+    log=None,
+    precision: str = "auto",
+    base_model_dir: str | None = None,
+) -> LoadedModel:
     """Load (or reuse) the model for ``model_dir`` on ``device_spec`` at ``precision``; one model is kept
-    at a time.
+    at a time. ``base_model_dir``: the base model of a LoRA checkpoint (``--model-base``).
 
     Order matters for peak memory: the vision-encoder runtime comes first (an ONNX export, when one must
     be made, loads and frees its own fp32 encoder), then the LLM, without the torch vision encoder when
     ONNX Runtime serves it.
     """
+    from ..spex.checkpoint import is_lora_folder
     from ..spex.device import resolve_precision
     from ..spex.modeling import SpexModel
     from ..spex.vision_runtime import auto_backend, backend_preference, torch_runtime, try_onnx_runtime
 
     device = resolve_precision(device_spec, precision)
-    key = (os.path.realpath(model_dir), device.device, device.dtype, device.quantization or "")
+    base_key = os.path.realpath(base_model_dir) if base_model_dir else ""
+    key = (os.path.realpath(model_dir), base_key, device.device, device.dtype, device.quantization or "")
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
@@ -105,10 +113,13 @@ def load_model(model_dir: str, device_spec: str = "auto", log=None, precision: s
         if prefer == "auto":
             prefer = auto_backend(device)
         vision, notes = None, []
+        if is_lora_folder(model_dir):  # its encoder lives in non_lora_trainables.bin: no ONNX export
+            prefer = "torch"
         if prefer == "onnx":
             vision, notes = try_onnx_runtime(model_dir, device, log, required=backend_preference() == "onnx")
         model = SpexModel.from_pretrained(
             model_dir,
+            base_model_dir=base_model_dir,
             device=device.device,
             dtype=device.torch_dtype,
             load_vision_encoder=vision is None,
@@ -211,6 +222,7 @@ class SpexEngine:
             req.device,
             log=lambda msg: job.progress(0.04, msg.splitlines()[0][:100]),
             precision=getattr(req, "precision", "auto") or "auto",
+            base_model_dir=getattr(req, "model_base_dir", None),
         )
         warnings.extend(w for w in loaded.vision.warnings if w not in warnings)
         job.check_cancelled()

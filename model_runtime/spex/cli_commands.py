@@ -41,6 +41,7 @@ def register(subparsers) -> None:
         description="One line per check; exit status 0 if the SPEX engine is usable, 2 otherwise.",
     )
     d.add_argument("--model", metavar="DIR", help="also check this SPEX checkpoint folder and its ONNX cache")
+    d.add_argument("--model-base", metavar="DIR", help="LoRA checkpoint only: the base model folder")
     d.set_defaults(func=cmd_doctor)
 
 
@@ -72,4 +73,4 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Handler of ``spex doctor``."""
     from .doctor import run_doctor
 
-    return run_doctor(args.model)
+    return run_doctor(args.model, base_model_dir=args.model_base)

@@ -222,7 +222,10 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
     step("tokenizer", tokenizer)
     if config_ok and step("model weights", weights) and step("model shapes", shapes):
         step("model values", values)
-    checks.extend(check_onnx_cache(model_dir))
+    if ck.is_lora_folder(model_dir):
+        checks.append(Check(OK, "onnx cache", "not used: a LoRA checkpoint's vision encoder runs in torch"))
+    else:
+        checks.extend(check_onnx_cache(model_dir))
     return checks
 
 

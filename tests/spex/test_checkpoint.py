@@ -305,3 +305,25 @@ def test_gpu_placement_plan_covers_every_tensor(tiny_model):
     tight = plan_device_map(tiny_model, rest + layer + 1, torch.float16)
     assert tight["model.layers.0"] == 0 and tight["model.layers.1"] == "cpu"
     assert tight["model.vision_tower"] == 0 and tight["model.image_newline"] == 0
+
+
+def test_lora_from_the_cli_extract_and_doctor(tiny_checkpoint, tmp_path, s2_sample, capsys):
+    """A LoRA checkpoint runs from ``spex extract --model-base`` and ``spex doctor --model-base``."""
+    from model_runtime.cli import main
+
+    lora, base, _, _ = _make_lora(tiny_checkpoint, tmp_path)
+    out = str(tmp_path / "water.gpkg")
+    argv = ["extract", s2_sample, "--prompt", "extract the water bodies", "--engine", "spex"]
+    argv += ["--model", lora, "--device", "cpu", "-o", out, "--json"]
+    capsys.readouterr()
+    assert main(argv) == 2  # no base model: one line naming the flag that exists
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--model-base" in err[0] and not os.path.exists(out)
+    assert main(["doctor", "--model", lora]) == 2
+    assert "--model-base" in capsys.readouterr().out
+
+    assert main(argv + ["--model-base", base]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["engine"] == "spex" and os.path.isfile(out)
+    assert main(["doctor", "--model", lora, "--model-base", base]) == 0
+    assert "SPEX engine: usable" in capsys.readouterr().out

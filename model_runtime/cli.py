@@ -327,6 +327,8 @@ def _quiet_gdal() -> None:
         return
     gdal.UseExceptions()
     gdal.PushErrorHandler("CPLQuietErrorHandler")
+    # the handler stack is per thread: the global handler also quiets GDAL/PROJ in worker threads
+    gdal.SetErrorHandler("CPLQuietErrorHandler")
     _GDAL_QUIET.append(True)
 
 

@@ -101,9 +101,10 @@ def open_gdal_raster(path: str, allow_network: bool = False):
 def read_error(name: str, exc: BaseException | str, window: Window | None = None) -> SpexInputError:
     """One-line SpexInputError for a GDAL failure while reading pixels of raster ``name``."""
     detail = " ".join(str(exc).split())[:200]
+    detail = f" ({detail})" if detail else ""
     where = f" at {window}" if window is not None else ""
     return SpexInputError(
-        f"GDAL could not read {name}{where} ({detail}): the file (or a VRT source) may be truncated, corrupt "
+        f"GDAL could not read {name}{where}{detail}: the file (or a VRT source) may be truncated, corrupt "
         "or missing; check it with gdalinfo -checksum"
     )
 
@@ -136,7 +137,7 @@ class RasterSource:
         self.band_count = ds.RasterCount
         self.geotransform: Tuple[float, ...] = tuple(gt)
         srs = ds.GetSpatialRef()
-        self.crs_wkt = srs.ExportToWkt() if srs is not None else ""
+        self.crs_wkt = _export_wkt(srs) if srs is not None else ""
         self._srs = srs
         self.detection = detection
         self.sensor = detection.sensor
@@ -450,6 +451,21 @@ class RasterSource:
             "bands": bands,
             "notes": list(self.notes),
         }
+
+
+def _export_wkt(srs) -> str:
+    """WKT of ``srs``: WKT1 when it exists, else WKT2 (e.g. Equal Earth has no WKT1 form)."""
+    for options in ([], ["FORMAT=WKT2_2018"]):
+        try:
+            with quiet_gdal():
+                wkt = srs.ExportToWkt(options)
+        except RuntimeError:
+            continue
+        if wkt:
+            return wkt
+    raise SpexInputError(
+        "the raster's CRS cannot be written as WKT: assign an EPSG CRS with gdal_translate -a_srs"
+    )
 
 
 def _aligned_edges(start: int, length: int, step: int) -> List[Tuple[int, int]]:

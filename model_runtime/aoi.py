@@ -122,10 +122,10 @@ def _read_vector(path: str):
     """(union of all polygons as MultiPolygon, layer SRS or None) from every layer of a vector file."""
     from osgeo import ogr
 
+    from .gdal_paths import check_dataset_path
     from .raster import quiet_gdal
 
-    if not os.path.exists(path):
-        raise SpexInputError(f"AOI file {path} does not exist: check the path")
+    check_dataset_path(path, "AOI file")
     try:
         with quiet_gdal():
             ds = ogr.Open(path)
@@ -280,7 +280,10 @@ def parse_aoi_arg(text: str | None, crs: str | None = None) -> AreaOfInterest | 
         return AreaOfInterest(bbox=bbox, crs=crs)
     if re.match(r"^\s*(MULTI)?POLYGON\s*(Z|M|ZM)?\s*\(", text, re.IGNORECASE):
         return AreaOfInterest(wkt=text, crs=crs)
-    if os.path.exists(text):
+    if os.path.lexists(text) or text.startswith("/vsi"):
+        from .gdal_paths import check_dataset_path
+
+        check_dataset_path(text, "AOI file")  # a FIFO or device is refused here, before anything reads it
         return AreaOfInterest(vector_path=text, crs=crs)
     raise SpexInputError(
         f"--aoi '{text}' is neither xmin,ymin,xmax,ymax, a WKT polygon nor an existing vector file: fix it"

@@ -2,25 +2,36 @@
 engine when it is installed).
 
 Exit status: 0 success; 2 bad input (one line ``spex: error: ...`` on stderr, no traceback; argparse errors
-too); 130 interrupted (Ctrl-C) or cancelled; 1 an unexpected error (traceback: a bug, please report it).
-``--json`` prints exactly one JSON object on stdout. Progress goes to stderr, only when stderr is a terminal
-(and neither ``--quiet`` nor ``--json``), so scripts and logs see clean output.
+too); 130 interrupted (Ctrl-C) or cancelled; 143 stopped by SIGTERM; 1 an unexpected error (traceback: a bug,
+please report it). SIGINT and SIGTERM stop the job cleanly: temp files and the job folder are removed.
+``--json`` prints exactly one JSON object on stdout: while the job runs, anything else written to stdout (by
+Python or by C libraries) goes to stderr. Progress goes to stderr, only when stderr is a terminal (and neither
+``--quiet`` nor ``--json``), so scripts and logs see clean output. Library warnings are collected: shown as
+``spex: warning:`` lines after a success, dropped on an error (whose output is exactly one line).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
+import warnings
 from typing import Callable, List, Sequence
 
 from . import __version__
 from .errors import ExtractionCancelled, SpexInputError
 from .request import ENGINES, ExtractRequest
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main thread by the SIGTERM handler: unwinds like Ctrl-C, so every cleanup runs."""
 
 
 class _UsageError(Exception):
@@ -52,6 +63,27 @@ def _float_arg(name: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
 
     return convert
+
+
+def _int_arg(name: str) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be 0 or positive, got {text!r}")
+        return value
+
+    return convert
+
+
+def _add_network_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-network",
+        action="store_true",
+        help="let GDAL read remote data (/vsicurl/, /vsis3/, URLs, WMS, remote VRT sources); off by default",
+    )
 
 
 class _TerminalProgress:
@@ -136,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--language", choices=("en", "zh"), help="explanation language (default: the prompt's)")
     ex.add_argument("--max-new-tokens", type=int, default=64, help=argparse.SUPPRESS)
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    ex.add_argument(
+        "--max-pixels",
+        type=_int_arg("--max-pixels"),
+        metavar="N",
+        help="size guard: refuse to process more than N pixels (default 500 million; 0: no limit)",
+    )
+    _add_network_option(ex)
     ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ex.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary (errors only)")
     ex.set_defaults(func=cmd_extract)
@@ -148,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--bands", metavar="ROLE=N,...", help="band roles to assume, e.g. red=3,nir=4")
     info.add_argument("--scaling", metavar="MODE", help="reflectance scaling to assume")
     info.add_argument("--sensors", action="store_true", help="list the sensor presets")
+    _add_network_option(info)
     info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     info.set_defaults(func=cmd_info)
 
@@ -210,11 +250,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         language=args.language,
         max_new_tokens=args.max_new_tokens,
         precision=args.precision,
+        allow_network=args.allow_network,
+        max_pixels=args.max_pixels,
     )
     show_progress = not (args.quiet or args.json) and _isatty(sys.stderr)
     bar = _TerminalProgress() if show_progress else None
     try:
-        result = extract(request, progress=bar)
+        with _stdout_to_stderr(args.json):
+            result = extract(request, progress=bar)
     finally:
         if bar is not None:
             bar.clear()
@@ -257,11 +300,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.raster:
         raise SpexInputError("no raster given: run 'spex info RASTER' (or 'spex info --sensors')")
-    if not os.path.exists(args.raster):
-        raise SpexInputError(f"raster {args.raster} does not exist: check the path")
-    described = info_module.info_json(
-        args.raster, sensor=args.sensor, bands=_parse_bands(args.bands) or None, scaling=args.scaling
-    )
+    with _stdout_to_stderr(args.json):
+        described = info_module.info_json(
+            args.raster,
+            sensor=args.sensor,
+            bands=_parse_bands(args.bands) or None,
+            scaling=args.scaling,
+            allow_network=args.allow_network,
+        )
     if args.json:
         print(json.dumps(described, ensure_ascii=False, indent=2, default=str))
     else:
@@ -285,6 +331,8 @@ def _quiet_gdal() -> None:
         return
     gdal.UseExceptions()
     gdal.PushErrorHandler("CPLQuietErrorHandler")
+    # the handler stack is per thread: the global handler also quiets GDAL/PROJ in worker threads
+    gdal.SetErrorHandler("CPLQuietErrorHandler")
     _GDAL_QUIET.append(True)
 
 
@@ -295,10 +343,90 @@ def _isatty(stream) -> bool:
         return False
 
 
+def _check_argv(args_list: Sequence[str]) -> None:
+    """Arguments that are not valid UTF-8 (raw bytes decoded with surrogateescape) cannot reach GDAL or a
+    file: one clear error instead of 'not a string' deep inside."""
+    for arg in args_list:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")[:80]
+            raise SpexInputError(
+                f"argument {shown!r} holds bytes that are not valid UTF-8: "
+                "pass text (and file names) in UTF-8, e.g. rename the file"
+            ) from None
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM (and SIGINT) unwind the main thread with an exception, so every ``finally`` cleans up; a
+    second signal during that cleanup is ignored. No-op outside the main thread (e.g. inside QGIS)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, _frame):
+        if fired:
+            return
+        fired.append(signum)
+        raise _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # pragma: no cover - not settable here
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool):
+    """While active, file descriptor 1 (and sys.stdout) point at stderr: C libraries that print cannot
+    break ``--json``'s single object. The JSON is printed after the block."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no fd 1
+        yield
+        return
+    python_stdout = sys.stdout
+    try:
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        yield
+    finally:
+        sys.stdout = python_stdout
+        try:
+            sys.stderr.flush()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``spex`` command; returns the exit status (see the module docstring)."""
     args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings(record=True) as caught, _signals_raise():
+        warnings.simplefilter("always")
+        status = _main(args_list)
+        if status == EXIT_OK:
+            for warning in caught:
+                print(f"spex: warning: {_one_line(warning.message)}", file=sys.stderr)
+    return status
+
+
+def _main(args_list: List[str]) -> int:
     try:
+        _check_argv(args_list)
         parser = build_parser()
         args = parser.parse_args(args_list)
         if getattr(args, "func", None) is None:
@@ -317,6 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExtractionCancelled:
         _error("cancelled")
         return EXIT_INTERRUPTED
+    except _Terminated:
+        print("spex: stopped (SIGTERM): temporary files removed", file=sys.stderr, flush=True)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\nspex: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

@@ -7,14 +7,19 @@ from typing import Any, Dict
 from .bands import SENSOR_PRESETS
 
 
-def info_json(source, sensor: str | None = None, bands=None, scaling=None) -> Dict[str, Any]:
+def info_json(
+    source, sensor: str | None = None, bands=None, scaling=None, allow_network: bool = False
+) -> Dict[str, Any]:
     """``spex info --json`` / the QGIS dock: :meth:`RasterSource.describe` of ``source`` (a path or an open
-    :class:`~model_runtime.raster.RasterSource`); the overrides are those of ``spex extract``."""
+    :class:`~model_runtime.raster.RasterSource`); the overrides are those of ``spex extract``; remote
+    sources only with ``allow_network``."""
     from .raster import RasterSource
 
     if isinstance(source, RasterSource):
         return source.describe()
-    with RasterSource.open(str(source), sensor=sensor, bands=bands, scaling=scaling) as opened:
+    with RasterSource.open(
+        str(source), sensor=sensor, bands=bands, scaling=scaling, allow_network=allow_network
+    ) as opened:
         return opened.describe()
 
 

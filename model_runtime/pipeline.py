@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
+from .atomic import make_job_dir
 from .engines import get_engine
 from .engines.base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob
 from .errors import ExtractionCancelled, SpexInputError
@@ -42,6 +43,9 @@ THRESHOLD_METHODS = ("fixed", "otsu")
 JOB_GDAL_CACHE_BYTES = 256 * 1024 * 1024
 _cache_lock = threading.Lock()
 _cache_state = {"users": 0, "saved": None, "threads_set": False}
+#: size guard: largest window (pixels) processed unless the request raises it (``--max-pixels``, 0: none).
+#: 500 million pixels is about four Sentinel-2 10 m tiles: minutes of work, not hours.
+DEFAULT_MAX_PIXELS = 500_000_000
 #: regions that get the full SPIE dict with the rotated bounding box (largest first); see region_dicts()
 FULL_SPIE_REGIONS = 200
 
@@ -98,8 +102,12 @@ def validate_request(request: ExtractRequest) -> None:
         raise SpexInputError(
             f"invalid simplify tolerance {request.simplify!r}: use 0 or a positive map distance"
         )
-    if not os.path.exists(request.raster):
-        raise SpexInputError(f"raster {request.raster} does not exist: check the path")
+    from .gdal_paths import check_dataset_path
+
+    check_dataset_path(request.raster, "raster", allow_network=bool(getattr(request, "allow_network", False)))
+    max_pixels = getattr(request, "max_pixels", None)
+    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 0):
+        raise SpexInputError(f"invalid pixel limit {max_pixels!r}: give 0 (no limit) or a positive number")
     if os.path.isdir(request.raster) and not request.raster.lower().endswith((".safe", ".zarr")):
         raise SpexInputError(f"raster {request.raster} is a folder: give the path of a raster file")
 
@@ -126,13 +134,17 @@ def extract(
     output, temp_output_dir = request.output, None
     if output:
         output = os.path.abspath(os.path.expanduser(output))
-        if os.path.exists(output) and os.path.samefile(output, request.raster):
+        if (
+            os.path.exists(output)
+            and os.path.exists(request.raster)
+            and os.path.samefile(output, request.raster)
+        ):
             raise SpexInputError(f"output {output} is the input raster: choose another output file")
         check_destination(output, request.overwrite)
     engine = get_engine(request.engine)
     tracker.check()
 
-    workdir = tempfile.mkdtemp(prefix="spex-job-")
+    workdir = make_job_dir()
     try:
         if not output:
             temp_output_dir = tempfile.mkdtemp(prefix="spex-out-")
@@ -162,8 +174,11 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         sensor=request.sensor,
         bands=dict(request.bands or {}) or None,
         scaling=request.scaling,
+        allow_network=bool(getattr(request, "allow_network", False)),
     ) as source:
         region = resolve_aoi(request.aoi, source)
+        _check_size(region.window, getattr(request, "max_pixels", None), bool(request.aoi))
+        _check_output_crs(output, source)
         tracker.report(_STAGES["open"][1], "raster opened")
         tracker.check()
 
@@ -267,6 +282,29 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         warnings=warnings,
         details=_jsonable(details),
     )
+
+
+def _check_size(window, max_pixels: int | None, has_aoi: bool) -> None:
+    """SpexInputError when the window to process exceeds the pixel limit (bounded work by default)."""
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
+    pixels = int(window.xsize) * int(window.ysize)
+    if limit and pixels > limit:
+        fix = "give a smaller --aoi" if has_aoi else "give --aoi xmin,ymin,xmax,ymax to process part of it"
+        raise SpexInputError(
+            f"the area to process is {window.xsize} x {window.ysize} = {pixels:,} pixels, more than the "
+            f"{limit:,} pixel limit: {fix}, or raise the limit with --max-pixels N (0: no limit)"
+        )
+
+
+def _check_output_crs(output: str, source) -> None:
+    """GeoJSON is defined in WGS 84: refuse a raster without CRS before any work (nothing to reproject)."""
+    from .writers import output_format
+
+    if not source.crs_wkt and output_format(output) == "GeoJSON":
+        raise SpexInputError(
+            f"{os.path.basename(source.path)} has no CRS and GeoJSON is defined in WGS 84: assign one "
+            "(gdal_translate -a_srs EPSG:XXXX) or write .gpkg or .shp"
+        )
 
 
 @contextmanager

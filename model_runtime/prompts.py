@@ -316,15 +316,42 @@ def _resolve(hits: Dict[str, List[str]], text: str) -> str | None:
     )
 
 
+#: longest prompt accepted (characters): a prompt names a class, not a document
+MAX_PROMPT_CHARS = 1000
+
+
+def clean_prompt(text) -> str:
+    """The prompt on one line: control characters (ESC, BEL, TAB, newlines...) become spaces, runs of
+    whitespace one space. SpexInputError for an empty prompt, one holding bytes that are not valid UTF-8
+    (lone surrogates from raw argv bytes) or one longer than :data:`MAX_PROMPT_CHARS`."""
+    if text is None or not str(text).strip():
+        raise SpexInputError(f"empty prompt: {_HELP}")
+    text = str(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpexInputError(
+            "the prompt holds bytes that are not valid UTF-8: type it as UTF-8 text"
+        ) from None
+    if len(text) > MAX_PROMPT_CHARS:
+        raise SpexInputError(
+            f"the prompt is {len(text)} characters long, more than {MAX_PROMPT_CHARS}: name the class in a "
+            "short sentence"
+        )
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    phrase = " ".join(text.split())
+    if not phrase:
+        raise SpexInputError(f"empty prompt: {_HELP}")
+    return phrase
+
+
 def parse_prompt(text: str, language: str | None = None) -> PromptTarget:
     """Parse a free-text prompt into a :class:`PromptTarget`.
 
     ``language`` ("en"/"zh") forces the explanation language; by default it follows the prompt (any CJK
     ideograph -> "zh"). Raises :class:`SpexInputError` for an empty, unknown or ambiguous prompt.
     """
-    if text is None or not str(text).strip():
-        raise SpexInputError(f"empty prompt: {_HELP}")
-    phrase = " ".join(str(text).split())
+    phrase = clean_prompt(text)
     if language is not None and language not in ("en", "zh"):
         raise SpexInputError(f"unknown language {language!r}: use 'en' or 'zh'")
     lang = language or detect_language(phrase)

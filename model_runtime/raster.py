@@ -62,16 +62,20 @@ def quiet_gdal():
         gdal.PopErrorHandler()
 
 
-def open_gdal_raster(path: str):
-    """``gdal.OpenEx(path, OF_RASTER)``; one-line :class:`SpexInputError` messages for the usual mistakes."""
+def open_gdal_raster(path: str, allow_network: bool = False):
+    """``gdal.OpenEx(path, OF_RASTER)``; one-line :class:`SpexInputError` messages for the usual mistakes.
+
+    The path is checked first (:func:`~model_runtime.gdal_paths.check_dataset_path`): GDAL virtual paths
+    through GDAL, FIFOs and devices refused before opening, network sources only with ``allow_network``.
+    """
     from osgeo import gdal
+
+    from .gdal_paths import check_dataset_path
 
     text = "" if path is None else str(path).strip()
     if not text:
         raise SpexInputError("no raster given: pass the path of a multispectral GeoTIFF (or any GDAL raster)")
-    is_gdal_path = text.startswith(("/vsi", "NETCDF:", "HDF5:", "SENTINEL2_", "GTIFF_DIR:")) or "://" in text
-    if not is_gdal_path and not os.path.exists(text):
-        raise SpexInputError(f"raster {text} does not exist: check the path")
+    check_dataset_path(text, "raster", allow_network=allow_network)
     if os.path.isdir(text) and not text.rstrip("/\\").lower().endswith((".safe", ".zarr", ".gdb")):
         raise SpexInputError(f"raster {text} is a folder: give the path of a raster file inside it")
     message = ""
@@ -94,6 +98,17 @@ def open_gdal_raster(path: str):
     return ds
 
 
+def read_error(name: str, exc: BaseException | str, window: Window | None = None) -> SpexInputError:
+    """One-line SpexInputError for a GDAL failure while reading pixels of raster ``name``."""
+    detail = " ".join(str(exc).split())[:200]
+    detail = f" ({detail})" if detail else ""
+    where = f" at {window}" if window is not None else ""
+    return SpexInputError(
+        f"GDAL could not read {name}{where}{detail}: the file (or a VRT source) may be truncated, corrupt "
+        "or missing; check it with gdalinfo -checksum"
+    )
+
+
 class RasterSource:
     """An open multispectral raster: band roles, scaling, georeferencing and windowed reads.
 
@@ -108,6 +123,11 @@ class RasterSource:
                 f"{name} has no georeferencing: polygons would have no location; georeference it first "
                 "(QGIS Georeferencer or gdal_translate -a_ullr -a_srs)"
             )
+        if not all(math.isfinite(v) for v in gt) or gt[1] == 0.0 or gt[5] == 0.0:
+            raise SpexInputError(
+                f"{name} has an invalid geotransform {tuple(gt)} (non-finite or zero pixel size): "
+                "fix its georeferencing, e.g. gdal_translate -a_ullr xmin ymax xmax ymin"
+            )
         if gt[2] != 0.0 or gt[4] != 0.0:
             raise SpexInputError(f"{name} has a rotated geotransform: warp it north-up first with gdalwarp")
         self._ds = ds
@@ -117,7 +137,7 @@ class RasterSource:
         self.band_count = ds.RasterCount
         self.geotransform: Tuple[float, ...] = tuple(gt)
         srs = ds.GetSpatialRef()
-        self.crs_wkt = srs.ExportToWkt() if srs is not None else ""
+        self.crs_wkt = _export_wkt(srs) if srs is not None else ""
         self._srs = srs
         self.detection = detection
         self.sensor = detection.sensor
@@ -132,18 +152,33 @@ class RasterSource:
 
     # ------------------------------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str, sensor: str | None = None, bands=None, scaling=None) -> RasterSource:
+    def open(
+        cls, path: str, sensor: str | None = None, bands=None, scaling=None, allow_network: bool = False
+    ) -> RasterSource:
         """Open ``path``; ``sensor`` preset, ``bands`` (``{"red": 3}`` or ``"red=3"``) and ``scaling``
-        (``--scaling`` text) override detection. Raises :class:`SpexInputError` for unusable inputs."""
-        ds = open_gdal_raster(path)
+        (``--scaling`` text) override detection; network sources only with ``allow_network``. Raises
+        :class:`SpexInputError` for unusable inputs."""
+        from osgeo import gdal
+
+        ds = open_gdal_raster(path, allow_network=allow_network)
         name = os.path.basename(str(path))
         if ds.RasterCount < 2:
             raise SpexInputError(
                 f"{name} has a single band: extraction needs several bands (at least red, green, NIR or "
                 "red, green, blue); stack them into one file, e.g. gdalbuildvrt -separate stack.vrt B*.tif"
             )
-        detection = detect_band_roles(ds, sensor=sensor, user_bands=bands)
-        chosen = detect_scaling(ds, detection.sensor, override=scaling, roles=detection.roles)
+        complex_types = (gdal.GDT_CInt16, gdal.GDT_CInt32, gdal.GDT_CFloat32, gdal.GDT_CFloat64)
+        for i in range(1, ds.RasterCount + 1):
+            if ds.GetRasterBand(i).DataType in complex_types:
+                raise SpexInputError(
+                    f"band {i} of {name} holds complex numbers (radar/interferometry data): give reflectance "
+                    "bands, or convert with gdal_translate -ot Float32 after taking the amplitude"
+                )
+        try:
+            detection = detect_band_roles(ds, sensor=sensor, user_bands=bands)
+            chosen = detect_scaling(ds, detection.sensor, override=scaling, roles=detection.roles)
+        except RuntimeError as exc:  # GDAL failed while sampling pixels: a truncated or corrupt file
+            raise read_error(name, exc) from None
         return cls(ds, str(path), detection, chosen)
 
     def close(self) -> None:
@@ -259,7 +294,10 @@ class RasterSource:
         else:
             buf = np.empty((len(roles), rows, cols), dtype=np.float32)
         args = (window.xoff, window.yoff, window.xsize, window.ysize)
-        result = ds.ReadAsArray(*args, buf_obj=buf, band_list=indices)
+        try:
+            result = ds.ReadAsArray(*args, buf_obj=buf, band_list=indices)
+        except RuntimeError as exc:  # gdal.UseExceptions() is on (the CLI, QGIS plugins)
+            raise read_error(os.path.basename(self.path), exc, window) from None
         if result is None:
             raise SpexInputError(
                 f"GDAL could not read bands {indices} of {os.path.basename(self.path)} at {window}: "
@@ -291,7 +329,10 @@ class RasterSource:
                 key = "dataset" if flags & gdal.GMF_PER_DATASET else index
                 if key not in masks_done:
                     masks_done.add(key)
-                    mask = band.GetMaskBand().ReadAsArray(*args)
+                    try:
+                        mask = band.GetMaskBand().ReadAsArray(*args)
+                    except RuntimeError as exc:
+                        raise read_error(os.path.basename(self.path), exc, window) from None
                     if mask is not None:
                         valid &= mask > 0
         if not zero_is_nodata:  # a 0 no-data on every band already removed any all-zero pixel
@@ -410,6 +451,21 @@ class RasterSource:
             "bands": bands,
             "notes": list(self.notes),
         }
+
+
+def _export_wkt(srs) -> str:
+    """WKT of ``srs``: WKT1 when it exists, else WKT2 (e.g. Equal Earth has no WKT1 form)."""
+    for options in ([], ["FORMAT=WKT2_2018"]):
+        try:
+            with quiet_gdal():
+                wkt = srs.ExportToWkt(options)
+        except RuntimeError:
+            continue
+        if wkt:
+            return wkt
+    raise SpexInputError(
+        "the raster's CRS cannot be written as WKT: assign an EPSG CRS with gdal_translate -a_srs"
+    )
 
 
 def _aligned_edges(start: int, length: int, step: int) -> List[Tuple[int, int]]:

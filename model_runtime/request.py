@@ -57,6 +57,8 @@ class ExtractRequest:
     language: Optional[str] = None  # "en" | "zh"; None: follow the prompt's language
     max_new_tokens: int = 64  # engine "spex"
     precision: str = "auto"  # engine "spex": auto | fp32 | fp16 | bf16 | int8 (int8: CPU, opt-in)
+    allow_network: bool = False  # let GDAL read remote sources (/vsicurl/, /vsis3/, WMS, remote VRT sources)
+    max_pixels: Optional[int] = None  # size guard of the processed window; None: the default, 0: no limit
 
 
 @dataclass

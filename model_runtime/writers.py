@@ -14,16 +14,17 @@ Format notes:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
-import tempfile
-import uuid
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 from osgeo import gdal, ogr, osr
 
+from . import atomic
 from .errors import SpexInputError
 from .request import OUTPUT_FORMATS
 
@@ -117,24 +118,29 @@ def check_destination(path: str, overwrite: bool = False) -> str:
             f"output folder {folder} does not exist: create it or choose another output path"
         )
     existing = existing_outputs(path)
+    for item in existing:
+        if os.path.isdir(item):
+            raise SpexInputError(f"output {item} is a folder: choose another output name")
+        if not stat.S_ISREG(os.lstat(item).st_mode) and not os.path.islink(item):
+            raise SpexInputError(
+                f"output {item} exists and is not a regular file (a FIFO, socket or device): "
+                "choose another output name"
+            )
     if existing and not overwrite:
         raise SpexInputError(
             f"output {existing[0]} already exists: pass --overwrite (overwrite=True) to replace it"
         )
-    for item in existing:
-        if os.path.isdir(item):
-            raise SpexInputError(f"output {item} is a folder: choose another output name")
     _probe_writable(folder)
+    atomic.clean_stale_temps(folder)
     return driver
 
 
 def _probe_writable(folder: str) -> None:
+    probe = atomic.temp_file_name(os.path.join(folder, "probe"))
     try:
-        fd, probe = tempfile.mkstemp(prefix=".spex-probe-", dir=folder)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise SpexInputError(
-            f"cannot write in folder {folder} ({exc.strerror or exc}): choose a writable output location"
-        ) from None
+        raise atomic.write_error(folder, exc) from None
     os.close(fd)
     os.remove(probe)
 
@@ -206,6 +212,11 @@ def write_features(
     """
     driver = check_destination(path, overwrite)
     features = list(features)
+    if driver == "GeoJSON" and not crs_wkt:
+        raise SpexInputError(
+            f"the raster has no CRS and GeoJSON ({os.path.basename(path)}) is defined in WGS 84: assign the "
+            "raster a CRS (gdal_translate -a_srs EPSG:XXXX) or write .gpkg or .shp"
+        )
     src_srs = None
     if crs_wkt:
         src_srs = osr.SpatialReference()
@@ -213,7 +224,7 @@ def write_features(
         src_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     if driver == "ESRI Shapefile":
         return _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite, check_cancelled)
-    return _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled)
+    return _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled, overwrite)
 
 
 def _values(feat: Feature, geom: ogr.Geometry) -> Dict[str, Any]:
@@ -240,10 +251,40 @@ def _field_setters(defn: ogr.FeatureDefn) -> Dict[str, Any]:
     return {name: setter(defn.GetFieldIndex(name), ftype) for name, ftype in FIELDS}
 
 
-def _temp_name(path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(path))
-    stem, ext = os.path.splitext(name)
-    return os.path.join(folder, f".{stem}.spex-tmp-{uuid.uuid4().hex[:12]}{ext}")
+def _needed_bytes(features: Sequence[Feature], driver: str) -> int:
+    """A generous estimate of the output size (GeoJSON text is ~3x the WKB), for disk-full messages."""
+    geometry = sum(len(f.wkb) for f in features)
+    text = sum(len(str(v).encode("utf-8")) for f in features for v in f.attributes.values() if v is not None)
+    factor = 3 if driver == "GeoJSON" else 2
+    return factor * geometry + 2 * text + 256 * 1024
+
+
+def _verify(path: str, driver: str, expected: int) -> None:
+    """Read ``path`` back: one layer holding ``expected`` features, else OSError(EIO)."""
+    try:
+        ds = ogr.GetDriverByName(driver).Open(path, 0)
+        count = ds.GetLayer(0).GetFeatureCount() if ds is not None and ds.GetLayerCount() else -1
+    except RuntimeError as exc:
+        raise OSError(errno.EIO, f"the written file does not read back ({exc})") from None
+    ds = None
+    if count != expected:
+        raise OSError(errno.EIO, f"the written file reads back {max(count, 0)} of {expected} features")
+
+
+def _fail(folder: str, exc: BaseException, needed: int) -> BaseException:
+    """The user-facing error for a failed write (disk full / I/O / GDAL), or ``exc`` itself otherwise."""
+    if isinstance(exc, FileExistsError):
+        pass
+    elif isinstance(exc, OSError) or (
+        isinstance(exc, RuntimeError) and atomic.looks_like_io_error(folder, exc, needed)
+    ):
+        return atomic.write_error(folder, exc, needed)
+    if isinstance(exc, FileExistsError):
+        return SpexInputError(
+            f"output {exc.filename or ''} appeared while the job ran and was kept: "
+            "pass --overwrite to replace it or choose another name"
+        )
+    return exc
 
 
 def _remove_quietly(*paths: str) -> None:
@@ -267,8 +308,11 @@ def _open_datasource(driver: str, target: str) -> ogr.DataSource:
         ) from None
 
 
-def _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled=None) -> WriteResult:
-    tmp = _temp_name(path)
+def _write_single_file(
+    path, driver, features, src_srs, layer_name, check_cancelled=None, overwrite=False
+) -> WriteResult:
+    tmp = atomic.temp_file_name(path)
+    folder = os.path.dirname(tmp)
     dst_srs, transform = src_srs, None
     options: List[str] = []
     if driver == "GeoJSON":
@@ -306,11 +350,17 @@ def _write_single_file(path, driver, features, src_srs, layer_name, check_cancel
         layer = None
         ds.FlushCache()
         ds = None  # closes the file: GPKG WAL/journal files are merged and removed here
-        os.replace(tmp, path)
-    except BaseException:
+        atomic.fsync_path(tmp)
+        _verify(tmp, driver, len(features))
+        atomic.publish(tmp, path, overwrite)
+        atomic.fsync_path(folder)
+    except BaseException as exc:
         layer = ds = None
         _remove_quietly(tmp)
-        raise
+        error = _fail(folder, exc, _needed_bytes(features, driver))
+        if error is exc:
+            raise
+        raise error from None
     return WriteResult(path=path, layer=layer_name, format=driver, crs_wkt=crs_wkt, features=len(features))
 
 
@@ -341,12 +391,7 @@ def _write_shapefile(
     if explain_bytes > DBF_TEXT_BYTES or parts["explain"] > 1:
         sidecar = _shapefile_base(path) + ".explain.txt"
 
-    try:
-        workdir = tempfile.mkdtemp(prefix=".spex-tmp-", dir=folder)
-    except OSError as exc:
-        raise SpexInputError(
-            f"cannot write in folder {folder} ({exc.strerror or exc}): choose a writable output location"
-        ) from None
+    workdir = atomic.make_temp_dir(folder)
     try:
         tmp_shp = os.path.join(workdir, base_name + ext)
         ds = _open_datasource("ESRI Shapefile", tmp_shp)
@@ -382,19 +427,32 @@ def _write_shapefile(
             layer.CreateFeature(out)
         layer = None
         ds = None
+        _verify(tmp_shp, "ESRI Shapefile", len(features))
         produced = sorted(os.listdir(workdir))
         if sidecar is not None:
             with open(os.path.join(workdir, os.path.basename(sidecar)), "w", encoding="utf-8") as fh:
                 fh.write(explanation)
             produced.append(os.path.basename(sidecar))
-        # replace: stale derived files of an old set first, then the parts, the .shp last
-        if overwrite:
-            for stale in SHAPEFILE_STALE:
-                candidate = _shapefile_base(path) + stale
-                if os.path.basename(candidate) not in produced and os.path.lexists(candidate):
-                    os.remove(candidate)
-        for name in sorted(produced, key=lambda n: n.lower().endswith(".shp")):
-            os.replace(os.path.join(workdir, name), os.path.join(folder, name))
+        for name in produced:
+            atomic.fsync_path(os.path.join(workdir, name))
+        # the .shp last: a reader that sees it sees the whole set. Parts of an old set that the new one lacks
+        # (an old .prj when the new raster has no CRS, a spatial index) go, but only with overwrite.
+        base = _shapefile_base(path)
+        stale = [
+            base + e for e in SHAPEFILE_PARTS + SHAPEFILE_STALE if os.path.basename(base + e) not in produced
+        ]
+        pairs = [
+            (os.path.join(workdir, name), os.path.join(folder, name))
+            for name in sorted(produced, key=lambda n: n.lower().endswith(".shp"))
+        ]
+        atomic.publish_set(pairs, overwrite, stale=stale)
+        atomic.fsync_path(folder)
+    except BaseException as exc:
+        layer = ds = None
+        error = _fail(folder, exc, _needed_bytes(features, "ESRI Shapefile"))
+        if error is exc:
+            raise
+        raise error from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

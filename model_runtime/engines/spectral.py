@@ -507,8 +507,8 @@ class SpectralEngine:
         """Reflectance check on a <= 512 x 512 sample from the middle of the first windows holding data."""
         from ..raster import Window
 
-        if getattr(getattr(source, "scaling", None), "name", "") == "brightness8":
-            return False  # 8-bit DN / 255 is brightness, not calibrated reflectance
+        if getattr(getattr(source, "scaling", None), "name", "") in ("brightness8", "uncalibrated"):
+            return False  # 8-bit DN / 255 is brightness, not calibrated reflectance; no plausible gain found
         for window in windows[: min(len(windows), 16)]:
             xs, ys = min(window.xsize, 512), min(window.ysize, 512)
             sub = Window(

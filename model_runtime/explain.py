@@ -43,10 +43,29 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可降低阈值（如 --threshold 0.2）将其纳入。",
     },
     "built_vs_soil": {
-        "en": "Built-up surfaces and bare soil are spectrally close: red "
-        "tile roofs can look like soil and dry "
-        "fields like built-up (split at BSI 0.1).",
-        "zh": "建成区与裸土光谱相近：红色瓦屋顶可能被识别为裸土，干燥农田可能被识别为建成区（以 BSI 0.1 区分）。",  # noqa: E501 (CJK characters count double)
+        "en": "Built-up surfaces and bare soil are spectrally close: they are split by the visible-to-SWIR "
+        "slope (soil rises steeply, MNDWI below -0.35), so red tile roofs can be missed as soil and pale "
+        "sandy fields taken for built-up.",
+        "zh": "建成区与裸土光谱相近：以可见光到短波红外的斜率区分（裸土上升陡峭，MNDWI 低于 -0.35），因此红瓦屋顶可能被当作裸土遗漏，浅色沙质农田可能被误判为建成区。",  # noqa: E501 (CJK characters count double)
+    },
+    "built_roofs_paving": {
+        "en": "Built-up means roofs AND paved surfaces (roads, car parks, squares): a spectral rule cannot "
+        "tell them apart. Pixels that are up to about a third trees or lawn are kept (NDVI < 0.35).",
+        "zh": "建成区包括屋顶以及道路、停车场、广场等铺装地面：光谱规则无法区分二者。树木或草地覆盖约三分之一以内的混合像元会被保留（NDVI < 0.35）。",  # noqa: E501 (CJK characters count double)
+    },
+    "no_cirrus_built": {
+        "en": "Without a cirrus band (Sentinel-2 B10, Landsat 8/9 B9) thin cirrus over fields is not masked "
+        "and can pass as built-up; thick clouds are excluded by the water and SWIR-shape tests.",
+        "zh": "没有卷云波段（Sentinel-2 B10、Landsat 8/9 B9）时无法屏蔽农田上空的薄卷云，可能被误判为建成区；厚云由水体和短波红外形状测试排除。",  # noqa: E501 (CJK characters count double)
+    },
+    "no_swir2_built": {
+        "en": "Without SWIR2 the SWIR-shape test (NBR2) is skipped: mixed vegetation can pass as built-up.",
+        "zh": "没有 SWIR2 波段时跳过短波红外形状测试（NBR2）：混合植被可能被误判为建成区。",
+    },
+    "no_swir_built": {
+        "en": "Without SWIR bands built-up is found as grey, non-vegetated and non-water surfaces: grey bare "
+        "soil, rock and dry grass are included, red tile roofs are missed.",
+        "zh": "没有短波红外波段时，建成区按灰色、非植被、非水体的地表识别：灰色裸土、岩石和枯草会被包括，红瓦屋顶会被遗漏。",  # noqa: E501 (CJK characters count double)
     },
     "spectral_resolution": {
         "en": "At 10-30 m pixels single buildings are mixed with their surroundings: the result is built-up "

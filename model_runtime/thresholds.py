@@ -265,7 +265,8 @@ def select_variant(target_class: str, available_roles: Collection[str]) -> Tuple
     avail = set(available_roles)
     for variant in rule.variants:
         if all(r in avail for r in variant.roles):
-            missing_better = [r for r in rule.variants[0].roles if r not in avail]
+            # the cirrus band only exists on L1 products: its absence is a caveat of the rule, not a fallback
+            missing_better = [r for r in rule.variants[0].roles if r not in avail and r != "cirrus"]
             return variant, missing_better
     missing = [r for r in rule.variants[-1].roles if r not in avail]
     name = target_class.replace("_", " ")

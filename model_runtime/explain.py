@@ -2,12 +2,14 @@
 
 The text says which indices and thresholds decided (and whether the threshold is the default, the user's or
 Otsu's), what the guards removed, how many regions were found and where the largest are, how the indices
-differ inside and outside the result, and which caveats apply. It is stored in full in every feature.
+differ inside and outside the result, and which caveats apply. That run-level text goes to the result, the
+layer metadata and the sidecar; each feature's ``explain`` is :func:`feature_explanation`, about that polygon.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+import math
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from .prompts import class_name
 from .thresholds import DARK_NIR_WHY
@@ -322,3 +324,65 @@ def spectral_explanation(
         lines.append("注意事项：" if lang == "zh" else "Caveats:")
         lines.extend(caveat_lines)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- per feature
+#: a condition is "clearly" met when the polygon's mean lies this share of the value's range beyond it
+CLEAR_MARGIN_SHARE = 0.1
+#: polygons smaller than this many pixels are mostly mixed edge pixels: their confidence is scaled down
+SMALL_POLYGON_PX = 4
+SMALL_POLYGON_FACTOR = 0.8
+
+
+def condition_margin(mean: float, op: str, threshold: float, value_range: Tuple[float, float]) -> float:
+    """How far ``mean`` lies on the passing side of ``op threshold``, as a share of a clear margin
+    (:data:`CLEAR_MARGIN_SHARE` of ``value_range``); negative on the failing side."""
+    scale = CLEAR_MARGIN_SHARE * (value_range[1] - value_range[0]) or 1.0
+    margin = (mean - threshold) if op == ">" else (threshold - mean)
+    return margin / scale
+
+
+def feature_confidence(margins: Sequence[float], pixels: float) -> float:
+    """Confidence 0-1 of one polygon (documented in docs/spectral.md).
+
+    0.5 + 0.5 x the smallest clear-margin share over the rule's conditions (clipped to 0..1): 0.5 when the
+    polygon's mean sits on a threshold, 1.0 when every mean is at least a clear margin beyond its threshold;
+    x 0.8 for polygons under :data:`SMALL_POLYGON_PX` pixels (mostly mixed edge pixels).
+    """
+    finite = [m for m in margins if math.isfinite(m)]
+    base = 0.5 + 0.5 * min(1.0, max(0.0, min(finite))) if finite else 0.5
+    if pixels < SMALL_POLYGON_PX:
+        base *= SMALL_POLYGON_FACTOR
+    return round(base, 3)
+
+
+def feature_explanation(
+    target_class: str,
+    rank: int,
+    total: int,
+    area_m2: float,
+    pixels: float,
+    attrs: Mapping[str, Any],
+    conditions: Sequence[Mapping[str, Any]],
+    confidence: float,
+    language: str = "en",
+) -> str:
+    """Text about one polygon: size, place, the mean of each rule value inside it against its threshold,
+    and its confidence. ``conditions``: dicts with ``label``, ``op``, ``threshold``, ``mean`` (None when the
+    polygon holds no valid pixel of that value)."""
+    lang = "zh" if language == "zh" else "en"
+    name = class_name(target_class, lang)
+    place = attrs.get("Location", "")
+    size = attrs.get("Size of area", "")
+    area = f"{area_m2 / 10000:,.2f} ha" if area_m2 >= 10000 else f"{area_m2:,.0f} m²"
+    parts = []
+    for c in conditions:
+        mean = c.get("mean")
+        shown = "n/a" if mean is None or not math.isfinite(mean) else f"{mean:.3f}"
+        parts.append(f"{c['label']} {shown} ({c['op']} {c['threshold']:g})")
+    values = "; ".join(parts)
+    if lang == "zh":
+        return (f"{name}区域 {rank}/{total}：{area}（{pixels:,.0f} 像元，{size}），位于{place}。"
+                f"区域内均值与阈值：{values}。置信度 {confidence:.2f}。")  # fmt: skip
+    return (f"{name.capitalize()} region {rank} of {total}: {area} ({pixels:,.0f} px, {size}), {place}. "
+            f"Mean inside vs rule: {values}. Confidence {confidence:.2f}.")  # fmt: skip

@@ -2,12 +2,14 @@
 
 The text says which indices and thresholds decided (and whether the threshold is the default, the user's or
 Otsu's), what the guards removed, how many regions were found and where the largest are, how the indices
-differ inside and outside the result, and which caveats apply. It is stored in full in every feature.
+differ inside and outside the result, and which caveats apply. That run-level text goes to the result, the
+layer metadata and the sidecar; each feature's ``explain`` is :func:`feature_explanation`, about that polygon.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+import math
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from .prompts import class_name
 from .thresholds import DARK_NIR_WHY
@@ -43,10 +45,29 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可降低阈值（如 --threshold 0.2）将其纳入。",
     },
     "built_vs_soil": {
-        "en": "Built-up surfaces and bare soil are spectrally close: red "
-        "tile roofs can look like soil and dry "
-        "fields like built-up (split at BSI 0.1).",
-        "zh": "建成区与裸土光谱相近：红色瓦屋顶可能被识别为裸土，干燥农田可能被识别为建成区（以 BSI 0.1 区分）。",  # noqa: E501 (CJK characters count double)
+        "en": "Built-up surfaces and bare soil are spectrally close: they are split by the visible-to-SWIR "
+        "slope (soil rises steeply, MNDWI below -0.35), so red tile roofs can be missed as soil and pale "
+        "sandy fields taken for built-up.",
+        "zh": "建成区与裸土光谱相近：以可见光到短波红外的斜率区分（裸土上升陡峭，MNDWI 低于 -0.35），因此红瓦屋顶可能被当作裸土遗漏，浅色沙质农田可能被误判为建成区。",  # noqa: E501 (CJK characters count double)
+    },
+    "built_roofs_paving": {
+        "en": "Built-up means roofs AND paved surfaces (roads, car parks, squares): a spectral rule cannot "
+        "tell them apart. Pixels that are up to about a third trees or lawn are kept (NDVI < 0.35).",
+        "zh": "建成区包括屋顶以及道路、停车场、广场等铺装地面：光谱规则无法区分二者。树木或草地覆盖约三分之一以内的混合像元会被保留（NDVI < 0.35）。",  # noqa: E501 (CJK characters count double)
+    },
+    "no_cirrus_built": {
+        "en": "Without a cirrus band (Sentinel-2 B10, Landsat 8/9 B9) thin cirrus over fields is not masked "
+        "and can pass as built-up; thick clouds are excluded by the water and SWIR-shape tests.",
+        "zh": "没有卷云波段（Sentinel-2 B10、Landsat 8/9 B9）时无法屏蔽农田上空的薄卷云，可能被误判为建成区；厚云由水体和短波红外形状测试排除。",  # noqa: E501 (CJK characters count double)
+    },
+    "no_swir2_built": {
+        "en": "Without SWIR2 the SWIR-shape test (NBR2) is skipped: mixed vegetation can pass as built-up.",
+        "zh": "没有 SWIR2 波段时跳过短波红外形状测试（NBR2）：混合植被可能被误判为建成区。",
+    },
+    "no_swir_built": {
+        "en": "Without SWIR bands built-up is found as grey, non-vegetated and non-water surfaces: grey bare "
+        "soil, rock and dry grass are included, red tile roofs are missed.",
+        "zh": "没有短波红外波段时，建成区按灰色、非植被、非水体的地表识别：灰色裸土、岩石和枯草会被包括，红瓦屋顶会被遗漏。",  # noqa: E501 (CJK characters count double)
     },
     "spectral_resolution": {
         "en": "At 10-30 m pixels single buildings are mixed with their surroundings: the result is built-up "
@@ -303,3 +324,65 @@ def spectral_explanation(
         lines.append("注意事项：" if lang == "zh" else "Caveats:")
         lines.extend(caveat_lines)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- per feature
+#: a condition is "clearly" met when the polygon's mean lies this share of the value's range beyond it
+CLEAR_MARGIN_SHARE = 0.1
+#: polygons smaller than this many pixels are mostly mixed edge pixels: their confidence is scaled down
+SMALL_POLYGON_PX = 4
+SMALL_POLYGON_FACTOR = 0.8
+
+
+def condition_margin(mean: float, op: str, threshold: float, value_range: Tuple[float, float]) -> float:
+    """How far ``mean`` lies on the passing side of ``op threshold``, as a share of a clear margin
+    (:data:`CLEAR_MARGIN_SHARE` of ``value_range``); negative on the failing side."""
+    scale = CLEAR_MARGIN_SHARE * (value_range[1] - value_range[0]) or 1.0
+    margin = (mean - threshold) if op == ">" else (threshold - mean)
+    return margin / scale
+
+
+def feature_confidence(margins: Sequence[float], pixels: float) -> float:
+    """Confidence 0-1 of one polygon (documented in docs/spectral.md).
+
+    0.5 + 0.5 x the smallest clear-margin share over the rule's conditions (clipped to 0..1): 0.5 when the
+    polygon's mean sits on a threshold, 1.0 when every mean is at least a clear margin beyond its threshold;
+    x 0.8 for polygons under :data:`SMALL_POLYGON_PX` pixels (mostly mixed edge pixels).
+    """
+    finite = [m for m in margins if math.isfinite(m)]
+    base = 0.5 + 0.5 * min(1.0, max(0.0, min(finite))) if finite else 0.5
+    if pixels < SMALL_POLYGON_PX:
+        base *= SMALL_POLYGON_FACTOR
+    return round(base, 3)
+
+
+def feature_explanation(
+    target_class: str,
+    rank: int,
+    total: int,
+    area_m2: float,
+    pixels: float,
+    attrs: Mapping[str, Any],
+    conditions: Sequence[Mapping[str, Any]],
+    confidence: float,
+    language: str = "en",
+) -> str:
+    """Text about one polygon: size, place, the mean of each rule value inside it against its threshold,
+    and its confidence. ``conditions``: dicts with ``label``, ``op``, ``threshold``, ``mean`` (None when the
+    polygon holds no valid pixel of that value)."""
+    lang = "zh" if language == "zh" else "en"
+    name = class_name(target_class, lang)
+    place = attrs.get("Location", "")
+    size = attrs.get("Size of area", "")
+    area = f"{area_m2 / 10000:,.2f} ha" if area_m2 >= 10000 else f"{area_m2:,.0f} m²"
+    parts = []
+    for c in conditions:
+        mean = c.get("mean")
+        shown = "n/a" if mean is None or not math.isfinite(mean) else f"{mean:.3f}"
+        parts.append(f"{c['label']} {shown} ({c['op']} {c['threshold']:g})")
+    values = "; ".join(parts)
+    if lang == "zh":
+        return (f"{name}区域 {rank}/{total}：{area}（{pixels:,.0f} 像元，{size}），位于{place}。"
+                f"区域内均值与阈值：{values}。置信度 {confidence:.2f}。")  # fmt: skip
+    return (f"{name.capitalize()} region {rank} of {total}: {area} ({pixels:,.0f} px, {size}), {place}. "
+            f"Mean inside vs rule: {values}. Confidence {confidence:.2f}.")  # fmt: skip

@@ -88,6 +88,31 @@ def _awei_sh(b: Bands) -> np.ndarray:
     return out
 
 
+def _evi(b: Bands) -> np.ndarray:
+    # 2.5 (N - R) / (N + 6 R - 7.5 B + 1)
+    num = np.subtract(b["nir"], b["red"], dtype=np.float32)
+    num *= 2.5
+    den = np.multiply(b["red"], 6.0, dtype=np.float32)
+    den += b["nir"]
+    tmp = np.multiply(b["blue"], 7.5, dtype=np.float32)
+    den -= tmp
+    den += 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        num /= den
+    num[den == 0] = np.nan
+    return num
+
+
+def _mndwi_minus_ndvi(b: Bands) -> np.ndarray:
+    out = _mndwi(b)
+    out -= _ndvi(b)
+    return out
+
+
+def _red_blue_tint(b: Bands) -> np.ndarray:
+    return _normalized_difference(b["red"], b["blue"])
+
+
 def _brightness(b: Bands) -> np.ndarray:
     out = np.add(b["blue"], b["green"], dtype=np.float32)
     out += b["red"]
@@ -195,6 +220,39 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
             (-4.0, 4.0),
         ),
         IndexDefinition(
+            "EVI",
+            "Enhanced Vegetation Index",
+            "2.5 * (N - R) / (N + 6.0 * R - 7.5 * B + 1.0)",
+            ("nir", "red", "blue"),
+            "Huete et al. 2002, doi:10.1016/S0034-4257(02)00096-2",
+            (-1.0, 1.0),
+        ),
+        IndexDefinition(
+            "NBR2",
+            "Normalized Burn Ratio 2 (SWIR1 vs SWIR2)",
+            "(S1 - S2) / (S1 + S2)",
+            ("swir1", "swir2"),
+            "Lutes et al. 2006, FIREMON (USDA RMRS-GTR-164); leaf and soil water absorb S2 more than S1",
+            _ND,
+        ),
+        IndexDefinition(
+            "MNDWI-NDVI",
+            "Water dominance (MNDWI minus NDVI)",
+            "(G - S1) / (G + S1) - (N - R) / (N + R)",
+            ("green", "swir1", "nir", "red"),
+            "Zou et al. 2018, doi:10.1073/pnas.1719275115 (open water: MNDWI > NDVI)",
+            (-2.0, 2.0),
+        ),
+        IndexDefinition(
+            "RBND",
+            "Red-blue normalized difference (visible tint)",
+            "(R - B) / (R + B)",
+            ("red", "blue"),
+            "grey (flat visible) surfaces ~0, reddish soils and tiles > 0; cf. the visible flatness of "
+            "Fmask's whiteness (Zhu & Woodcock 2012)",
+            _ND,
+        ),
+        IndexDefinition(
             "BRIGHT",
             "Visible brightness",
             "(B + G + R) / 3",
@@ -220,7 +278,7 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
         ),
     )
 }
-_ND_INDICES = frozenset({"NDVI", "NDWI", "MNDWI", "NDBI", "NDMI", "NDSI"})
+_ND_INDICES = frozenset({"NDVI", "NDWI", "MNDWI", "NDBI", "NDMI", "NDSI", "NBR2"})
 _FUNCS: Dict[str, Callable[..., np.ndarray]] = {
     "NDVI": _ndvi,
     "NDWI": _ndwi,
@@ -229,6 +287,10 @@ _FUNCS: Dict[str, Callable[..., np.ndarray]] = {
     "NDMI": _ndmi,
     "NDSI": _mndwi,
     "BI": _bsi,
+    "EVI": _evi,
+    "NBR2": _nd("swir1", "swir2"),
+    "MNDWI-NDVI": _mndwi_minus_ndvi,
+    "RBND": _red_blue_tint,
     "AWEInsh": _awei_nsh,
     "AWEIsh": _awei_sh,
     "BRIGHT": _brightness,

@@ -211,6 +211,11 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         regions = region_dicts(polygons.polygons, polygons.width, polygons.height)
         explanation = engine.explain(job, output_mask, regions)
         tracker.check()
+        # each feature's own text and confidence where the engine gives them; the run-level text otherwise
+        per_feature = None
+        if getattr(engine, "feature_details", None) is not None and polygons.polygons:
+            per_feature = engine.feature_details(job, output_mask, polygons, regions)
+            tracker.check()
 
         source_info = _source_details(source, region)
 
@@ -227,12 +232,14 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
             "class": target.target_class,
             "prompt": target.phrase,
             "engine": request.engine,
-            "explain": explanation,
+            "explain": per_feature[index]["explain"] if per_feature else explanation,
             "area_m2": round(polygon.area_m2, 2),
             "region_id": index + 1,
             "size": attrs.get("Size of area"),
             "location": attrs.get("Location"),
         }
+        if per_feature and per_feature[index].get("confidence") is not None:
+            values["confidence"] = per_feature[index]["confidence"]
         if same_crs and getattr(polygon, "centroid_px", None):
             cx, cy = polygon.centroid_px
             values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy

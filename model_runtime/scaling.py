@@ -17,6 +17,12 @@ Order (first that applies wins):
    (*brightness*, not reflectance: aerial cameras are rarely calibrated); 16-bit or larger floats ->
    DN / 10000.
 
+Every detected scaling (not the user's) is then checked against the data (:func:`check_plausible`): when
+it turns most valid pixels of a band into negative reflectance (< -0.05) or implausibly high reflectance
+(> 1.5), or when even the largest value the data type can hold gives no positive reflectance (e.g. the
+Collection-2 SR gains on 8-bit DN), it is rejected for the value-based rule of step 4; the engine switches to
+scene-relative thresholds when that is not reflectance either. The reason then says what was rejected and why.
+
 ``ReflectanceScaling.reason`` says which rule fired; ``spex info`` prints it.
 """
 
@@ -312,6 +318,48 @@ def _is_float(ds) -> bool:
     return ds.GetRasterBand(1).DataType in (gdal.GDT_Float32, gdal.GDT_Float64)
 
 
+# --------------------------------------------------------------------------------------------- plausibility
+#: reflectance below this is impossible beyond atmospheric over-correction noise
+MIN_PLAUSIBLE_REFLECTANCE = -0.05
+#: above this only specular glints reach; the brightest snow and cloud stay below ~1.2
+MAX_PLAUSIBLE_REFLECTANCE = 1.5
+_CHECKED_ROLES = ("blue", "green", "red", "nir", "swir1", "swir2")
+_DTYPE_MAX = {"Byte": 255, "UInt16": 65535, "Int16": 32767, "UInt32": 4294967295, "Int32": 2147483647}
+
+
+def check_plausible(ds, scaling: ReflectanceScaling, roles: Dict[str, int] | None = None) -> str:
+    """Why ``scaling`` cannot be right for ``ds`` ("" when it is plausible).
+
+    Checks the bands of the main roles (band 1 when none is known) on a cheap sample of valid values: the
+    largest value of the data type must give a positive reflectance, and at most half of the valid pixels of
+    any band may fall below :data:`MIN_PLAUSIBLE_REFLECTANCE` or above :data:`MAX_PLAUSIBLE_REFLECTANCE`.
+    """
+    from osgeo import gdal
+
+    bands = sorted({roles[r] for r in _CHECKED_ROLES if roles and r in roles}) or [1]
+    for b in bands:
+        if b > ds.RasterCount:
+            continue
+        type_name = gdal.GetDataTypeName(ds.GetRasterBand(b).DataType)
+        gain, offset = scaling.factors(b)
+        top = _DTYPE_MAX.get(type_name)
+        if top is not None and top * gain + offset <= 0:
+            return (f"{scaling.name} cannot fit {type_name} data: even the largest value {top} gives "
+                    f"reflectance {top * gain + offset:.3g}")  # fmt: skip
+        values = sample_values(ds, b)
+        if values.size < 100:
+            continue
+        refl = values * gain + offset
+        low = float(np.mean(refl < MIN_PLAUSIBLE_REFLECTANCE))
+        high = float(np.mean(refl > MAX_PLAUSIBLE_REFLECTANCE))
+        if low > 0.5:
+            return f"{scaling.name} makes {low:.0%} of the valid values of band {b} negative reflectance"
+        if high > 0.5:
+            return (f"{scaling.name} makes {high:.0%} of the valid values of band {b} reflectance above "
+                    f"{MAX_PLAUSIBLE_REFLECTANCE:g}")  # fmt: skip
+    return ""
+
+
 # --------------------------------------------------------------------------------------------- detection
 def detect_scaling(ds, sensor: str | None, override=None, roles: Dict[str, int] | None = None,
                    ) -> ReflectanceScaling:  # fmt: skip
@@ -321,20 +369,36 @@ def detect_scaling(ds, sensor: str | None, override=None, roles: Dict[str, int] 
     ``override``: the user's ``--scaling`` text or a :class:`ReflectanceScaling`; ``roles`` help pick the
     blue/green bands for value checks.
     """
-    from .bands import SENSOR_PRESETS
-
     if isinstance(override, ReflectanceScaling):
         return override
     parsed = parse_scaling(override)
     if parsed is not None:
         return parsed
+    roles = roles or {}
+    detected = _detect(ds, sensor, roles)
+    problem = check_plausible(ds, detected, roles)
+    if not problem:
+        return detected
+    fallback = _by_values(ds, roles, "")
+    if fallback.name != detected.name and not check_plausible(ds, fallback, roles):
+        fallback.reason = f"rejected {problem}; {fallback.reason}"
+        return fallback
+    # no plausible gain: DN / 255 or / 10000 keeps ratios; the engine then uses scene-relative thresholds
+    fallback.reason = f"rejected {problem}; {fallback.reason} - not reflectance either, scene-relative rules"
+    fallback.name = "brightness8" if fallback.name == "brightness8" else "uncalibrated"
+    return fallback
+
+
+def _detect(ds, sensor: str | None, roles: Dict[str, int]) -> ReflectanceScaling:
+    """The scaling the metadata, sensor or value rules give (steps 2-4 of the module docstring)."""
+    from .bands import SENSOR_PRESETS
+
     factors = _gdal_band_factors(ds)
     if factors:
         per_band = factors if len(set(factors.values())) > 1 or len(factors) < ds.RasterCount else {}
         gain, offset = (1.0, 0.0) if per_band else next(iter(factors.values()))
         why = "GDAL band scale/offset metadata"
         return ReflectanceScaling("gdal-scale-offset", gain, offset, why, per_band)
-    roles = roles or {}
     preset = SENSOR_PRESETS.get(sensor or "")
     if _is_float(ds):  # float products (e.g. exported from SNAP/GEE) are usually reflectance already
         samples = np.concatenate([sample_values(ds, b) for b in _visible_bands(roles, ds.RasterCount)])

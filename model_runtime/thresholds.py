@@ -104,6 +104,31 @@ class ClassRule:
 _NDVI_GUARD = Condition("NDVI", "<", 0.2, "excludes vegetation (NDVI >= 0.2)")
 _DARK_NIR = Condition("nir", "<", 0.2, "water absorbs NIR: excludes snow, cloud, bright soil and roofs")
 
+#: water dominates a pixel when its water index exceeds its vegetation index (Zou et al. 2018): keeps
+#: shoreline and narrow-river pixels that are part vegetation, where a fixed NDVI cap drops them
+_WATER_DOMINANT = Condition(
+    "MNDWI-NDVI", ">", 0.0, "water dominates the pixel: MNDWI exceeds NDVI (Zou et al. 2018)"
+)
+_LOW_EVI = Condition("EVI", "<", 0.1, "no active vegetation canopy: EVI < 0.1 (Zou et al. 2018)")
+_NOT_CIRRUS = Condition(
+    "cirrus", "<", 0.01, "cirrus band: clear sky stays below 0.01 TOA reflectance, thin cirrus above",
+    label="cirrus (1.375 um) reflectance",
+)
+# Built-up (roofs AND paving: a spectral rule cannot tell them apart) at 10-30 m is mixed with trees and
+# lawns, so the NDVI cap is 0.35 (about a third vegetation cover), not the 0.2 of pure surfaces. What keeps
+# vegetation out is the SWIR shape: leaves absorb at 2.2 um much more than at 1.6 um (NBR2 ~0.3), while
+# concrete, asphalt and roofs are flat (NBR2 ~0.05-0.15). What keeps bare soil out is the visible-to-SWIR
+# slope: dry soils rise steeply from green to SWIR1 (MNDWI -0.35 to -0.6; Rasul et al. 2018, DBSI), while
+# grey impervious materials are flatter (-0.05 to -0.35).
+_BUILT_PRIMARY = Condition("NDBI", ">", -0.1, "built-up surfaces reflect about as much SWIR as NIR or more "
+                           "(Zha et al. 2003); vegetation much less")  # fmt: skip
+_BUILT_NOT_VEG = Condition("NDVI", "<", 0.35, "excludes vegetation (NDVI >= 0.35); mixed urban pixels stay")
+_BUILT_NOT_WATER = Condition("MNDWI", "<", 0.0, "excludes water")
+_BUILT_NOT_SOIL = Condition("MNDWI", ">", -0.35, "excludes bare soil: reflectance rising steeply from green "
+                            "to SWIR1 (Rasul et al. 2018)", label="MNDWI (visible-SWIR slope)")  # fmt: skip
+_BUILT_FLAT_SWIR = Condition("NBR2", "<", 0.2, "excludes vegetation and moist surfaces (SWIR2 << SWIR1)")
+_BUILT_NOT_DARK = Condition("nir", ">", 0.08, "excludes cloud/terrain shadows and wet marsh (dark in NIR)")
+
 CLASS_RULES: Dict[str, ClassRule] = {
     "water": ClassRule(
         "water",
@@ -111,8 +136,8 @@ CLASS_RULES: Dict[str, ClassRule] = {
             RuleVariant(
                 "mndwi",
                 Condition("MNDWI", ">", 0.0, "water reflects green and absorbs SWIR (Xu 2006)"),
-                guards=(_NDVI_GUARD,),
-                reflectance_guards=(_DARK_NIR,),
+                guards=(_WATER_DOMINANT,),
+                reflectance_guards=(_LOW_EVI, _DARK_NIR),
                 caveats=("shadow_water", "turbid_water"),
             ),
             RuleVariant(
@@ -137,14 +162,38 @@ CLASS_RULES: Dict[str, ClassRule] = {
         "building",
         (
             RuleVariant(
+                "ndbi_swir_shape_cirrus",
+                _BUILT_PRIMARY,
+                guards=(_BUILT_NOT_VEG, _BUILT_NOT_WATER, _BUILT_NOT_SOIL, _BUILT_FLAT_SWIR),
+                reflectance_guards=(_BUILT_NOT_DARK, _NOT_CIRRUS),
+                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution"),
+            ),
+            RuleVariant(
+                "ndbi_swir_shape",
+                _BUILT_PRIMARY,
+                guards=(_BUILT_NOT_VEG, _BUILT_NOT_WATER, _BUILT_NOT_SOIL, _BUILT_FLAT_SWIR),
+                reflectance_guards=(_BUILT_NOT_DARK,),
+                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution", "no_cirrus_built"),
+            ),
+            RuleVariant(
                 "ndbi",
-                Condition("NDBI", ">", 0.0, "built-up surfaces reflect more SWIR than NIR"),
+                _BUILT_PRIMARY,
+                guards=(Condition("NDVI", "<", 0.3, "excludes vegetation (NDVI >= 0.3)"), _BUILT_NOT_WATER,
+                        _BUILT_NOT_SOIL),  # fmt: skip
+                reflectance_guards=(_BUILT_NOT_DARK,),
+                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution", "no_swir2_built"),
+            ),
+            RuleVariant(
+                "grey_low_ndvi",
+                Condition("NDVI", "<", 0.2, "built-up surfaces have little vegetation"),
                 guards=(
-                    _NDVI_GUARD,
-                    Condition("MNDWI", "<", 0.0, "excludes water"),
-                    Condition("BI", "<", 0.1, "separates built-up from bare soil (BSI >= 0.1)"),
+                    Condition("NDWI", "<", 0.0, "excludes water"),
+                    Condition("RBND", "<", 0.2, "grey visible: excludes reddish-brown bare soil"),
+                    Condition("RBND", ">", -0.25, "excludes blue-tinted water and shadows",
+                              label="RBND (blue tint)"),  # fmt: skip
                 ),
-                caveats=("built_vs_soil", "spectral_resolution"),
+                reflectance_guards=(_BUILT_NOT_DARK,),
+                caveats=("built_roofs_paving", "no_swir_built", "spectral_resolution"),
             ),
         ),
     ),
@@ -216,7 +265,8 @@ def select_variant(target_class: str, available_roles: Collection[str]) -> Tuple
     avail = set(available_roles)
     for variant in rule.variants:
         if all(r in avail for r in variant.roles):
-            missing_better = [r for r in rule.variants[0].roles if r not in avail]
+            # the cirrus band only exists on L1 products: its absence is a caveat of the rule, not a fallback
+            missing_better = [r for r in rule.variants[0].roles if r not in avail and r != "cirrus"]
             return variant, missing_better
     missing = [r for r in rule.variants[-1].roles if r not in avail]
     name = target_class.replace("_", " ")
@@ -344,6 +394,12 @@ class SceneAdaptation:
 
     margin: float
     dark_nir_share: float | None = None
+    #: (primary index, margin) pairs for variants whose primary index differs from the preferred one
+    other_margins: Tuple[Tuple[str, float], ...] = ()
+
+    def margin_for(self, index: str) -> float:
+        """The margin used when the primary index is ``index``."""
+        return dict(self.other_margins).get(index, self.margin)
 
 
 SCENE_ADAPTATIONS: Dict[str, SceneAdaptation] = {
@@ -351,6 +407,9 @@ SCENE_ADAPTATIONS: Dict[str, SceneAdaptation] = {
     "water": SceneAdaptation(margin=0.35, dark_nir_share=0.25),
     # calibrated: bright reference ~0.1 + 0.2 = 0.3, the fixed default
     "vegetation": SceneAdaptation(margin=0.2),
+    # calibrated: bright reference (roofs, concrete, soil) NDBI ~0.1 - 0.2 = -0.1, the fixed default; without
+    # SWIR the primary is NDVI < bright reference ~0.1 + 0.1 = 0.2
+    "building": SceneAdaptation(margin=-0.2, other_margins=(("NDVI", 0.1),)),
 }
 
 
@@ -406,8 +465,9 @@ def adapt_to_scene(
     threshold = None
     if stats.reference is not None:
         lo, hi = INDEX_DEFINITIONS[variant.primary.name].value_range
-        threshold = float(np.clip(round(stats.reference + adaptation.margin, 4), lo, hi))
-        info.update(bright_reference=round(stats.reference, 4), margin=adaptation.margin)
+        margin = adaptation.margin_for(variant.primary.name)
+        threshold = float(np.clip(round(stats.reference + margin, 4), lo, hi))
+        info.update(bright_reference=round(stats.reference, 4), margin=margin)
         if stats.median is not None:
             info["scene_median"] = round(stats.median, 4)
         if stats.median is not None and abs(stats.median - stats.reference) < UNIFORM_SCENE:

@@ -44,6 +44,7 @@ FIELDS: Sequence[Tuple[str, int]] = (
     ("location", ogr.OFTString),
     ("centroid_x", ogr.OFTReal),
     ("centroid_y", ogr.OFTReal),
+    ("confidence", ogr.OFTReal),  # 0-1 per feature, when the engine gives one (docs/spectral.md)
 )
 DBF_TEXT_BYTES = 254  # dBASE character field limit
 CANCEL_EVERY = 1000  # features between two cancel checks while writing
@@ -205,8 +206,9 @@ def write_features(
 ) -> WriteResult:
     """Write ``features`` (geometries in ``crs_wkt``) to ``path`` atomically; format from the extension.
 
-    ``explanation`` is the full text (also in each feature's ``explain``); for Shapefiles it goes to the
-    ``.explain.txt`` sidecar when it does not fit one dBASE field. Raises SpexInputError for an existing
+    ``explanation`` is the run-level text (each feature's ``explain`` speaks about that feature); GeoPackage
+    and GeoJSON keep it as the layer DESCRIPTION, Shapefiles in the ``.explain.txt`` sidecar when it does not
+    fit one dBASE field. Raises SpexInputError for an existing
     output without ``overwrite`` or an unwritable folder. ``check_cancelled()`` is called every
     :data:`CANCEL_EVERY` features; whatever it raises stops the write and removes the temporary file.
     """
@@ -224,7 +226,9 @@ def write_features(
         src_srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     if driver == "ESRI Shapefile":
         return _write_shapefile(path, features, src_srs, layer_name, explanation, overwrite, check_cancelled)
-    return _write_single_file(path, driver, features, src_srs, layer_name, check_cancelled, overwrite)
+    return _write_single_file(
+        path, driver, features, src_srs, layer_name, check_cancelled, overwrite, explanation
+    )
 
 
 def _values(feat: Feature, geom: ogr.Geometry) -> Dict[str, Any]:
@@ -309,7 +313,7 @@ def _open_datasource(driver: str, target: str) -> ogr.DataSource:
 
 
 def _write_single_file(
-    path, driver, features, src_srs, layer_name, check_cancelled=None, overwrite=False
+    path, driver, features, src_srs, layer_name, check_cancelled=None, overwrite=False, explanation=""
 ) -> WriteResult:
     tmp = atomic.temp_file_name(path)
     folder = os.path.dirname(tmp)
@@ -324,6 +328,8 @@ def _write_single_file(
         options = ["RFC7946=YES", "WRITE_NAME=YES"]
     elif driver == "GPKG":
         options = ["GEOMETRY_NAME=geom", "FID=fid"]
+    if explanation:
+        options.append(f"DESCRIPTION={explanation}")  # run-level text: gpkg_contents / GeoJSON description
     try:
         ds = _open_datasource(driver, tmp)
         layer = ds.CreateLayer(layer_name, srs=dst_srs, geom_type=ogr.wkbMultiPolygon, options=options)

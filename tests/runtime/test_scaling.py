@@ -102,3 +102,42 @@ def test_values_without_sensor(make_raster):
     ints = make_raster("i.tif", random_bands(list("ab"), shape=(8, 8)))
     s = detect_scaling(gdal.Open(ints), None)
     assert s.gain == 1e-4 and "override with --scaling" in s.reason
+
+
+def test_implausible_scaling_rejected_for_8bit_dn(make_raster):
+    """Collection-2 SR gains cannot fit 8-bit DN (255 -> -0.19): rejected for DN / 255, and said so."""
+    bands = random_bands(["B1 blue", "B2 green", "B3 red", "B4 nir", "B5 swir1", "B7 swir2"], shape=(32, 32),
+                         low=10, high=200, dtype="uint8")  # fmt: skip
+    path = make_raster("l7.tif", bands, metadata={"SPACECRAFT_ID": "LANDSAT_7"})
+    s = detect_scaling(gdal.Open(path), "landsat57_l2", roles={"blue": 1, "green": 2, "nir": 4})
+    assert s.name == "brightness8"
+    assert "rejected landsat-c2-l2" in s.reason and "Byte" in s.reason
+
+
+def test_implausible_scaling_rejected_for_negative_values(make_raster):
+    """Landsat 9 L2 metadata on DN = reflectance x 10000 (values 200..3000): the C2 gains make most pixels
+    negative, so the value rule (DN / 10000) is taken instead."""
+    bands = random_bands(["SR_B2", "SR_B3", "SR_B4", "SR_B5"], shape=(32, 32), low=200, high=3000)
+    path = make_raster("l9.tif", bands, metadata={"SPACECRAFT_ID": "LANDSAT_9", "PROCESSING_LEVEL": "L2SP"})
+    s = detect_scaling(gdal.Open(path), "landsat89_l2", roles={"blue": 1, "green": 2, "red": 3, "nir": 4})
+    assert (s.gain, s.offset) == (1e-4, 0.0)
+    assert "rejected landsat-c2-l2" in s.reason and "negative" in s.reason
+
+
+def test_implausible_scaling_too_bright(make_raster):
+    """A GDAL scale that makes every value reflectance 2..30 is rejected too."""
+    bands = random_bands(["red", "nir"], shape=(32, 32), low=200, high=3000)
+    path = make_raster("g.tif", bands, scale_offset={1: (0.01, 0.0), 2: (0.01, 0.0)})
+    s = detect_scaling(gdal.Open(path), None, roles={"red": 1, "nir": 2})
+    assert s.gain == 1e-4 and "rejected gdal-scale-offset" in s.reason and "above 1.5" in s.reason
+
+
+def test_landsat7_sample_scaling(l7_sample):
+    """The real 8-bit ETM+ sample names Landsat 7: its DN are never turned into negative reflectance."""
+    from model_runtime.raster import RasterSource
+
+    with RasterSource.open(l7_sample) as src:
+        assert src.roles == {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir1": 5, "swir2": 6}
+        assert src.scaling.name == "brightness8" and "rejected" in src.scaling.reason
+        bands, valid = src.read(["nir"], src.full_window)
+        assert float(np.nanmin(bands["nir"][valid])) >= 0.0

@@ -188,7 +188,17 @@ def test_rgbn_water_falls_back_to_ndwi(tmp_path):
     assert iou(mask == 1, labels == "water") >= 0.95
 
 
-@pytest.mark.parametrize("prompt", ["buildings", "bare soil"])
+def test_built_up_without_swir_uses_the_grey_rule(tmp_path):
+    """4-band RGBN: built-up falls back to grey, non-vegetated, non-water surfaces (soil is reddish)."""
+    labels = scene_labels()
+    path = write_scene(tmp_path / "rgbn.tif", labels, roles=("blue", "green", "red", "nir"))
+    _, _, out, mask, _ = run_engine(path, "buildings", tmp_path)
+    assert out.details["rule"] == "grey_low_ndvi" and "swir1" in out.details["fallback_missing_roles"]
+    assert "no_swir_built" in out.details["caveats"]
+    assert iou(mask == 1, labels == "building") >= 0.9
+
+
+@pytest.mark.parametrize("prompt", ["bare soil"])
 def test_missing_swir_is_a_one_line_error(tmp_path, prompt):
     path = write_scene(tmp_path / "rgbn.tif", scene_labels(), roles=("blue", "green", "red", "nir"))
     with pytest.raises(SpexInputError) as err:

@@ -1,28 +1,44 @@
-"""Optional packages of the SPEX engine: detection, and a pip install into a plugin-managed folder.
+"""The SPEX engine's packages inside QGIS: where they go, how they are installed, whether they import.
 
-Nothing here imports torch & co.: presence is read with ``importlib.util.find_spec`` and versions from the
-installed distribution metadata, so the plugin loads in a bare QGIS. Packages are installed (only when the
-user clicks "Install" in :func:`show_install_dialog`) into ``<QGIS profile>/python/spex_deps``, a folder that
-is *appended* to ``sys.path`` so QGIS's own numpy/GDAL always win over anything pip put there.
+Packages are installed (only when the user clicks "Install" in :func:`show_install_dialog`) by
+``installer.py`` into ``<QGIS profile>/python/spex_deps``: only what QGIS's own Python lacks or has too old
+(pip's dry-run resolution against QGIS's environment), never a second numpy. That folder goes FIRST on
+``sys.path``, so an older system copy (Debian's sympy 1.11 under QGIS) cannot shadow what torch needs.
+
+"Ready" means proven: :func:`engine_check` imports torch, transformers, onnxruntime and onnx in a child of
+QGIS's Python with the exact ``sys.path`` the plugin uses; the dock's engine line and the Processing
+algorithm read that same check (cached per session and on disk, keyed by the path and the installed
+versions). Nothing here imports torch & co. in QGIS's own process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from . import installer
 
 DEPS_FOLDER_NAME = "spex_deps"
+CHECK_FILE_NAME = DEPS_FOLDER_NAME + "-check.json"
 TORCH_VERSION = "2.13.0"  # the build the engine is tested with (pyproject.toml, scripts/constraints.txt)
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"  # Windows: PyPI only carries CPU torch there
+INDEX_PROBE_TIMEOUT_S = 5.0
+INSTALLER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,7 @@ REQUIREMENTS: Tuple[Requirement, ...] = (
     Requirement("safetensors", ("safetensors",), "safetensors>=0.4", "0.4"),
     Requirement("tokenizers", ("tokenizers",), "tokenizers>=0.20", "0.20"),
     Requirement("onnxruntime", ("onnxruntime", "onnxruntime-gpu"), "onnxruntime>=1.19", "1.19"),
+    Requirement("onnx", ("onnx",), "onnx>=1.16", "1.16"),  # exports the vision encoder to ONNX once
     Requirement("accelerate", ("accelerate",), "accelerate>=1.0", "1.0", required=False),
 )
 
@@ -95,23 +112,7 @@ def all_package_status() -> List[PackageStatus]:
     return [package_status(r) for r in REQUIREMENTS]
 
 
-def spex_engine_status() -> Tuple[bool, str]:
-    """``(available, reason)``: can the SPEX engine run here? ``reason`` is one line for the UI."""
-    statuses = all_package_status()
-    missing = [s.module for s in statuses if s.required and not s.installed]
-    old = [f"{s.module} {s.version}" for s in statuses if s.required and s.installed and not s.ok]
-    if not missing and not old:
-        versions = ", ".join(f"{s.module} {s.version or '?'}" for s in statuses if s.installed)
-        return True, f"SPEX engine ready ({versions})"
-    problems = []
-    if missing:
-        problems.append("missing " + ", ".join(missing))
-    if old:
-        problems.append("too old: " + ", ".join(old))
-    return False, (
-        f"SPEX engine unavailable ({'; '.join(problems)}): "
-        "use Raster > SPEX > Install SPEX engine dependencies…, or pick the spectral engine"
-    )
+# ------------------------------------------------------------------------------------ folder and sys.path
 
 
 def profile_python_folder() -> str:
@@ -126,14 +127,23 @@ def deps_folder() -> str:
     return os.path.join(profile_python_folder(), DEPS_FOLDER_NAME)
 
 
-def add_deps_to_sys_path(folder: str | None = None) -> str | None:
-    """Append the deps folder to ``sys.path`` when it exists (appended: QGIS's packages win). Returns it."""
+def plugin_sys_path(folder: str | None = None, path: Sequence[str] | None = None) -> List[str]:
+    """``sys.path`` as the plugin uses it: ``folder`` first, then the rest in order (no duplicate)."""
     folder = folder or deps_folder()
-    if os.path.isdir(folder) and folder not in sys.path:
-        sys.path.append(folder)
+    path = list(sys.path if path is None else path)
+    return [folder] + [p for p in path if p != folder]
+
+
+def add_deps_to_sys_path(folder: str | None = None) -> str | None:
+    """Put the deps folder FIRST on ``sys.path`` when it exists (its packages were installed because QGIS's
+    were missing or too old, so they must win). Returns the folder, None when it does not exist."""
+    folder = folder or deps_folder()
+    if not os.path.isdir(folder):
+        return None
+    if not sys.path or sys.path[0] != folder:
+        sys.path[:] = plugin_sys_path(folder)
         importlib.invalidate_caches()
-        return folder
-    return folder if folder in sys.path else None
+    return folder
 
 
 def remove_deps_from_sys_path(folder: str | None = None) -> None:
@@ -141,6 +151,113 @@ def remove_deps_from_sys_path(folder: str | None = None) -> None:
     folder = folder or deps_folder()
     while folder in sys.path:
         sys.path.remove(folder)
+
+
+def shadowed_modules(folder: str | None = None) -> List[str]:
+    """Top-level modules already imported from elsewhere although the deps folder has its own copy.
+
+    They were imported before the folder went on ``sys.path`` (by QGIS or another plugin); torch would get
+    the old copy, so only a QGIS restart helps. Empty when all is well.
+    """
+    folder = folder or deps_folder()
+    if not os.path.isdir(folder):
+        return []
+    root = os.path.normcase(os.path.realpath(folder)) + os.sep
+    names = set()
+    for entry in os.listdir(folder):
+        if (
+            entry.endswith((".dist-info", ".pth"))
+            or entry.startswith(("_", "."))
+            or entry in ("bin", "share")
+        ):
+            continue
+        names.add(entry[:-3] if entry.endswith(".py") else entry)
+    found = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        where = getattr(module, "__file__", None) if module is not None else None
+        if where and not os.path.normcase(os.path.realpath(where)).startswith(root):
+            found.append(name)
+    return found
+
+
+# ---------------------------------------------------------------------------------------- interpreter
+
+
+def _identity_probe(python: str, timeout: float = 30) -> Tuple[str, str] | None:
+    """``(sys.version, sys.base_exec_prefix)`` reported by ``python``, None when it does not run."""
+    code = "import sys; print(sys.version.replace(chr(10), ' ')); print(sys.base_exec_prefix)"
+    try:
+        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.strip().splitlines()
+    return (lines[0], lines[1]) if proc.returncode == 0 and len(lines) >= 2 else None
+
+
+def python_candidates(
+    executable: str, exec_prefix: str, version: Tuple[int, int], win: bool, base_executable: str = ""
+) -> List[str]:
+    """Where QGIS's interpreter may be, most likely first (Linux, OSGeo4W/standalone, QGIS.app)."""
+    major, minor = version
+    names = ["python.exe", "python3.exe"] if win else [f"python{major}.{minor}", f"python{major}", "python"]
+    candidates = []
+    if re.match(r"python[\d.]*(\.exe)?$", os.path.basename(executable).lower()):
+        candidates.append(executable)
+    if base_executable:
+        candidates.append(base_executable)
+    folders = [exec_prefix, os.path.join(exec_prefix, "bin")] if win else [os.path.join(exec_prefix, "bin")]
+    # macOS bundle: sys.executable is .../QGIS.app/Contents/MacOS/QGIS; Python is in MacOS/bin or Frameworks.
+    match = re.search(r"^(.*?\.app)[/\\]Contents[/\\]", executable)
+    if match:
+        contents = os.path.join(match.group(1), "Contents")
+        folders += [
+            os.path.join(contents, "MacOS", "bin"),
+            os.path.join(contents, "Frameworks", "Python.framework", "Versions", f"{major}.{minor}", "bin"),
+        ]
+    for folder in folders:
+        candidates += [os.path.join(folder, n) for n in names]
+    unique = []
+    for candidate in candidates:
+        if candidate and candidate not in unique:
+            unique.append(candidate)
+    return unique
+
+
+def find_python(
+    executable: str | None = None,
+    exec_prefix: str | None = None,
+    version: Tuple[int, int] | None = None,
+    win: bool | None = None,
+    identity: Tuple[str, str] | None = None,
+    probe: Callable[[str], Tuple[str, str] | None] = _identity_probe,
+    base_executable: str | None = None,
+) -> str | None:
+    """The interpreter that IS QGIS's Python (the one pip must install for), None when none is found.
+
+    ``sys.executable`` is QGIS itself on Windows/macOS builds (``qgis-bin.exe``, ``QGIS.app/...``) and may
+    be a shim (pyenv...) on PATH elsewhere, so every candidate of :func:`python_candidates` (then the
+    same-version interpreter on PATH) is run and accepted only when it reports this process's exact
+    ``sys.version`` and ``sys.base_exec_prefix`` (``identity``). Arguments exist for tests.
+    """
+    executable = executable if executable is not None else sys.executable
+    exec_prefix = exec_prefix if exec_prefix is not None else sys.exec_prefix
+    version = version or sys.version_info[:2]
+    win = (sys.platform == "win32") if win is None else win
+    identity = identity or (sys.version.replace("\n", " "), sys.base_exec_prefix)
+    if base_executable is None:
+        base_executable = getattr(sys, "_base_executable", "") or ""
+    candidates = python_candidates(executable, exec_prefix, version, win, base_executable)
+    on_path = shutil.which(f"python{version[0]}.{version[1]}")
+    if on_path:
+        candidates.append(on_path)
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and probe(candidate) == identity:
+            return candidate
+    return None
+
+
+# ------------------------------------------------------------------------------------------- pip command
 
 
 def has_nvidia_gpu() -> bool:
@@ -156,41 +273,6 @@ def has_nvidia_gpu() -> bool:
         system_root = os.environ.get("SystemRoot", r"C:\Windows")
         return os.path.exists(os.path.join(system_root, "System32", "nvidia-smi.exe"))
     return False
-
-
-def _python_candidates(executable: str, exec_prefix: str, version: Tuple[int, int], win: bool) -> List[str]:
-    major, minor = version
-    names = ["python.exe", "python3.exe"] if win else [f"python{major}.{minor}", f"python{major}", "python"]
-    candidates = []
-    if re.match(r"python[\d.]*(\.exe)?$", os.path.basename(executable).lower()):
-        candidates.append(executable)
-    folders = [exec_prefix, os.path.join(exec_prefix, "bin")] if win else [os.path.join(exec_prefix, "bin")]
-    for folder in folders:
-        candidates += [os.path.join(folder, n) for n in names]
-    return candidates
-
-
-def find_python(
-    executable: str | None = None,
-    exec_prefix: str | None = None,
-    version: Tuple[int, int] | None = None,
-    win: bool | None = None,
-) -> str | None:
-    """The Python interpreter that runs QGIS's Python (the one pip must install for).
-
-    ``sys.executable`` is QGIS itself on Windows/macOS builds (``qgis-bin.exe``, ``QGIS.app/...``); the
-    interpreter then lives in ``sys.exec_prefix`` (OSGeo4W: ``apps/Python3x/python.exe``; macOS bundle:
-    ``Contents/MacOS/bin/python3``). Arguments exist for tests; by default they come from :mod:`sys`.
-    """
-    executable = executable if executable is not None else sys.executable
-    exec_prefix = exec_prefix if exec_prefix is not None else sys.exec_prefix
-    version = version or sys.version_info[:2]
-    win = (sys.platform == "win32") if win is None else win
-    for candidate in _python_candidates(executable, exec_prefix, version, win):
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which(f"python{version[0]}.{version[1]}")  # same minor version: same ABI for wheels
-    return found
 
 
 def numpy_version() -> str | None:
@@ -215,77 +297,314 @@ def write_constraints(path: str) -> str:
 
 
 def requirement_specs(
-    gpu: bool, statuses: List[PackageStatus] | None = None, only_missing: bool = True
+    gpu: bool, statuses: List[PackageStatus] | None = None, only_missing: bool = False
 ) -> List[str]:
-    """The pip requirement texts to install: onnxruntime-gpu *or* onnxruntime, never both.
+    """The pip requirement texts: onnxruntime-gpu on an NVIDIA machine, else onnxruntime, never both.
 
-    With ``only_missing`` packages that are already fine are left out; an installed onnxruntime flavour
-    counts for both (two flavours side by side overwrite each other's ``onnxruntime`` module).
+    The installer resolves them all against QGIS's environment (pip leaves out what is satisfied);
+    ``only_missing`` drops the ones already fine here. A working installed flavour of onnxruntime is kept
+    unless it is the CPU one on a GPU machine.
     """
     statuses = statuses if statuses is not None else all_package_status()
     by_module: Dict[str, PackageStatus] = {s.module: s for s in statuses}
     specs = []
     for req in REQUIREMENTS:
         status = by_module.get(req.module)
-        if only_missing and status is not None and status.ok:
-            continue
         spec = req.spec
         if req.module == "onnxruntime":
-            installed_flavour = status.dist if status is not None and status.installed else None
-            flavour = installed_flavour or ("onnxruntime-gpu" if gpu else "onnxruntime")
+            installed = status.dist if status is not None and status.ok else None
+            flavour = "onnxruntime-gpu" if gpu else (installed or "onnxruntime")
+            if only_missing and installed == flavour:
+                continue
             spec = spec.replace("onnxruntime", flavour, 1)
+        elif only_missing and status is not None and status.ok:
+            continue
         specs.append(spec)
     return specs
 
 
-def pip_install_command(
+def index_reachable(url: str, timeout: float = INDEX_PROBE_TIMEOUT_S) -> Tuple[bool, str]:
+    """``(reachable, why not)`` of a package index, one short request (proxies from the environment)."""
+    try:
+        request = urllib.request.Request(url.rstrip("/") + "/", method="HEAD")
+        with urllib.request.urlopen(request, timeout=timeout):
+            return True, ""
+    except urllib.error.HTTPError as error:  # the server answered: reachable
+        return error.code < 500, f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return False, str(reason) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What the installer will do: pip options, requirement texts, and the choices in words."""
+
+    index_options: Tuple[str, ...]
+    specs: Tuple[str, ...]
+    notes: Tuple[str, ...]
+
+
+def install_plan(
+    gpu: bool | None = None,
+    system: str | None = None,
+    wheel_dir: str | None = None,
+    statuses: List[PackageStatus] | None = None,
+    reachable: Callable[[str], Tuple[bool, str]] = index_reachable,
+) -> InstallPlan:
+    """Pick the builds for this machine and the package sources.
+
+    * ``wheel_dir``: offline, ``--no-index --find-links wheel_dir`` and nothing else.
+    * NVIDIA GPU: onnxruntime-gpu; torch's CUDA build (PyPI's default on Linux; the CUDA index on Windows,
+      where PyPI only has CPU torch).
+    * Linux without GPU: the CPU torch index (PyPI's Linux torch is the multi-GB CUDA build).
+    An extra index is only added when it answers within :data:`INDEX_PROBE_TIMEOUT_S`; else the note says
+    so and pip's own configuration (PyPI, a mirror, find-links) serves torch.
+    """
+    gpu = has_nvidia_gpu() if gpu is None else gpu
+    system = system or platform.system()
+    specs = tuple(requirement_specs(gpu, statuses))
+    ort = "onnxruntime-gpu" if any(s.startswith("onnxruntime-gpu") for s in specs) else "onnxruntime"
+    notes = [
+        ("NVIDIA GPU found: CUDA builds of torch and " if gpu else "No NVIDIA GPU: CPU builds of torch and ")
+        + ort
+    ]
+    if wheel_dir:
+        notes.append(f"offline: packages from {wheel_dir} only")
+        return InstallPlan(("--no-index", f"--find-links={wheel_dir}"), specs, tuple(notes))
+    extra = None
+    if system == "Linux" and not gpu:
+        extra = TORCH_CPU_INDEX
+    elif system == "Windows" and gpu:
+        extra = TORCH_CUDA_INDEX
+    options: List[str] = []
+    if extra:
+        ok, why = reachable(extra)
+        host = urllib.parse.urlparse(extra).netloc
+        if ok:
+            options.append(f"--extra-index-url={extra}")
+            notes.append(f"torch from {extra}")
+        else:
+            notes.append(
+                f"{host} is unreachable ({why}): torch comes from PyPI or your pip configuration"
+                + (" (on PyPI: the larger CUDA build)" if system == "Linux" else " (on PyPI: a CPU build)")
+            )
+    return InstallPlan(tuple(options), specs, tuple(notes))
+
+
+def installer_command(
+    plan: InstallPlan,
+    python: str | None = None,
     target: str | None = None,
     constraints: str | None = None,
-    python: str | None = None,
-    gpu: bool | None = None,
-    statuses: List[PackageStatus] | None = None,
-    only_missing: bool = True,
-    system: str | None = None,
+    path_json: str | None = None,
 ) -> List[str]:
-    """The exact argv that installs the SPEX engine's packages into the plugin-managed folder.
+    """The argv of ``installer.py`` (resolve, install, check) run by QGIS's Python.
 
-    ``[python, -m, pip, install, --target, <folder>, --constraint, <file>, (--extra-index-url URL),
-    specs...]``.
-    Raises ``RuntimeError`` when no Python interpreter can be found. Nothing is run here.
-    When everything is already present the command reinstalls the torch pin (``only_missing=False``
-    semantics for torch), so callers check :func:`requirement_specs` first.
+    Raises ``RuntimeError`` when QGIS's interpreter cannot be found. Nothing is run here.
     """
     python = python or find_python()
     if not python:
         raise RuntimeError(
-            f"no python{sys.version_info[0]}.{sys.version_info[1]} interpreter found next to QGIS "
-            f"({sys.executable}): install the packages with the Python that ships with QGIS"
+            f"QGIS's Python interpreter was not found (sys.executable is {sys.executable}): "
+            "install the packages with the Python that ships with QGIS (see docs/plugin_install.md)"
         )
     target = target or deps_folder()
-    constraints = constraints or os.path.join(os.path.dirname(target), DEPS_FOLDER_NAME + "-constraints.txt")
-    gpu = has_nvidia_gpu() if gpu is None else gpu
-    system = system or platform.system()
-    specs = requirement_specs(gpu, statuses, only_missing) or [REQUIREMENTS[0].spec]
-    argv = [python, "-m", "pip", "install", "--target", target, "--constraint", constraints]
-    if any(s.startswith("torch") for s in specs):
-        # PyPI's Linux torch is the multi-GB CUDA build, its Windows torch is CPU only: pick the index that
-        # matches the machine. The extra index's "+cpu"/"+cuXXX" local version sorts above the plain one.
-        if not gpu and system == "Linux":
-            argv += ["--extra-index-url", TORCH_CPU_INDEX]
-        elif gpu and system == "Windows":
-            argv += ["--extra-index-url", TORCH_CUDA_INDEX]
-    return argv + specs
+    base = os.path.dirname(target)
+    constraints = constraints or os.path.join(base, DEPS_FOLDER_NAME + "-constraints.txt")
+    path_json = path_json or os.path.join(base, DEPS_FOLDER_NAME + "-path.json")
+    argv = [
+        python,
+        INSTALLER_SCRIPT,
+        "--target",
+        target,
+        "--constraint",
+        constraints,
+        "--path-json",
+        path_json,
+    ]
+    argv += [f"--index-option={o}" for o in plan.index_options]
+    return argv + ["--"] + list(plan.specs)
+
+
+def prepare_installer_files(argv: Sequence[str]) -> None:
+    """Write the constraints and the ``sys.path`` files that an :func:`installer_command` argv names."""
+    write_constraints(argv[list(argv).index("--constraint") + 1])
+    target = argv[list(argv).index("--target") + 1]
+    _write_json(argv[list(argv).index("--path-json") + 1], plugin_sys_path(target))
+
+
+def _write_json(path: str, data) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def run_install(
+    plan: InstallPlan | None = None, python: str | None = None, target: str | None = None, log=print
+):
+    """Install headlessly (the dialog runs the same command with QProcess); returns the check dict."""
+    plan = plan or install_plan()
+    argv = installer_command(plan, python, target)
+    prepare_installer_files(argv)
+    for note in plan.notes:
+        log(note)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check = None
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if line.startswith(installer.CHECK_PREFIX):
+            check = json.loads(line[len(installer.CHECK_PREFIX) :])
+        else:
+            log(line)
+    proc.wait()
+    target = argv[argv.index("--target") + 1]
+    add_deps_to_sys_path(target)
+    if check is not None:
+        store_check(check, target)
+    return check or {
+        "ok": False,
+        "error": {"module": "pip", "type": "Failed", "message": f"exit {proc.returncode}"},
+    }
 
 
 def format_command(argv: Sequence[str]) -> str:
     """The command as one line a user can paste into a shell (quoted for the current platform)."""
     if sys.platform == "win32":
-        import subprocess
-
         return subprocess.list2cmdline(list(argv))
     import shlex
 
     return " ".join(shlex.quote(a) for a in argv)
+
+
+# ---------------------------------------------------------------------------------------- the check
+
+_CHECK_MEMO: Dict[str, Dict] = {}
+
+
+def _check_file(folder: str) -> str:
+    return os.path.join(os.path.dirname(folder), CHECK_FILE_NAME)
+
+
+def check_fingerprint(folder: str, path: Sequence[str]) -> str:
+    """What the check depends on: the interpreter, the path order, the deps folder's distributions and the
+    versions of the engine's packages as found along ``path``."""
+    versions = {}
+    for req in REQUIREMENTS:
+        for name in req.dists:
+            dist = next(iter(importlib.metadata.distributions(name=name, path=list(path))), None)
+            if dist is not None:
+                versions[name] = dist.version
+                break
+    state = [sys.version, list(path), sorted(installer.installed_distributions(folder).values()), versions]
+    return hashlib.sha256(json.dumps(state).encode("utf-8")).hexdigest()
+
+
+def store_check(check: Dict, folder: str | None = None) -> None:
+    """Remember ``check`` for the current path and packages (memory and ``spex_deps-check.json``)."""
+    folder = folder or deps_folder()
+    key = check_fingerprint(folder, plugin_sys_path(folder))
+    _CHECK_MEMO.clear()
+    _CHECK_MEMO[key] = check
+    if not os.path.isdir(os.path.dirname(folder)):
+        return  # no profile folder (QGIS not initialised): memory only
+    try:
+        _write_json(_check_file(folder), {"fingerprint": key, "check": check})
+    except OSError:
+        pass  # a read-only profile: the check is simply redone next session
+
+
+def engine_check(folder: str | None = None, refresh: bool = False, python: str | None = None) -> Dict:
+    """The import check of :mod:`installer` for the path the plugin uses (cached; ``refresh`` redoes it).
+
+    Runs a child of QGIS's Python (a few seconds) only when nothing cached matches the current path and
+    installed versions.
+    """
+    folder = folder or deps_folder()
+    path = plugin_sys_path(folder)
+    key = check_fingerprint(folder, path)
+    if not refresh:
+        if key in _CHECK_MEMO:
+            return _CHECK_MEMO[key]
+        try:
+            with open(_check_file(folder), encoding="utf-8") as handle:
+                saved = json.load(handle)
+            if saved.get("fingerprint") == key:
+                _CHECK_MEMO[key] = saved["check"]
+                return saved["check"]
+        except (OSError, ValueError, KeyError):
+            pass
+    python = python or find_python()
+    if not python:
+        check = {
+            "ok": False,
+            "modules": {},
+            "error": {
+                "module": "python",
+                "type": "NotFound",
+                "at": "",
+                "message": f"QGIS's Python not found ({sys.executable})",
+            },
+        }
+    else:
+        check = installer.check_imports(python, path, folder)
+    store_check(check, folder)
+    return check
+
+
+def _describe_error(error: Dict) -> str:
+    text = f"import {error.get('module')} failed: {error.get('type')}: {error.get('message')}"
+    return text + (f" (at {error['at']})" if error.get("at") else "")
+
+
+def runtime_summary(check: Dict) -> str:
+    """One line: torch and where it comes from, the vision encoder's runtime and the device."""
+    modules = check.get("modules", {})
+    torch = modules.get("torch", {})
+    ort = modules.get("onnxruntime", {})
+    where = "plugin folder" if torch.get("in_deps") else "QGIS's Python"
+    cuda = check.get("cuda")
+    ort_device = "CUDA" if cuda and "CUDAExecutionProvider" in check.get("ort_providers", []) else "CPU"
+    device = f"GPU {check.get('gpu_name')} (CUDA)" if cuda else "CPU"
+    return (
+        f"torch {torch.get('version', '?')} ({where}), vision encoder on ONNX Runtime "
+        f"{ort.get('version', '?')} {ort_device}, device {device}"
+    )
+
+
+def spex_engine_status(refresh: bool = False) -> Tuple[bool, str]:
+    """``(available, reason)``: can the SPEX engine run here? ``reason`` is one line for the UI.
+
+    Missing packages are reported at once; when all are present the answer comes from :func:`engine_check`
+    (real imports in a child process), so an import failure shows its real cause.
+    """
+    statuses = all_package_status()
+    missing = [s.module for s in statuses if s.required and not s.installed]
+    old = [f"{s.module} {s.version}" for s in statuses if s.required and s.installed and not s.ok]
+    fix = "use Raster > SPEX > Install SPEX engine dependencies…, or pick the spectral engine"
+    if missing or old:
+        problems = (["missing " + ", ".join(missing)] if missing else []) + (
+            ["too old: " + ", ".join(old)] if old else []
+        )
+        return False, f"SPEX engine unavailable ({'; '.join(problems)}): {fix}"
+    stale = shadowed_modules()
+    if stale:
+        return False, (
+            f"SPEX engine needs a QGIS restart: {', '.join(stale)} was imported before the plugin's package "
+            "folder was added"
+        )
+    check = engine_check(refresh=refresh)
+    if not check.get("ok"):
+        return False, f"SPEX engine unavailable: {_describe_error(check.get('error') or {})}: {fix}"
+    return True, "SPEX engine ready: " + runtime_summary(check)
+
+
+def engine_status_line() -> str:
+    """The dock's engine line: the runtime summary when ready, else why not (one line)."""
+    available, reason = spex_engine_status()
+    return runtime_summary(engine_check()) if available else reason
 
 
 def tr(text: str) -> str:
@@ -305,41 +624,42 @@ def _dialog_class():
     from qgis.PyQt.QtWidgets import (
         QDialog,
         QDialogButtonBox,
+        QFileDialog,
+        QHBoxLayout,
         QLabel,
+        QLineEdit,
         QPlainTextEdit,
         QPushButton,
         QVBoxLayout,
     )
 
     class SpexDepsDialog(QDialog):
-        """Shows the pip command, runs it on request with QProcess and streams its output."""
+        """Shows the install command and the choices made, runs it on request with QProcess, streams its
+        output, and says "ready" only once the import check in QGIS's Python passed."""
 
         def __init__(self, parent=None, argv: List[str] | None = None):
             super().__init__(parent)
             self.setWindowTitle(tr("Install SPEX engine dependencies"))
-            self.resize(760, 480)
+            self.resize(820, 520)
             self.process: QProcess | None = None
+            self.check: Dict | None = None
+            self._custom_argv = argv is not None
+            self._buffer = ""
             available, reason = spex_engine_status()
             self.status_label = QLabel(reason)
             self.status_label.setWordWrap(True)
-            gpu = has_nvidia_gpu()
-            self.argv = list(argv or [])
-            if not self.argv:
-                try:
-                    self.argv = pip_install_command(gpu=gpu)
-                except RuntimeError as error:
-                    self.status_label.setText(str(error))
-            if "--constraint" in self.argv:
-                write_constraints(self.argv[self.argv.index("--constraint") + 1])
-            hint = QLabel(
-                tr("The packages go to {folder} (only used by this QGIS profile). Command:").format(
-                    folder=deps_folder()
-                )
-                + ("\n" + tr("An NVIDIA GPU was detected: the CUDA builds are installed.") if gpu else "")
-            )
-            hint.setWordWrap(True)
+            self.notes_label = QLabel()
+            self.notes_label.setWordWrap(True)
+            self.wheel_edit = QLineEdit()
+            self.wheel_edit.setPlaceholderText(tr("Offline: a folder of wheels (leave empty to download)"))
+            browse = QPushButton(tr("Browse…"))
+            browse.clicked.connect(self._browse_wheels)
+            self.wheel_edit.editingFinished.connect(self._rebuild)
+            wheel_row = QHBoxLayout()
+            wheel_row.addWidget(self.wheel_edit)
+            wheel_row.addWidget(browse)
             mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
-            self.command_edit = QPlainTextEdit(format_command(self.argv))
+            self.command_edit = QPlainTextEdit()
             self.command_edit.setReadOnly(True)
             self.command_edit.setFont(mono)
             self.command_edit.setMaximumHeight(90)
@@ -349,28 +669,67 @@ def _dialog_class():
             self.output_edit.setPlaceholderText(tr("pip output appears here once you click Install."))
             buttons = QDialogButtonBox(QDialogButtonBox.Close)
             self.copy_button = QPushButton(tr("Copy command"))
+            self.check_button = QPushButton(tr("Check again"))
             self.install_button = QPushButton(tr("Install"))
             self.stop_button = QPushButton(tr("Stop"))
             self.stop_button.setEnabled(False)
-            self.install_button.setEnabled(bool(self.argv) and (argv is not None or not available))
-            for button in (self.copy_button, self.install_button, self.stop_button):
+            for button in (self.copy_button, self.check_button, self.install_button, self.stop_button):
                 buttons.addButton(button, QDialogButtonBox.ActionRole)
             self.copy_button.clicked.connect(
                 lambda: QGuiApplication.clipboard().setText(format_command(self.argv))
             )
+            self.check_button.clicked.connect(self.recheck)
             self.install_button.clicked.connect(self.start)
             self.stop_button.clicked.connect(self.stop)
             buttons.rejected.connect(self.reject)
             layout = QVBoxLayout(self)
-            for widget in (self.status_label, hint, self.command_edit, self.output_edit, buttons):
-                layout.addWidget(widget)
+            layout.addWidget(self.status_label)
+            layout.addWidget(self.notes_label)
+            layout.addLayout(wheel_row)
+            layout.addWidget(self.command_edit)
+            layout.addWidget(self.output_edit)
+            layout.addWidget(buttons)
+            self.argv = list(argv or [])
+            self._available = available
+            self._rebuild()
+
+        def _browse_wheels(self) -> None:
+            folder = QFileDialog.getExistingDirectory(self, tr("Folder of wheels"), self.wheel_edit.text())
+            if folder:
+                self.wheel_edit.setText(folder)
+                self._rebuild()
+
+        def _rebuild(self) -> None:
+            """Recompute the plan and the command (after a change of the wheel folder)."""
+            if not self._custom_argv:
+                plan = install_plan(wheel_dir=self.wheel_edit.text().strip() or None)
+                try:
+                    self.argv = installer_command(plan)
+                except RuntimeError as error:
+                    self.argv = []
+                    self.status_label.setText(str(error))
+                notes = list(plan.notes)
+                target = deps_folder()
+            else:
+                notes, target = [], ""
+            if "--target" in self.argv:
+                target = self.argv[self.argv.index("--target") + 1]
+            head = tr(
+                "The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python "
+                "lacks or has too old."
+            ).format(folder=target)
+            self.notes_label.setText("\n".join([head] + notes))
+            self.command_edit.setPlainText(format_command(self.argv))
+            self.install_button.setEnabled(bool(self.argv) and (self._custom_argv or not self._available))
 
         def start(self) -> None:
             """Run the command (asynchronously) and stream stdout+stderr into the output box."""
             if not self.argv or self.process is not None:
                 return
-            if "--target" in self.argv:
-                os.makedirs(self.argv[self.argv.index("--target") + 1], exist_ok=True)
+            if "--path-json" in self.argv:
+                prepare_installer_files(self.argv)
+            self.check = None
+            self._buffer = ""
             self.process = QProcess(self)
             self.process.setProcessChannelMode(QProcess.MergedChannels)
             self.process.readyReadStandardOutput.connect(self._read_output)
@@ -382,13 +741,26 @@ def _dialog_class():
             self.process.start(self.argv[0], self.argv[1:])
 
         def stop(self) -> None:
-            """Kill a running pip."""
+            """Kill a running install."""
             if self.process is not None:
                 self.process.kill()
 
+        def recheck(self) -> None:
+            """Redo the import check (after installing packages by hand)."""
+            available, reason = spex_engine_status(refresh=True)
+            self._available = available
+            self.status_label.setText(reason)
+            self._rebuild()
+
         def _read_output(self) -> None:
             data = bytes(self.process.readAllStandardOutput()).decode("utf-8", errors="replace")
-            self.output_edit.insertPlainText(data)
+            self._buffer += data
+            *lines, self._buffer = self._buffer.split("\n")
+            for line in lines:
+                if line.startswith(installer.CHECK_PREFIX):
+                    self.check = json.loads(line[len(installer.CHECK_PREFIX) :])
+                else:
+                    self.output_edit.appendPlainText(line)
             self.output_edit.ensureCursorVisible()
 
         def _error(self, error) -> None:
@@ -399,16 +771,26 @@ def _dialog_class():
         def _finished(self, code, _status) -> None:
             if self.process is None:
                 return
+            if self._buffer:
+                self.output_edit.appendPlainText(self._buffer)
+                self._buffer = ""
             self.process = None
             self.stop_button.setEnabled(False)
-            add_deps_to_sys_path()
+            target = self.argv[self.argv.index("--target") + 1] if "--target" in self.argv else None
+            if target:
+                add_deps_to_sys_path(target)
+                if self.check is not None:
+                    store_check(self.check, target)
             available, reason = spex_engine_status()
+            self._available = available
             self.status_label.setText(reason)
-            self.install_button.setEnabled(not available)
+            self.install_button.setEnabled(bool(self.argv) and not available)
             if code == 0:
-                self.output_edit.appendPlainText(tr("Done. Restart QGIS if the SPEX engine was used before."))
+                self.output_edit.appendPlainText(tr("Done: {status}").format(status=reason))
             else:
-                self.output_edit.appendPlainText(tr("pip failed (exit status {code}).").format(code=code))
+                self.output_edit.appendPlainText(
+                    tr("Failed (exit status {code}): {status}").format(code=code, status=reason)
+                )
 
         def reject(self) -> None:
             """Close; a running pip is stopped first (a half-done install is removed by pip itself)."""
@@ -428,7 +810,7 @@ def install_dialog(parent=None, argv: List[str] | None = None):
 
 
 def show_install_dialog(parent=None):
-    """Show the install dialog: the exact command, an Install button, pip's output streamed live.
+    """Show the install dialog: the choices made, the exact command, an Install button, the output live.
 
     Nothing runs until the user clicks "Install". Returns the dialog after it is closed.
     """

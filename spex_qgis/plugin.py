@@ -3,7 +3,9 @@ provider, the translator, and a clean unload (nothing of the plugin stays behind
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from typing import List
 
 from qgis.core import QgsApplication, QgsSettings
@@ -11,7 +13,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QLocale, Qt, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QToolBar
 
-from . import resource_path
+from . import PLUGIN_DIR, RUNTIME_DIR, resource_path
 
 MENU = "&SPEX"
 TOOLBAR_NAME = "SpexToolbar"
@@ -184,6 +186,8 @@ class SpexPlugin:
         from .deps import remove_deps_from_sys_path
 
         remove_deps_from_sys_path()
+        release_runtime()
+        drop_plugin_modules()
 
     @staticmethod
     def _is_ours(obj) -> bool:
@@ -199,3 +203,41 @@ class SpexPlugin:
         tool = canvas.mapTool() if canvas is not None else None
         if tool is not None and self._is_ours(tool):
             canvas.unsetMapTool(tool)
+
+
+def release_runtime() -> None:
+    """Free the SPEX model the runtime keeps between runs, and the GPU memory torch cached for it."""
+    engine = sys.modules.get("model_runtime.engines.spex_engine")
+    if engine is not None and hasattr(engine, "clear_cache"):
+        engine.clear_cache()
+    gc.collect()
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is not None and cuda.is_initialized():
+        cuda.empty_cache()
+
+
+def _inside(path: str | None, folder: str) -> bool:
+    return bool(path) and os.path.normcase(os.path.realpath(path)).startswith(
+        os.path.normcase(os.path.realpath(folder)) + os.sep
+    )
+
+
+def drop_plugin_modules() -> List[str]:
+    """Forget the modules loaded from the installed plugin's folder (its own and the vendored runtime), so
+    a reinstalled plugin imports its new code; returns their names.
+
+    Only for an installed plugin (the runtime vendored inside it): in a source checkout the runtime is the
+    developer's package, not the plugin's to unload. torch & co. stay: compiled modules cannot be unloaded.
+    """
+    if not _inside(RUNTIME_DIR, PLUGIN_DIR):
+        return []
+    dropped = [
+        name
+        for name, module in list(sys.modules.items())
+        if _inside(getattr(module, "__file__", None), PLUGIN_DIR)
+        or (name.split(".")[0] == "model_runtime" and module is not None)
+    ]
+    for name in dropped:
+        sys.modules.pop(name, None)
+    return dropped

@@ -4,6 +4,7 @@
 >>> result = extract(ExtractRequest("scene.tif", "extract the water bodies", output="water.gpkg"))
 """
 
+from .batching.request import BatchRequest
 from .errors import ExtractionCancelled, ModelLoadError, SpexError, SpexInputError
 from .request import AreaOfInterest, ExtractRequest, ExtractResult
 
@@ -17,7 +18,16 @@ def extract(request, progress=None, is_cancelled=None):
     return _extract(request, progress=progress, is_cancelled=is_cancelled)
 
 
+def batch(request, reporter=None, is_cancelled=None, client=None):
+    """Run a batch of extractions on dask (see :func:`model_runtime.batching.runner.run_batch`)."""
+    from .batching.runner import run_batch
+
+    return run_batch(request, reporter=reporter, is_cancelled=is_cancelled, client=client)
+
+
 __all__ = [
+    "BatchRequest",
+    "batch",
     "AreaOfInterest",
     "ExtractRequest",
     "ExtractResult",

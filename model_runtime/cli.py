@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     info.set_defaults(func=cmd_info)
 
+    from .batching import cli as batch_cli  # `spex batch` (issue 13); dask is imported only when it runs
+
+    batch_cli.register(sub, _float_arg, _parse_bands)
     _register_optional_commands(sub)
     return parser
 

@@ -26,7 +26,9 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMa
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -62,8 +64,9 @@ EXAMPLE_PROMPTS = (
     "提取植被",
 )
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
-# Export formats: (OGR driver, extension); the file dialog offers them in this order.
-EXPORT_FORMATS = (("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"), ("GeoJSON", ".geojson"))
+# Export formats: (OGR driver, extension); the file dialog offers them in this order, the first by default
+# (GeoPackage keeps the explanation in one field; a Shapefile has to split it).
+EXPORT_FORMATS = (("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("GeoJSON", ".geojson"))
 CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
 
 
@@ -99,6 +102,8 @@ class SpexDockWidget(QgsDockWidget):
         self._aoi_band = None
         self._detected_roles: Dict[str, int] = {}
         self._detected_sensor: str | None = None
+        self._bands_layer_id: str | None = None  # the layer the band table was filled for
+        self._status_items: List = []  # message bar items this panel pushed (replaced, never queued)
         self._loading_bands = False
         self._table_roles: List[str] = []
         self._last_result_id: str | None = None  # the layer Export writes when no result layer is selected
@@ -227,6 +232,8 @@ class SpexDockWidget(QgsDockWidget):
         aoi_layout.addWidget(self.aoi_status)
         main.addWidget(self._group(self.tr("Area of interest"), aoi_layout))
 
+        self._build_filters(main)
+
         # Engine
         self.engine_combo = QComboBox()
         self.engine_combo.addItem(
@@ -323,7 +330,7 @@ class SpexDockWidget(QgsDockWidget):
         self.explanation.setPlaceholderText(self.tr("The explanation of the last result appears here."))
         self.export_button = QPushButton(self._icon("mActionFileSaveAs.svg"), self.tr("Export…"))
         self.export_button.setToolTip(
-            self.tr("Save the result as a Shapefile, GeoPackage or GeoJSON (run an extraction first)")
+            self.tr("Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)")
         )
         self.export_button.setEnabled(False)
         exp_layout = QVBoxLayout()
@@ -331,12 +338,66 @@ class SpexDockWidget(QgsDockWidget):
         exp_layout.addWidget(self.export_button, 0, Qt.AlignRight)
         main.addWidget(self._group(self.tr("Explanation"), exp_layout), 1)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setWidget(content)
-        self.setWidget(scroll)
-        self.setMinimumWidth(340)
+        # A narrow dock must never hide a control behind a horizontal scrollbar: combos shrink to a short
+        # width (their popups still show the whole text) and texts wrap; only vertical scrolling remains.
+        for combo in content.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+            combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        for form_layout in content.findChildren(QFormLayout):
+            form_layout.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setWidget(content)
+        self.setWidget(self.scroll)
+        self.setMinimumWidth(300)
+
+    def _build_filters(self, main: QVBoxLayout) -> None:
+        """Threshold, minimum area and simplification: what decides which polygons come out."""
+        self.threshold_default = QCheckBox(self.tr("Class default"))
+        self.threshold_default.setChecked(True)
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(-1.0, 1.0)
+        self.threshold_spin.setDecimals(3)
+        self.threshold_spin.setSingleStep(0.02)
+        self.threshold_spin.setValue(0.0)
+        self.threshold_spin.setEnabled(False)
+        self.threshold_spin.setToolTip(
+            self.tr(
+                "Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). "
+                "Lower: more sensitive, more polygons; higher: stricter."
+            )
+        )
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold_default)
+        threshold_row.addWidget(self.threshold_spin, 1)
+        self.threshold_method_combo = QComboBox()
+        self.threshold_method_combo.addItem(self.tr("Fixed (class default or the value above)"), "fixed")
+        self.threshold_method_combo.addItem(self.tr("Automatic from this scene (Otsu)"), "otsu")
+        self.min_area_spin = QDoubleSpinBox()
+        self.min_area_spin.setRange(0.0, 1e9)
+        self.min_area_spin.setDecimals(0)
+        self.min_area_spin.setSingleStep(100.0)
+        self.min_area_spin.setSuffix(" m²")
+        self.min_area_spin.setToolTip(self.tr("Polygons smaller than this are dropped (0: keep all)"))
+        self.simplify_spin = QDoubleSpinBox()
+        self.simplify_spin.setRange(0.0, 1e6)
+        self.simplify_spin.setDecimals(2)
+        self.simplify_spin.setToolTip(
+            self.tr("Simplification tolerance in map units of the raster (0: exact pixel outlines)")
+        )
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        form.addRow(self.tr("Threshold"), threshold_row)
+        form.addRow(self.tr("Method"), self.threshold_method_combo)
+        form.addRow(self.tr("Minimum area"), self.min_area_spin)
+        form.addRow(self.tr("Simplify"), self.simplify_spin)
+        self.filters_group = self._group(self.tr("Threshold and filters"), form, collapsed=True)
+        main.addWidget(self.filters_group)
+        self.threshold_default.toggled.connect(lambda on: self.threshold_spin.setEnabled(not on))
 
     def _fill_prompts(self) -> None:
         current = self.prompt_combo.currentText()
@@ -368,8 +429,8 @@ class SpexDockWidget(QgsDockWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self.export_result)
         project = QgsProject.instance()
-        project.layersAdded.connect(self._refresh_layer_filter)
-        project.layersRemoved.connect(self._refresh_layer_filter)
+        project.layersAdded.connect(self._sync_with_project)
+        project.layersRemoved.connect(self._sync_with_project)
         project.layersRemoved.connect(self._refresh_export_button)
         self.canvas.destinationCrsChanged.connect(self._show_aoi)
         self.canvas.extentsChanged.connect(self._on_extent_changed)
@@ -411,15 +472,49 @@ class SpexDockWidget(QgsDockWidget):
         self.explanation.setHtml(text)
 
     def _on_layer_changed(self, layer) -> None:
+        self._watch_raster(layer)
         self._detected_roles, self._detected_sensor, notes = {}, None, ""
         if _multiband_gdal(layer):
             self._detected_sensor, self._detected_roles, notes = self._detect(layer.source(), None)
         self._fill_sensors()
-        saved = settings.band_mapping(self._detected_sensor or "") if self._detected_sensor else {}
-        self._fill_band_table(layer, saved or self._detected_roles)
+        self._fill_band_table(layer, self._with_saved(layer, self._detected_roles))
         self._update_bands_summary(notes)
         if self.aoi_mode() == "extent":
             self._on_aoi_mode_changed()
+        else:
+            self._show_aoi()
+
+    def _watch_raster(self, layer) -> None:
+        """Follow the chosen raster: a rename updates the summary, a new CRS re-checks the area."""
+        old = QgsProject.instance().mapLayer(self._bands_layer_id) if self._bands_layer_id else None
+        if old is not None:
+            for signal, slot in ((old.nameChanged, self._refresh_summary), (old.crsChanged, self._show_aoi)):
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, RuntimeError):
+                    pass
+        self._bands_layer_id = layer.id() if layer is not None else None
+        if layer is not None:
+            layer.nameChanged.connect(self._refresh_summary)
+            layer.crsChanged.connect(self._show_aoi)
+
+    def _sync_with_project(self, *_args) -> None:
+        """After layers were added or removed: the band table must describe the raster now shown."""
+        self._refresh_layer_filter()
+        layer = self.layer_combo.currentLayer()
+        if (layer.id() if layer is not None else None) != self._bands_layer_id:
+            self._on_layer_changed(layer)
+
+    def _with_saved(self, layer, roles: Dict[str, int]) -> Dict[str, int]:
+        """``roles`` with the user's remembered edits for this very file (0 = not used) on top."""
+        if not _multiband_gdal(layer):
+            return dict(roles)
+        saved = settings.band_mapping(layer.source())
+        merged = dict(roles)
+        for role, band in saved.items():
+            if band <= layer.bandCount():  # the file may have been rewritten with fewer bands
+                merged[role] = band
+        return {role: band for role, band in merged.items() if band}
 
     def _detect(self, source: str, sensor: str | None):
         """(sensor, roles, notes) from the runtime's band detection; empty when it cannot tell."""
@@ -448,22 +543,31 @@ class SpexDockWidget(QgsDockWidget):
 
         return tuple(BAND_ROLES)
 
+    @staticmethod
+    def _sensor_title(name: str | None) -> str:
+        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), else the id."""
+        try:
+            from model_runtime.bands import SENSOR_PRESETS
+
+            return SENSOR_PRESETS[name].title if name in SENSOR_PRESETS else (name or "")
+        except ImportError:
+            return name or ""
+
     def _fill_sensors(self) -> None:
         self.sensor_combo.blockSignals(True)
         self.sensor_combo.clear()
         detected = self._detected_sensor
-        auto = self.tr("Auto-detect") + (f" ({detected})" if detected else "")
+        auto = self.tr("Auto-detect") + (f" ({self._sensor_title(detected)})" if detected else "")
         self.sensor_combo.addItem(auto, "")
         try:
             from model_runtime.bands import SENSOR_PRESETS
 
-            names = sorted(SENSOR_PRESETS)
+            names = sorted(SENSOR_PRESETS, key=lambda n: SENSOR_PRESETS[n].title.lower())
         except ImportError:
             names = []
         for name in names:
-            self.sensor_combo.addItem(name, name)
-            tip = SENSOR_PRESETS[name].title
-            self.sensor_combo.setItemData(self.sensor_combo.count() - 1, tip, Qt.ToolTipRole)
+            self.sensor_combo.addItem(SENSOR_PRESETS[name].title, name)
+            self.sensor_combo.setItemData(self.sensor_combo.count() - 1, name, Qt.ToolTipRole)
         self.sensor_combo.blockSignals(False)
 
     def _on_sensor_changed(self) -> None:
@@ -475,21 +579,21 @@ class SpexDockWidget(QgsDockWidget):
             _sensor, roles, notes = self._detect(layer.source(), sensor)
         else:
             roles, notes = self._detected_roles, ""
-        key = sensor or self._detected_sensor or ""
-        saved = settings.band_mapping(key) if key else {}
-        self._fill_band_table(layer, saved or roles)
+        self._fill_band_table(layer, self._with_saved(layer, roles))
         self._update_bands_summary(notes)
 
     def _fill_band_table(self, layer, mapping: Dict[str, int]) -> None:
         self._loading_bands = True
         # The roles the class rules use, then whatever else the raster maps (thermal, pan...).
-        roles = [r for r in self._roles() if r in CORE_ROLES or mapping.get(r)]
+        roles = [r for r in self._roles() if r in CORE_ROLES or mapping.get(r) or self._detected_roles.get(r)]
         self._table_roles = roles
         count = layer.bandCount() if isinstance(layer, QgsRasterLayer) else 0
         self.band_table.setRowCount(len(roles))
         for row, role in enumerate(roles):
             self.band_table.setCellWidget(row, 0, QLabel(f"  {role}  "))
             combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
             combo.addItem(self.tr("— not set —"), 0)
             for band in range(1, count + 1):
                 description = layer.bandName(band) if isinstance(layer, QgsRasterLayer) else ""
@@ -502,15 +606,22 @@ class SpexDockWidget(QgsDockWidget):
 
     def band_mapping(self) -> Dict[str, int]:
         """The role -> 1-based band mapping shown in the table (unset roles left out)."""
-        mapping = {}
+        return {role: band for role, band in self._table_choices().items() if band}
+
+    def excluded_roles(self) -> List[str]:
+        """Roles set to "— not set —" in the table: the run does not use them, even when detected."""
+        return [role for role, band in self._table_choices().items() if not band]
+
+    def _table_choices(self) -> Dict[str, int]:
+        choices = {}
         for row, role in enumerate(self._table_roles[: self.band_table.rowCount()]):
             combo = self.band_table.cellWidget(row, 1)
-            if combo is not None and combo.currentData():
-                mapping[role] = int(combo.currentData())
-        return mapping
+            if combo is not None:
+                choices[role] = int(combo.currentData() or 0)
+        return choices
 
     def set_band(self, role: str, band: int) -> None:
-        """Set the band of ``role`` in the table (as if the user picked it)."""
+        """Set the band of ``role`` in the table (as if the user picked it; 0 = not set)."""
         row = self._table_roles.index(role)
         combo = self.band_table.cellWidget(row, 1)
         combo.setCurrentIndex(max(combo.findData(int(band)), 0))
@@ -518,36 +629,46 @@ class SpexDockWidget(QgsDockWidget):
     def _on_band_edited(self) -> None:
         if self._loading_bands:
             return
-        key = self.sensor_combo.currentData() or self._detected_sensor or ""
-        mapping = self.band_mapping()
-        if key:
-            if mapping == self._detected_roles:
-                settings.set_band_mapping(key, None)
-            else:
-                settings.set_band_mapping(key, mapping)
+        layer = self.layer_combo.currentLayer()
+        # Remembered for this file only: another file of the same sensor may order its bands otherwise.
+        if _multiband_gdal(layer):
+            choices = self._table_choices()
+            detected = {role: self._detected_roles.get(role, 0) for role in choices}
+            edits = {role: band for role, band in choices.items() if band != detected[role]}
+            settings.set_band_mapping(layer.source(), edits or None)
         self._update_bands_summary("")
 
     def _reset_bands(self) -> None:
-        key = self.sensor_combo.currentData() or self._detected_sensor or ""
-        if key:
-            settings.set_band_mapping(key, None)
+        layer = self.layer_combo.currentLayer()
+        if _multiband_gdal(layer):
+            settings.set_band_mapping(layer.source(), None)
         self.sensor_combo.setCurrentIndex(0)
-        self._fill_band_table(self.layer_combo.currentLayer(), self._detected_roles)
+        self._fill_band_table(layer, self._detected_roles)
         self._update_bands_summary("")
 
+    def _refresh_summary(self, *_args) -> None:
+        self._update_bands_summary(self._summary_notes)
+
+    _summary_notes = ""
+
     def _update_bands_summary(self, notes: str) -> None:
+        self._summary_notes = notes
         layer = self.layer_combo.currentLayer()
         if not _multiband_gdal(layer):
             self.bands_summary.setText(self.tr("Pick a raster with 3 or more bands."))
             return
         mapping = self.band_mapping()
-        sensor = self.sensor_combo.currentData() or self._detected_sensor or self.tr("unknown sensor")
+        sensor = self.sensor_combo.currentData() or self._detected_sensor
+        sensor_text = self._sensor_title(sensor) if sensor else self.tr("unknown sensor")
         parts = " ".join(f"{role}={band}" for role, band in mapping.items()) or self.tr("none detected")
         text = (
-            f"<b>{html.escape(sensor)}</b> · {layer.bandCount()} "
-            + self.tr("bands")
-            + f"<br>{html.escape(parts)}"
+            f"<b>{html.escape(layer.name())}</b> · "
+            + self.tr("{} bands").format(layer.bandCount())
+            + f"<br>{html.escape(sensor_text)}<br>{html.escape(parts)}"
         )
+        dropped = [role for role in self.excluded_roles() if self._detected_roles.get(role)]
+        if dropped:
+            text += "<br>" + html.escape(self.tr("Not used: {}").format(", ".join(dropped)))
         if notes:
             text += f"<br><i>{html.escape(notes)}</i>"
         self.bands_summary.setText(text)
@@ -769,7 +890,7 @@ class SpexDockWidget(QgsDockWidget):
             raster_provider=layer.providerType() if layer is not None else "gdal",
             prompt=self.prompt_combo.currentText(),
             sensor=self.sensor_combo.currentData() or None,
-            bands=self.band_mapping(),
+            bands=self._table_choices(),  # "not set" travels as 0: the run then leaves the role out
             aoi_mode=self.aoi_mode(),
             aoi_wkt=geometry.asWkt() if geometry is not None else None,
             aoi_crs=crs_to_text(crs) if geometry is not None else None,
@@ -777,6 +898,10 @@ class SpexDockWidget(QgsDockWidget):
             model_dir=self.model_widget.filePath(),
             device=self.device_combo.currentData() or "auto",
             precision=self.precision_combo.currentData() or "auto",
+            threshold=None if self.threshold_default.isChecked() else self.threshold_spin.value(),
+            threshold_method=self.threshold_method_combo.currentData() or "fixed",
+            min_area_m2=self.min_area_spin.value(),
+            simplify=self.simplify_spin.value(),
             output_mode="file" if self.file_radio.isChecked() else "temporary",
             output_path=self.output_widget.filePath(),
             temp_dir=session_temp_dir(),
@@ -939,7 +1064,7 @@ class SpexDockWidget(QgsDockWidget):
         self.export_button.setEnabled(layer is not None and self.export_task is None)
         if layer is not None:
             self.export_button.setToolTip(
-                self.tr("Save '{}' as a Shapefile, GeoPackage or GeoJSON").format(layer.name())
+                self.tr("Save '{}' as a GeoPackage, Shapefile or GeoJSON").format(layer.name())
             )
 
     def ask_export_path(self, layer: QgsVectorLayer) -> str:
@@ -950,21 +1075,22 @@ class SpexDockWidget(QgsDockWidget):
             "GeoJSON": self.tr("GeoJSON (*.geojson)"),
         }
         folder = settings.last_output_dir() or os.path.expanduser("~")
-        suggested = os.path.join(folder, layer_name_to_file(layer.name()) + ".shp")
+        default_driver, default_ext = EXPORT_FORMATS[0]
+        suggested = os.path.join(folder, layer_name_to_file(layer.name()) + default_ext)
         # Qt's own overwrite question is off: export_result asks, for every part of a Shapefile set.
         path, chosen = QFileDialog.getSaveFileName(
             self,
             self.tr("Export the SPEX result"),
             suggested,
             ";;".join(labels[driver] for driver, _ext in EXPORT_FORMATS),
-            labels["ESRI Shapefile"],
+            labels[default_driver],
             QFileDialog.DontConfirmOverwrite,
         )
         if not path:
             return ""
         ext = os.path.splitext(path)[1].lower()
         if ext not in {e for _d, e in EXPORT_FORMATS}:
-            driver = next((d for d, label in labels.items() if label == chosen), "ESRI Shapefile")
+            driver = next((d for d, label in labels.items() if label == chosen), default_driver)
             path += dict(EXPORT_FORMATS)[driver]
         return path
 
@@ -1048,6 +1174,7 @@ class SpexDockWidget(QgsDockWidget):
         if self.export_task is not None:
             self.export_task.cancel()
         self._watch_aoi_layer(None)
+        self._watch_raster(None)
         for tool in (self.rectangle_tool, self.polygon_tool):
             tool.unload()
         if self._aoi_band is not None:
@@ -1056,8 +1183,8 @@ class SpexDockWidget(QgsDockWidget):
             self._aoi_band = None
         project = QgsProject.instance()
         for signal, slot in (
-            (project.layersAdded, self._refresh_layer_filter),
-            (project.layersRemoved, self._refresh_layer_filter),
+            (project.layersAdded, self._sync_with_project),
+            (project.layersRemoved, self._sync_with_project),
             (project.layersRemoved, self._refresh_export_button),
             (self.canvas.destinationCrsChanged, self._show_aoi),
             (self.canvas.extentsChanged, self._on_extent_changed),

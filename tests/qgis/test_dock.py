@@ -20,6 +20,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
 
+from model_runtime.raster import RasterSource
 from model_runtime.writers import read_shapefile_text
 from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
@@ -143,6 +144,8 @@ class UserAnswers:
     def _save_file_name(self, parent, title, directory, filters, selected, options):
         assert options & QFileDialog.DontConfirmOverwrite  # the panel asks itself, for every Shapefile part
         assert "*.shp" in filters and "*.gpkg" in filters
+        # GeoPackage by default: one field holds the whole explanation (a Shapefile must split it)
+        assert selected.endswith("(*.gpkg)") and directory.endswith(".gpkg"), (selected, directory)
         return self.files.pop(0)
 
     def _question(self, parent, title, text, buttons, default):
@@ -151,7 +154,7 @@ class UserAnswers:
         return self.replies.pop(0)
 
 
-def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path):
+def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path, tmp_path):
     aerial = dock.layer_combo.currentLayer()
     assert isinstance(aerial, QgsRasterLayer)  # the only multiband raster is picked without a click
     assert dock.band_mapping() == {"red": 1, "green": 2, "blue": 3, "nir": 4}
@@ -161,13 +164,60 @@ def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path):
     dock.layer_combo.setLayer(raster)
     mapping = dock.band_mapping()
     assert mapping["red"] == 3 and mapping["nir"] == 4 and mapping["swir1"] == 5
-    assert "sentinel2" in dock.bands_summary.text()
-    dock.set_band("swir2", 5)  # a user edit is remembered for this sensor
-    assert settings.band_mapping("sentinel2_l2a")["swir2"] == 5
+    summary = dock.bands_summary.text().split("<i>")[0]  # the runtime's notes (in italics) may name ids
+    assert "Sentinel-2 MSI L2A" in summary and "sentinel2_l2a" not in summary  # a human sensor name
+    assert "sentinel2_l2a" not in dock.sensor_combo.itemText(0) + dock.sensor_combo.itemText(1)
+    dock.set_band("swir2", 5)  # a user edit is remembered for this file
+    assert settings.band_mapping(s2_path)["swir2"] == 5
     dock._on_layer_changed(raster)  # re-picking the layer restores the remembered mapping
     assert dock.band_mapping()["swir2"] == 5
+    # another file of the same sensor starts from its own detection, not from this file's edits
+    copy = str(tmp_path / "same_sensor_copy.tif")
+    gdal.Translate(copy, s2_path)
+    other = QgsRasterLayer(copy, "copy")
+    QgsProject.instance().addMapLayer(other)
+    dock.layer_combo.setLayer(other)
+    assert dock.band_mapping()["swir2"] == 6
+    dock.layer_combo.setLayer(raster)
+    assert dock.band_mapping()["swir2"] == 5
     dock.reset_bands_button.click()
-    assert dock.band_mapping()["swir2"] == 6 and settings.band_mapping("sentinel2_l2a") == {}
+    assert dock.band_mapping()["swir2"] == 6 and settings.band_mapping(s2_path) == {}
+
+
+def test_band_table_follows_the_project(dock, qgis_iface, s2_path, tmp_path):
+    """Removing the chosen raster, renaming it, and a plugin reload: the bands shown are the raster's."""
+    aerial = dock.layer_combo.currentLayer()
+    rgb_path = str(tmp_path / "rgb_only.tif")
+    gdal.Translate(rgb_path, aerial.source(), bandList=[1, 2, 3])
+    rgb = QgsRasterLayer(rgb_path, "rgb_only")
+    s2 = QgsRasterLayer(s2_path, "Sentinel-2 sample")
+    QgsProject.instance().addMapLayers([rgb, s2])
+    dock.layer_combo.setLayer(aerial)
+    dock.set_band("nir", 0)  # remembered for aerial_rgbn only
+    aerial_id = aerial.id()
+    QgsProject.instance().removeMapLayer(aerial_id)
+    QCoreApplication.processEvents()
+    shown = dock.layer_combo.currentLayer()
+    assert shown is not None and shown.id() != aerial_id
+    assert dock._bands_layer_id == shown.id()
+    assert all(band <= shown.bandCount() for band in dock.band_mapping().values())
+    assert shown.name() in dock.bands_summary.text() and "aerial" not in dock.bands_summary.text()
+    type_prompt(dock, "extract the water bodies")
+    request = build_request(dock.panel_state())
+    assert request.raster == shown.source()
+    with RasterSource.open(request.raster, bands=request.bands) as source:  # no stale "nir=4 out of range"
+        assert source.roles == {r: b for r, b in dock.band_mapping().items()}
+    shown.setName("renamed raster")
+    assert "renamed raster" in dock.bands_summary.text()
+    dock.layer_combo.setLayer(s2)
+    dock.set_band("swir2", 5)
+    reloaded = SpexDockWidget(qgis_iface)  # plugin reload: a new panel reads the remembered edits back
+    try:
+        reloaded.layer_combo.setLayer(s2)
+        assert reloaded.band_mapping()["swir2"] == 5
+    finally:
+        reloaded.unload()
+        reloaded.deleteLater()
 
 
 def test_draw_rectangle_run_adds_explained_layer(dock, qgis_iface):

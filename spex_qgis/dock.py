@@ -926,6 +926,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(state)
         except SpexInputError as exc:
+            self.status_label.setText(self.tr("Not run: {}").format(exc))
             self.show_error(str(exc))
             return None
         existing = result_layers.existing_files(request.output) if state.output_mode == "file" else []
@@ -974,25 +975,21 @@ class SpexDockWidget(QgsDockWidget):
         self.runFinished.emit()
 
     def _on_succeeded(self, result) -> None:
+        if not result.features:
+            self._on_empty(result)
+            return
         try:
             layer = result_layers.add_result_layer(result, layer_name(result.prompt))
         except SpexError as exc:
             self._done()
-            self.show_error(str(exc))
+            self._show_failed(str(exc))
             return
         self.progress.setValue(100)
         self._explanations[layer.id()] = self._explanation_html(result)
         self.explanation.setHtml(self._explanations[layer.id()])
-        self.status_label.setText(
-            self.tr("{} polygons, {} in {:.1f} s").format(
-                result.features, _area_text(result.area_m2), result.seconds
-            )
-        )
-        self.iface.messageBar().pushMessage(
-            "SPEX",
-            self.tr("Added '{}' with {} polygons").format(layer.name(), result.features),
-            Qgis.Success,
-            5,
+        self.status_label.setText(self._summary_text(result))
+        self.notify(
+            self.tr("Added '{}' with {} polygons").format(layer.name(), result.features), Qgis.Success
         )
         for warning in result.warnings:
             self.iface.messageBar().pushMessage("SPEX", warning, Qgis.Warning, 8)
@@ -1002,21 +999,67 @@ class SpexDockWidget(QgsDockWidget):
         self._refresh_export_button()
         self.resultAdded.emit(layer, result)
 
+    def _summary_text(self, result) -> str:
+        return self.tr("Done: {} polygons, {} in {:.1f} s").format(
+            result.features, _area_text(result.area_m2), result.seconds
+        )
+
+    def _on_empty(self, result) -> None:
+        """Nothing found: say so in place of the previous result; no empty layer is added."""
+        if self.task is not None and self.task.temporary_output:
+            from .task import remove_output
+
+            remove_output(result.output)
+        self._done()
+        self.progress.setValue(100)
+        text = self.tr("Nothing found: no {} in this area ({:.1f} s).").format(
+            self._class_label(result.target_class), result.seconds
+        )
+        self.status_label.setText(text)
+        hint = self.tr(
+            "Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area."
+        )
+        body = html.escape(result.explanation or "").replace("\n", "<br>")
+        self.explanation.setHtml(f"<p><b>{html.escape(text)}</b></p><p>{html.escape(hint)}</p><p>{body}</p>")
+        self.notify(text, Qgis.Info)
+
     def _on_failed(self, message: str) -> None:
         self._done()
+        self._show_failed(message)
+
+    def _show_failed(self, message: str) -> None:
+        """The failed state replaces the previous result in the panel (status and explanation)."""
         self.progress.setValue(0)
-        self.status_label.setText(self.tr("Failed."))
+        self.status_label.setText(self.tr("Failed: {}").format(message))
+        self.explanation.setHtml(
+            f"<p><b>{html.escape(self.tr('The extraction failed.'))}</b></p><p>{html.escape(message)}</p>"
+        )
         self.show_error(message)
 
     def _on_cancelled(self) -> None:
         self._done()
         self.progress.setValue(0)
         self.status_label.setText(self.tr("Cancelled: nothing was written."))
-        self.iface.messageBar().pushMessage("SPEX", self.tr("Extraction cancelled"), Qgis.Info, 4)
+        self.notify(self.tr("Extraction cancelled"), Qgis.Info)
+
+    def notify(self, message: str, level=Qgis.Info, duration: int = 6) -> None:
+        """Show ``message`` in the message bar in place of this panel's previous message (never queued
+        behind it, so an old error cannot come back later)."""
+        bar = self.iface.messageBar()
+        for item in self._status_items:
+            try:
+                bar.popWidget(item)
+            except (RuntimeError, TypeError):  # already closed by the user or timed out
+                pass
+        self._status_items = []
+        bar.pushMessage("SPEX", message, level, duration)
+        current = bar.currentItem() if hasattr(bar, "currentItem") else None
+        if current is not None:
+            self._status_items.append(current)
 
     def show_error(self, message: str) -> None:
         """One-line error in the QGIS message bar (and the errorOccurred signal)."""
-        self.iface.messageBar().pushMessage("SPEX", message, Qgis.Critical, 10)
+        self.notify(message, Qgis.Critical, 10)
         self.errorOccurred.emit(message)
 
     def _class_label(self, target_class: str) -> str:

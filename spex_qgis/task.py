@@ -82,8 +82,10 @@ class SpexExtractTask(QgsTask):
             )
             return True
         except ExtractionCancelled:
+            # A cancel the user asked for is not a failure: returning True keeps QGIS from also
+            # announcing "Task failed"; finished() reports it as cancelled.
             self.was_cancelled = True
-            return False
+            return True
         except SpexError as exc:
             self.error = _one_line(str(exc))
             return False
@@ -96,7 +98,8 @@ class SpexExtractTask(QgsTask):
 
     def finished(self, ok: bool) -> None:
         """GUI thread: announce the outcome; clean up a temporary output that did not complete."""
-        if ok and self.result is not None:  # a cancel that arrives after the last write changes nothing
+        if ok and self.result is not None and not self.was_cancelled:
+            # a cancel that arrives after the last write changes nothing
             for warning in self.result.warnings:
                 QgsMessageLog.logMessage(warning, LOG_TAG, Qgis.Warning)
             self.succeeded.emit(self.result)
@@ -170,7 +173,8 @@ class SpexExportTask(QgsTask):
             )
             return True
         except ExtractionCancelled:
-            return False
+            self.report = None
+            return True  # cancelled on request: not a "Task failed"; finished() emits cancelled
         except SpexError as exc:
             self.error = _one_line(str(exc))
             return False

@@ -268,6 +268,38 @@ def test_cancel_leaves_no_layer_and_no_file(dock, qgis_iface):
     assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
 
 
+def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_iface):
+    layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")  # water from NDWI: green + nir
+    assert result.features > 0 and result.details["bands"]["nir"] == 4
+    old_text = dock.explanation.toPlainText()
+    dock.bands_group.setCollapsed(False)
+    dock.set_band("nir", 0)  # "— not set —"
+    assert "nir" in dock.excluded_roles() and "nir" not in dock.band_mapping()
+    assert dock.panel_state().bands["nir"] == 0
+    dock.run_button.click()
+    wait_finished(dock)
+    status = dock.status_label.text()
+    assert status.startswith("Failed: ") and "nir" in status  # nir was left out: the reason
+    shown = dock.explanation.toPlainText()
+    assert "failed" in shown and "nir" in shown and old_text not in shown  # no stale explanation
+
+
+def test_empty_result_adds_no_layer(dock, qgis_iface):
+    run_prompt(dock, qgis_iface, "extract the water bodies")
+    qgis_iface.messageBar().clear_messages()
+    group = QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP)
+    before = len(group.findLayers())
+    dock.filters_group.setCollapsed(False)
+    dock.threshold_default.setChecked(False)
+    dock.threshold_spin.setValue(1.0)  # no index exceeds 1: nothing can be found
+    dock.run_button.click()
+    wait_finished(dock)
+    assert len(group.findLayers()) == before  # no empty layer
+    assert not messages(qgis_iface, Qgis.Success) and not messages(qgis_iface, Qgis.Critical)
+    assert dock.status_label.text().startswith("Nothing found") and "water" in dock.status_label.text()
+    assert "Nothing found" in dock.explanation.toPlainText()
+
+
 def test_errors_go_to_message_bar(dock, qgis_iface):
     errors = []
     dock.errorOccurred.connect(errors.append)

@@ -785,6 +785,10 @@ class SpexDockWidget(QgsDockWidget):
         if geometry is not None and mode != "extent":
             self._aoi_band.setToGeometry(geometry, crs)
         self.aoi_status.setText(self._aoi_text(mode, geometry, crs))
+        outside = geometry is not None and mode != "layer" and self._raster_overlap(geometry, crs) == "none"
+        self.aoi_status.setStyleSheet(
+            "color: #c0392b; font-weight: bold;" if outside else "color: palette(mid);"
+        )
 
     def _aoi_text(self, mode, geometry, crs) -> str:
         if mode == "layer":
@@ -794,7 +798,34 @@ class SpexDockWidget(QgsDockWidget):
                 return self.tr("Select polygons in this layer with the Select tool.")
             return self.tr("Click Draw, then draw on the map.")
         area = self._area_km2(geometry, crs)
-        return self.tr("Area: {} km²").format(f"{area:,.2f}") if area is not None else ""
+        text = self.tr("Area: {} km²").format(f"{area:,.2f}") if area is not None else ""
+        overlap = self._raster_overlap(geometry, crs)
+        if overlap == "none":
+            return self.tr(
+                "Outside the raster: this area does not overlap '{}'. Draw it over the raster."
+            ).format(self.layer_combo.currentLayer().name())
+        if overlap == "partial":
+            text += " " + self.tr("(partly outside the raster: only the overlap is processed)")
+        return text
+
+    def _raster_overlap(self, geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> str:
+        """ "full", "partial" or "none": how the area lies over the chosen raster ("" when unknown)."""
+        layer = self.layer_combo.currentLayer()
+        if not isinstance(layer, QgsRasterLayer) or not crs.isValid() or not layer.crs().isValid():
+            return ""
+        from qgis.core import QgsCoordinateTransform, QgsCsException
+
+        footprint = QgsGeometry.fromRect(layer.extent())
+        try:
+            if layer.crs() != crs:
+                footprint.transform(
+                    QgsCoordinateTransform(layer.crs(), crs, QgsProject.instance().transformContext())
+                )
+        except QgsCsException:
+            return ""
+        if not footprint.intersects(geometry):
+            return "none"
+        return "full" if footprint.contains(geometry) else "partial"
 
     @staticmethod
     def _area_km2(geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> float | None:

@@ -16,10 +16,20 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
+from qgis.gui import QgsCollapsibleGroupBox
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt, QTranslator
 from qgis.PyQt.QtTest import QTest
-from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
+from qgis.PyQt.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
 
+import build_plugin
 from model_runtime.raster import RasterSource
 from model_runtime.writers import read_shapefile_text
 from spex_qgis import layers, settings
@@ -282,6 +292,73 @@ def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_ifa
     assert status.startswith("Failed: ") and "nir" in status  # nir was left out: the reason
     shown = dock.explanation.toPlainText()
     assert "failed" in shown and "nir" in shown and old_text not in shown  # no stale explanation
+
+
+def test_area_outside_the_raster_is_flagged_when_drawn(dock, qgis_iface):
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    far = QgsRectangle(
+        extent.xMaximum() + extent.width(),
+        extent.yMinimum(),
+        extent.xMaximum() + 2 * extent.width(),
+        extent.yMaximum(),
+    )
+    dock.set_drawn_aoi(QgsGeometry.fromRect(far), raster.crs())
+    assert (
+        dock.aoi_status.text().startswith("Outside the raster") and "c0392b" in dock.aoi_status.styleSheet()
+    )
+    half_out = QgsRectangle(extent.center().x(), extent.yMinimum(), far.xMinimum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(half_out), raster.crs())
+    assert "partly outside" in dock.aoi_status.text() and "c0392b" not in dock.aoi_status.styleSheet()
+    inside = QgsRectangle(extent.center().x(), extent.center().y(), extent.xMaximum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(inside), raster.crs())
+    assert "km²" in dock.aoi_status.text() and "outside" not in dock.aoi_status.text()
+
+
+def _cut_off(widget: SpexDockWidget) -> list:
+    """Visible controls whose right edge is beyond the scroll area's viewport (hidden to the right)."""
+    viewport = widget.scroll.viewport()
+    width = viewport.width()
+    cut = []
+    for child in widget.scroll.widget().findChildren(QWidget):
+        if child.isVisibleTo(widget) and isinstance(
+            child, (QAbstractButton, QComboBox, QLabel, QProgressBar)
+        ):
+            right = child.mapTo(viewport, QPoint(child.width(), 0)).x()
+            if right > width + 1:
+                cut.append((type(child).__name__, child.objectName() or child.toolTip()[:30], right, width))
+    return cut
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_nothing_is_cut_off_at_a_normal_dock_width(qgis_app, qgis_iface, dock, tmp_path, language):
+    translator = None
+    if language != "en":
+        (qm,) = build_plugin.compile_translations(str(tmp_path), use_lrelease=False)
+        translator = QTranslator()
+        assert translator.load(qm)
+        QCoreApplication.installTranslator(translator)
+    widget = SpexDockWidget(qgis_iface)
+    try:
+        widget.resize(380, 900)
+        widget.show()
+        for group in widget.findChildren(QgsCollapsibleGroupBox):
+            group.setCollapsed(False)
+        widget.set_aoi_mode("rectangle")
+        widget.status_label.setText("278 " + "polygons, 12.5 km² in 3.2 s " * 3)
+        QTest.qWait(50)
+        assert widget.scroll.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff
+        assert widget.scroll.widget().width() <= widget.scroll.viewport().width()
+        assert _cut_off(widget) == []
+        assert widget.clear_aoi_button.isVisible() and widget.export_button.isVisible()
+        if translator is not None:
+            assert widget.run_button.text() != "Run"  # the Chinese UI really is loaded
+    finally:
+        if translator is not None:
+            QCoreApplication.removeTranslator(translator)
+        widget.unload()
+        widget.deleteLater()
 
 
 def test_empty_result_adds_no_layer(dock, qgis_iface):

@@ -76,7 +76,40 @@ def results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
     group = root.findGroup(RESULTS_GROUP)
     if group is None:
         group = root.insertGroup(0, RESULTS_GROUP)
+        group.setExpanded(True)  # a new result must be seen, not hidden in a collapsed group
     return group
+
+
+# The map tip: the feature's own explanation, wrapped in a readable column (QGIS sizes the tip to its
+# content, so without a width a long text becomes a narrow strip running off the map).
+MAP_TIP_TEMPLATE = (
+    '<div style="width:26em; white-space:normal;">'
+    '<b>[% "class" %]</b> · [% format_number("area_m2", 0) %] m²'
+    "<p>[% replace(coalesce(\"explain\", ''), '\\n', '<br>') %]</p></div>"
+)
+# The identify panel / feature list: a short line per feature, not the explanation.
+DISPLAY_EXPRESSION = (
+    """coalesce("class", '') || ' #' || coalesce(to_string("region_id"), '') """
+    """|| ' · ' || format_number("area_m2", 0) || ' m²'"""
+)
+
+
+def style_result_layer(layer: QgsVectorLayer, target_class: str | None, explanation: str = "") -> None:
+    """Style a SPEX result: the class style (labels off), a short display name, the explanation map tip."""
+    qml = style_path(target_class)
+    if qml:
+        layer.loadNamedStyle(qml)
+    layer.setLabelsEnabled(False)
+    if explanation:
+        layer.setAbstract(explanation)
+    names = set(layer.fields().names())
+    if {"class", "area_m2", "region_id"} <= names:
+        layer.setDisplayExpression(DISPLAY_EXPRESSION)
+    if {"class", "area_m2", "explain"} <= names:
+        layer.setMapTipTemplate(MAP_TIP_TEMPLATE)
+    if target_class:
+        layer.setCustomProperty("spex/target_class", target_class)
+    layer.triggerRepaint()
 
 
 def result_layer_uri(output: str, layer: str, output_format: str) -> str:
@@ -106,14 +139,7 @@ def add_result_layer(result, name: str, project: QgsProject | None = None) -> Qg
                 "then run again."
             ).format(uri)
         )
-    qml = style_path(result.target_class)
-    if qml:
-        layer.loadNamedStyle(qml)
-    layer.setAbstract(result.explanation or "")
-    if layer.fields().indexOf("explain") >= 0:
-        layer.setDisplayExpression('"explain"')
-        layer.setMapTipTemplate('[% "explain" %]')
-    layer.setCustomProperty("spex/target_class", result.target_class)
+    style_result_layer(layer, result.target_class, result.explanation or "")
     layer.setCustomProperty("spex/prompt", result.prompt)
     layer.setCustomProperty("spex/engine", result.engine)
     project.addMapLayer(layer, False)

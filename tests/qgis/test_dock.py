@@ -10,10 +10,13 @@ from osgeo import gdal, ogr
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsExpression,
+    QgsExpressionContext,
     QgsGeometry,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
+    QgsRenderContext,
     QgsVectorLayer,
 )
 from qgis.gui import QgsCollapsibleGroupBox
@@ -359,6 +362,27 @@ def test_nothing_is_cut_off_at_a_normal_dock_width(qgis_app, qgis_iface, dock, t
             QCoreApplication.removeTranslator(translator)
         widget.unload()
         widget.deleteLater()
+
+
+def test_result_layer_is_styled_and_readable(dock, qgis_iface):
+    layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")
+    group = QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP)
+    assert group.isExpanded()
+    assert not layer.labelsEnabled()
+    with open(layers.style_path("water"), encoding="utf-8") as handle:
+        qml = handle.read()
+    colour = layer.renderer().symbols(QgsRenderContext())[0].color()
+    assert f"{colour.red()},{colour.green()},{colour.blue()}" in qml  # the water style, not a random fill
+    feature = next(layer.getFeatures())
+    context = QgsExpressionContext()
+    context.setFeature(feature)
+    tip = QgsExpression.replaceExpressionText(layer.mapTipTemplate(), context)
+    assert "width:" in tip  # a readable column, not an 80-px strip
+    first_line = feature["explain"].splitlines()[0]
+    assert first_line in tip and "\n" not in tip  # the feature's own text, lines as <br>
+    name = QgsExpression(layer.displayExpression()).evaluate(context)
+    assert name.startswith("water #") and len(name) < 60  # the identify panel lists short names
+    assert "Done:" in dock.status_label.text() and str(result.features) in dock.status_label.text()
 
 
 def test_empty_result_adds_no_layer(dock, qgis_iface):

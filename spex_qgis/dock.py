@@ -52,8 +52,8 @@ from model_runtime.errors import SpexError, SpexInputError
 from . import layers as result_layers
 from . import settings
 from .map_tools import PolygonAoiTool, RectangleAoiTool, make_rubber_band
-from .request_builder import PanelState, build_request, layer_name
-from .task import LOG_TAG, SpexExportTask, SpexExtractTask, session_temp_dir
+from .request_builder import PanelState, build_request, layer_name, temporary_name
+from .task import LOG_TAG, SpexExportTask, SpexExtractTask, SpexPreviewTask, session_temp_dir
 
 EXAMPLE_PROMPTS = (
     "extract the water bodies",
@@ -108,6 +108,7 @@ class SpexDockWidget(QgsDockWidget):
         self._table_roles: List[str] = []
         self._last_result_id: str | None = None  # the layer Export writes when no result layer is selected
         self.export_task: SpexExportTask | None = None
+        self.preview_task: SpexPreviewTask | None = None
         self._explanations: Dict[str, str] = {}  # result layer id -> explanation HTML shown for it
         self._watched_aoi_layer: QgsVectorLayer | None = None  # its selection is the area ("features" mode)
         self.setObjectName("SpexDockWidget")
@@ -309,8 +310,16 @@ class SpexDockWidget(QgsDockWidget):
         self.run_button.setMinimumHeight(30)
         self.cancel_button = QPushButton(self._icon("mTaskCancel.svg"), self.tr("Cancel"))
         self.cancel_button.setEnabled(False)
+        self.preview_button = QPushButton(self._icon("mActionShowRasterCalculator.svg"), self.tr("Preview"))
+        self.preview_button.setToolTip(
+            self.tr(
+                "Show the mask of the current area as a temporary raster layer, without writing polygons "
+                "(quick threshold tuning on large scenes)"
+            )
+        )
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 2)
+        run_row.addWidget(self.preview_button, 1)
         run_row.addWidget(self.cancel_button, 1)
         main.addLayout(run_row)
         self.progress = QProgressBar()
@@ -426,6 +435,7 @@ class SpexDockWidget(QgsDockWidget):
         self.install_button.clicked.connect(self._on_install_clicked)
         self.temp_radio.toggled.connect(self._on_output_mode_changed)
         self.run_button.clicked.connect(self.run)
+        self.preview_button.clicked.connect(self.preview)
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self.export_result)
         project = QgsProject.instance()
@@ -878,8 +888,10 @@ class SpexDockWidget(QgsDockWidget):
     _engine_problem = ""
 
     def _update_run_button(self) -> None:
-        running = self.task is not None
+        running = self.task is not None or self.preview_task is not None
         self.run_button.setEnabled(not running and not self._engine_problem)
+        if hasattr(self, "preview_button"):
+            self.preview_button.setEnabled(self.run_button.isEnabled())
         self.run_button.setToolTip(self._engine_problem or self.tr("Start the extraction in the background"))
 
     @staticmethod
@@ -983,18 +995,81 @@ class SpexDockWidget(QgsDockWidget):
         QgsApplication.taskManager().addTask(task)
         return task
 
+    def preview(self) -> SpexPreviewTask | None:
+        """Compute the mask of the current area in the background and show it as a temporary raster
+        layer (no polygons written); returns the task (None on bad input or while busy)."""
+        if self.task is not None or self.preview_task is not None:
+            return None
+        try:
+            request = build_request(self.panel_state())
+        except SpexInputError as exc:
+            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.show_error(str(exc))
+            return None
+        mask_path = os.path.splitext(request.output)[0] + "_preview.tif"
+        if self.file_radio.isChecked():  # never next to the user's file: previews are session scratch
+            mask_path = os.path.join(session_temp_dir(), temporary_name(request.prompt)[:-5] + "_preview.tif")
+        task = SpexPreviewTask(request, mask_path)
+        task.progressChanged.connect(self._on_progress, Qt.QueuedConnection)
+        task.succeeded.connect(self._on_preview_ready)
+        task.failed.connect(self._on_preview_failed)
+        task.cancelled.connect(self._on_preview_cancelled)
+        self.preview_task = task
+        self._set_running(True)
+        self.status_label.setText(self.tr("Previewing: {}").format(request.prompt))
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _preview_done(self) -> None:
+        self.preview_task = None
+        self._set_running(False)
+
+    def _on_preview_ready(self, info: dict) -> None:
+        mask_path = self.preview_task.mask_path
+        prompt = self.preview_task.request.prompt
+        self._preview_done()
+        valid = info["target_px"] + info["background_px"]
+        share = 100.0 * info["target_px"] / valid if valid else 0.0
+        try:
+            result_layers.add_mask_preview(
+                mask_path, self.tr("Preview: {}").format(prompt), info["target_class"]
+            )
+        except SpexError as exc:
+            self._show_failed(str(exc))
+            return
+        self.progress.setValue(100)
+        self.status_label.setText(
+            self.tr(
+                "Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons."
+            ).format(self._class_label(info["target_class"]), share, info["seconds"])
+        )
+        self.canvas.refresh()
+
+    def _on_preview_failed(self, message: str) -> None:
+        self._preview_done()
+        self._show_failed(message)
+
+    def _on_preview_cancelled(self) -> None:
+        self._preview_done()
+        self.progress.setValue(0)
+        self.status_label.setText(self.tr("Cancelled: nothing was written."))
+
     def _on_progress(self, value: float) -> None:
-        if self.task is not None:  # a late queued update must not overwrite the final state
+        if (
+            self.task is not None or self.preview_task is not None
+        ):  # a late queued update must not overwrite the final state
             self.progress.setValue(int(round(value)))
 
     def cancel(self) -> None:
         """Ask the running extraction to stop (it stops at the next block/tile)."""
-        if self.task is not None:
-            self.status_label.setText(self.tr("Cancelling…"))
-            self.task.cancel()
+        for task in (self.task, self.preview_task):
+            if task is not None:
+                self.status_label.setText(self.tr("Cancelling…"))
+                task.cancel()
 
     def _set_running(self, running: bool) -> None:
         self._update_run_button()
+        self.preview_button.setEnabled(self.run_button.isEnabled())
         self.cancel_button.setEnabled(running)
         if running:
             self.progress.setValue(0)

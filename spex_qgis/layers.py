@@ -10,6 +10,7 @@ truncated silently.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -23,11 +24,14 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsLayerTreeGroup,
+    QgsPalettedRasterRenderer,
     QgsProject,
+    QgsRasterLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QVariant
+from qgis.PyQt.QtGui import QColor
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
@@ -142,6 +146,48 @@ def add_result_layer(result, name: str, project: QgsProject | None = None) -> Qg
     style_result_layer(layer, result.target_class, result.explanation or "")
     layer.setCustomProperty("spex/prompt", result.prompt)
     layer.setCustomProperty("spex/engine", result.engine)
+    project.addMapLayer(layer, False)
+    results_group(project).insertLayer(0, layer)
+    return layer
+
+
+PREVIEW_PROPERTY = "spex/mask_preview"
+
+
+def class_colour(target_class: str | None) -> QColor:
+    """The fill colour of the class style (opaque), so the preview looks like the polygons will."""
+    qml = style_path(target_class)
+    if qml:
+        with open(qml, encoding="utf-8") as handle:
+            found = re.search(r'value="(\d+),(\d+),(\d+),\d+"[^>]*name="color"', handle.read())
+        if found:
+            return QColor(*(int(v) for v in found.groups()))
+    return QColor(230, 60, 60)
+
+
+def add_mask_preview(
+    mask_path: str, name: str, target_class: str | None, project: QgsProject | None = None
+) -> QgsRasterLayer:
+    """Show a preview mask (1 = target) on top of "SPEX results", replacing the previous preview.
+
+    Background and no-data are transparent; the target has the class colour at 60 % opacity.
+    """
+    project = project or QgsProject.instance()
+    for layer in list(project.mapLayers().values()):
+        if layer.customProperty(PREVIEW_PROPERTY):
+            project.removeMapLayer(layer.id())
+    layer = QgsRasterLayer(mask_path, name, "gdal")
+    if not layer.isValid():
+        raise SpexInputError(
+            tr("Cannot open the preview mask '{}': run the preview again.").format(mask_path)
+        )
+    colour = class_colour(target_class)
+    renderer = QgsPalettedRasterRenderer(
+        layer.dataProvider(), 1, [QgsPalettedRasterRenderer.Class(1, colour, target_class or "1")]
+    )
+    layer.setRenderer(renderer)
+    layer.renderer().setOpacity(0.6)
+    layer.setCustomProperty(PREVIEW_PROPERTY, True)
     project.addMapLayer(layer, False)
     results_group(project).insertLayer(0, layer)
     return layer

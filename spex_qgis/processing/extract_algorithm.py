@@ -364,9 +364,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
         folder = self.parameterAsFile(parameters, self.MODEL_DIR, context) or ""
         if not folder and engine == "spex":
             raise QgsProcessingException(
-                self.tr(
-                    "MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral."
-                )
+                self.tr("MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.")
             )
         return folder or None
 

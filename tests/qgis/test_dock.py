@@ -385,6 +385,42 @@ def test_result_layer_is_styled_and_readable(dock, qgis_iface):
     assert "Done:" in dock.status_label.text() and str(result.features) in dock.status_label.text()
 
 
+def wait_preview(widget: SpexDockWidget, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while widget.preview_task is not None and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    assert widget.preview_task is None, "the preview did not finish in time"
+
+
+def test_mask_preview_shows_a_temporary_raster_and_no_polygons(dock, qgis_iface):
+    type_prompt(dock, "extract the water bodies")
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    dock.set_drawn_aoi(
+        QgsGeometry.fromRect(
+            QgsRectangle(extent.xMinimum(), extent.yMinimum(), extent.center().x(), extent.yMaximum())
+        ),
+        raster.crs(),
+    )
+    for _ in range(2):  # a second preview replaces the first
+        dock.preview_button.click()
+        assert dock.preview_task is not None and not dock.run_button.isEnabled()
+        wait_preview(dock)
+    previews = [
+        lyr
+        for lyr in QgsProject.instance().mapLayers().values()
+        if lyr.customProperty(layers.PREVIEW_PROPERTY)
+    ]
+    assert len(previews) == 1 and isinstance(previews[0], QgsRasterLayer)
+    assert not [lyr for lyr in QgsProject.instance().mapLayers().values() if isinstance(lyr, QgsVectorLayer)]
+    preview = previews[0]
+    assert preview.width() < raster.width()  # only the drawn area was computed
+    assert preview.renderer().type() == "paletted" and "%" in dock.status_label.text()
+    assert dock.run_button.isEnabled() and dock.preview_button.isEnabled()
+
+
 def test_empty_result_adds_no_layer(dock, qgis_iface):
     run_prompt(dock, qgis_iface, "extract the water bodies")
     qgis_iface.messageBar().clear_messages()

@@ -57,488 +57,605 @@
   <context>
     <name>SpexDockWidget</name>
     <message>
-      <location filename="../spex_qgis/dock.py" line="109" />
+      <location filename="../spex_qgis/dock.py" line="115" />
       <source>SPEX — prompt extraction</source>
       <translation>SPEX — 提示词提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="151" />
+      <location filename="../spex_qgis/dock.py" line="157" />
       <source>A multispectral raster (3 or more bands) read from a file</source>
       <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="152" />
+      <location filename="../spex_qgis/dock.py" line="158" />
       <source>Raster</source>
       <translation>栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="154" />
+      <location filename="../spex_qgis/dock.py" line="160" />
       <source>Sensor preset that decides which band is which</source>
       <translation>决定各波段含义的传感器预设</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="155" />
+      <location filename="../spex_qgis/dock.py" line="161" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="159" />
+      <location filename="../spex_qgis/dock.py" line="165" />
       <source>Bands</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="163" />
+      <location filename="../spex_qgis/dock.py" line="169" />
       <source>Role</source>
       <translation>角色</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="163" />
+      <location filename="../spex_qgis/dock.py" line="169" />
       <source>Band</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="169" />
+      <location filename="../spex_qgis/dock.py" line="175" />
       <source>Reset to detected</source>
       <translation>恢复为自动检测结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="173" />
+      <location filename="../spex_qgis/dock.py" line="179" />
       <source>Band mapping</source>
       <translation>波段映射</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="175" />
+      <location filename="../spex_qgis/dock.py" line="181" />
       <source>Input</source>
       <translation>输入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="181" />
+      <location filename="../spex_qgis/dock.py" line="187" />
       <source>e.g. extract the water bodies / 提取水体</source>
       <translation>例如：提取水体 / extract the water bodies</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="186" />
+      <location filename="../spex_qgis/dock.py" line="192" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="191" />
+      <location filename="../spex_qgis/dock.py" line="197" />
       <source>Whole layer</source>
       <translation>整个图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="192" />
+      <location filename="../spex_qgis/dock.py" line="198" />
       <source>Current map extent</source>
       <translation>当前地图范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="193" />
+      <location filename="../spex_qgis/dock.py" line="199" />
       <source>Draw a rectangle</source>
       <translation>绘制矩形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="194" />
+      <location filename="../spex_qgis/dock.py" line="200" />
       <source>Draw a polygon</source>
       <translation>绘制多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="195" />
+      <location filename="../spex_qgis/dock.py" line="201" />
       <source>Selected features of a layer</source>
       <translation>图层中的选中要素</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="208" />
+      <location filename="../spex_qgis/dock.py" line="214" />
       <source>Draw</source>
       <translation>绘制</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="211" />
+      <location filename="../spex_qgis/dock.py" line="217" />
       <source>Draw the area on the map</source>
       <translation>在地图上绘制区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="214" />
+      <location filename="../spex_qgis/dock.py" line="220" />
       <source>Clear the drawn area</source>
       <translation>清除绘制的区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="228" />
+      <location filename="../spex_qgis/dock.py" line="234" />
       <source>Area of interest</source>
       <translation>感兴趣区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="233" />
+      <location filename="../spex_qgis/dock.py" line="241" />
       <source>Spectral indices (no model)</source>
       <translation>光谱指数（无需模型）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="235" />
+      <location filename="../spex_qgis/dock.py" line="243" />
       <source>SPEX vision-language model</source>
       <translation>SPEX 视觉-语言模型</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="238" />
+      <location filename="../spex_qgis/dock.py" line="246" />
       <source>SPEX model folder</source>
       <translation>SPEX 模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="247" />
+      <location filename="../spex_qgis/dock.py" line="255" />
       <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
       <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="248" />
+      <location filename="../spex_qgis/dock.py" line="256" />
       <source>fp32 — exact</source>
       <translation>fp32 — 精确</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="249" />
+      <location filename="../spex_qgis/dock.py" line="257" />
       <source>int8 — faster on CPU, less exact</source>
       <translation>int8 — CPU 上更快，精度略低</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="250" />
+      <location filename="../spex_qgis/dock.py" line="258" />
       <source>bf16 — GPU</source>
       <translation>bf16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="251" />
+      <location filename="../spex_qgis/dock.py" line="259" />
       <source>fp16 — GPU</source>
       <translation>fp16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="257" />
+      <location filename="../spex_qgis/dock.py" line="265" />
       <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
       <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="265" />
+      <location filename="../spex_qgis/dock.py" line="273" />
       <source>Install dependencies…</source>
       <translation>安装依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="269" />
-      <location filename="../spex_qgis/dock.py" line="275" />
+      <location filename="../spex_qgis/dock.py" line="277" />
+      <location filename="../spex_qgis/dock.py" line="283" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="270" />
+      <location filename="../spex_qgis/dock.py" line="278" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="271" />
+      <location filename="../spex_qgis/dock.py" line="279" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="272" />
+      <location filename="../spex_qgis/dock.py" line="280" />
       <source>Precision</source>
       <translation>精度</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="279" />
+      <location filename="../spex_qgis/dock.py" line="287" />
       <source>Temporary layer</source>
       <translation>临时图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="280" />
+      <location filename="../spex_qgis/dock.py" line="288" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="289" />
+      <location filename="../spex_qgis/dock.py" line="297" />
       <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
       <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="291" />
+      <location filename="../spex_qgis/dock.py" line="299" />
       <source>Save the extracted polygons</source>
       <translation>保存提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="297" />
+      <location filename="../spex_qgis/dock.py" line="305" />
       <source>Output</source>
       <translation>输出</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="300" />
+      <location filename="../spex_qgis/dock.py" line="308" />
       <source>Run</source>
       <translation>运行</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="303" />
+      <location filename="../spex_qgis/dock.py" line="311" />
       <source>Cancel</source>
       <translation>取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="323" />
+      <location filename="../spex_qgis/dock.py" line="313" />
+      <source>Preview</source>
+      <translation>预览</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="315" />
+      <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
+      <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="339" />
       <source>The explanation of the last result appears here.</source>
       <translation>最近一次结果的解释将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="324" />
+      <location filename="../spex_qgis/dock.py" line="340" />
       <source>Export…</source>
       <translation>导出…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="326" />
-      <source>Save the result as a Shapefile, GeoPackage or GeoJSON (run an extraction first)</source>
-      <translation>将结果保存为 Shapefile、GeoPackage 或 GeoJSON（请先运行一次提取）</translation>
+      <location filename="../spex_qgis/dock.py" line="342" />
+      <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
+      <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="332" />
+      <location filename="../spex_qgis/dock.py" line="348" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="433" />
+      <location filename="../spex_qgis/dock.py" line="368" />
+      <source>Class default</source>
+      <translation>类别默认值</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="377" />
+      <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
+      <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="386" />
+      <source>Fixed (class default or the value above)</source>
+      <translation>固定（类别默认值或上面的数值）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="387" />
+      <source>Automatic from this scene (Otsu)</source>
+      <translation>根据本景自动确定（Otsu）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="393" />
+      <source>Polygons smaller than this are dropped (0: keep all)</source>
+      <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="398" />
+      <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
+      <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="403" />
+      <source>Threshold</source>
+      <translation>阈值</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="404" />
+      <source>Method</source>
+      <translation>方法</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="405" />
+      <source>Minimum area</source>
+      <translation>最小面积</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="406" />
+      <source>Simplify</source>
+      <translation>简化</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="407" />
+      <source>Threshold and filters</source>
+      <translation>阈值与过滤</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="538" />
       <source>GDAL cannot open this raster</source>
       <translation>GDAL 无法打开此栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="455" />
+      <location filename="../spex_qgis/dock.py" line="570" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="493" />
+      <location filename="../spex_qgis/dock.py" line="607" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="496" />
+      <location filename="../spex_qgis/dock.py" line="610" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="541" />
+      <location filename="../spex_qgis/dock.py" line="668" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="544" />
+      <location filename="../spex_qgis/dock.py" line="672" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="545" />
+      <location filename="../spex_qgis/dock.py" line="673" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="548" />
-      <source>bands</source>
-      <translation>个波段</translation>
+      <location filename="../spex_qgis/dock.py" line="676" />
+      <source>{} bands</source>
+      <translation>{} 个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="604" />
+      <location filename="../spex_qgis/dock.py" line="681" />
+      <source>Not used: {}</source>
+      <translation>不使用：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="735" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="606" />
+      <location filename="../spex_qgis/dock.py" line="737" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="670" />
+      <location filename="../spex_qgis/dock.py" line="805" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="673" />
+      <location filename="../spex_qgis/dock.py" line="808" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="674" />
+      <location filename="../spex_qgis/dock.py" line="809" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="676" />
+      <location filename="../spex_qgis/dock.py" line="811" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="707" />
+      <location filename="../spex_qgis/dock.py" line="814" />
+      <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
+      <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="818" />
+      <source>(partly outside the raster: only the overlap is processed)</source>
+      <translation>（部分超出栅格范围：只处理重叠部分）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="869" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="709" />
+      <location filename="../spex_qgis/dock.py" line="871" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="711" />
+      <location filename="../spex_qgis/dock.py" line="873" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="715" />
+      <location filename="../spex_qgis/dock.py" line="877" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="717" />
+      <location filename="../spex_qgis/dock.py" line="879" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="731" />
+      <location filename="../spex_qgis/dock.py" line="895" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="754" />
+      <location filename="../spex_qgis/dock.py" line="918" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="789" />
+      <location filename="../spex_qgis/dock.py" line="957" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="790" />
+      <location filename="../spex_qgis/dock.py" line="958" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="809" />
+      <location filename="../spex_qgis/dock.py" line="972" />
+      <location filename="../spex_qgis/dock.py" line="1006" />
+      <source>Not run: {}</source>
+      <translation>未运行：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="978" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="825" />
+      <location filename="../spex_qgis/dock.py" line="994" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="836" />
-      <source>Cancelling…</source>
-      <translation>正在取消…</translation>
+      <location filename="../spex_qgis/dock.py" line="1019" />
+      <source>Previewing: {}</source>
+      <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="862" />
-      <source>{} polygons, {} in {:.1f} s</source>
-      <translation>{} 个多边形，{}，用时 {:.1f} 秒</translation>
+      <location filename="../spex_qgis/dock.py" line="1035" />
+      <source>Preview: {}</source>
+      <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="868" />
-      <source>Added '{}' with {} polygons</source>
-      <translation>已添加“{}”，共 {} 个多边形</translation>
+      <location filename="../spex_qgis/dock.py" line="1042" />
+      <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
+      <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="883" />
-      <source>Failed.</source>
-      <translation>失败。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="889" />
+      <location filename="../spex_qgis/dock.py" line="1055" />
+      <location filename="../spex_qgis/dock.py" line="1148" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="890" />
+      <location filename="../spex_qgis/dock.py" line="1067" />
+      <source>Cancelling…</source>
+      <translation>正在取消…</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1098" />
+      <source>Added '{}' with {} polygons</source>
+      <translation>已添加“{}”，共 {} 个多边形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1109" />
+      <source>Done: {} polygons, {} in {:.1f} s</source>
+      <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1121" />
+      <source>Nothing found: no {} in this area ({:.1f} s).</source>
+      <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1125" />
+      <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
+      <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1139" />
+      <source>Failed: {}</source>
+      <translation>失败：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1141" />
+      <source>The extraction failed.</source>
+      <translation>提取失败。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="1149" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="900" />
+      <location filename="../spex_qgis/dock.py" line="1174" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="901" />
+      <location filename="../spex_qgis/dock.py" line="1175" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="902" />
+      <location filename="../spex_qgis/dock.py" line="1176" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="903" />
+      <location filename="../spex_qgis/dock.py" line="1177" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="904" />
+      <location filename="../spex_qgis/dock.py" line="1178" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="905" />
+      <location filename="../spex_qgis/dock.py" line="1179" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="910" />
+      <location filename="../spex_qgis/dock.py" line="1184" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="921" />
+      <location filename="../spex_qgis/dock.py" line="1195" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="942" />
-      <source>Save '{}' as a Shapefile, GeoPackage or GeoJSON</source>
-      <translation>将“{}”保存为 Shapefile、GeoPackage 或 GeoJSON</translation>
+      <location filename="../spex_qgis/dock.py" line="1216" />
+      <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
+      <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="948" />
+      <location filename="../spex_qgis/dock.py" line="1222" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="949" />
+      <location filename="../spex_qgis/dock.py" line="1223" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="950" />
+      <location filename="../spex_qgis/dock.py" line="1224" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="957" />
+      <location filename="../spex_qgis/dock.py" line="1232" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="982" />
+      <location filename="../spex_qgis/dock.py" line="1257" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="990" />
+      <location filename="../spex_qgis/dock.py" line="1265" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1004" />
+      <location filename="../spex_qgis/dock.py" line="1279" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1026" />
+      <location filename="../spex_qgis/dock.py" line="1301" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1035" />
+      <location filename="../spex_qgis/dock.py" line="1310" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1041" />
+      <location filename="../spex_qgis/dock.py" line="1316" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -546,145 +663,180 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="94" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="128" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="98" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="132" />
       <source>Land cover extraction</source>
       <translation>地物提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="130" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="164" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
-Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder (or the folder chosen in the SPEX panel) and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
+Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
 
-Limit the work with an extent and/or a polygon layer (both: their intersection). Band roles are detected from the sensor and band descriptions; override them with e.g. "red=3,nir=4". Threshold overrides the primary index threshold of the class. Model precision (engine spex): auto is exact fp32 on the CPU and bf16/fp16 on a GPU; int8 is about twice as fast on the CPU but less exact.</source>
-      <translation>从多光谱栅格（Sentinel-2、Landsat 8/9、4 波段 RGBN 航空影像）中提取提示词所指的地物类别（例如“提取水体”或 "extract the water bodies"），并输出其多边形。每个要素都附带说明其被提取原因的解释。
+Limit the work with an extent and/or a polygon layer (both: their intersection). Band roles are detected from the sensor and band descriptions; override them with e.g. "red=3,nir=4". Threshold overrides the primary index threshold of the class; method otsu takes it from the scene's histogram. Minimum area drops small polygons; simplify smooths the outlines (map units). Scaling: auto, none, s2, s2-offset, landsat-c2-l2 or GAIN,OFFSET. Model precision (engine spex): auto is exact fp32 on the CPU and bf16/fp16 on a GPU; int8 is about twice as fast on the CPU but less exact.</source>
+      <translation>从多光谱栅格（Sentinel-2、Landsat 8/9、4 波段 RGBN 航空影像）中提取提示词所指的地物类别（例如“提取水体”或 "extract the water bodies"），并输出其多边形。每个要素都附有为何被提取的解释。
 
-“spectral”引擎使用光谱指数，无需模型。“spex”引擎运行模型文件夹（或 SPEX 面板中所选文件夹）中的 SPEX 视觉-语言模型，需要安装可选软件包（栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖）。
+“spectral”引擎使用光谱指数，无需模型。“spex”引擎从模型文件夹运行 SPEX 视觉语言模型，需要安装可选依赖包（栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖）。
 
-可以用范围和/或多边形图层限制处理区域（两者都给出时取其交集）。波段角色根据传感器和波段描述自动检测；可以用例如 "red=3,nir=4" 覆盖。阈值参数会覆盖该类别主要指数的阈值。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上速度约快一倍，但精度略低。</translation>
+可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="146" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="149" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="149" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
       <source>extract the water bodies</source>
       <translation>提取水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="153" />
-      <source>Extent (optional)</source>
-      <translation>范围（可选）</translation>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="188" />
+      <source>Extent</source>
+      <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="158" />
-      <source>Area of interest polygons (optional)</source>
-      <translation>感兴趣区域多边形（可选）</translation>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="192" />
+      <source>Area of interest polygons</source>
+      <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="166" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="200" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="175" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
       <source>SPEX model folder (engine spex)</source>
       <translation>SPEX 模型文件夹（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="183" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="217" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="192" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
       <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
       <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="199" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="233" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="205" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="239" />
       <source>Band mapping (e.g. red=3,nir=4)</source>
       <translation>波段映射（例如 red=3,nir=4）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="243" />
       <source>Index threshold (empty: class default)</source>
       <translation>指数阈值（留空：使用类别默认值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="220" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="250" />
+      <source>Threshold method (otsu: from the scene's histogram)</source>
+      <translation>阈值方法（otsu：根据本景直方图确定）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="257" />
+      <source>Minimum polygon area (m²)</source>
+      <translation>最小多边形面积（m²）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="264" />
+      <source>Simplify tolerance (map units, 0: none)</source>
+      <translation>简化容差（地图单位，0：不简化）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="271" />
+      <source>Reflectance scaling (empty: detect)</source>
+      <translation>反射率缩放（留空：自动检测）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="277" />
+      <source>Explanation language (auto: the prompt's)</source>
+      <translation>解释语言（auto：与提示词相同）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="288" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="223" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="291" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="224" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="292" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="225" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="293" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="294" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="234" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="238" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="306" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="268" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="336" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="277" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="308" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="367" />
+      <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
+      <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="379" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="361" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="440" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="370" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="446" />
+      <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
+      <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="455" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -692,47 +844,52 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexLayers</name>
     <message>
-      <location filename="../spex_qgis/layers.py" line="98" />
+      <location filename="../spex_qgis/layers.py" line="135" />
       <source>The extraction wrote no file: run it again with an output file or a temporary layer.</source>
       <translation>提取没有写出任何文件：请选择输出文件或临时图层后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="104" />
+      <location filename="../spex_qgis/layers.py" line="141" />
       <source>Cannot open the result '{}': check that the file still exists and is readable, then run again.</source>
       <translation>无法打开结果“{}”：请确认该文件仍然存在且可读，然后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="159" />
+      <location filename="../spex_qgis/layers.py" line="182" />
+      <source>Cannot open the preview mask '{}': run the preview again.</source>
+      <translation>无法打开预览掩膜“{}”：请重新预览。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="231" />
       <source>Unsupported export format '{}': use .gpkg, .shp or .geojson.</source>
       <translation>不支持的导出格式“{}”：请使用 .gpkg、.shp 或 .geojson。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="164" />
+      <location filename="../spex_qgis/layers.py" line="236" />
       <source>Export folder '{}' does not exist: create it or pick another file.</source>
       <translation>导出文件夹“{}”不存在：请先创建该文件夹或选择其他文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="167" />
+      <location filename="../spex_qgis/layers.py" line="239" />
       <source>'{}' is a folder: give a file name such as {}.</source>
       <translation>“{}”是一个文件夹：请给出文件名，例如 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="170" />
+      <location filename="../spex_qgis/layers.py" line="242" />
       <source>'{}' is the file this layer is read from: choose another name for the export.</source>
       <translation>“{}”正是该图层读取的文件：请为导出选择其他名称。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="175" />
+      <location filename="../spex_qgis/layers.py" line="247" />
       <source>'{}' already exists: choose another name or allow overwriting.</source>
       <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="229" />
+      <location filename="../spex_qgis/layers.py" line="301" />
       <source>Export to '{}' failed ({}): check the folder is writable.</source>
       <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="323" />
+      <location filename="../spex_qgis/layers.py" line="395" />
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>
@@ -776,24 +933,30 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexTask</name>
     <message>
-      <location filename="../spex_qgis/task.py" line="93" />
+      <location filename="../spex_qgis/task.py" line="95" />
+      <location filename="../spex_qgis/task.py" line="238" />
       <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
       <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="112" />
+      <location filename="../spex_qgis/task.py" line="115" />
       <source>The extraction stopped without a result; details in the SPEX log panel</source>
       <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="160" />
+      <location filename="../spex_qgis/task.py" line="163" />
       <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
       <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="180" />
+      <location filename="../spex_qgis/task.py" line="184" />
       <source>Export failed ({}: {}); details in the SPEX log panel</source>
       <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="252" />
+      <source>The preview stopped without a result</source>
+      <translation>预览未产生结果就停止了</translation>
     </message>
   </context>
 </TS>

@@ -385,12 +385,18 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
     """Assign roles to the bands of the open GDAL dataset ``ds`` (see module docstring for the order).
 
     ``sensor``: preset name or alias chosen by the user (None: detect). ``user_bands``: ``{"red": 3}`` or
-    ``"red=3,nir=4"``; indices out of range raise :class:`SpexInputError` naming the fix.
+    ``"red=3,nir=4"``; indices out of range raise :class:`SpexInputError` naming the fix. In a dict, band 0
+    means "not used": the role is left out even when the raster or the preset would give it (the QGIS
+    panel's "not set").
     """
     from osgeo import gdal
 
     count = ds.RasterCount
     name = os.path.basename(ds.GetDescription() or "") or "the raster"
+    excluded = set()
+    if isinstance(user_bands, dict):
+        excluded = {str(r).strip().lower() for r, i in user_bands.items() if i == 0}
+        user_bands = {r: i for r, i in user_bands.items() if i != 0}
     user = parse_band_mapping(user_bands)
     for role, index in user.items():
         if index > count:
@@ -508,6 +514,9 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
                 del roles[other], source[other]
                 notes.append(f"band {i} was {other}; now {role} as mapped by the user")
         roles[role], source[role] = i, "user mapping (--bands)"
+    for role in excluded & set(roles):
+        notes.append(f"{role} (band {roles[role]}) not used, as set by the user")
+        del roles[role], source[role]
     ordered = {r: roles[r] for r in BAND_ROLES if r in roles}
     if not ordered:
         notes.append("no band roles detected: map them with --bands, e.g. --bands red=3,nir=4")

@@ -47,7 +47,7 @@ class ExtractRequest:
     model_base_dir: Optional[str] = None  # engine "spex", LoRA layout only: the base model folder
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     sensor: Optional[str] = None  # preset name (see `spex info --sensors`); None: detect
-    bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band index; wins over detection
+    bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band (0: unused); beats detection
     scaling: Optional[str] = None  # None/"auto", "none", "s2", "s2-offset", "landsat-c2-l2", "GAIN,OFFSET"
     threshold: Optional[float] = None  # override the primary index threshold of the target class
     threshold_method: str = "fixed"  # fixed | otsu

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Bootstrap everything `make demo` / `make test` need on a fresh Debian bookworm machine.
 # Idempotent: each step is skipped when its result is already there.
-#   apt: QGIS 3.22 + GDAL Python bindings + Xvfb (for the desktop screenshot test)
+#   apt: QGIS 3.22 + GDAL Python bindings + Xvfb (desktop screenshot test) + a CJK font (legible zh screenshots)
 #   venv: .venv made from Debian's /usr/bin/python3 with --system-site-packages so that
 #         qgis, osgeo (GDAL) and Debian's numpy are importable.
 #   pip: the project in editable mode with the [dev] extra, numpy<2 and torch==2.13.0 pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qgis python3-qgis python3-gdal gdal-bin python3-venv xvfb xauth qttools5-dev-tools)
+APT_PACKAGES=(qgis python3-qgis python3-gdal gdal-bin python3-venv xvfb xauth qttools5-dev-tools fonts-wqy-microhei)
 WANT_EXTRA="${1:-dev}"
 
 missing=()

@@ -26,7 +26,9 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMa
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -50,8 +52,8 @@ from model_runtime.errors import SpexError, SpexInputError
 from . import layers as result_layers
 from . import settings
 from .map_tools import PolygonAoiTool, RectangleAoiTool, make_rubber_band
-from .request_builder import PanelState, build_request, layer_name
-from .task import LOG_TAG, SpexExportTask, SpexExtractTask, session_temp_dir
+from .request_builder import PanelState, build_request, layer_name, temporary_name
+from .task import LOG_TAG, SpexExportTask, SpexExtractTask, SpexPreviewTask, session_temp_dir
 
 EXAMPLE_PROMPTS = (
     "extract the water bodies",
@@ -62,8 +64,9 @@ EXAMPLE_PROMPTS = (
     "提取植被",
 )
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
-# Export formats: (OGR driver, extension); the file dialog offers them in this order.
-EXPORT_FORMATS = (("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"), ("GeoJSON", ".geojson"))
+# Export formats: (OGR driver, extension); the file dialog offers them in this order, the first by default
+# (GeoPackage keeps the explanation in one field; a Shapefile has to split it).
+EXPORT_FORMATS = (("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("GeoJSON", ".geojson"))
 CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
 
 
@@ -99,10 +102,13 @@ class SpexDockWidget(QgsDockWidget):
         self._aoi_band = None
         self._detected_roles: Dict[str, int] = {}
         self._detected_sensor: str | None = None
+        self._bands_layer_id: str | None = None  # the layer the band table was filled for
+        self._status_items: List = []  # message bar items this panel pushed (replaced, never queued)
         self._loading_bands = False
         self._table_roles: List[str] = []
         self._last_result_id: str | None = None  # the layer Export writes when no result layer is selected
         self.export_task: SpexExportTask | None = None
+        self.preview_task: SpexPreviewTask | None = None
         self._explanations: Dict[str, str] = {}  # result layer id -> explanation HTML shown for it
         self._watched_aoi_layer: QgsVectorLayer | None = None  # its selection is the area ("features" mode)
         self.setObjectName("SpexDockWidget")
@@ -227,6 +233,8 @@ class SpexDockWidget(QgsDockWidget):
         aoi_layout.addWidget(self.aoi_status)
         main.addWidget(self._group(self.tr("Area of interest"), aoi_layout))
 
+        self._build_filters(main)
+
         # Engine
         self.engine_combo = QComboBox()
         self.engine_combo.addItem(
@@ -302,8 +310,16 @@ class SpexDockWidget(QgsDockWidget):
         self.run_button.setMinimumHeight(30)
         self.cancel_button = QPushButton(self._icon("mTaskCancel.svg"), self.tr("Cancel"))
         self.cancel_button.setEnabled(False)
+        self.preview_button = QPushButton(self._icon("mActionShowRasterCalculator.svg"), self.tr("Preview"))
+        self.preview_button.setToolTip(
+            self.tr(
+                "Show the mask of the current area as a temporary raster layer, without writing polygons "
+                "(quick threshold tuning on large scenes)"
+            )
+        )
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 2)
+        run_row.addWidget(self.preview_button, 1)
         run_row.addWidget(self.cancel_button, 1)
         main.addLayout(run_row)
         self.progress = QProgressBar()
@@ -323,7 +339,7 @@ class SpexDockWidget(QgsDockWidget):
         self.explanation.setPlaceholderText(self.tr("The explanation of the last result appears here."))
         self.export_button = QPushButton(self._icon("mActionFileSaveAs.svg"), self.tr("Export…"))
         self.export_button.setToolTip(
-            self.tr("Save the result as a Shapefile, GeoPackage or GeoJSON (run an extraction first)")
+            self.tr("Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)")
         )
         self.export_button.setEnabled(False)
         exp_layout = QVBoxLayout()
@@ -331,12 +347,66 @@ class SpexDockWidget(QgsDockWidget):
         exp_layout.addWidget(self.export_button, 0, Qt.AlignRight)
         main.addWidget(self._group(self.tr("Explanation"), exp_layout), 1)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setWidget(content)
-        self.setWidget(scroll)
-        self.setMinimumWidth(340)
+        # A narrow dock must never hide a control behind a horizontal scrollbar: combos shrink to a short
+        # width (their popups still show the whole text) and texts wrap; only vertical scrolling remains.
+        for combo in content.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+            combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        for form_layout in content.findChildren(QFormLayout):
+            form_layout.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setWidget(content)
+        self.setWidget(self.scroll)
+        self.setMinimumWidth(300)
+
+    def _build_filters(self, main: QVBoxLayout) -> None:
+        """Threshold, minimum area and simplification: what decides which polygons come out."""
+        self.threshold_default = QCheckBox(self.tr("Class default"))
+        self.threshold_default.setChecked(True)
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(-1.0, 1.0)
+        self.threshold_spin.setDecimals(3)
+        self.threshold_spin.setSingleStep(0.02)
+        self.threshold_spin.setValue(0.0)
+        self.threshold_spin.setEnabled(False)
+        self.threshold_spin.setToolTip(
+            self.tr(
+                "Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). "
+                "Lower: more sensitive, more polygons; higher: stricter."
+            )
+        )
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold_default)
+        threshold_row.addWidget(self.threshold_spin, 1)
+        self.threshold_method_combo = QComboBox()
+        self.threshold_method_combo.addItem(self.tr("Fixed (class default or the value above)"), "fixed")
+        self.threshold_method_combo.addItem(self.tr("Automatic from this scene (Otsu)"), "otsu")
+        self.min_area_spin = QDoubleSpinBox()
+        self.min_area_spin.setRange(0.0, 1e9)
+        self.min_area_spin.setDecimals(0)
+        self.min_area_spin.setSingleStep(100.0)
+        self.min_area_spin.setSuffix(" m²")
+        self.min_area_spin.setToolTip(self.tr("Polygons smaller than this are dropped (0: keep all)"))
+        self.simplify_spin = QDoubleSpinBox()
+        self.simplify_spin.setRange(0.0, 1e6)
+        self.simplify_spin.setDecimals(2)
+        self.simplify_spin.setToolTip(
+            self.tr("Simplification tolerance in map units of the raster (0: exact pixel outlines)")
+        )
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        form.addRow(self.tr("Threshold"), threshold_row)
+        form.addRow(self.tr("Method"), self.threshold_method_combo)
+        form.addRow(self.tr("Minimum area"), self.min_area_spin)
+        form.addRow(self.tr("Simplify"), self.simplify_spin)
+        self.filters_group = self._group(self.tr("Threshold and filters"), form, collapsed=True)
+        main.addWidget(self.filters_group)
+        self.threshold_default.toggled.connect(lambda on: self.threshold_spin.setEnabled(not on))
 
     def _fill_prompts(self) -> None:
         current = self.prompt_combo.currentText()
@@ -365,11 +435,12 @@ class SpexDockWidget(QgsDockWidget):
         self.install_button.clicked.connect(self._on_install_clicked)
         self.temp_radio.toggled.connect(self._on_output_mode_changed)
         self.run_button.clicked.connect(self.run)
+        self.preview_button.clicked.connect(self.preview)
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self.export_result)
         project = QgsProject.instance()
-        project.layersAdded.connect(self._refresh_layer_filter)
-        project.layersRemoved.connect(self._refresh_layer_filter)
+        project.layersAdded.connect(self._sync_with_project)
+        project.layersRemoved.connect(self._sync_with_project)
         project.layersRemoved.connect(self._refresh_export_button)
         self.canvas.destinationCrsChanged.connect(self._show_aoi)
         self.canvas.extentsChanged.connect(self._on_extent_changed)
@@ -411,15 +482,49 @@ class SpexDockWidget(QgsDockWidget):
         self.explanation.setHtml(text)
 
     def _on_layer_changed(self, layer) -> None:
+        self._watch_raster(layer)
         self._detected_roles, self._detected_sensor, notes = {}, None, ""
         if _multiband_gdal(layer):
             self._detected_sensor, self._detected_roles, notes = self._detect(layer.source(), None)
         self._fill_sensors()
-        saved = settings.band_mapping(self._detected_sensor or "") if self._detected_sensor else {}
-        self._fill_band_table(layer, saved or self._detected_roles)
+        self._fill_band_table(layer, self._with_saved(layer, self._detected_roles))
         self._update_bands_summary(notes)
         if self.aoi_mode() == "extent":
             self._on_aoi_mode_changed()
+        else:
+            self._show_aoi()
+
+    def _watch_raster(self, layer) -> None:
+        """Follow the chosen raster: a rename updates the summary, a new CRS re-checks the area."""
+        old = QgsProject.instance().mapLayer(self._bands_layer_id) if self._bands_layer_id else None
+        if old is not None:
+            for signal, slot in ((old.nameChanged, self._refresh_summary), (old.crsChanged, self._show_aoi)):
+                try:
+                    signal.disconnect(slot)
+                except (TypeError, RuntimeError):
+                    pass
+        self._bands_layer_id = layer.id() if layer is not None else None
+        if layer is not None:
+            layer.nameChanged.connect(self._refresh_summary)
+            layer.crsChanged.connect(self._show_aoi)
+
+    def _sync_with_project(self, *_args) -> None:
+        """After layers were added or removed: the band table must describe the raster now shown."""
+        self._refresh_layer_filter()
+        layer = self.layer_combo.currentLayer()
+        if (layer.id() if layer is not None else None) != self._bands_layer_id:
+            self._on_layer_changed(layer)
+
+    def _with_saved(self, layer, roles: Dict[str, int]) -> Dict[str, int]:
+        """``roles`` with the user's remembered edits for this very file (0 = not used) on top."""
+        if not _multiband_gdal(layer):
+            return dict(roles)
+        saved = settings.band_mapping(layer.source())
+        merged = dict(roles)
+        for role, band in saved.items():
+            if band <= layer.bandCount():  # the file may have been rewritten with fewer bands
+                merged[role] = band
+        return {role: band for role, band in merged.items() if band}
 
     def _detect(self, source: str, sensor: str | None):
         """(sensor, roles, notes) from the runtime's band detection; empty when it cannot tell."""
@@ -448,22 +553,31 @@ class SpexDockWidget(QgsDockWidget):
 
         return tuple(BAND_ROLES)
 
+    @staticmethod
+    def _sensor_title(name: str | None) -> str:
+        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), else the id."""
+        try:
+            from model_runtime.bands import SENSOR_PRESETS
+
+            return SENSOR_PRESETS[name].title if name in SENSOR_PRESETS else (name or "")
+        except ImportError:
+            return name or ""
+
     def _fill_sensors(self) -> None:
         self.sensor_combo.blockSignals(True)
         self.sensor_combo.clear()
         detected = self._detected_sensor
-        auto = self.tr("Auto-detect") + (f" ({detected})" if detected else "")
+        auto = self.tr("Auto-detect") + (f" ({self._sensor_title(detected)})" if detected else "")
         self.sensor_combo.addItem(auto, "")
         try:
             from model_runtime.bands import SENSOR_PRESETS
 
-            names = sorted(SENSOR_PRESETS)
+            names = sorted(SENSOR_PRESETS, key=lambda n: SENSOR_PRESETS[n].title.lower())
         except ImportError:
             names = []
         for name in names:
-            self.sensor_combo.addItem(name, name)
-            tip = SENSOR_PRESETS[name].title
-            self.sensor_combo.setItemData(self.sensor_combo.count() - 1, tip, Qt.ToolTipRole)
+            self.sensor_combo.addItem(SENSOR_PRESETS[name].title, name)
+            self.sensor_combo.setItemData(self.sensor_combo.count() - 1, name, Qt.ToolTipRole)
         self.sensor_combo.blockSignals(False)
 
     def _on_sensor_changed(self) -> None:
@@ -475,21 +589,21 @@ class SpexDockWidget(QgsDockWidget):
             _sensor, roles, notes = self._detect(layer.source(), sensor)
         else:
             roles, notes = self._detected_roles, ""
-        key = sensor or self._detected_sensor or ""
-        saved = settings.band_mapping(key) if key else {}
-        self._fill_band_table(layer, saved or roles)
+        self._fill_band_table(layer, self._with_saved(layer, roles))
         self._update_bands_summary(notes)
 
     def _fill_band_table(self, layer, mapping: Dict[str, int]) -> None:
         self._loading_bands = True
         # The roles the class rules use, then whatever else the raster maps (thermal, pan...).
-        roles = [r for r in self._roles() if r in CORE_ROLES or mapping.get(r)]
+        roles = [r for r in self._roles() if r in CORE_ROLES or mapping.get(r) or self._detected_roles.get(r)]
         self._table_roles = roles
         count = layer.bandCount() if isinstance(layer, QgsRasterLayer) else 0
         self.band_table.setRowCount(len(roles))
         for row, role in enumerate(roles):
             self.band_table.setCellWidget(row, 0, QLabel(f"  {role}  "))
             combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
             combo.addItem(self.tr("— not set —"), 0)
             for band in range(1, count + 1):
                 description = layer.bandName(band) if isinstance(layer, QgsRasterLayer) else ""
@@ -502,15 +616,22 @@ class SpexDockWidget(QgsDockWidget):
 
     def band_mapping(self) -> Dict[str, int]:
         """The role -> 1-based band mapping shown in the table (unset roles left out)."""
-        mapping = {}
+        return {role: band for role, band in self._table_choices().items() if band}
+
+    def excluded_roles(self) -> List[str]:
+        """Roles set to "— not set —" in the table: the run does not use them, even when detected."""
+        return [role for role, band in self._table_choices().items() if not band]
+
+    def _table_choices(self) -> Dict[str, int]:
+        choices = {}
         for row, role in enumerate(self._table_roles[: self.band_table.rowCount()]):
             combo = self.band_table.cellWidget(row, 1)
-            if combo is not None and combo.currentData():
-                mapping[role] = int(combo.currentData())
-        return mapping
+            if combo is not None:
+                choices[role] = int(combo.currentData() or 0)
+        return choices
 
     def set_band(self, role: str, band: int) -> None:
-        """Set the band of ``role`` in the table (as if the user picked it)."""
+        """Set the band of ``role`` in the table (as if the user picked it; 0 = not set)."""
         row = self._table_roles.index(role)
         combo = self.band_table.cellWidget(row, 1)
         combo.setCurrentIndex(max(combo.findData(int(band)), 0))
@@ -518,36 +639,46 @@ class SpexDockWidget(QgsDockWidget):
     def _on_band_edited(self) -> None:
         if self._loading_bands:
             return
-        key = self.sensor_combo.currentData() or self._detected_sensor or ""
-        mapping = self.band_mapping()
-        if key:
-            if mapping == self._detected_roles:
-                settings.set_band_mapping(key, None)
-            else:
-                settings.set_band_mapping(key, mapping)
+        layer = self.layer_combo.currentLayer()
+        # Remembered for this file only: another file of the same sensor may order its bands otherwise.
+        if _multiband_gdal(layer):
+            choices = self._table_choices()
+            detected = {role: self._detected_roles.get(role, 0) for role in choices}
+            edits = {role: band for role, band in choices.items() if band != detected[role]}
+            settings.set_band_mapping(layer.source(), edits or None)
         self._update_bands_summary("")
 
     def _reset_bands(self) -> None:
-        key = self.sensor_combo.currentData() or self._detected_sensor or ""
-        if key:
-            settings.set_band_mapping(key, None)
+        layer = self.layer_combo.currentLayer()
+        if _multiband_gdal(layer):
+            settings.set_band_mapping(layer.source(), None)
         self.sensor_combo.setCurrentIndex(0)
-        self._fill_band_table(self.layer_combo.currentLayer(), self._detected_roles)
+        self._fill_band_table(layer, self._detected_roles)
         self._update_bands_summary("")
 
+    def _refresh_summary(self, *_args) -> None:
+        self._update_bands_summary(self._summary_notes)
+
+    _summary_notes = ""
+
     def _update_bands_summary(self, notes: str) -> None:
+        self._summary_notes = notes
         layer = self.layer_combo.currentLayer()
         if not _multiband_gdal(layer):
             self.bands_summary.setText(self.tr("Pick a raster with 3 or more bands."))
             return
         mapping = self.band_mapping()
-        sensor = self.sensor_combo.currentData() or self._detected_sensor or self.tr("unknown sensor")
+        sensor = self.sensor_combo.currentData() or self._detected_sensor
+        sensor_text = self._sensor_title(sensor) if sensor else self.tr("unknown sensor")
         parts = " ".join(f"{role}={band}" for role, band in mapping.items()) or self.tr("none detected")
         text = (
-            f"<b>{html.escape(sensor)}</b> · {layer.bandCount()} "
-            + self.tr("bands")
-            + f"<br>{html.escape(parts)}"
+            f"<b>{html.escape(layer.name())}</b> · "
+            + self.tr("{} bands").format(layer.bandCount())
+            + f"<br>{html.escape(sensor_text)}<br>{html.escape(parts)}"
         )
+        dropped = [role for role in self.excluded_roles() if self._detected_roles.get(role)]
+        if dropped:
+            text += "<br>" + html.escape(self.tr("Not used: {}").format(", ".join(dropped)))
         if notes:
             text += f"<br><i>{html.escape(notes)}</i>"
         self.bands_summary.setText(text)
@@ -664,6 +795,10 @@ class SpexDockWidget(QgsDockWidget):
         if geometry is not None and mode != "extent":
             self._aoi_band.setToGeometry(geometry, crs)
         self.aoi_status.setText(self._aoi_text(mode, geometry, crs))
+        outside = geometry is not None and mode != "layer" and self._raster_overlap(geometry, crs) == "none"
+        self.aoi_status.setStyleSheet(
+            "color: #c0392b; font-weight: bold;" if outside else "color: palette(mid);"
+        )
 
     def _aoi_text(self, mode, geometry, crs) -> str:
         if mode == "layer":
@@ -673,7 +808,34 @@ class SpexDockWidget(QgsDockWidget):
                 return self.tr("Select polygons in this layer with the Select tool.")
             return self.tr("Click Draw, then draw on the map.")
         area = self._area_km2(geometry, crs)
-        return self.tr("Area: {} km²").format(f"{area:,.2f}") if area is not None else ""
+        text = self.tr("Area: {} km²").format(f"{area:,.2f}") if area is not None else ""
+        overlap = self._raster_overlap(geometry, crs)
+        if overlap == "none":
+            return self.tr(
+                "Outside the raster: this area does not overlap '{}'. Draw it over the raster."
+            ).format(self.layer_combo.currentLayer().name())
+        if overlap == "partial":
+            text += " " + self.tr("(partly outside the raster: only the overlap is processed)")
+        return text
+
+    def _raster_overlap(self, geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> str:
+        """ "full", "partial" or "none": how the area lies over the chosen raster ("" when unknown)."""
+        layer = self.layer_combo.currentLayer()
+        if not isinstance(layer, QgsRasterLayer) or not crs.isValid() or not layer.crs().isValid():
+            return ""
+        from qgis.core import QgsCoordinateTransform, QgsCsException
+
+        footprint = QgsGeometry.fromRect(layer.extent())
+        try:
+            if layer.crs() != crs:
+                footprint.transform(
+                    QgsCoordinateTransform(layer.crs(), crs, QgsProject.instance().transformContext())
+                )
+        except QgsCsException:
+            return ""
+        if not footprint.intersects(geometry):
+            return "none"
+        return "full" if footprint.contains(geometry) else "partial"
 
     @staticmethod
     def _area_km2(geometry: QgsGeometry, crs: QgsCoordinateReferenceSystem) -> float | None:
@@ -726,8 +888,10 @@ class SpexDockWidget(QgsDockWidget):
     _engine_problem = ""
 
     def _update_run_button(self) -> None:
-        running = self.task is not None
+        running = self.task is not None or self.preview_task is not None
         self.run_button.setEnabled(not running and not self._engine_problem)
+        if hasattr(self, "preview_button"):
+            self.preview_button.setEnabled(self.run_button.isEnabled())
         self.run_button.setToolTip(self._engine_problem or self.tr("Start the extraction in the background"))
 
     @staticmethod
@@ -769,7 +933,7 @@ class SpexDockWidget(QgsDockWidget):
             raster_provider=layer.providerType() if layer is not None else "gdal",
             prompt=self.prompt_combo.currentText(),
             sensor=self.sensor_combo.currentData() or None,
-            bands=self.band_mapping(),
+            bands=self._table_choices(),  # "not set" travels as 0: the run then leaves the role out
             aoi_mode=self.aoi_mode(),
             aoi_wkt=geometry.asWkt() if geometry is not None else None,
             aoi_crs=crs_to_text(crs) if geometry is not None else None,
@@ -777,6 +941,10 @@ class SpexDockWidget(QgsDockWidget):
             model_dir=self.model_widget.filePath(),
             device=self.device_combo.currentData() or "auto",
             precision=self.precision_combo.currentData() or "auto",
+            threshold=None if self.threshold_default.isChecked() else self.threshold_spin.value(),
+            threshold_method=self.threshold_method_combo.currentData() or "fixed",
+            min_area_m2=self.min_area_spin.value(),
+            simplify=self.simplify_spin.value(),
             output_mode="file" if self.file_radio.isChecked() else "temporary",
             output_path=self.output_widget.filePath(),
             temp_dir=session_temp_dir(),
@@ -801,6 +969,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(state)
         except SpexInputError as exc:
+            self.status_label.setText(self.tr("Not run: {}").format(exc))
             self.show_error(str(exc))
             return None
         existing = result_layers.existing_files(request.output) if state.output_mode == "file" else []
@@ -826,18 +995,81 @@ class SpexDockWidget(QgsDockWidget):
         QgsApplication.taskManager().addTask(task)
         return task
 
+    def preview(self) -> SpexPreviewTask | None:
+        """Compute the mask of the current area in the background and show it as a temporary raster
+        layer (no polygons written); returns the task (None on bad input or while busy)."""
+        if self.task is not None or self.preview_task is not None:
+            return None
+        try:
+            request = build_request(self.panel_state())
+        except SpexInputError as exc:
+            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.show_error(str(exc))
+            return None
+        mask_path = os.path.splitext(request.output)[0] + "_preview.tif"
+        if self.file_radio.isChecked():  # never next to the user's file: previews are session scratch
+            mask_path = os.path.join(session_temp_dir(), temporary_name(request.prompt)[:-5] + "_preview.tif")
+        task = SpexPreviewTask(request, mask_path)
+        task.progressChanged.connect(self._on_progress, Qt.QueuedConnection)
+        task.succeeded.connect(self._on_preview_ready)
+        task.failed.connect(self._on_preview_failed)
+        task.cancelled.connect(self._on_preview_cancelled)
+        self.preview_task = task
+        self._set_running(True)
+        self.status_label.setText(self.tr("Previewing: {}").format(request.prompt))
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _preview_done(self) -> None:
+        self.preview_task = None
+        self._set_running(False)
+
+    def _on_preview_ready(self, info: dict) -> None:
+        mask_path = self.preview_task.mask_path
+        prompt = self.preview_task.request.prompt
+        self._preview_done()
+        valid = info["target_px"] + info["background_px"]
+        share = 100.0 * info["target_px"] / valid if valid else 0.0
+        try:
+            result_layers.add_mask_preview(
+                mask_path, self.tr("Preview: {}").format(prompt), info["target_class"]
+            )
+        except SpexError as exc:
+            self._show_failed(str(exc))
+            return
+        self.progress.setValue(100)
+        self.status_label.setText(
+            self.tr(
+                "Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons."
+            ).format(self._class_label(info["target_class"]), share, info["seconds"])
+        )
+        self.canvas.refresh()
+
+    def _on_preview_failed(self, message: str) -> None:
+        self._preview_done()
+        self._show_failed(message)
+
+    def _on_preview_cancelled(self) -> None:
+        self._preview_done()
+        self.progress.setValue(0)
+        self.status_label.setText(self.tr("Cancelled: nothing was written."))
+
     def _on_progress(self, value: float) -> None:
-        if self.task is not None:  # a late queued update must not overwrite the final state
+        if (
+            self.task is not None or self.preview_task is not None
+        ):  # a late queued update must not overwrite the final state
             self.progress.setValue(int(round(value)))
 
     def cancel(self) -> None:
         """Ask the running extraction to stop (it stops at the next block/tile)."""
-        if self.task is not None:
-            self.status_label.setText(self.tr("Cancelling…"))
-            self.task.cancel()
+        for task in (self.task, self.preview_task):
+            if task is not None:
+                self.status_label.setText(self.tr("Cancelling…"))
+                task.cancel()
 
     def _set_running(self, running: bool) -> None:
         self._update_run_button()
+        self.preview_button.setEnabled(self.run_button.isEnabled())
         self.cancel_button.setEnabled(running)
         if running:
             self.progress.setValue(0)
@@ -849,25 +1081,21 @@ class SpexDockWidget(QgsDockWidget):
         self.runFinished.emit()
 
     def _on_succeeded(self, result) -> None:
+        if not result.features:
+            self._on_empty(result)
+            return
         try:
             layer = result_layers.add_result_layer(result, layer_name(result.prompt))
         except SpexError as exc:
             self._done()
-            self.show_error(str(exc))
+            self._show_failed(str(exc))
             return
         self.progress.setValue(100)
         self._explanations[layer.id()] = self._explanation_html(result)
         self.explanation.setHtml(self._explanations[layer.id()])
-        self.status_label.setText(
-            self.tr("{} polygons, {} in {:.1f} s").format(
-                result.features, _area_text(result.area_m2), result.seconds
-            )
-        )
-        self.iface.messageBar().pushMessage(
-            "SPEX",
-            self.tr("Added '{}' with {} polygons").format(layer.name(), result.features),
-            Qgis.Success,
-            5,
+        self.status_label.setText(self._summary_text(result))
+        self.notify(
+            self.tr("Added '{}' with {} polygons").format(layer.name(), result.features), Qgis.Success
         )
         for warning in result.warnings:
             self.iface.messageBar().pushMessage("SPEX", warning, Qgis.Warning, 8)
@@ -877,21 +1105,67 @@ class SpexDockWidget(QgsDockWidget):
         self._refresh_export_button()
         self.resultAdded.emit(layer, result)
 
+    def _summary_text(self, result) -> str:
+        return self.tr("Done: {} polygons, {} in {:.1f} s").format(
+            result.features, _area_text(result.area_m2), result.seconds
+        )
+
+    def _on_empty(self, result) -> None:
+        """Nothing found: say so in place of the previous result; no empty layer is added."""
+        if self.task is not None and self.task.temporary_output:
+            from .task import remove_output
+
+            remove_output(result.output)
+        self._done()
+        self.progress.setValue(100)
+        text = self.tr("Nothing found: no {} in this area ({:.1f} s).").format(
+            self._class_label(result.target_class), result.seconds
+        )
+        self.status_label.setText(text)
+        hint = self.tr(
+            "Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area."
+        )
+        body = html.escape(result.explanation or "").replace("\n", "<br>")
+        self.explanation.setHtml(f"<p><b>{html.escape(text)}</b></p><p>{html.escape(hint)}</p><p>{body}</p>")
+        self.notify(text, Qgis.Info)
+
     def _on_failed(self, message: str) -> None:
         self._done()
+        self._show_failed(message)
+
+    def _show_failed(self, message: str) -> None:
+        """The failed state replaces the previous result in the panel (status and explanation)."""
         self.progress.setValue(0)
-        self.status_label.setText(self.tr("Failed."))
+        self.status_label.setText(self.tr("Failed: {}").format(message))
+        self.explanation.setHtml(
+            f"<p><b>{html.escape(self.tr('The extraction failed.'))}</b></p><p>{html.escape(message)}</p>"
+        )
         self.show_error(message)
 
     def _on_cancelled(self) -> None:
         self._done()
         self.progress.setValue(0)
         self.status_label.setText(self.tr("Cancelled: nothing was written."))
-        self.iface.messageBar().pushMessage("SPEX", self.tr("Extraction cancelled"), Qgis.Info, 4)
+        self.notify(self.tr("Extraction cancelled"), Qgis.Info)
+
+    def notify(self, message: str, level=Qgis.Info, duration: int = 6) -> None:
+        """Show ``message`` in the message bar in place of this panel's previous message (never queued
+        behind it, so an old error cannot come back later)."""
+        bar = self.iface.messageBar()
+        for item in self._status_items:
+            try:
+                bar.popWidget(item)
+            except (RuntimeError, TypeError):  # already closed by the user or timed out
+                pass
+        self._status_items = []
+        bar.pushMessage("SPEX", message, level, duration)
+        current = bar.currentItem() if hasattr(bar, "currentItem") else None
+        if current is not None:
+            self._status_items.append(current)
 
     def show_error(self, message: str) -> None:
         """One-line error in the QGIS message bar (and the errorOccurred signal)."""
-        self.iface.messageBar().pushMessage("SPEX", message, Qgis.Critical, 10)
+        self.notify(message, Qgis.Critical, 10)
         self.errorOccurred.emit(message)
 
     def _class_label(self, target_class: str) -> str:
@@ -939,7 +1213,7 @@ class SpexDockWidget(QgsDockWidget):
         self.export_button.setEnabled(layer is not None and self.export_task is None)
         if layer is not None:
             self.export_button.setToolTip(
-                self.tr("Save '{}' as a Shapefile, GeoPackage or GeoJSON").format(layer.name())
+                self.tr("Save '{}' as a GeoPackage, Shapefile or GeoJSON").format(layer.name())
             )
 
     def ask_export_path(self, layer: QgsVectorLayer) -> str:
@@ -950,21 +1224,22 @@ class SpexDockWidget(QgsDockWidget):
             "GeoJSON": self.tr("GeoJSON (*.geojson)"),
         }
         folder = settings.last_output_dir() or os.path.expanduser("~")
-        suggested = os.path.join(folder, layer_name_to_file(layer.name()) + ".shp")
+        default_driver, default_ext = EXPORT_FORMATS[0]
+        suggested = os.path.join(folder, layer_name_to_file(layer.name()) + default_ext)
         # Qt's own overwrite question is off: export_result asks, for every part of a Shapefile set.
         path, chosen = QFileDialog.getSaveFileName(
             self,
             self.tr("Export the SPEX result"),
             suggested,
             ";;".join(labels[driver] for driver, _ext in EXPORT_FORMATS),
-            labels["ESRI Shapefile"],
+            labels[default_driver],
             QFileDialog.DontConfirmOverwrite,
         )
         if not path:
             return ""
         ext = os.path.splitext(path)[1].lower()
         if ext not in {e for _d, e in EXPORT_FORMATS}:
-            driver = next((d for d, label in labels.items() if label == chosen), "ESRI Shapefile")
+            driver = next((d for d, label in labels.items() if label == chosen), default_driver)
             path += dict(EXPORT_FORMATS)[driver]
         return path
 
@@ -1048,6 +1323,7 @@ class SpexDockWidget(QgsDockWidget):
         if self.export_task is not None:
             self.export_task.cancel()
         self._watch_aoi_layer(None)
+        self._watch_raster(None)
         for tool in (self.rectangle_tool, self.polygon_tool):
             tool.unload()
         if self._aoi_band is not None:
@@ -1056,8 +1332,8 @@ class SpexDockWidget(QgsDockWidget):
             self._aoi_band = None
         project = QgsProject.instance()
         for signal, slot in (
-            (project.layersAdded, self._refresh_layer_filter),
-            (project.layersRemoved, self._refresh_layer_filter),
+            (project.layersAdded, self._sync_with_project),
+            (project.layersRemoved, self._sync_with_project),
             (project.layersRemoved, self._refresh_export_button),
             (self.canvas.destinationCrsChanged, self._show_aoi),
             (self.canvas.extentsChanged, self._on_extent_changed),

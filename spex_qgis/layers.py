@@ -10,6 +10,7 @@ truncated silently.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -23,11 +24,14 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsLayerTreeGroup,
+    QgsPalettedRasterRenderer,
     QgsProject,
+    QgsRasterLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QVariant
+from qgis.PyQt.QtGui import QColor
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
@@ -76,7 +80,40 @@ def results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
     group = root.findGroup(RESULTS_GROUP)
     if group is None:
         group = root.insertGroup(0, RESULTS_GROUP)
+        group.setExpanded(True)  # a new result must be seen, not hidden in a collapsed group
     return group
+
+
+# The map tip: the feature's own explanation, wrapped in a readable column (QGIS sizes the tip to its
+# content, so without a width a long text becomes a narrow strip running off the map).
+MAP_TIP_TEMPLATE = (
+    '<div style="width:26em; white-space:normal;">'
+    '<b>[% "class" %]</b> · [% format_number("area_m2", 0) %] m²'
+    "<p>[% replace(coalesce(\"explain\", ''), '\\n', '<br>') %]</p></div>"
+)
+# The identify panel / feature list: a short line per feature, not the explanation.
+DISPLAY_EXPRESSION = (
+    """coalesce("class", '') || ' #' || coalesce(to_string("region_id"), '') """
+    """|| ' · ' || format_number("area_m2", 0) || ' m²'"""
+)
+
+
+def style_result_layer(layer: QgsVectorLayer, target_class: str | None, explanation: str = "") -> None:
+    """Style a SPEX result: the class style (labels off), a short display name, the explanation map tip."""
+    qml = style_path(target_class)
+    if qml:
+        layer.loadNamedStyle(qml)
+    layer.setLabelsEnabled(False)
+    if explanation:
+        layer.setAbstract(explanation)
+    names = set(layer.fields().names())
+    if {"class", "area_m2", "region_id"} <= names:
+        layer.setDisplayExpression(DISPLAY_EXPRESSION)
+    if {"class", "area_m2", "explain"} <= names:
+        layer.setMapTipTemplate(MAP_TIP_TEMPLATE)
+    if target_class:
+        layer.setCustomProperty("spex/target_class", target_class)
+    layer.triggerRepaint()
 
 
 def result_layer_uri(output: str, layer: str, output_format: str) -> str:
@@ -106,16 +143,51 @@ def add_result_layer(result, name: str, project: QgsProject | None = None) -> Qg
                 "then run again."
             ).format(uri)
         )
-    qml = style_path(result.target_class)
-    if qml:
-        layer.loadNamedStyle(qml)
-    layer.setAbstract(result.explanation or "")
-    if layer.fields().indexOf("explain") >= 0:
-        layer.setDisplayExpression('"explain"')
-        layer.setMapTipTemplate('[% "explain" %]')
-    layer.setCustomProperty("spex/target_class", result.target_class)
+    style_result_layer(layer, result.target_class, result.explanation or "")
     layer.setCustomProperty("spex/prompt", result.prompt)
     layer.setCustomProperty("spex/engine", result.engine)
+    project.addMapLayer(layer, False)
+    results_group(project).insertLayer(0, layer)
+    return layer
+
+
+PREVIEW_PROPERTY = "spex/mask_preview"
+
+
+def class_colour(target_class: str | None) -> QColor:
+    """The fill colour of the class style (opaque), so the preview looks like the polygons will."""
+    qml = style_path(target_class)
+    if qml:
+        with open(qml, encoding="utf-8") as handle:
+            found = re.search(r'value="(\d+),(\d+),(\d+),\d+"[^>]*name="color"', handle.read())
+        if found:
+            return QColor(*(int(v) for v in found.groups()))
+    return QColor(230, 60, 60)
+
+
+def add_mask_preview(
+    mask_path: str, name: str, target_class: str | None, project: QgsProject | None = None
+) -> QgsRasterLayer:
+    """Show a preview mask (1 = target) on top of "SPEX results", replacing the previous preview.
+
+    Background and no-data are transparent; the target has the class colour at 60 % opacity.
+    """
+    project = project or QgsProject.instance()
+    for layer in list(project.mapLayers().values()):
+        if layer.customProperty(PREVIEW_PROPERTY):
+            project.removeMapLayer(layer.id())
+    layer = QgsRasterLayer(mask_path, name, "gdal")
+    if not layer.isValid():
+        raise SpexInputError(
+            tr("Cannot open the preview mask '{}': run the preview again.").format(mask_path)
+        )
+    colour = class_colour(target_class)
+    renderer = QgsPalettedRasterRenderer(
+        layer.dataProvider(), 1, [QgsPalettedRasterRenderer.Class(1, colour, target_class or "1")]
+    )
+    layer.setRenderer(renderer)
+    layer.renderer().setOpacity(0.6)
+    layer.setCustomProperty(PREVIEW_PROPERTY, True)
     project.addMapLayer(layer, False)
     results_group(project).insertLayer(0, layer)
     return layer

@@ -18,6 +18,7 @@ from model_runtime.request import OUTPUT_FORMATS, PRECISIONS, AreaOfInterest, Ex
 
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 OUTPUT_MODES = ("temporary", "file")
+THRESHOLD_METHODS = ("fixed", "otsu")
 
 # What to tell the user when a geometry-based AOI mode has no geometry yet.
 _MISSING_AOI_FIX = {
@@ -43,7 +44,7 @@ class PanelState:
     raster_provider: str = "gdal"
     prompt: str = ""
     sensor: str | None = None  # preset name; None / "" / "auto": let the runtime detect it
-    bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band; 0 = not set
+    bands: Dict[str, int] = field(default_factory=dict)  # role -> 1-based band; 0 = not set (not used)
     aoi_mode: str = "layer"
     aoi_wkt: str | None = None  # geometry of the extent / drawn shape / selected features
     aoi_crs: str | None = None  # crs of aoi_wkt: "EPSG:3857" or a WKT
@@ -51,6 +52,10 @@ class PanelState:
     model_dir: str = ""
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | int8 | bf16 | fp16 (engine "spex")
+    threshold: float | None = None  # primary index threshold; None: the class default
+    threshold_method: str = "fixed"  # fixed | otsu (the threshold is taken from the scene's histogram)
+    min_area_m2: float = 0.0  # drop polygons smaller than this
+    simplify: float = 0.0  # Douglas-Peucker tolerance in map units of the raster, 0 = none
     output_mode: str = "temporary"
     output_path: str = ""
     overwrite: bool = False
@@ -95,7 +100,17 @@ def build_request(state: PanelState) -> ExtractRequest:
     sensor = (state.sensor or "").strip() or None
     if sensor and sensor.lower() == "auto":
         sensor = None
-    bands = {role: int(index) for role, index in (state.bands or {}).items() if index and int(index) > 0}
+    # 0 travels on: it tells the runtime not to use a role it would otherwise detect.
+    bands = {role: int(index or 0) for role, index in (state.bands or {}).items() if int(index or 0) >= 0}
+    if state.threshold_method not in THRESHOLD_METHODS:
+        raise SpexInputError(
+            f"Unknown threshold method '{state.threshold_method}': "
+            f"choose one of {', '.join(THRESHOLD_METHODS)}."
+        )
+    if (state.min_area_m2 or 0) < 0 or (state.simplify or 0) < 0:
+        raise SpexInputError(
+            "Minimum area and simplify tolerance cannot be negative: use 0 to turn them off."
+        )
     return ExtractRequest(
         raster=raster,
         prompt=prompt,
@@ -107,6 +122,10 @@ def build_request(state: PanelState) -> ExtractRequest:
         precision=precision,
         sensor=sensor,
         bands=bands,
+        threshold=None if state.threshold is None else float(state.threshold),
+        threshold_method=state.threshold_method,
+        min_area_m2=float(state.min_area_m2 or 0.0),
+        simplify=float(state.simplify or 0.0),
         overwrite=bool(state.overwrite),
     )
 

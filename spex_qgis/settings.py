@@ -7,6 +7,7 @@ user-editable), so callers never have to validate what they read back.
 from __future__ import annotations
 
 import json
+import os
 from typing import Dict, List
 
 from qgis.core import QgsSettings
@@ -23,7 +24,8 @@ KEY_DEVICE = "device"
 KEY_ENGINE = "engine"
 KEY_PRECISION = "precision"
 KEY_PROMPT_HISTORY = "prompt_history"
-KEY_BAND_MAPPINGS = "band_mappings"
+# Per raster file (an older per-sensor key, "band_mappings", is ignored: one file's edits leaked to others).
+KEY_BAND_MAPPINGS = "band_mappings_by_file"
 KEY_LAST_OUTPUT_DIR = "last_output_dir"
 
 
@@ -132,33 +134,44 @@ def clear_prompt_history() -> None:
     _set_json(KEY_PROMPT_HISTORY, [])
 
 
+def raster_key(source: str) -> str:
+    """The key band mappings are remembered under: the raster's absolute file path (no provider options)."""
+    path = (source or "").split("|")[0].strip()
+    return os.path.normcase(os.path.abspath(path)) if path else ""
+
+
 def band_mappings() -> Dict[str, Dict[str, int]]:
-    """All remembered band mappings: ``{sensor: {role: 1-based band index}}``."""
+    """All remembered band mappings: ``{raster file: {role: 1-based band index, 0 = not used}}``."""
     value = _get_json(KEY_BAND_MAPPINGS, {})
     if not isinstance(value, dict):
         return {}
     clean: Dict[str, Dict[str, int]] = {}
-    for sensor, mapping in value.items():
+    for key, mapping in value.items():
         if isinstance(mapping, dict):
-            roles = {str(r): int(b) for r, b in mapping.items() if isinstance(b, int) and b >= 1}
+            roles = {str(r): b for r, b in mapping.items() if type(b) is int and b >= 0}
             if roles:
-                clean[str(sensor)] = roles
+                clean[str(key)] = roles
     return clean
 
 
-def band_mapping(sensor: str) -> Dict[str, int]:
-    """The band mapping remembered for ``sensor`` (empty dict when none)."""
-    return dict(band_mappings().get(sensor or "", {}))
+def band_mapping(source: str) -> Dict[str, int]:
+    """The band mapping the user set for the raster file ``source`` (empty dict when none)."""
+    key = raster_key(source)
+    return dict(band_mappings().get(key, {})) if key else {}
 
 
-def set_band_mapping(sensor: str, mapping: Dict[str, int] | None) -> None:
-    """Remember ``mapping`` ({role: 1-based band}) for ``sensor``; an empty/None mapping forgets it."""
+def set_band_mapping(source: str, mapping: Dict[str, int] | None) -> None:
+    """Remember ``mapping`` ({role: 1-based band, 0 = not used}) for the raster file ``source``; an
+    empty/None mapping forgets it."""
+    key = raster_key(source)
+    if not key:
+        return
     all_mappings = band_mappings()
-    mapping = {str(r): int(b) for r, b in (mapping or {}).items() if int(b) >= 1}
+    mapping = {str(r): int(b) for r, b in (mapping or {}).items() if int(b) >= 0}
     if mapping:
-        all_mappings[sensor or ""] = mapping
+        all_mappings[key] = mapping
     else:
-        all_mappings.pop(sensor or "", None)
+        all_mappings.pop(key, None)
     _set_json(KEY_BAND_MAPPINGS, all_mappings)
 
 

@@ -82,8 +82,10 @@ class SpexExtractTask(QgsTask):
             )
             return True
         except ExtractionCancelled:
+            # A cancel the user asked for is not a failure: returning True keeps QGIS from also
+            # announcing "Task failed"; finished() reports it as cancelled.
             self.was_cancelled = True
-            return False
+            return True
         except SpexError as exc:
             self.error = _one_line(str(exc))
             return False
@@ -96,7 +98,8 @@ class SpexExtractTask(QgsTask):
 
     def finished(self, ok: bool) -> None:
         """GUI thread: announce the outcome; clean up a temporary output that did not complete."""
-        if ok and self.result is not None:  # a cancel that arrives after the last write changes nothing
+        if ok and self.result is not None and not self.was_cancelled:
+            # a cancel that arrives after the last write changes nothing
             for warning in self.result.warnings:
                 QgsMessageLog.logMessage(warning, LOG_TAG, Qgis.Warning)
             self.succeeded.emit(self.result)
@@ -170,7 +173,8 @@ class SpexExportTask(QgsTask):
             )
             return True
         except ExtractionCancelled:
-            return False
+            self.report = None
+            return True  # cancelled on request: not a "Task failed"; finished() emits cancelled
         except SpexError as exc:
             self.error = _one_line(str(exc))
             return False
@@ -191,3 +195,58 @@ class SpexExportTask(QgsTask):
             self.failed.emit(self.error)
         else:
             self.cancelled.emit()
+
+
+class SpexPreviewTask(QgsTask):
+    """Compute the mask of a request's area into ``mask_path`` (no polygons). Emits exactly one of
+    ``succeeded(info dict)``, ``failed(message)`` or ``cancelled()``."""
+
+    succeeded = pyqtSignal(object)  # model_runtime.preview.preview_mask's dict
+    failed = pyqtSignal(str)
+    cancelled = pyqtSignal()
+
+    def __init__(self, request, mask_path: str):
+        """``request``: the ExtractRequest Run would use; ``mask_path``: a new GeoTIFF (session folder)."""
+        super().__init__(f"SPEX: preview {request.prompt}", QgsTask.CanCancel)
+        self.request, self.mask_path = request, mask_path
+        self.info = None
+        self.error: str | None = None
+        self.error_traceback: str | None = None
+        self.was_cancelled = False
+
+    def run(self) -> bool:
+        """Worker thread: compute the mask; never raises."""
+        try:
+            from model_runtime.preview import preview_mask
+
+            self.info = preview_mask(
+                self.request,
+                self.mask_path,
+                progress=lambda fraction, _message: self.setProgress(100.0 * fraction),
+                is_cancelled=self.isCanceled,
+            )
+            return True
+        except ExtractionCancelled:
+            self.was_cancelled = True
+            return True
+        except SpexError as exc:
+            self.error = _one_line(str(exc))
+            return False
+        except Exception as exc:  # a bug: traceback to the log, one line for the user
+            self.error_traceback = traceback.format_exc()
+            self.error = _one_line(
+                tr("Unexpected error ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
+            )
+            return False
+
+    def finished(self, ok: bool) -> None:
+        """GUI thread: announce the outcome."""
+        if ok and self.info is not None and not self.was_cancelled:
+            self.succeeded.emit(self.info)
+        elif self.was_cancelled or self.isCanceled():
+            remove_output(self.mask_path)
+            self.cancelled.emit()
+        else:
+            if self.error_traceback:
+                QgsMessageLog.logMessage(self.error_traceback, LOG_TAG, Qgis.Critical)
+            self.failed.emit(self.error or tr("The preview stopped without a result"))

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
@@ -27,6 +28,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
+    QgsProject,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -40,6 +42,33 @@ from ..request_builder import PRECISIONS, check_precision
 ENGINES = ("spectral", "spex")
 DEVICES = ("auto", "cpu", "cuda")
 SENSOR_AUTO = "auto"
+THRESHOLD_METHODS = ("fixed", "otsu")
+LANGUAGES = ("auto", "en", "zh")  # auto: the prompt's language
+# Post-processors must outlive processAlgorithm (Processing calls them afterwards): one per output file.
+_POST_PROCESSORS: dict = {}
+
+
+class ResultLayerPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Styles a loaded Processing result like the panel's results and moves it into "SPEX results"."""
+
+    def __init__(self, target_class: str, explanation: str):
+        """``target_class`` picks the style; ``explanation`` becomes the layer's abstract."""
+        super().__init__()
+        self.target_class, self.explanation = target_class, explanation
+
+    def postProcessLayer(self, layer, context, feedback):
+        """Called by Processing after the layer was added to the project."""
+        from ..layers import results_group, style_result_layer
+
+        style_result_layer(layer, self.target_class, self.explanation)
+        project = context.project() or QgsProject.instance()
+        node = project.layerTreeRoot().findLayer(layer.id())
+        group = results_group(project)
+        if node is not None and node.parent() is not group:
+            parent = node.parent()
+            group.insertChildNode(0, node.clone())
+            parent.removeChildNode(node)
+        group.setExpanded(True)
 
 
 def _sensor_names():
@@ -71,6 +100,11 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     SENSOR = "SENSOR"
     BANDS = "BANDS"
     THRESHOLD = "THRESHOLD"
+    THRESHOLD_METHOD = "THRESHOLD_METHOD"
+    MIN_AREA = "MIN_AREA"
+    SIMPLIFY = "SIMPLIFY"
+    SCALING = "SCALING"
+    LANGUAGE = "LANGUAGE"
     OUTPUT = "OUTPUT"
     CLASS = "CLASS"
     FEATURES = "FEATURES"
@@ -132,13 +166,15 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             'or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and '
             "writes its polygons. Every feature carries an explanation of why it was extracted.\n\n"
             'Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX '
-            "vision-language model from the model folder (or the folder chosen in the SPEX panel) and needs "
+            "vision-language model from the model folder and needs "
             "the optional packages (Raster > SPEX > Install SPEX engine dependencies).\n\n"
             "Limit the work with an extent and/or a polygon layer (both: their intersection). Band roles "
             "are detected from the sensor and band descriptions; override them with e.g. "
-            '"red=3,nir=4". Threshold overrides the primary index threshold of the class. Model precision '
-            "(engine spex): auto is exact fp32 on the CPU and bf16/fp16 on a GPU; int8 is about twice as "
-            "fast on the CPU but less exact."
+            '"red=3,nir=4". Threshold overrides the primary index threshold of the class; method otsu '
+            "takes it from the scene's histogram. Minimum area drops small polygons; simplify smooths the "
+            "outlines (map units). Scaling: auto, none, s2, s2-offset, landsat-c2-l2 or GAIN,OFFSET. "
+            "Model precision (engine spex): auto is exact fp32 on the CPU and bf16/fp16 on a GPU; int8 is "
+            "about twice as fast on the CPU but less exact."
         )
 
     def initAlgorithm(self, config=None):
@@ -149,13 +185,11 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 self.PROMPT, self.tr("Prompt"), defaultValue=self.tr("extract the water bodies")
             )
         )
-        self.addParameter(
-            QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent (optional)"), optional=True)
-        )
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
                 self.AOI,
-                self.tr("Area of interest polygons (optional)"),
+                self.tr("Area of interest polygons"),
                 [QgsProcessing.TypeVectorPolygon],
                 optional=True,
             )
@@ -210,6 +244,40 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 type=QgsProcessingParameterNumber.Double,
                 defaultValue=None,
                 optional=True,
+            ),
+            QgsProcessingParameterEnum(
+                self.THRESHOLD_METHOD,
+                self.tr("Threshold method (otsu: from the scene's histogram)"),
+                options=list(THRESHOLD_METHODS),
+                defaultValue=THRESHOLD_METHODS[0],
+                usesStaticStrings=True,
+            ),
+            QgsProcessingParameterNumber(
+                self.MIN_AREA,
+                self.tr("Minimum polygon area (m²)"),
+                type=QgsProcessingParameterNumber.Double,
+                minValue=0.0,
+                defaultValue=0.0,
+            ),
+            QgsProcessingParameterNumber(
+                self.SIMPLIFY,
+                self.tr("Simplify tolerance (map units, 0: none)"),
+                type=QgsProcessingParameterNumber.Double,
+                minValue=0.0,
+                defaultValue=0.0,
+            ),
+            QgsProcessingParameterString(
+                self.SCALING,
+                self.tr("Reflectance scaling (empty: detect)"),
+                defaultValue="",
+                optional=True,
+            ),
+            QgsProcessingParameterEnum(
+                self.LANGUAGE,
+                self.tr("Explanation language (auto: the prompt's)"),
+                options=list(LANGUAGES),
+                defaultValue=LANGUAGES[0],
+                usesStaticStrings=True,
             ),
         ]
         for param in advanced:
@@ -292,11 +360,12 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
         return parse_band_mapping(text)
 
     def _model_dir(self, parameters, context, engine):
+        # Only the parameter counts: a run must not depend on what the SPEX panel last remembered.
         folder = self.parameterAsFile(parameters, self.MODEL_DIR, context) or ""
         if not folder and engine == "spex":
-            from .. import settings
-
-            folder = settings.model_dir()
+            raise QgsProcessingException(
+                self.tr("MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.")
+            )
         return folder or None
 
     def build_request(self, parameters, context) -> ExtractRequest:
@@ -317,6 +386,8 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
         threshold = None
         if parameters.get(self.THRESHOLD) not in (None, ""):
             threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        language = self.parameterAsEnumString(parameters, self.LANGUAGE, context) or LANGUAGES[0]
+        scaling = self.parameterAsString(parameters, self.SCALING, context).strip() or None
         return ExtractRequest(
             raster=raster,
             prompt=prompt,
@@ -329,6 +400,12 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             sensor=None if sensor == SENSOR_AUTO else sensor,
             bands=self._bands(parameters, context),
             threshold=threshold,
+            threshold_method=self.parameterAsEnumString(parameters, self.THRESHOLD_METHOD, context)
+            or THRESHOLD_METHODS[0],
+            min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
+            simplify=self.parameterAsDouble(parameters, self.SIMPLIFY, context),
+            scaling=scaling,
+            language=None if language == "auto" else language,
             # The destination was chosen in the dialog (which asks before replacing a file): replacing it is
             # what every Processing algorithm does.
             overwrite=True,
@@ -363,15 +440,26 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(_one_line(error)) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
-        feedback.pushInfo(result.explanation)
+        feedback.pushInfo(
+            self.tr("{n} polygons, {area:,.0f} m², {secs:.1f} s").format(
+                n=result.features, area=result.area_m2, secs=result.seconds
+            )
+        )
+        for paragraph in (result.explanation or "").splitlines():  # line by line: readable in the log
+            feedback.pushInfo(paragraph)
         output = request.output
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = self.tr("SPEX {target}").format(target=result.target_class)
+            processor = ResultLayerPostProcessor(result.target_class, result.explanation)
+            _POST_PROCESSORS[output] = processor
+            details.setPostProcessor(processor)
         return {
             self.OUTPUT: output,
             self.CLASS: result.target_class,
             self.FEATURES: result.features,
             self.AREA_M2: result.area_m2,
-            self.EXPLANATION: result.explanation,
+            # One line: Processing prints the results as a Python dict, where line breaks read as "\n".
+            # The layer's "explain" field and the log above keep the text with its line breaks.
+            self.EXPLANATION: " ".join((result.explanation or "").split()),
         }

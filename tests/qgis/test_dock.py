@@ -10,16 +10,30 @@ from osgeo import gdal, ogr
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsExpression,
+    QgsExpressionContext,
     QgsGeometry,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
+    QgsRenderContext,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt
+from qgis.gui import QgsCollapsibleGroupBox
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt, QTranslator
 from qgis.PyQt.QtTest import QTest
-from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
+from qgis.PyQt.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
 
+import build_plugin
+from model_runtime.raster import RasterSource
 from model_runtime.writers import read_shapefile_text
 from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
@@ -143,6 +157,8 @@ class UserAnswers:
     def _save_file_name(self, parent, title, directory, filters, selected, options):
         assert options & QFileDialog.DontConfirmOverwrite  # the panel asks itself, for every Shapefile part
         assert "*.shp" in filters and "*.gpkg" in filters
+        # GeoPackage by default: one field holds the whole explanation (a Shapefile must split it)
+        assert selected.endswith("(*.gpkg)") and directory.endswith(".gpkg"), (selected, directory)
         return self.files.pop(0)
 
     def _question(self, parent, title, text, buttons, default):
@@ -151,7 +167,7 @@ class UserAnswers:
         return self.replies.pop(0)
 
 
-def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path):
+def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path, tmp_path):
     aerial = dock.layer_combo.currentLayer()
     assert isinstance(aerial, QgsRasterLayer)  # the only multiband raster is picked without a click
     assert dock.band_mapping() == {"red": 1, "green": 2, "blue": 3, "nir": 4}
@@ -161,13 +177,60 @@ def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path):
     dock.layer_combo.setLayer(raster)
     mapping = dock.band_mapping()
     assert mapping["red"] == 3 and mapping["nir"] == 4 and mapping["swir1"] == 5
-    assert "sentinel2" in dock.bands_summary.text()
-    dock.set_band("swir2", 5)  # a user edit is remembered for this sensor
-    assert settings.band_mapping("sentinel2_l2a")["swir2"] == 5
+    summary = dock.bands_summary.text().split("<i>")[0]  # the runtime's notes (in italics) may name ids
+    assert "Sentinel-2 MSI L2A" in summary and "sentinel2_l2a" not in summary  # a human sensor name
+    assert "sentinel2_l2a" not in dock.sensor_combo.itemText(0) + dock.sensor_combo.itemText(1)
+    dock.set_band("swir2", 5)  # a user edit is remembered for this file
+    assert settings.band_mapping(s2_path)["swir2"] == 5
     dock._on_layer_changed(raster)  # re-picking the layer restores the remembered mapping
     assert dock.band_mapping()["swir2"] == 5
+    # another file of the same sensor starts from its own detection, not from this file's edits
+    copy = str(tmp_path / "same_sensor_copy.tif")
+    gdal.Translate(copy, s2_path)
+    other = QgsRasterLayer(copy, "copy")
+    QgsProject.instance().addMapLayer(other)
+    dock.layer_combo.setLayer(other)
+    assert dock.band_mapping()["swir2"] == 6
+    dock.layer_combo.setLayer(raster)
+    assert dock.band_mapping()["swir2"] == 5
     dock.reset_bands_button.click()
-    assert dock.band_mapping()["swir2"] == 6 and settings.band_mapping("sentinel2_l2a") == {}
+    assert dock.band_mapping()["swir2"] == 6 and settings.band_mapping(s2_path) == {}
+
+
+def test_band_table_follows_the_project(dock, qgis_iface, s2_path, tmp_path):
+    """Removing the chosen raster, renaming it, and a plugin reload: the bands shown are the raster's."""
+    aerial = dock.layer_combo.currentLayer()
+    rgb_path = str(tmp_path / "rgb_only.tif")
+    gdal.Translate(rgb_path, aerial.source(), bandList=[1, 2, 3])
+    rgb = QgsRasterLayer(rgb_path, "rgb_only")
+    s2 = QgsRasterLayer(s2_path, "Sentinel-2 sample")
+    QgsProject.instance().addMapLayers([rgb, s2])
+    dock.layer_combo.setLayer(aerial)
+    dock.set_band("nir", 0)  # remembered for aerial_rgbn only
+    aerial_id = aerial.id()
+    QgsProject.instance().removeMapLayer(aerial_id)
+    QCoreApplication.processEvents()
+    shown = dock.layer_combo.currentLayer()
+    assert shown is not None and shown.id() != aerial_id
+    assert dock._bands_layer_id == shown.id()
+    assert all(band <= shown.bandCount() for band in dock.band_mapping().values())
+    assert shown.name() in dock.bands_summary.text() and "aerial" not in dock.bands_summary.text()
+    type_prompt(dock, "extract the water bodies")
+    request = build_request(dock.panel_state())
+    assert request.raster == shown.source()
+    with RasterSource.open(request.raster, bands=request.bands) as source:  # no stale "nir=4 out of range"
+        assert source.roles == {r: b for r, b in dock.band_mapping().items()}
+    shown.setName("renamed raster")
+    assert "renamed raster" in dock.bands_summary.text()
+    dock.layer_combo.setLayer(s2)
+    dock.set_band("swir2", 5)
+    reloaded = SpexDockWidget(qgis_iface)  # plugin reload: a new panel reads the remembered edits back
+    try:
+        reloaded.layer_combo.setLayer(s2)
+        assert reloaded.band_mapping()["swir2"] == 5
+    finally:
+        reloaded.unload()
+        reloaded.deleteLater()
 
 
 def test_draw_rectangle_run_adds_explained_layer(dock, qgis_iface):
@@ -216,6 +279,162 @@ def test_cancel_leaves_no_layer_and_no_file(dock, qgis_iface):
     assert set(os.listdir(session_temp_dir())) == before
     assert any("cancel" in m.lower() for m in messages(qgis_iface, Qgis.Info))
     assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+
+
+def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_iface):
+    layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")  # water from NDWI: green + nir
+    assert result.features > 0 and result.details["bands"]["nir"] == 4
+    old_text = dock.explanation.toPlainText()
+    dock.bands_group.setCollapsed(False)
+    dock.set_band("nir", 0)  # "— not set —"
+    assert "nir" in dock.excluded_roles() and "nir" not in dock.band_mapping()
+    assert dock.panel_state().bands["nir"] == 0
+    dock.run_button.click()
+    wait_finished(dock)
+    status = dock.status_label.text()
+    assert status.startswith("Failed: ") and "nir" in status  # nir was left out: the reason
+    shown = dock.explanation.toPlainText()
+    assert "failed" in shown and "nir" in shown and old_text not in shown  # no stale explanation
+
+
+def test_area_outside_the_raster_is_flagged_when_drawn(dock, qgis_iface):
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    far = QgsRectangle(
+        extent.xMaximum() + extent.width(),
+        extent.yMinimum(),
+        extent.xMaximum() + 2 * extent.width(),
+        extent.yMaximum(),
+    )
+    dock.set_drawn_aoi(QgsGeometry.fromRect(far), raster.crs())
+    assert (
+        dock.aoi_status.text().startswith("Outside the raster") and "c0392b" in dock.aoi_status.styleSheet()
+    )
+    half_out = QgsRectangle(extent.center().x(), extent.yMinimum(), far.xMinimum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(half_out), raster.crs())
+    assert "partly outside" in dock.aoi_status.text() and "c0392b" not in dock.aoi_status.styleSheet()
+    inside = QgsRectangle(extent.center().x(), extent.center().y(), extent.xMaximum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(inside), raster.crs())
+    assert "km²" in dock.aoi_status.text() and "outside" not in dock.aoi_status.text()
+
+
+def _cut_off(widget: SpexDockWidget) -> list:
+    """Visible controls whose right edge is beyond the scroll area's viewport (hidden to the right)."""
+    viewport = widget.scroll.viewport()
+    width = viewport.width()
+    cut = []
+    for child in widget.scroll.widget().findChildren(QWidget):
+        if child.isVisibleTo(widget) and isinstance(
+            child, (QAbstractButton, QComboBox, QLabel, QProgressBar)
+        ):
+            right = child.mapTo(viewport, QPoint(child.width(), 0)).x()
+            if right > width + 1:
+                cut.append((type(child).__name__, child.objectName() or child.toolTip()[:30], right, width))
+    return cut
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_nothing_is_cut_off_at_a_normal_dock_width(qgis_app, qgis_iface, dock, tmp_path, language):
+    translator = None
+    if language != "en":
+        (qm,) = build_plugin.compile_translations(str(tmp_path), use_lrelease=False)
+        translator = QTranslator()
+        assert translator.load(qm)
+        QCoreApplication.installTranslator(translator)
+    widget = SpexDockWidget(qgis_iface)
+    try:
+        widget.resize(380, 900)
+        widget.show()
+        for group in widget.findChildren(QgsCollapsibleGroupBox):
+            group.setCollapsed(False)
+        widget.set_aoi_mode("rectangle")
+        widget.status_label.setText("278 " + "polygons, 12.5 km² in 3.2 s " * 3)
+        QTest.qWait(50)
+        assert widget.scroll.horizontalScrollBarPolicy() == Qt.ScrollBarAlwaysOff
+        assert widget.scroll.widget().width() <= widget.scroll.viewport().width()
+        assert _cut_off(widget) == []
+        assert widget.clear_aoi_button.isVisible() and widget.export_button.isVisible()
+        if translator is not None:
+            assert widget.run_button.text() != "Run"  # the Chinese UI really is loaded
+    finally:
+        if translator is not None:
+            QCoreApplication.removeTranslator(translator)
+        widget.unload()
+        widget.deleteLater()
+
+
+def test_result_layer_is_styled_and_readable(dock, qgis_iface):
+    layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")
+    group = QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP)
+    assert group.isExpanded()
+    assert not layer.labelsEnabled()
+    with open(layers.style_path("water"), encoding="utf-8") as handle:
+        qml = handle.read()
+    colour = layer.renderer().symbols(QgsRenderContext())[0].color()
+    assert f"{colour.red()},{colour.green()},{colour.blue()}" in qml  # the water style, not a random fill
+    feature = next(layer.getFeatures())
+    context = QgsExpressionContext()
+    context.setFeature(feature)
+    tip = QgsExpression.replaceExpressionText(layer.mapTipTemplate(), context)
+    assert "width:" in tip  # a readable column, not an 80-px strip
+    first_line = feature["explain"].splitlines()[0]
+    assert first_line in tip and "\n" not in tip  # the feature's own text, lines as <br>
+    name = QgsExpression(layer.displayExpression()).evaluate(context)
+    assert name.startswith("water #") and len(name) < 60  # the identify panel lists short names
+    assert "Done:" in dock.status_label.text() and str(result.features) in dock.status_label.text()
+
+
+def wait_preview(widget: SpexDockWidget, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while widget.preview_task is not None and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    assert widget.preview_task is None, "the preview did not finish in time"
+
+
+def test_mask_preview_shows_a_temporary_raster_and_no_polygons(dock, qgis_iface):
+    type_prompt(dock, "extract the water bodies")
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    dock.set_drawn_aoi(
+        QgsGeometry.fromRect(
+            QgsRectangle(extent.xMinimum(), extent.yMinimum(), extent.center().x(), extent.yMaximum())
+        ),
+        raster.crs(),
+    )
+    for _ in range(2):  # a second preview replaces the first
+        dock.preview_button.click()
+        assert dock.preview_task is not None and not dock.run_button.isEnabled()
+        wait_preview(dock)
+    previews = [
+        lyr
+        for lyr in QgsProject.instance().mapLayers().values()
+        if lyr.customProperty(layers.PREVIEW_PROPERTY)
+    ]
+    assert len(previews) == 1 and isinstance(previews[0], QgsRasterLayer)
+    assert not [lyr for lyr in QgsProject.instance().mapLayers().values() if isinstance(lyr, QgsVectorLayer)]
+    preview = previews[0]
+    assert preview.width() < raster.width()  # only the drawn area was computed
+    assert preview.renderer().type() == "paletted" and "%" in dock.status_label.text()
+    assert dock.run_button.isEnabled() and dock.preview_button.isEnabled()
+
+
+def test_empty_result_adds_no_layer(dock, qgis_iface):
+    run_prompt(dock, qgis_iface, "extract the water bodies")
+    qgis_iface.messageBar().clear_messages()
+    group = QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP)
+    before = len(group.findLayers())
+    dock.filters_group.setCollapsed(False)
+    dock.threshold_default.setChecked(False)
+    dock.threshold_spin.setValue(1.0)  # no index exceeds 1: nothing can be found
+    dock.run_button.click()
+    wait_finished(dock)
+    assert len(group.findLayers()) == before  # no empty layer
+    assert not messages(qgis_iface, Qgis.Success) and not messages(qgis_iface, Qgis.Critical)
+    assert dock.status_label.text().startswith("Nothing found") and "water" in dock.status_label.text()
+    assert "Nothing found" in dock.explanation.toPlainText()
 
 
 def test_errors_go_to_message_bar(dock, qgis_iface):

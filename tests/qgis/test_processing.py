@@ -118,12 +118,29 @@ def test_algorithm_metadata(provider):
         "SENSOR",
         "BANDS",
         "THRESHOLD",
+        "THRESHOLD_METHOD",
+        "MIN_AREA",
+        "SIMPLIFY",
+        "SCALING",
+        "LANGUAGE",
         "OUTPUT",
     ]
     optional = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagOptional}
     assert {"EXTENT", "AOI", "MODEL_DIR", "BANDS", "THRESHOLD"} <= optional
     advanced = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagAdvanced}
-    assert advanced == {"PRECISION", "SENSOR", "BANDS", "THRESHOLD"}
+    assert advanced == {
+        "PRECISION",
+        "SENSOR",
+        "BANDS",
+        "THRESHOLD",
+        "THRESHOLD_METHOD",
+        "MIN_AREA",
+        "SIMPLIFY",
+        "SCALING",
+        "LANGUAGE",
+    }
+    labels = [p.description() for p in alg.parameterDefinitions()]
+    assert not [label for label in labels if "optional" in label.lower()]  # QGIS adds "[optional]" itself
     assert alg.parameterDefinition("ENGINE").options() == ["spectral", "spex"]
     precision = alg.parameterDefinition("PRECISION")
     assert precision.options() == ["auto", "fp32", "int8", "bf16", "fp16"]
@@ -155,7 +172,9 @@ def test_synthetic_lake_is_extracted(provider, rgbn, tmp_path):
     assert result["AREA_M2"] == pytest.approx(lake, rel=0.05)
     assert _total_area(layer) == pytest.approx(result["AREA_M2"], rel=1e-3)
     feature = next(layer.getFeatures())
-    assert feature["explain"] == result["EXPLANATION"] and len(result["EXPLANATION"]) > 20
+    # the output is the explanation on one line (Processing prints outputs as a dict: no literal "\n")
+    assert " ".join(feature["explain"].split()) == result["EXPLANATION"] and len(result["EXPLANATION"]) > 20
+    assert "\n" not in result["EXPLANATION"]
     bbox = layer.extent()
     assert bbox.xMinimum() == pytest.approx(_map_x(WATER_COLS[0]), abs=2 * PIXEL)
     assert bbox.yMaximum() == pytest.approx(_map_y(WATER_ROWS[0]), abs=2 * PIXEL)
@@ -216,7 +235,7 @@ def test_real_sentinel2_english_and_chinese_prompts(provider, s2_sample, tmp_pat
         assert result["CLASS"] == "vegetation"
         assert layer.featureCount() == result["FEATURES"]
         assert _total_area(layer) == pytest.approx(result["AREA_M2"], rel=1e-3, abs=1.0)
-        assert next(layer.getFeatures())["explain"] == result["EXPLANATION"]
+        assert " ".join(next(layer.getFeatures())["explain"].split()) == result["EXPLANATION"]
         results.append(result)
     assert results[0]["FEATURES"] == results[1]["FEATURES"] and results[0]["FEATURES"] > 0
     assert results[0]["AREA_M2"] == pytest.approx(results[1]["AREA_M2"]) and results[0]["AREA_M2"] > 1e4
@@ -364,6 +383,63 @@ def test_spex_runtime_device_error_passes_through(provider, rgbn, tmp_path):
     message = _one_line_error(params)
     assert message == expected and "cuda" in message.lower()
     assert not os.path.exists(out)
+
+
+def test_every_cli_option_reaches_the_request(provider, rgbn, tmp_path, qgis_processing):
+    from qgis.core import QgsProcessingContext
+
+    from spex_qgis import settings
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("spex:extract")
+    context = QgsProcessingContext()
+    params = {
+        "INPUT": rgbn,
+        "PROMPT": "extract the water bodies",
+        "BANDS": RGBN,
+        "THRESHOLD_METHOD": "otsu",
+        "MIN_AREA": 250.0,
+        "SIMPLIFY": 3.0,
+        "SCALING": "0.0001,0",
+        "LANGUAGE": "zh",
+        "OUTPUT": str(tmp_path / "o.gpkg"),
+    }
+    request = alg.build_request(params, context)
+    assert (request.threshold_method, request.min_area_m2, request.simplify) == ("otsu", 250.0, 3.0)
+    assert request.scaling == "0.0001,0" and request.language == "zh"
+    defaults = alg.build_request(
+        {k: v for k, v in params.items() if k in ("INPUT", "PROMPT", "OUTPUT")}, context
+    )
+    assert defaults.threshold_method == "fixed" and defaults.min_area_m2 == 0 and defaults.simplify == 0
+    assert defaults.scaling is None and defaults.language is None
+    # Processing depends on its parameters only: the panel's remembered model folder is not used
+    settings.set_model_dir(str(tmp_path))
+    try:
+        with pytest.raises(QgsProcessingException, match="MODEL_DIR"):
+            alg.build_request({**params, "ENGINE": "spex", "DEVICE": "cpu"}, context)
+    finally:
+        settings.set_model_dir("")
+
+
+def test_loaded_result_is_styled_in_the_results_group(provider, rgbn, tmp_path):
+    import processing
+
+    from spex_qgis import layers
+
+    QgsProject.instance().clear()
+    out = str(tmp_path / "loaded.gpkg")
+    processing.runAndLoadResults(
+        "spex:extract", {"INPUT": rgbn, "PROMPT": "extract the water bodies", "BANDS": RGBN, "OUTPUT": out}
+    )
+    group = QgsProject.instance().layerTreeRoot().findGroup(layers.RESULTS_GROUP)
+    assert group is not None and group.isExpanded()
+    (node,) = group.findLayers()
+    layer = node.layer()
+    assert layer.source().startswith(out) and not layer.labelsEnabled()
+    assert layer.customProperty("spex/target_class") == "water" and "width:" in layer.mapTipTemplate()
+    assert [n for n in QgsProject.instance().layerTreeRoot().findLayers() if n.layerId() == layer.id()] == [
+        node
+    ]
+    QgsProject.instance().clear()
 
 
 def test_temporary_output_and_cancel(provider, rgbn, tmp_path):

@@ -62,9 +62,26 @@ def test_band_mapping_and_sensor(state):
     state.sensor = "auto"
     state.bands = {"red": 3, "nir": 4, "swir1": 0}
     request = build_request(state)
-    assert request.sensor is None and request.bands == {"red": 3, "nir": 4}
+    # swir1 "not set" is sent as 0 so the runtime leaves it out instead of detecting it
+    assert request.sensor is None and request.bands == {"red": 3, "nir": 4, "swir1": 0}
     state.sensor = "sentinel2"
     assert build_request(state).sensor == "sentinel2"
+
+
+def test_filters_reach_the_request(state):
+    assert (build_request(state).threshold, build_request(state).min_area_m2) == (None, 0.0)
+    state.threshold, state.threshold_method, state.min_area_m2, state.simplify = 0.25, "otsu", 500.0, 2.0
+    request = build_request(state)
+    assert (request.threshold, request.threshold_method, request.min_area_m2, request.simplify) == (
+        0.25,
+        "otsu",
+        500.0,
+        2.0,
+    )
+    state.min_area_m2 = -1
+    assert "negative" in _error(state)
+    state.min_area_m2, state.threshold_method = 0, "magic"
+    assert "threshold method" in _error(state)
 
 
 def test_input_errors(state, tmp_path):

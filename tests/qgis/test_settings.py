@@ -59,13 +59,16 @@ def test_prompt_history_is_most_recent_first_unique_and_bounded():
     assert history[:3] == ["提取水体", "prompt 10", "prompt 24"] and history.count("prompt 10") == 1
 
 
-def test_band_mappings_per_sensor():
-    settings.set_band_mapping("sentinel2", {"red": 4, "nir": 8})
-    settings.set_band_mapping("rgbn", {"nir": 4})
-    assert settings.band_mapping("sentinel2") == {"red": 4, "nir": 8}
-    assert settings.band_mappings() == {"sentinel2": {"red": 4, "nir": 8}, "rgbn": {"nir": 4}}
-    settings.set_band_mapping("sentinel2", None)
-    assert settings.band_mapping("sentinel2") == {} and settings.band_mapping("rgbn") == {"nir": 4}
+def test_band_mappings_per_file(tmp_path):
+    a, b = str(tmp_path / "a.tif"), str(tmp_path / "sub" / ".." / "b.tif")
+    settings.set_band_mapping(a, {"red": 4, "nir": 8, "swir1": 0})  # 0: the user set "not set"
+    settings.set_band_mapping(b, {"nir": 4})
+    assert settings.band_mapping(a) == {"red": 4, "nir": 8, "swir1": 0}
+    assert settings.band_mapping(str(tmp_path / "b.tif")) == {"nir": 4}  # the same file, another spelling
+    assert settings.band_mapping(str(tmp_path / "c.tif")) == {}  # another file of the same sensor: nothing
+    assert settings.band_mapping(a + "|option:x") == settings.band_mapping(a)
+    settings.set_band_mapping(a, None)
+    assert settings.band_mapping(a) == {} and settings.band_mapping(b) == {"nir": 4}
 
 
 def test_garbage_values_fall_back_to_defaults():
@@ -74,6 +77,6 @@ def test_garbage_values_fall_back_to_defaults():
     s.setValue("spex_qgis/engine", "nope")
     s.setValue("spex_qgis/precision", "fp64")
     s.setValue("spex_qgis/prompt_history", "{not json")
-    s.setValue("spex_qgis/band_mappings", '{"s2": {"red": "x", "nir": 0}, "l8": [1]}')
+    s.setValue("spex_qgis/band_mappings_by_file", '{"/a.tif": {"red": "x", "nir": -1}, "/b.tif": [1]}')
     assert settings.device() == "auto" and settings.engine() == "spectral" and settings.precision() == "auto"
     assert settings.prompt_history() == [] and settings.band_mappings() == {}

@@ -54,9 +54,9 @@ class Requirement:
 
 REQUIREMENTS: Tuple[Requirement, ...] = (
     Requirement("torch", ("torch",), f"torch=={TORCH_VERSION}", "2.1"),
-    Requirement("transformers", ("transformers",), "transformers>=4.46,<5", "4.46"),
+    Requirement("transformers", ("transformers",), "transformers>=4.57.6,<4.58", "4.57.6"),
     Requirement("safetensors", ("safetensors",), "safetensors>=0.4", "0.4"),
-    Requirement("tokenizers", ("tokenizers",), "tokenizers>=0.20", "0.20"),
+    Requirement("tokenizers", ("tokenizers",), "tokenizers>=0.22.2,<0.23", "0.22.2"),
     Requirement("onnxruntime", ("onnxruntime", "onnxruntime-gpu"), "onnxruntime>=1.19", "1.19"),
     Requirement("onnx", ("onnx",), "onnx>=1.16", "1.16"),  # exports the vision encoder to ONNX once
     Requirement("accelerate", ("accelerate",), "accelerate>=1.0", "1.0", required=False),

@@ -50,6 +50,7 @@ class PanelState:
     aoi_crs: str | None = None  # crs of aoi_wkt: "EPSG:3857" or a WKT
     engine: str = "spectral"
     model_dir: str = ""
+    model_base_dir: str = ""  # LoRA checkpoints only: the base model folder
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | int8 | bf16 | fp16 (engine "spex")
     threshold: float | None = None  # primary index threshold; None: the class default
@@ -118,6 +119,7 @@ def build_request(state: PanelState) -> ExtractRequest:
         aoi=_area_of_interest(state),
         engine=state.engine,
         model_dir=model_dir if state.engine == "spex" else None,
+        model_base_dir=((state.model_base_dir or "").strip() or None) if state.engine == "spex" else None,
         device=device,
         precision=precision,
         sensor=sensor,

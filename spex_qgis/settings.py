@@ -20,6 +20,7 @@ DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("spectral", "spex")
 
 KEY_MODEL_DIR = "model_dir"
+KEY_MODEL_BASE_DIR = "model_base_dir"
 KEY_DEVICE = "device"
 KEY_ENGINE = "engine"
 KEY_PRECISION = "precision"
@@ -65,6 +66,16 @@ def model_dir() -> str:
 def set_model_dir(path: str | None) -> None:
     """Remember the SPEX checkpoint folder (``None``/"" clears it)."""
     _set_str(KEY_MODEL_DIR, path)
+
+
+def model_base_dir() -> str:
+    """The base model folder of a LoRA SPEX checkpoint ("" when unset: the usual merged checkpoint)."""
+    return _get_str(KEY_MODEL_BASE_DIR)
+
+
+def set_model_base_dir(path: str | None) -> None:
+    """Remember the LoRA base model folder (``None``/"" clears it)."""
+    _set_str(KEY_MODEL_BASE_DIR, path)
 
 
 def device() -> str:

@@ -44,7 +44,7 @@ from .base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob, EngineOu
 MAX_PROMPT_REGIONS = 10  # regions per SPIE prompt (largest first), as spie.MAX_PROMPT_REGIONS
 MIN_PROMPT_REGION_PX = 16
 MASK_THRESHOLD = 0.5
-PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.46,<5" "safetensors>=0.4" "onnxruntime>=1.19"'
+PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.57.6,<4.58" "safetensors>=0.4" "onnxruntime>=1.19"'
 
 _CACHE_LOCK = threading.Lock()
 _CACHE: Dict[Tuple[str, str, str, str], LoadedModel] = {}

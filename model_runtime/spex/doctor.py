@@ -92,7 +92,8 @@ def check_environment() -> List[Check]:
 
         checks.append(Check(OK, "transformers", tf or "?"))
     except ImportError:
-        checks.append(Check(FAIL, "transformers", 'not installed: pip install "transformers>=4.46,<5"'))
+        checks.append(Check(FAIL, "transformers", 'not installed: pip install "transformers>=4.57.6,<4.58"'))
+    checks.extend(check_fidelity())
     checks.extend(check_onnxruntime())
     if _version("onnx"):
         checks.append(Check(OK, "onnx", _version("onnx")))
@@ -100,6 +101,39 @@ def check_environment() -> List[Check]:
         checks.append(
             Check(WARN, "onnx", 'not installed (needed to export the encoder): pip install "onnx>=1.16"')
         )
+    return checks
+
+
+def check_fidelity() -> List[Check]:
+    """Versions vs the ones the official parity check passed on, and the library pieces it depends on."""
+    try:
+        from . import fidelity
+    except ImportError:
+        return []
+    checks = []
+    for ok, dist, message in fidelity.version_checks():
+        if ok:
+            checks.append(Check(OK, f"parity {dist}", message))
+        else:
+            low, high = fidelity.VERIFIED[dist]
+            checks.append(
+                Check(
+                    WARN,
+                    f"parity {dist}",
+                    f"{message}: outputs may differ from the released model; "
+                    f'pip install "{dist}>={low},<{high}" or run bench/official_parity.py',
+                )
+            )
+    for name, probe in (
+        ("parity SAM decoder", fidelity.decoder_softmax_ok),
+        ("parity SAM prompt", fidelity.positional_embedding_ok),
+    ):
+        try:
+            ok, message = probe()
+        except ImportError as exc:
+            checks.append(Check(WARN, name, f"not checked ({exc.name} missing)"))
+            continue
+        checks.append(Check(OK if ok else FAIL, name, message if ok else f"{message}: report this bug"))
     return checks
 
 

@@ -95,6 +95,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     AOI = "AOI"
     ENGINE = "ENGINE"
     MODEL_DIR = "MODEL_DIR"
+    MODEL_BASE_DIR = "MODEL_BASE_DIR"
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
     SENSOR = "SENSOR"
@@ -211,6 +212,14 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 optional=True,
             )
         )
+        base = QgsProcessingParameterFile(
+            self.MODEL_BASE_DIR,
+            self.tr("Base model folder (engine spex, LoRA checkpoints only)"),
+            behavior=QgsProcessingParameterFile.Folder,
+            optional=True,
+        )
+        base.setFlags(base.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(base)
         self.addParameter(
             QgsProcessingParameterEnum(
                 self.DEVICE,
@@ -368,6 +377,12 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             )
         return folder or None
 
+    def _model_base_dir(self, parameters, context, engine):
+        if engine != "spex":
+            return None
+        # Only the parameter counts, as for MODEL_DIR.
+        return self.parameterAsFile(parameters, self.MODEL_BASE_DIR, context) or None
+
     def build_request(self, parameters, context) -> ExtractRequest:
         """The :class:`ExtractRequest` of ``parameters`` (raises QgsProcessingException/SpexInputError)."""
         layer, raster = self._raster_path(parameters, context)
@@ -395,6 +410,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             aoi=self._area_of_interest(parameters, context, layer.crs()),
             engine=engine,
             model_dir=self._model_dir(parameters, context, engine),
+            model_base_dir=self._model_base_dir(parameters, context, engine),
             device=device,
             precision=precision,
             sensor=None if sensor == SENSOR_AUTO else sensor,

@@ -113,6 +113,7 @@ def test_algorithm_metadata(provider):
         "AOI",
         "ENGINE",
         "MODEL_DIR",
+        "MODEL_BASE_DIR",
         "DEVICE",
         "PRECISION",
         "SENSOR",
@@ -126,9 +127,10 @@ def test_algorithm_metadata(provider):
         "OUTPUT",
     ]
     optional = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagOptional}
-    assert {"EXTENT", "AOI", "MODEL_DIR", "BANDS", "THRESHOLD"} <= optional
+    assert {"EXTENT", "AOI", "MODEL_DIR", "MODEL_BASE_DIR", "BANDS", "THRESHOLD"} <= optional
     advanced = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagAdvanced}
     assert advanced == {
+        "MODEL_BASE_DIR",
         "PRECISION",
         "SENSOR",
         "BANDS",
@@ -459,3 +461,24 @@ def test_temporary_output_and_cancel(provider, rgbn, tmp_path):
             feedback=feedback,
         )
     assert not os.path.exists(out)
+
+
+def test_lora_base_folder_from_parameter_or_setting(provider, rgbn, tmp_path, qgis_processing):
+    from qgis.core import QgsProcessingContext
+
+    from spex_qgis import settings
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("spex:extract")
+    context = QgsProcessingContext()
+    params = {"INPUT": rgbn, "PROMPT": "water", "ENGINE": "spex", "DEVICE": "cpu", "BANDS": RGBN}
+    params.update(MODEL_DIR=str(tmp_path), OUTPUT=str(tmp_path / "o.gpkg"))
+    try:
+        settings.set_model_base_dir("")
+        assert alg.build_request(params, context).model_base_dir is None
+        settings.set_model_base_dir(str(tmp_path / "from_settings"))
+        assert alg.build_request(params, context).model_base_dir == str(tmp_path / "from_settings")
+        given = alg.build_request({**params, "MODEL_BASE_DIR": str(tmp_path)}, context)
+        assert given.model_base_dir == str(tmp_path)
+        assert alg.build_request({**params, "ENGINE": "spectral"}, context).model_base_dir is None
+    finally:
+        settings.set_model_base_dir("")

@@ -178,3 +178,13 @@ def test_names():
     name = layer_name("extract " + "very " * 30 + "long", when=0)
     assert "…" in name and name.endswith(")") and len(name) < 60
     assert layer_name("提取水体", when=0).startswith("提取水体 (")
+
+
+def test_lora_base_folder_reaches_the_request(state, tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    state.engine, state.model_dir, state.device = "spex", str(tmp_path / "ckpt"), "cpu"
+    assert build_request(state).model_base_dir is None
+    state.model_base_dir = f" {tmp_path} "
+    assert build_request(state).model_base_dir == str(tmp_path)
+    state.engine = "spectral"
+    assert build_request(state).model_base_dir is None

@@ -138,3 +138,20 @@ def test_cli_doctor(model_copy, tmp_path, capsys):
     assert "[ok]   model weights" in out
     assert main(["doctor"]) == 0  # environment only
     assert main(["doctor", "--model", str(tmp_path / "nowhere")]) == 2
+
+
+def test_doctor_prints_the_parity_verified_versions(monkeypatch):
+    import importlib.metadata as md
+
+    from model_runtime.spex import fidelity
+
+    code, lines = _doctor(None)
+    assert code == 0
+    for name in ("parity transformers", "parity tokenizers", "parity SAM decoder", "parity SAM prompt"):
+        assert _line(lines, name).startswith("[ok]"), lines
+    real = md.version
+    monkeypatch.setattr(fidelity.metadata, "version", lambda d: "4.46.0" if d == "transformers" else real(d))
+    code, lines = _doctor(None)
+    line = _line(lines, "parity transformers")
+    assert code == 0 and line.startswith("[warn]") and "4.46.0" in line
+    assert "transformers>=4.57.6,<4.58" in line

@@ -605,6 +605,11 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
     </message>
     <message>
       <location filename="../spex_qgis/processing/extract_algorithm.py" line="183" />
+      <source>Base model folder (engine spex, LoRA checkpoints only)</source>
+      <translation>基础模型文件夹（spex 引擎，仅用于 LoRA 检查点）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="183" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>

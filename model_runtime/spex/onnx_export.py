@@ -369,6 +369,11 @@ def export_vision_encoder(
         raise ModelLoadError(
             f"model folder {model_dir} does not exist: point --model at the SPEX model folder"
         )
+    if os.path.isfile(os.path.join(model_dir, "adapter_config.json")):
+        raise SpexInputError(
+            f"{model_dir} is a LoRA checkpoint: its vision encoder (in non_lora_trainables.bin) runs in "
+            "torch, there is nothing to export; use the merged checkpoint folder to get an ONNX encoder"
+        )
     log = log or (lambda msg: None)
     state = onnx_cache_state(model_dir, opset)
     if state.status == "present" and not force:

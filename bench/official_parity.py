@@ -22,7 +22,7 @@ stream on this CPU/build is not the one the checkpoint was made with (``make_che
 the weights cannot be rebuilt byte-identically. Peak memory is one fp32 copy of the model (~7 GiB): the ONNX
 export runs in its own process, and the torch encoder is dropped before the ONNX Runtime one starts.
 
-    .venv/bin/python bench/official_parity.py [--backends torch,onnx] [--ref-dir DIR] [--cache DIR]
+    .venv/bin/python bench/official_parity.py [--backends torch,onnx] [--device cpu|cuda] [--ref-dir DIR]
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Probes:
 
         def logits(hidden):
             out = original(model, hidden)
-            self.step_logits.append(out.detach().float().reshape(-1).clone())
+            self.step_logits.append(out.detach().float().reshape(-1).cpu())
             return out
 
         model.logits = logits
@@ -211,7 +211,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def run_backend(model, ref, prompt: str, backend: str, onnx_path: str | None) -> tuple[list, list]:
+def run_backend(
+    model, ref, prompt: str, backend: str, onnx_path: str | None, device: str = "cpu"
+) -> tuple[list, list]:
     """One generate() on the reference input; (rows of the stage table, failures)."""
     import torch
 
@@ -227,7 +229,7 @@ def run_backend(model, ref, prompt: str, backend: str, onnx_path: str | None) ->
             from model_runtime.spex.device import resolve_device
             from model_runtime.spex.vision_runtime import onnx_runtime
 
-            rt = onnx_runtime(onnx_path, resolve_device("cpu"))
+            rt = onnx_runtime(onnx_path, resolve_device(device, "float32"), precision="fp32")
             feat, emb = rt(x.numpy())
             del rt
             gc.collect()
@@ -308,9 +310,10 @@ def control_single_softmax(model, ref) -> list:
         if isinstance(module, SamDecoderAttention):
             module.double_softmax = False
     with torch.no_grad():
-        emb = torch.from_numpy(ref["sam_image_embedding"])
-        sparse = torch.from_numpy(ref["sparse_prompt_embeddings"])
-        got = decode_mask_logits(tower.sampromptencoder, single, emb, sparse)[0].numpy()
+        dev = next(single.parameters()).device
+        emb = torch.from_numpy(ref["sam_image_embedding"]).to(dev)
+        sparse = torch.from_numpy(ref["sparse_prompt_embeddings"]).to(dev)
+        got = decode_mask_logits(tower.sampromptencoder, single, emb, sparse)[0].cpu().numpy()
     diff = float(np.abs(got - ref["mask_logits"]).max())
     iou = _iou(got > 0, ref["mask_logits"] > 0)
     print(f"control: single-softmax decoder on the official inputs: max|diff| {diff:.3e}, mask IoU {iou:.4f}")
@@ -329,7 +332,7 @@ def reference_prompt(ref_dir: str) -> str:
     return chat[start : chat.index("<|im_end|>", start)]
 
 
-def parity(ref_dir: str, cache: str, backends: list, log=print) -> int:
+def parity(ref_dir: str, cache: str, backends: list, log=print, device: str = "cpu") -> int:
     """Run the check; returns the exit status (0 pass, 1 fail, 3 skip)."""
     if not os.path.isfile(os.path.join(ref_dir, "reference_small.npz")):
         print(f"SKIP: no official reference in {ref_dir}: pass --ref-dir or set SPEX_OFFICIAL_REF")
@@ -346,18 +349,21 @@ def parity(ref_dir: str, cache: str, backends: list, log=print) -> int:
     from model_runtime.spex import SpexModel
 
     torch.manual_seed(0)
+    if device != "cpu":  # fp32 means fp32: no TF32 convolutions or matmuls on the GPU
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     ref = dict(np.load(os.path.join(ref_dir, "reference_small.npz")))
     prompt = reference_prompt(ref_dir)
     t0 = time.perf_counter()
-    model = SpexModel.from_pretrained(ckpt, device="cpu", load_vision_encoder="torch" in backends)
-    log(f"model: loaded in {time.perf_counter() - t0:.0f} s (fp32, CPU)")
+    model = SpexModel.from_pretrained(ckpt, device=device, load_vision_encoder="torch" in backends)
+    log(f"model: loaded in {time.perf_counter() - t0:.0f} s (fp32, {device})")
     failures = control_single_softmax(model, ref)
     for backend in backends:
         if backend == "onnx":
             model.release_vision_encoder()  # one fp32 encoder at a time
             gc.collect()
-        rows, bad = run_backend(model, ref, prompt, backend, onnx_path)
-        label = "torch vision encoder" if backend == "torch" else "ONNX Runtime (CPU) vision encoder"
+        rows, bad = run_backend(model, ref, prompt, backend, onnx_path, device)
+        label = "torch vision encoder" if backend == "torch" else f"ONNX Runtime ({device}) vision encoder"
         print(f"\n== {label}")
         for name, a, b in rows:
             print(f"  {name:34s} {a:22s} {b}")
@@ -391,6 +397,11 @@ def main(argv=None) -> int:
         or os.path.join(os.path.expanduser("~"), ".cache", "spex-for-qgis"),
     )
     ap.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default) or cuda[:N]: fp32 on the GPU, ONNX Runtime CUDA provider, CUDA-graph decode",
+    )
     ap.add_argument("--export-onnx-to", help=argparse.SUPPRESS)
     ap.add_argument("--checkpoint", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -402,7 +413,7 @@ def main(argv=None) -> int:
     unknown = set(backends) - {"torch", "onnx"}
     if unknown or not backends:
         ap.error(f"--backends takes torch and/or onnx, not {sorted(unknown) or 'nothing'}")
-    return parity(os.path.abspath(args.ref_dir), os.path.abspath(args.cache), backends)
+    return parity(os.path.abspath(args.ref_dir), os.path.abspath(args.cache), backends, device=args.device)
 
 
 if __name__ == "__main__":

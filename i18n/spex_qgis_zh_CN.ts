@@ -4,54 +4,69 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="319" />
+      <location filename="../spex_qgis/deps.py" line="642" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="335" />
-      <source>The packages go to {folder} (only used by this QGIS profile). Command:</source>
-      <translation>软件包将安装到 {folder}（仅供当前 QGIS 配置文件使用）。命令：</translation>
+      <location filename="../spex_qgis/deps.py" line="654" />
+      <source>Offline: a folder of wheels (leave empty to download)</source>
+      <translation type="unfinished" />
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="338" />
-      <source>An NVIDIA GPU was detected: the CUDA builds are installed.</source>
-      <translation>检测到 NVIDIA GPU：将安装 CUDA 版本。</translation>
+      <location filename="../spex_qgis/deps.py" line="655" />
+      <source>Browse…</source>
+      <translation type="unfinished" />
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="349" />
+      <location filename="../spex_qgis/deps.py" line="669" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="351" />
+      <location filename="../spex_qgis/deps.py" line="671" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="352" />
+      <location filename="../spex_qgis/deps.py" line="672" />
+      <source>Check again</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="673" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="353" />
+      <location filename="../spex_qgis/deps.py" line="674" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="396" />
+      <location filename="../spex_qgis/deps.py" line="697" />
+      <source>Folder of wheels</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="717" />
+      <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="768" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="409" />
-      <source>Done. Restart QGIS if the SPEX engine was used before.</source>
-      <translation>完成。如果之前已使用过 SPEX 引擎，请重启 QGIS。</translation>
+      <location filename="../spex_qgis/deps.py" line="789" />
+      <source>Done: {status}</source>
+      <translation type="unfinished" />
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="411" />
-      <source>pip failed (exit status {code}).</source>
-      <translation>pip 执行失败（退出状态 {code}）。</translation>
+      <location filename="../spex_qgis/deps.py" line="792" />
+      <source>Failed (exit status {code}): {status}</source>
+      <translation type="unfinished" />
     </message>
   </context>
   <context>
@@ -663,17 +678,17 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="128" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="129" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="132" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="133" />
       <source>Land cover extraction</source>
       <translation>地物提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="164" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="165" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
 Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
@@ -686,157 +701,162 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
 可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="183" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="186" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="186" />
       <source>extract the water bodies</source>
       <translation>提取水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="188" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="189" />
       <source>Extent</source>
       <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="192" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="193" />
       <source>Area of interest polygons</source>
       <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="200" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="201" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="210" />
       <source>SPEX model folder (engine spex)</source>
       <translation>SPEX 模型文件夹（spex 引擎）</translation>
     </message>
     <message>
       <location filename="../spex_qgis/processing/extract_algorithm.py" line="217" />
+      <source>Base model folder (engine spex, LoRA checkpoints only)</source>
+      <translation>基础模型文件夹（spex 引擎，仅用于 LoRA 检查点）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="235" />
       <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
       <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="233" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="242" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="239" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="248" />
       <source>Band mapping (e.g. red=3,nir=4)</source>
       <translation>波段映射（例如 red=3,nir=4）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="243" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="252" />
       <source>Index threshold (empty: class default)</source>
       <translation>指数阈值（留空：使用类别默认值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="250" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="259" />
       <source>Threshold method (otsu: from the scene's histogram)</source>
       <translation>阈值方法（otsu：根据本景直方图确定）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="257" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="266" />
       <source>Minimum polygon area (m²)</source>
       <translation>最小多边形面积（m²）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="264" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="273" />
       <source>Simplify tolerance (map units, 0: none)</source>
       <translation>简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="271" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="280" />
       <source>Reflectance scaling (empty: detect)</source>
       <translation>反射率缩放（留空：自动检测）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="277" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="286" />
       <source>Explanation language (auto: the prompt's)</source>
       <translation>解释语言（auto：与提示词相同）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="288" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="297" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="291" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="300" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="292" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="301" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="293" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="294" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="303" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="311" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="306" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="315" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="336" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="354" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="367" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="376" />
       <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="379" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="392" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="440" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="454" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="446" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="460" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="455" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="469" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -897,22 +917,22 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexPlugin</name>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="107" />
+      <location filename="../spex_qgis/plugin.py" line="109" />
       <source>SPEX extraction panel</source>
       <translation>SPEX 提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="110" />
+      <location filename="../spex_qgis/plugin.py" line="112" />
       <source>Show or hide the SPEX prompt-extraction panel</source>
       <translation>显示或隐藏 SPEX 提示词提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="114" />
+      <location filename="../spex_qgis/plugin.py" line="116" />
       <source>Install SPEX engine dependencies…</source>
       <translation>安装 SPEX 引擎依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="121" />
+      <location filename="../spex_qgis/plugin.py" line="123" />
       <source>SPEX</source>
       <translation>SPEX</translation>
     </message>

@@ -47,7 +47,7 @@ MASK_THRESHOLD = 0.5
 PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.57.6,<4.58" "safetensors>=0.4" "onnxruntime>=1.19"'
 
 _CACHE_LOCK = threading.Lock()
-_CACHE: Dict[Tuple[str, str, str, str], LoadedModel] = {}
+_CACHE: Dict[Tuple[str, ...], LoadedModel] = {}
 
 
 class LoadedModel:
@@ -55,6 +55,27 @@ class LoadedModel:
 
     def __init__(self, model, device, vision, seconds: float):
         self.model, self.device, self.vision, self.load_seconds = model, device, vision, seconds
+
+    def runtime(self) -> Dict[str, str]:
+        """What runs where, for display: ``{"vision": "onnxruntime-cpu" | "onnxruntime-cuda" |
+        "onnxruntime-tensorrt" | "torch-cpu" | "torch-cuda", "vision_provider": e.g. "CPUExecutionProvider",
+        "llm_device": "cpu" | "cuda:0", "precision": "fp32" | "bf16" | "fp16" | "int8",
+        "label": one line, e.g. "vision onnxruntime-cpu, LLM cpu fp32"}``."""
+        provider = str(self.vision.provider)
+        if self.vision.backend == "onnxruntime":
+            kind = "tensorrt" if "Tensorrt" in provider else "cuda" if "CUDA" in provider else "cpu"
+        else:
+            kind = "cuda" if "cuda" in provider else "cpu"
+        vision = f"{self.vision.backend}-{kind}"
+        llm = str(self.device.device)
+        precision = str(self.device.precision)
+        return {
+            "vision": vision,
+            "vision_provider": provider,
+            "llm_device": llm,
+            "precision": precision,
+            "label": f"vision {vision}, LLM {llm} {precision}",
+        }
 
 
 def check_dependencies() -> List[str]:
@@ -144,6 +165,14 @@ def _set_cpu_threads(device) -> None:
     from ..spex.device import physical_cores
 
     torch.set_num_threads(physical_cores())
+
+
+def current_runtime() -> Dict[str, str] | None:
+    """:meth:`LoadedModel.runtime` of the model kept in memory, or None when none is loaded (cheap: for
+    a status line in the plugin)."""
+    with _CACHE_LOCK:
+        loaded = next(iter(_CACHE.values()), None)
+    return loaded.runtime() if loaded is not None else None
 
 
 def clear_cache() -> None:
@@ -341,6 +370,7 @@ class SpexEngine:
             "vision_backend": loaded.vision.backend,
             "vision_provider": loaded.vision.provider,
             "vision_runtime": loaded.vision.describe(),
+            "runtime": loaded.runtime(),
             "onnx_path": loaded.vision.onnx_path,
             "composite": {"roles": list(bands.roles), "kind": bands.kind, "stretch": stretch.to_dict()},
             "spectral_rule": variant.name if variant else None,

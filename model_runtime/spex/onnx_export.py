@@ -195,13 +195,24 @@ def candidate_dirs(model_dir: str) -> List[str]:
 
 
 def _writable_dir(path: str) -> bool:
+    """Can we write in ``path``? A folder made only to probe is removed again when the answer is no."""
+    created = not os.path.isdir(path)
     try:
         os.makedirs(path, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
             pass
         return True
     except OSError:
+        if created:
+            _remove_if_empty(path)
         return False
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)  # only succeeds when empty: never removes an export
+    except OSError:
+        pass
 
 
 def onnx_cache_state(
@@ -358,6 +369,11 @@ def export_vision_encoder(
         raise ModelLoadError(
             f"model folder {model_dir} does not exist: point --model at the SPEX model folder"
         )
+    if os.path.isfile(os.path.join(model_dir, "adapter_config.json")):
+        raise SpexInputError(
+            f"{model_dir} is a LoRA checkpoint: its vision encoder (in non_lora_trainables.bin) runs in "
+            "torch, there is nothing to export; use the merged checkpoint folder to get an ONNX encoder"
+        )
     log = log or (lambda msg: None)
     state = onnx_cache_state(model_dir, opset)
     if state.status == "present" and not force:
@@ -376,6 +392,14 @@ def export_vision_encoder(
             f"{user_cache_dir()}: set SPEX_CACHE_DIR to a writable folder"
         )
     out = os.path.join(target_dir, f"{FILE_PREFIX}{state.weights_hash}.onnx")
+    try:
+        return _export_into(model_dir, out, state, device, opset, verify, log, module, target_dir)
+    finally:
+        _remove_if_empty(target_dir)  # a failed export never leaves an empty onnx/ in the model folder
+
+
+def _export_into(model_dir, out, state, device, opset, verify, log, module, target_dir) -> ExportResult:
+    """Export, verify (deleting a bad file) and clean stale exports; see :func:`export_vision_encoder`."""
     t0 = time.perf_counter()
     if module is None:
         log(f"loading the vision encoder from {model_dir} ...")

@@ -327,3 +327,5 @@ def test_lora_from_the_cli_extract_and_doctor(tiny_checkpoint, tmp_path, s2_samp
     assert result["engine"] == "spex" and os.path.isfile(out)
     assert main(["doctor", "--model", lora, "--model-base", base]) == 0
     assert "SPEX engine: usable" in capsys.readouterr().out
+    assert main(["export-onnx", "--model", lora]) == 2
+    assert "LoRA" in capsys.readouterr().err and not os.path.exists(os.path.join(lora, "onnx"))

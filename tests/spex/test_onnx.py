@@ -202,3 +202,40 @@ def test_cli_export_onnx(model_copy, capsys):
     assert "reused" in capsys.readouterr().out
     assert main(["export-onnx", "--model", model_copy, "--opset", "13"]) == 2
     assert main(["export-onnx", "--model", os.path.join(model_copy, "nope")]) == 2
+
+
+def test_failed_export_leaves_no_empty_onnx_folder(model_copy):
+    with pytest.raises(SpexInputError, match="opset"):
+        export_vision_encoder(model_copy, opset=12, verify=False)
+    assert not os.path.exists(os.path.join(model_copy, "onnx"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders: untestable as root")
+def test_read_only_model_folder_exports_to_the_user_cache(model_copy, tmp_path):
+    os.chmod(model_copy, 0o555)
+    try:
+        res = export_vision_encoder(model_copy, verify=False)
+    finally:
+        os.chmod(model_copy, 0o755)
+    assert res.path.startswith(str(tmp_path / "cache" / "onnx")) and res.weights_hash in res.path
+    assert not os.path.exists(os.path.join(model_copy, "onnx"))
+
+
+def test_loaded_model_says_which_runtime_runs(model_copy, monkeypatch):
+    from model_runtime.engines import spex_engine
+
+    monkeypatch.setenv("SPEX_VISION_BACKEND", "onnx")
+    spex_engine.clear_cache()
+    try:
+        loaded = spex_engine.load_model(model_copy, "cpu")
+        info = loaded.runtime()
+        assert info["vision"] == "onnxruntime-cpu" and info["vision_provider"] == "CPUExecutionProvider"
+        assert info["llm_device"] == "cpu" and info["precision"] == "fp32"
+        assert info["label"] == "vision onnxruntime-cpu, LLM cpu fp32"
+        assert spex_engine.current_runtime() == info
+        monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")
+        spex_engine.clear_cache()
+        assert spex_engine.current_runtime() is None
+        assert spex_engine.load_model(model_copy, "cpu").runtime()["vision"] == "torch-cpu"
+    finally:
+        spex_engine.clear_cache()

@@ -298,14 +298,31 @@ def _remove_quietly(*paths: str) -> None:
                 pass
 
 
+def _close_quietly(ds) -> None:
+    """Close a data source after a failure: an open transaction is rolled back first (GDAL 3.6 can crash
+    closing a GeoPackage whose COMMIT failed on a full disk), errors while closing are not raised."""
+    if ds is None:
+        return None
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        try:
+            ds.RollbackTransaction()
+        except RuntimeError:
+            pass
+        ds = None
+    except RuntimeError:
+        pass
+    finally:
+        gdal.PopErrorHandler()
+    return None
+
+
 def _open_datasource(driver: str, target: str) -> ogr.DataSource:
+    """Create the output data source; a failure is the folder's (space, permissions): OSError(EIO)."""
     try:
         return ogr.GetDriverByName(driver).CreateDataSource(target)
     except RuntimeError as exc:
-        folder = os.path.dirname(target)
-        raise SpexInputError(
-            f"cannot write in folder {folder} ({exc}): choose a writable output location"
-        ) from None
+        raise OSError(errno.EIO, str(exc) or "GDAL cannot create the file", target) from None
 
 
 def _write_single_file(
@@ -324,6 +341,7 @@ def _write_single_file(
         options = ["RFC7946=YES", "WRITE_NAME=YES"]
     elif driver == "GPKG":
         options = ["GEOMETRY_NAME=geom", "FID=fid"]
+    ds = layer = defn = out = geom = None
     try:
         ds = _open_datasource(driver, tmp)
         layer = ds.CreateLayer(layer_name, srs=dst_srs, geom_type=ogr.wkbMultiPolygon, options=options)
@@ -355,9 +373,12 @@ def _write_single_file(
         atomic.publish(tmp, path, overwrite)
         atomic.fsync_path(folder)
     except BaseException as exc:
-        layer = ds = None
-        _remove_quietly(tmp)
         error = _fail(folder, exc, _needed_bytes(features, driver))
+        if error is not exc:  # the GDAL frames in the traceback hold the layer and a feature: drop them first
+            exc.__traceback__ = None
+        out = geom = defn = layer = None  # features before their layer, the layer before its data source
+        ds = _close_quietly(ds)
+        _remove_quietly(tmp)
         if error is exc:
             raise
         raise error from None
@@ -392,6 +413,7 @@ def _write_shapefile(
         sidecar = _shapefile_base(path) + ".explain.txt"
 
     workdir = atomic.make_temp_dir(folder)
+    ds = layer = defn = out = geom = None
     try:
         tmp_shp = os.path.join(workdir, base_name + ext)
         ds = _open_datasource("ESRI Shapefile", tmp_shp)
@@ -448,8 +470,11 @@ def _write_shapefile(
         atomic.publish_set(pairs, overwrite, stale=stale)
         atomic.fsync_path(folder)
     except BaseException as exc:
-        layer = ds = None
         error = _fail(folder, exc, _needed_bytes(features, "ESRI Shapefile"))
+        if error is not exc:
+            exc.__traceback__ = None
+        out = geom = defn = layer = None
+        ds = _close_quietly(ds)
         if error is exc:
             raise
         raise error from None

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
@@ -298,23 +299,27 @@ def _remove_quietly(*paths: str) -> None:
                 pass
 
 
-def _close_quietly(ds) -> None:
-    """Close a data source after a failure: an open transaction is rolled back first (GDAL 3.6 can crash
-    closing a GeoPackage whose COMMIT failed on a full disk), errors while closing are not raised."""
-    if ds is None:
-        return None
+def _close_quietly(holder: List[Any]) -> None:
+    """Close the data source in ``holder`` (the caller's only reference) after a failure. An open transaction
+    is rolled back first (GDAL 3.6 can crash closing a GeoPackage whose COMMIT failed on a full disk); errors
+    raised while closing (a full disk, a half-created table) concern a temp file about to be deleted, so they
+    are silenced, including the "Exception ignored" report of the binding's destructor."""
+    if not holder or holder[0] is None:
+        holder.clear()
+        return
+    ds = holder.pop()
+    saved_hook = sys.unraisablehook
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
+        sys.unraisablehook = lambda _info: None
         try:
             ds.RollbackTransaction()
         except RuntimeError:
             pass
         ds = None
-    except RuntimeError:
-        pass
     finally:
+        sys.unraisablehook = saved_hook
         gdal.PopErrorHandler()
-    return None
 
 
 def _open_datasource(driver: str, target: str) -> ogr.DataSource:
@@ -377,7 +382,8 @@ def _write_single_file(
         if error is not exc:  # the GDAL frames in the traceback hold the layer and a feature: drop them first
             exc.__traceback__ = None
         out = geom = defn = layer = None  # features before their layer, the layer before its data source
-        ds = _close_quietly(ds)
+        holder, ds = [ds], None
+        _close_quietly(holder)
         _remove_quietly(tmp)
         if error is exc:
             raise
@@ -474,7 +480,8 @@ def _write_shapefile(
         if error is not exc:
             exc.__traceback__ = None
         out = geom = defn = layer = None
-        ds = _close_quietly(ds)
+        holder, ds = [ds], None
+        _close_quietly(holder)
         if error is exc:
             raise
         raise error from None

@@ -125,6 +125,7 @@ def test_corrupted_raster_corpus(sandbox, capfd, tiled):
         code, stdout, stderr = run_cli(capfd, ["extract", path, "-p", "water", "-o", out, "--quiet"])
         allowed = (out.name,) if code == 0 else ()
         assert_contract(code, stdout, stderr, [str(path)], digests, outputs, allowed, temp)
+        assert sorted(os.listdir(inputs)) == sorted(["good.tif", path.name])  # no .aux.xml or other file
         if code == 0:
             out.unlink()
         path.unlink()

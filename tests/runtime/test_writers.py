@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 import numpy as np
 import pytest
@@ -338,15 +339,19 @@ def test_stale_temps_of_dead_processes_are_cleaned(tmp_path):
     (and leaves those of a live process alone)."""
     from model_runtime import atomic
 
-    dead = _dead_pid()
-    (tmp_path / f".out.spex-tmp-{dead}-abc.gpkg").write_bytes(b"partial")
-    (tmp_path / f".out.spex-tmp-{dead}-abc.gpkg-journal").write_bytes(b"journal")
-    (tmp_path / f".spex-tmp-{dead}-xyz").mkdir()
-    live = tmp_path / f".other.spex-tmp-{os.getpid()}-def.gpkg"
+    dead, host = _dead_pid(), atomic.host_tag()
+    (tmp_path / f".out.spex-tmp-{host}-{dead}-abc.gpkg").write_bytes(b"partial")
+    (tmp_path / f".out.spex-tmp-{host}-{dead}-abc.gpkg-journal").write_bytes(b"journal")
+    (tmp_path / f".spex-tmp-{host}-{dead}-xyz").mkdir()
+    live = tmp_path / f".other.spex-tmp-{host}-{os.getpid()}-def.gpkg"
     live.write_bytes(b"in progress")
+    other_host = tmp_path / f".other.spex-tmp-0badc0de-{dead}-def.gpkg"  # another machine's, same folder
+    other_host.write_bytes(b"in progress elsewhere")
     write_features(str(tmp_path / "new.gpkg"), _features("x"), _utm_wkt(), layer_name="w")
-    assert sorted(os.listdir(tmp_path)) == sorted(["new.gpkg", live.name])
-    assert atomic.clean_stale_temps(str(tmp_path)) == []
+    assert sorted(os.listdir(tmp_path)) == sorted(["new.gpkg", live.name, other_host.name])
+    old = time.time() - 2 * atomic.STALE_AFTER_S
+    os.utime(other_host, (old, old))
+    assert atomic.clean_stale_temps(str(tmp_path)) == [str(other_host)]
 
 
 def _dead_pid():
@@ -379,7 +384,7 @@ def test_non_regular_target_is_refused_even_with_overwrite(tmp_path, target):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 256 KB tmpfs: room for a small GeoPackage, not a large output (needs root and mount; else skipped)."""
+    """A 256 KB tmpfs: room for a small GeoPackage, not a large output (needs root and mount, else skip)."""
     import shutil
     import subprocess
 

@@ -131,14 +131,25 @@ def clean_stale_temps(folder: str, pattern: str = TEMP_MARK) -> List[str]:
 
 
 def fsync_path(path: str) -> None:
-    """Flush a file (or a folder entry list) to disk."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if os.path.isdir(path) else os.O_RDONLY
-    fd = os.open(path, flags)
+    """Flush a file to disk (OSError when that fails); for a folder (its entry list) best effort: some
+    systems (Windows, some network file systems) cannot open or fsync a folder."""
+    if os.path.isdir(path):
+        if os.name == "nt":
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a folder
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
     finally:
         os.close(fd)
 

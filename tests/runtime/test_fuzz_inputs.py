@@ -490,3 +490,40 @@ def test_loopback_server_sees_a_direct_request():
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
             sock.recv(100)
         assert server.hits == 1
+
+
+@pytest.mark.parametrize(
+    "raster",
+    [
+        "/vsis3/some-bucket/scene.tif",  # without credentials GDAL would ask the EC2 metadata server
+        "/vsicurl/https://example.com/scene.tif",
+        "/vsizip//vsicurl/http://example.com/a.zip/scene.tif",
+        "https://example.com/scene.tif",
+        "WMS:http://example.com/wms?SERVICE=WMS",
+        "{net_vrt}",
+        "{wms_xml}",
+    ],
+)
+def test_no_network_syscall_without_allow_network(sandbox, hostile_files, raster):
+    """strace: a refused remote source makes no connect() and no DNS lookup (any socket other than a local
+    one would show here), and the run ends with one line."""
+    import subprocess
+    import sys
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    inputs, outputs, temp = sandbox
+    _vrt(inputs / "net.vrt", "/vsicurl/http://example.com/x.tif", relative=False)
+    raster = raster.format(net_vrt=inputs / "net.vrt", wms_xml=inputs / "wms.xml")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=root)
+    trace = temp.parent / "trace.txt"
+    cmd = ["strace", "-f", "-qq", "-e", "trace=connect,sendto", "-o", str(trace), sys.executable, "-m",
+           "model_runtime", "extract", raster, "-p", "water", "-o", str(outputs / "o.gpkg")]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    if "ptrace" in proc.stderr and proc.returncode != 2:
+        pytest.skip(f"strace cannot trace here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 2, proc.stderr
+    assert "--allow-network" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    calls = [line for line in trace.read_text().splitlines() if "AF_INET" in line or "AF_INET6" in line]
+    assert calls == [], calls

@@ -274,17 +274,16 @@ def _verify(path: str, driver: str, expected: int) -> None:
 
 def _fail(folder: str, exc: BaseException, needed: int) -> BaseException:
     """The user-facing error for a failed write (disk full / I/O / GDAL), or ``exc`` itself otherwise."""
-    if isinstance(exc, FileExistsError):
-        pass
-    elif isinstance(exc, OSError) or (
+    if isinstance(exc, FileExistsError):  # the no-replace publish met a file that appeared meanwhile
+        target = exc.filename2 or exc.filename or folder  # link(src, dst) names dst second
+        return SpexInputError(
+            f"output {target} appeared while the job ran and was kept: "
+            "pass --overwrite to replace it or choose another name"
+        )
+    if isinstance(exc, OSError) or (
         isinstance(exc, RuntimeError) and atomic.looks_like_io_error(folder, exc, needed)
     ):
         return atomic.write_error(folder, exc, needed)
-    if isinstance(exc, FileExistsError):
-        return SpexInputError(
-            f"output {exc.filename or ''} appeared while the job ran and was kept: "
-            "pass --overwrite to replace it or choose another name"
-        )
     return exc
 
 

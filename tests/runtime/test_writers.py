@@ -267,7 +267,7 @@ def test_file_appearing_during_the_write_is_never_replaced(tmp_path, name):
 
     with pytest.raises(SpexInputError, match="appeared while the job ran") as info:
         write_features(str(path), _features("x"), _utm_wkt(), layer_name="w", check_cancelled=check)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and f"output {path} appeared" in str(info.value)
     assert _listing(tmp_path) == [(name, intruder)]
 
 

@@ -2,24 +2,29 @@
 
 Every output is first written under a hidden temporary name in the destination folder::
 
-    .<stem>.spex-tmp-<pid>-<random><ext>      single-file outputs (GeoPackage, GeoJSON)
-    .spex-tmp-<pid>-<random>/                 a folder holding a Shapefile set while it is written
+    .<stem>.spex-tmp-<host>-<pid>-<random><ext>   single-file outputs (GeoPackage, GeoJSON)
+    .spex-tmp-<host>-<pid>-<random>/              a folder holding a Shapefile set while it is written
+
+(``<host>``: 8 hex digits identifying the machine, so a folder shared over the network is only cleaned by
+runs on the machine that wrote the temp)
 
 and only published once complete, flushed to disk and verified. Without ``overwrite`` the publish step uses
 ``link()`` (or ``renameat2(RENAME_NOREPLACE)`` where hard links are unsupported), which fails when the target
 exists, so a file that appears at the target while the job runs is never replaced. A process killed with
-SIGKILL cannot clean up: the next run that writes into the same folder removes the temp entries whose
-``<pid>`` is no longer running (or that are older than :data:`STALE_AFTER_S`). Job folders in the system temp
-folder (``spex-job-<pid>-*``) follow the same rule.
+SIGKILL cannot clean up: the next run on the same machine that writes into the same folder removes the temp
+entries whose ``<pid>`` is no longer running (any run removes those older than :data:`STALE_AFTER_S`).
+Job folders in the system temp folder (``spex-job-<pid>-*``) follow the same rule.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -31,21 +36,31 @@ TEMP_MARK = ".spex-tmp-"
 JOB_PREFIX = "spex-job-"
 #: a temp entry whose process still runs is left alone unless it is older than this (pid reuse, other hosts)
 STALE_AFTER_S = 24 * 3600.0
-_PID_RE = re.compile(r"(?:\.spex-tmp-|^spex-job-)(\d+)-")
+_OUTPUT_TEMP_RE = re.compile(r"\.spex-tmp-([0-9a-f]{8})-(\d+)-")
+_JOB_RE = re.compile(r"^spex-job-(\d+)-")
 _RENAME_NOREPLACE = 1
+
+
+def host_tag() -> str:
+    """8 hex digits naming this machine in temp names."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _owner() -> str:
+    return f"{host_tag()}-{os.getpid()}-"
 
 
 def temp_file_name(path: str) -> str:
     """A hidden temp path beside ``path`` that :func:`clean_stale_temps` recognises."""
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
-    return os.path.join(folder, f".{stem}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}{ext}")
+    return os.path.join(folder, f".{stem}{TEMP_MARK}{_owner()}{uuid.uuid4().hex[:12]}{ext}")
 
 
 def make_temp_dir(folder: str) -> str:
     """A hidden temp folder inside ``folder`` (``.spex-tmp-<pid>-*``); SpexInputError when not writable."""
     try:
-        return tempfile.mkdtemp(prefix=f"{TEMP_MARK}{os.getpid()}-", dir=folder)
+        return tempfile.mkdtemp(prefix=f"{TEMP_MARK}{_owner()}", dir=folder)
     except OSError as exc:
         raise write_error(folder, exc) from None
 
@@ -86,13 +101,14 @@ def clean_stale_temps(folder: str, pattern: str = TEMP_MARK) -> List[str]:
         names = os.listdir(folder)
     except OSError:
         return removed
-    now = time.time()
+    now, here = time.time(), host_tag()
     for name in names:
-        if pattern == TEMP_MARK and TEMP_MARK not in name:
-            continue
-        if pattern == JOB_PREFIX and not name.startswith(JOB_PREFIX):
-            continue
-        match = _PID_RE.search(name)
+        if pattern == TEMP_MARK:
+            match = _OUTPUT_TEMP_RE.search(name)
+            host, pid = (match.group(1), int(match.group(2))) if match else (None, 0)
+        else:
+            match = _JOB_RE.match(name)
+            host, pid = here, int(match.group(1)) if match else 0
         if match is None:
             continue
         path = os.path.join(folder, name)
@@ -100,7 +116,8 @@ def clean_stale_temps(folder: str, pattern: str = TEMP_MARK) -> List[str]:
             age = now - os.lstat(path).st_mtime
         except OSError:
             continue
-        if _pid_alive(int(match.group(1))) and age < STALE_AFTER_S:
+        ours_and_dead = host == here and not _pid_alive(pid)
+        if not ours_and_dead and age < STALE_AFTER_S:
             continue
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -114,14 +131,25 @@ def clean_stale_temps(folder: str, pattern: str = TEMP_MARK) -> List[str]:
 
 
 def fsync_path(path: str) -> None:
-    """Flush a file (or a folder entry list) to disk."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if os.path.isdir(path) else os.O_RDONLY
-    fd = os.open(path, flags)
+    """Flush a file to disk (OSError when that fails); for a folder (its entry list) best effort: some
+    systems (Windows, some network file systems) cannot open or fsync a folder."""
+    if os.path.isdir(path):
+        if os.name == "nt":
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a folder
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
     finally:
         os.close(fd)
 

@@ -418,12 +418,20 @@ def _stdout_to_stderr(active: bool):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``spex`` command; returns the exit status (see the module docstring)."""
     args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
-    with warnings.catch_warnings(record=True) as caught, _signals_raise():
-        warnings.simplefilter("always")
-        status = _main(args_list)
-        if status == EXIT_OK:
-            for warning in caught:
-                print(f"spex: warning: {_one_line(warning.message)}", file=sys.stderr)
+    unraisable: List[str] = []
+    saved_hook = sys.unraisablehook
+    # errors raised in GDAL destructors (closing a file on a full disk) are "Exception ignored" reports with
+    # a traceback: collected like warnings, so an error exit still prints exactly one line
+    sys.unraisablehook = lambda info: unraisable.append(str(info.exc_value))
+    try:
+        with warnings.catch_warnings(record=True) as caught, _signals_raise():
+            warnings.simplefilter("always")
+            status = _main(args_list)
+            if status == EXIT_OK:
+                for text in [str(w.message) for w in caught] + unraisable:
+                    print(f"spex: warning: {_one_line(text)}", file=sys.stderr)
+    finally:
+        sys.unraisablehook = saved_hook
     return status
 
 

@@ -188,4 +188,6 @@ def _walk_vrt(path: str, allow_network: bool, chain: List[str], seen: Set[str]) 
         check_regular(source, f"source of VRT {os.path.basename(path)}:")
         if source.lower().endswith(".vrt") or _looks_like_vrt(source):
             _walk_vrt(source, allow_network, chain, seen)
+        elif not allow_network:
+            _check_not_network_driver(source, f"source of VRT {os.path.basename(path)}:")
     chain.pop()

@@ -151,9 +151,12 @@ def extract(
             output = os.path.join(temp_output_dir, f"{target.target_class}.gpkg")
         with gdal_job_settings():
             result = _run(request, engine, target, layer_name, output, workdir, tracker)
-    except BaseException:
+    except BaseException as exc:
         if temp_output_dir:
             shutil.rmtree(temp_output_dir, ignore_errors=True)
+        full = _work_folder_full(workdir, exc)
+        if full is not None:
+            raise full from None
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -288,6 +291,29 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         sidecars=written.sidecars,
         warnings=warnings,
         details=_jsonable(details),
+    )
+
+
+def _work_folder_full(workdir: str, exc: BaseException) -> SpexInputError | None:
+    """A one-line error when the job's work folder (TMPDIR) ran out of space, else None."""
+    import errno
+
+    from .atomic import free_bytes
+
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    text = str(exc).lower()
+    free = free_bytes(workdir)
+    if not (
+        getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+        or any(word in text for word in ("no space", "disk is full", "disk full", "quota"))
+        or (free is not None and free < 1024 * 1024)
+    ):
+        return None
+    have = f" ({free // 1024} KB free)" if free is not None else ""
+    return SpexInputError(
+        f"the work folder {os.path.dirname(workdir)} is full{have}: free space there or point TMPDIR at a "
+        "folder with room for the mask (about one byte per pixel)"
     )
 
 

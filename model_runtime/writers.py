@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
@@ -277,17 +278,16 @@ def _verify(path: str, driver: str, expected: int) -> None:
 
 def _fail(folder: str, exc: BaseException, needed: int) -> BaseException:
     """The user-facing error for a failed write (disk full / I/O / GDAL), or ``exc`` itself otherwise."""
-    if isinstance(exc, FileExistsError):
-        pass
-    elif isinstance(exc, OSError) or (
+    if isinstance(exc, FileExistsError):  # the no-replace publish met a file that appeared meanwhile
+        target = exc.filename2 or exc.filename or folder  # link(src, dst) names dst second
+        return SpexInputError(
+            f"output {target} appeared while the job ran and was kept: "
+            "pass --overwrite to replace it or choose another name"
+        )
+    if isinstance(exc, OSError) or (
         isinstance(exc, RuntimeError) and atomic.looks_like_io_error(folder, exc, needed)
     ):
         return atomic.write_error(folder, exc, needed)
-    if isinstance(exc, FileExistsError):
-        return SpexInputError(
-            f"output {exc.filename or ''} appeared while the job ran and was kept: "
-            "pass --overwrite to replace it or choose another name"
-        )
     return exc
 
 
@@ -302,14 +302,35 @@ def _remove_quietly(*paths: str) -> None:
                 pass
 
 
+def _close_quietly(holder: List[Any]) -> None:
+    """Close the data source in ``holder`` (the caller's only reference) after a failure. An open transaction
+    is rolled back first (GDAL 3.6 can crash closing a GeoPackage whose COMMIT failed on a full disk); errors
+    raised while closing (a full disk, a half-created table) concern a temp file about to be deleted, so they
+    are silenced, including the "Exception ignored" report of the binding's destructor."""
+    if not holder or holder[0] is None:
+        holder.clear()
+        return
+    ds = holder.pop()
+    saved_hook = sys.unraisablehook
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        sys.unraisablehook = lambda _info: None
+        try:
+            ds.RollbackTransaction()
+        except RuntimeError:
+            pass
+        ds = None
+    finally:
+        sys.unraisablehook = saved_hook
+        gdal.PopErrorHandler()
+
+
 def _open_datasource(driver: str, target: str) -> ogr.DataSource:
+    """Create the output data source; a failure is the folder's (space, permissions): OSError(EIO)."""
     try:
         return ogr.GetDriverByName(driver).CreateDataSource(target)
     except RuntimeError as exc:
-        folder = os.path.dirname(target)
-        raise SpexInputError(
-            f"cannot write in folder {folder} ({exc}): choose a writable output location"
-        ) from None
+        raise OSError(errno.EIO, str(exc) or "GDAL cannot create the file", target) from None
 
 
 def _write_single_file(
@@ -330,6 +351,7 @@ def _write_single_file(
         options = ["GEOMETRY_NAME=geom", "FID=fid"]
     if explanation:
         options.append(f"DESCRIPTION={explanation}")  # run-level text: gpkg_contents / GeoJSON description
+    ds = layer = defn = out = geom = None
     try:
         ds = _open_datasource(driver, tmp)
         layer = ds.CreateLayer(layer_name, srs=dst_srs, geom_type=ogr.wkbMultiPolygon, options=options)
@@ -361,9 +383,13 @@ def _write_single_file(
         atomic.publish(tmp, path, overwrite)
         atomic.fsync_path(folder)
     except BaseException as exc:
-        layer = ds = None
-        _remove_quietly(tmp)
         error = _fail(folder, exc, _needed_bytes(features, driver))
+        if error is not exc:  # the GDAL frames in the traceback hold the layer and a feature: drop them first
+            exc.__traceback__ = None
+        out = geom = defn = layer = None  # features before their layer, the layer before its data source
+        holder, ds = [ds], None
+        _close_quietly(holder)
+        _remove_quietly(tmp)
         if error is exc:
             raise
         raise error from None
@@ -398,6 +424,7 @@ def _write_shapefile(
         sidecar = _shapefile_base(path) + ".explain.txt"
 
     workdir = atomic.make_temp_dir(folder)
+    ds = layer = defn = out = geom = None
     try:
         tmp_shp = os.path.join(workdir, base_name + ext)
         ds = _open_datasource("ESRI Shapefile", tmp_shp)
@@ -454,8 +481,12 @@ def _write_shapefile(
         atomic.publish_set(pairs, overwrite, stale=stale)
         atomic.fsync_path(folder)
     except BaseException as exc:
-        layer = ds = None
         error = _fail(folder, exc, _needed_bytes(features, "ESRI Shapefile"))
+        if error is not exc:
+            exc.__traceback__ = None
+        out = geom = defn = layer = None
+        holder, ds = [ds], None
+        _close_quietly(holder)
         if error is exc:
             raise
         raise error from None

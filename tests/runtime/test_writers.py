@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
+import numpy as np
 import pytest
 from osgeo import ogr, osr
 
@@ -243,3 +245,189 @@ def test_layer_name_from_prompt():
     assert layer_name_from_prompt("提取水体") == "提取水体"
     assert layer_name_from_prompt("  ?? ") == "spex"
     assert layer_name_from_prompt("3 lakes").startswith("l_3")
+
+
+# ------------------------------------------------------------------------------------------- nothing lost
+
+
+def _listing(folder):
+    return sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("name", ["out.gpkg", "out.shp", "out.geojson"])
+def test_file_appearing_during_the_write_is_never_replaced(tmp_path, name):
+    """The existence check and the publish are one step (link / RENAME_NOREPLACE): a file created at the
+    target while the job runs survives, the job fails in one line and leaves nothing behind."""
+    path = tmp_path / name
+    intruder = b"written by someone else meanwhile"
+
+    def check():  # runs while the temp file is being written
+        if not path.exists():
+            path.write_bytes(intruder)
+
+    with pytest.raises(SpexInputError, match="appeared while the job ran") as info:
+        write_features(str(path), _features("x"), _utm_wkt(), layer_name="w", check_cancelled=check)
+    assert "\n" not in str(info.value) and f"output {path} appeared" in str(info.value)
+    assert _listing(tmp_path) == [(name, intruder)]
+
+
+def test_shapefile_part_appearing_rolls_back_the_set(tmp_path):
+    dbf = tmp_path / "w.dbf"
+
+    def check():
+        if not dbf.exists():
+            dbf.write_bytes(b"someone's dbf")
+
+    with pytest.raises(SpexInputError, match="appeared"):
+        write_features(
+            str(tmp_path / "w.shp"), _features("x"), _utm_wkt(), layer_name="w", check_cancelled=check
+        )
+    assert _listing(tmp_path) == [("w.dbf", b"someone's dbf")]
+
+
+def test_concurrent_writers_to_one_target_one_wins(tmp_path):
+    """Eight threads write the same new file without overwrite: exactly one succeeds, the file is whole."""
+    import threading
+
+    path = str(tmp_path / "race.gpkg")
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def job(i):
+        def check():
+            barrier.wait(timeout=30)  # all past check_destination before anyone publishes
+
+        try:
+            write_features(path, _features(f"writer {i}"), _utm_wkt(), layer_name="w", check_cancelled=check)
+            outcomes.append(("ok", i))
+        except SpexInputError as exc:
+            outcomes.append(("refused", str(exc)))
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [o for o in outcomes if o[0] == "ok"]
+    assert len(winners) == 1, outcomes
+    assert all("appeared while the job ran" in o[1] for o in outcomes if o[0] == "refused")
+    assert os.listdir(tmp_path) == ["race.gpkg"]
+    ds = ogr.Open(path)
+    layer = ds.GetLayer(0)
+    assert layer.GetFeatureCount() == 3
+    assert {f.GetField("explain") for f in layer} == {f"writer {winners[0][1]}"}
+
+
+def test_shapefile_overwrite_from_raster_without_crs_drops_old_prj(tmp_path):
+    path = str(tmp_path / "w.shp")
+    write_features(path, _features("with crs"), _utm_wkt(), layer_name="w")
+    assert (tmp_path / "w.prj").exists()
+    write_features(path, _features("no crs"), "", layer_name="w", overwrite=True)
+    assert not (tmp_path / "w.prj").exists()
+    ds = ogr.Open(path)
+    assert ds.GetLayer(0).GetSpatialRef() is None
+
+
+def test_geojson_without_crs_is_refused(tmp_path):
+    with pytest.raises(SpexInputError, match="no CRS"):
+        write_features(str(tmp_path / "w.geojson"), _features("x"), "", layer_name="w")
+    assert os.listdir(tmp_path) == []
+
+
+def test_stale_temps_of_dead_processes_are_cleaned(tmp_path):
+    """A SIGKILLed run leaves hidden temps named with its pid; the next write in that folder removes them
+    (and leaves those of a live process alone)."""
+    from model_runtime import atomic
+
+    dead, host = _dead_pid(), atomic.host_tag()
+    (tmp_path / f".out.spex-tmp-{host}-{dead}-abc.gpkg").write_bytes(b"partial")
+    (tmp_path / f".out.spex-tmp-{host}-{dead}-abc.gpkg-journal").write_bytes(b"journal")
+    (tmp_path / f".spex-tmp-{host}-{dead}-xyz").mkdir()
+    live = tmp_path / f".other.spex-tmp-{host}-{os.getpid()}-def.gpkg"
+    live.write_bytes(b"in progress")
+    other_host = tmp_path / f".other.spex-tmp-0badc0de-{dead}-def.gpkg"  # another machine's, same folder
+    other_host.write_bytes(b"in progress elsewhere")
+    write_features(str(tmp_path / "new.gpkg"), _features("x"), _utm_wkt(), layer_name="w")
+    assert sorted(os.listdir(tmp_path)) == sorted(["new.gpkg", live.name, other_host.name])
+    old = time.time() - 2 * atomic.STALE_AFTER_S
+    os.utime(other_host, (old, old))
+    assert atomic.clean_stale_temps(str(tmp_path)) == [str(other_host)]
+
+
+def _dead_pid():
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("target", ["fifo", "device"])
+def test_non_regular_target_is_refused_even_with_overwrite(tmp_path, target):
+    if target == "fifo":
+        path = tmp_path / "out.gpkg"
+        os.mkfifo(path)
+    else:
+        import stat
+
+        path = tmp_path / "null.geojson"
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null twin
+        except OSError as exc:
+            pytest.skip(f"cannot create a device node here ({exc.strerror})")
+    with pytest.raises(SpexInputError, match="not a regular file"):
+        write_features(str(path), _features("x"), _utm_wkt(), layer_name="w", overwrite=True)
+
+
+# ------------------------------------------------------------------------------------------- full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KB tmpfs: room for a small GeoPackage, not a large output (needs root and mount, else skip)."""
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or proc.returncode})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _big_features(n=800):
+    """Features whose WKB alone is twice the 256 KB disk."""
+    out = []
+    for i in range(n):
+        ring = ogr.Geometry(ogr.wkbLinearRing)
+        for k in range(40):
+            angle = 2 * 3.14159 * k / 40
+            ring.AddPoint_2D(500000 + 300 * i + 100 * np.cos(angle), 4000000 + 100 * np.sin(angle))
+        ring.CloseRings()
+        poly = ogr.Geometry(ogr.wkbPolygon)
+        poly.AddGeometry(ring)
+        out.append(Feature(poly.ExportToWkb(), {"class": "water", "explain": "x" * 50, "region_id": i}))
+    return out
+
+
+@pytest.mark.parametrize("name", ["keep.geojson", "keep.gpkg", "keep.shp"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_full_disk_keeps_the_old_file_and_says_so(small_disk, name, overwrite):
+    path = small_disk / name
+    target = str(path) if overwrite else str(small_disk / ("new" + os.path.splitext(name)[1]))
+    write_features(str(path), _features("old", n=1), _utm_wkt(), layer_name="w")
+    before = _listing(small_disk)
+    with pytest.raises(SpexInputError) as info:
+        write_features(target, _big_features(), _utm_wkt(), layer_name="w", overwrite=overwrite)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "not enough space in folder" in message and str(small_disk) in message and "needed" in message
+    assert _listing(small_disk) == before  # the old output intact, no temp file left

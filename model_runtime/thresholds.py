@@ -201,10 +201,15 @@ CLASS_RULES: Dict[str, ClassRule] = {
         "bare_soil",
         (
             RuleVariant(
-                "bsi",
-                Condition("BI", ">", 0.1, "bare soil: SWIR + red exceed NIR + blue"),
-                guards=(_NDVI_GUARD, Condition("MNDWI", "<", 0.0, "excludes water")),
-                caveats=("built_vs_soil",),
+                "bsi_slope",
+                Condition("BI", ">", 0.0, "bare soil: SWIR + red exceed NIR + blue (Rikimaru et al. 2002)"),
+                guards=(
+                    _BUILT_NOT_VEG,
+                    Condition("MNDWI", "<", -0.35, "soil reflectance rises steeply from green to SWIR1; grey "
+                              "built-up surfaces are flatter (Rasul et al. 2018)",
+                              label="MNDWI (visible-SWIR slope)"),  # fmt: skip
+                ),
+                caveats=("soil_sparse", "built_vs_soil"),
             ),
         ),
     ),

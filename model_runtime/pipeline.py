@@ -98,10 +98,9 @@ def validate_request(request: ExtractRequest) -> None:
         raise SpexInputError(
             f"invalid simplify tolerance {request.simplify!r}: use 0 or a positive map distance"
         )
-    if not os.path.exists(request.raster):
+    if not str(request.raster).startswith("/vsi") and not os.path.exists(request.raster):
         raise SpexInputError(f"raster {request.raster} does not exist: check the path")
-    if os.path.isdir(request.raster) and not request.raster.lower().endswith((".safe", ".zarr")):
-        raise SpexInputError(f"raster {request.raster} is a folder: give the path of a raster file")
+    # folders (SAFE, per-band product folders) are checked when opened: raster.open_gdal_raster
 
 
 def extract(

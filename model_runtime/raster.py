@@ -72,8 +72,20 @@ def open_gdal_raster(path: str):
     is_gdal_path = text.startswith(("/vsi", "NETCDF:", "HDF5:", "SENTINEL2_", "GTIFF_DIR:")) or "://" in text
     if not is_gdal_path and not os.path.exists(text):
         raise SpexInputError(f"raster {text} does not exist: check the path")
-    if os.path.isdir(text) and not text.rstrip("/\\").lower().endswith((".safe", ".zarr", ".gdb")):
-        raise SpexInputError(f"raster {text} is a folder: give the path of a raster file inside it")
+    from .products import open_product
+
+    try:
+        with quiet_gdal():
+            product = open_product(text)  # SAFE folder/zip, folder of per-band files, /vsizip/ of those
+    except RuntimeError:  # a caller switched gdal.UseExceptions() on and a band file is unreadable
+        product = None
+    if product is not None:
+        return product
+    if os.path.isdir(text) and not text.rstrip("/\\").lower().endswith((".zarr", ".gdb")):
+        raise SpexInputError(
+            f"raster {text} is a folder without band files of standard names (..._B04.jp2, ..._SR_B4.TIF): "
+            "give the path of a raster file inside it or a Sentinel-2 SAFE / Landsat product folder"
+        )
     message = ""
     try:
         with quiet_gdal():

@@ -95,7 +95,7 @@ def _s2_metadata(base: str, names: List[str], first_band: str) -> Dict[str, str]
     match = _S2_NAME_RE.search(blob)
     if match:
         md["SPACECRAFT_NAME"] = f"Sentinel-2{match.group(1)[-1].upper()}"
-        md["PRODUCT_TYPE"] = f"S2MSI{match.group(2).upper()}"
+        md["PRODUCT_TYPE"] = f"S2MSI{match.group(2)[1:].upper()}"  # L1C -> S2MSI1C
         md["ACQUISITION_DATE"] = f"{match.group(3)[:4]}-{match.group(3)[4:6]}-{match.group(3)[6:]}"
         md["PROCESSING_BASELINE"] = f"{match.group(4)}.{match.group(5)}"
     else:
@@ -114,7 +114,7 @@ def _s2_metadata(base: str, names: List[str], first_band: str) -> Dict[str, str]
             baseline = re.search(r"<PROCESSING_BASELINE>\s*([\d.]+)\s*<", xml)
             if baseline:
                 md["PROCESSING_BASELINE"] = baseline.group(1)
-            md.setdefault("PRODUCT_TYPE", f"S2MSI{name[-7:-4].upper()}")
+            md.setdefault("PRODUCT_TYPE", f"S2MSI{name[-6:-4].upper()}")
     return md
 
 

@@ -55,7 +55,7 @@ def make_safe(root):
 
 
 def _check_s2(src):
-    assert src.sensor == "sentinel2_l2a"
+    assert src.sensor == "sentinel2_l2a" and src.dataset.GetMetadataItem("PRODUCT_TYPE") == "S2MSI2A"
     assert (src.width, src.height) == (SIZE, SIZE) and src.pixel_size_m == pytest.approx((10.0, 10.0))
     assert src.roles["blue"] == 2 and src.roles["nir"] == 8 and src.roles["swir1"] == 11
     assert src.roles["nir08"] == 9 and src.roles["swir2"] == 12

@@ -913,6 +913,11 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="357" />
+      <source>Shapefiles have no layer description: the run's explanation is written to {}.</source>
+      <translation>Shapefile 没有图层描述：本次运行的说明已写入 {}。</translation>
+    </message>
   </context>
   <context>
     <name>SpexPlugin</name>

@@ -50,6 +50,11 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "sandy fields taken for built-up.",
         "zh": "建成区与裸土光谱相近：以可见光到短波红外的斜率区分（裸土上升陡峭，MNDWI 低于 -0.35），因此红瓦屋顶可能被当作裸土遗漏，浅色沙质农田可能被误判为建成区。",  # noqa: E501 (CJK characters count double)
     },
+    "soil_sparse": {
+        "en": "Bare soil includes sparsely covered fields (NDVI up to 0.35, e.g. winter fields and stubble); "
+        "wet dark soils with a flat spectrum can be missed.",
+        "zh": "裸土包括植被稀疏的农田（NDVI 不超过 0.35，如冬季农田和残茬）；光谱平坦的湿润暗色土壤可能被遗漏。",  # noqa: E501 (CJK characters count double)
+    },
     "built_roofs_paving": {
         "en": "Built-up means roofs AND paved surfaces (roads, car parks, squares): a spectral rule cannot "
         "tell them apart. Pixels that are up to about a third trees or lawn are kept (NDVI < 0.35).",

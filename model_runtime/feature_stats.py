@@ -1,9 +1,9 @@
 """Per-polygon statistics: the mean of index and band values inside each output polygon.
 
-The polygons are burnt (pixel centres, GDAL ``RasterizeLayer`` with the polygon's number as value) into one
-strip of the area of interest at a time, the strip's bands are read once, and sums and counts per polygon are
-accumulated with ``numpy.bincount``: memory stays at one strip whatever the raster size, and each pixel is
-read once for all polygons.
+The engine keeps its rule values while it classifies (no second read of the raster); here the polygons are
+burnt (pixel centres, GDAL ``RasterizeLayer`` with the polygon's number as value) into one strip of that
+values raster at a time, and sums and counts per polygon are accumulated with ``numpy.bincount``: memory
+stays at one strip whatever the raster size.
 """
 
 from __future__ import annotations
@@ -12,32 +12,21 @@ from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
-from .indices import INDEX_DEFINITIONS, compute_index
-
 _STRIP_PIXELS = 2 * 1024 * 1024
 
 
-def _roles_for(names: Sequence[str]) -> list:
-    roles: Dict[str, None] = {}
-    for name in names:
-        for role in INDEX_DEFINITIONS[name].roles if name in INDEX_DEFINITIONS else (name,):
-            roles[role] = None
-    return list(roles)
-
-
 def polygon_means(
-    source,
-    window,
+    values_path: str,
     polygons: Sequence,
     crs_wkt: str,
     names: Sequence[str],
     check_cancelled: Callable[[], None] | None = None,
 ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
-    """(valid pixel count per polygon, {name: mean per polygon (NaN when no valid pixel)}).
+    """(sampled pixel count per polygon, {name: mean per polygon (NaN when no sample)}).
 
-    ``polygons`` have ``wkb`` in the raster CRS (``crs_wkt``); ``window`` is the area-of-interest window of
-    ``source`` (a :class:`~model_runtime.raster.RasterSource`) they were traced in; ``names`` are index names
-    or band roles.
+    ``values_path``: a float32 raster with one band per name (NaN = not valid) written while classifying
+    (``engines.spectral._FeatureValues``: every pixel, or a regular 1-in-d^2 sample on large areas);
+    ``polygons`` have ``wkb`` in its CRS (``crs_wkt``).
     """
     from osgeo import gdal, ogr, osr
 
@@ -58,14 +47,16 @@ def polygon_means(
         feature.SetField("number", number)
         feature.SetGeometry(ogr.CreateGeometryFromWkb(polygon.wkb))
         layer.CreateFeature(feature)
-    roles = _roles_for(names)
-    gt = source.geotransform
-    for strip in source.iter_strips(window, max_pixels=_STRIP_PIXELS):
+    values = gdal.Open(values_path)
+    gt = values.GetGeoTransform()
+    width, height = values.RasterXSize, values.RasterYSize
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    for y in range(0, height, rows):
         if check_cancelled is not None:
             check_cancelled()
-        target = gdal.GetDriverByName("MEM").Create("", strip.xsize, strip.ysize, 1, gdal.GDT_Int32)
-        target.SetGeoTransform((gt[0] + strip.xoff * gt[1] + strip.yoff * gt[2], gt[1], gt[2],
-                                gt[3] + strip.xoff * gt[4] + strip.yoff * gt[5], gt[4], gt[5]))  # fmt: skip
+        h = min(rows, height - y)
+        target = gdal.GetDriverByName("MEM").Create("", width, h, 1, gdal.GDT_Int32)
+        target.SetGeoTransform((gt[0], gt[1], gt[2], gt[3] + y * gt[5], gt[4], gt[5]))
         if crs_wkt:
             target.SetProjection(crs_wkt)
         gdal.RasterizeLayer(target, [1], layer, options=["ATTRIBUTE=number"])
@@ -73,15 +64,12 @@ def polygon_means(
         inside = labels > 0
         if not inside.any():
             continue
-        bands, valid = source.read(roles, strip)
-        keep = inside & valid
-        ids = labels[keep]
+        ids = labels[inside]
         counts += np.bincount(ids, minlength=n + 1)
-        sub = {r: bands[r][keep] for r in roles}
-        for name in names:
-            values = compute_index(name, sub) if name in INDEX_DEFINITIONS else sub[name]
-            finite = np.isfinite(values)
-            sums[name] += np.bincount(ids[finite], weights=values[finite], minlength=n + 1)
+        for k, name in enumerate(names, start=1):
+            vals = values.GetRasterBand(k).ReadAsArray(0, y, width, h)[inside]
+            finite = np.isfinite(vals)
+            sums[name] += np.bincount(ids[finite], weights=vals[finite], minlength=n + 1)
             finite_counts[name] += np.bincount(ids[finite], minlength=n + 1)
     means = {}
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -108,8 +108,7 @@ def validate_request(request: ExtractRequest) -> None:
     max_pixels = getattr(request, "max_pixels", None)
     if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels < 0):
         raise SpexInputError(f"invalid pixel limit {max_pixels!r}: give 0 (no limit) or a positive number")
-    if os.path.isdir(request.raster) and not request.raster.lower().endswith((".safe", ".zarr")):
-        raise SpexInputError(f"raster {request.raster} is a folder: give the path of a raster file")
+    # folders (SAFE, per-band product folders) are checked when opened: raster.open_gdal_raster
 
 
 def extract(

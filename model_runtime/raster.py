@@ -76,8 +76,20 @@ def open_gdal_raster(path: str, allow_network: bool = False):
     if not text:
         raise SpexInputError("no raster given: pass the path of a multispectral GeoTIFF (or any GDAL raster)")
     check_dataset_path(text, "raster", allow_network=allow_network)
-    if os.path.isdir(text) and not text.rstrip("/\\").lower().endswith((".safe", ".zarr", ".gdb")):
-        raise SpexInputError(f"raster {text} is a folder: give the path of a raster file inside it")
+    from .products import open_product
+
+    try:
+        with quiet_gdal():
+            product = open_product(text)  # SAFE folder/zip, folder of per-band files, /vsizip/ of those
+    except RuntimeError:  # a caller switched gdal.UseExceptions() on and a band file is unreadable
+        product = None
+    if product is not None:
+        return product
+    if os.path.isdir(text) and not text.rstrip("/\\").lower().endswith((".zarr", ".gdb")):
+        raise SpexInputError(
+            f"raster {text} is a folder without band files of standard names (..._B04.jp2, ..._SR_B4.TIF): "
+            "give the path of a raster file inside it or a Sentinel-2 SAFE / Landsat product folder"
+        )
     message = ""
     try:
         with quiet_gdal():

@@ -123,7 +123,9 @@ _NOT_CIRRUS = Condition(
 _BUILT_PRIMARY = Condition("NDBI", ">", -0.1, "built-up surfaces reflect about as much SWIR as NIR or more "
                            "(Zha et al. 2003); vegetation much less")  # fmt: skip
 _BUILT_NOT_VEG = Condition("NDVI", "<", 0.35, "excludes vegetation (NDVI >= 0.35); mixed urban pixels stay")
-_BUILT_NOT_WATER = Condition("MNDWI", "<", 0.0, "excludes water")
+# white and metal roofs are flat from green to SWIR1 (MNDWI ~0): only clearly water-like pixels are out;
+# water itself also fails NDBI > -0.1 and NIR > 0.08
+_BUILT_NOT_WATER = Condition("MNDWI", "<", 0.1, "excludes water, snow and clouds (green well above SWIR1)")
 _BUILT_NOT_SOIL = Condition("MNDWI", ">", -0.35, "excludes bare soil: reflectance rising steeply from green "
                             "to SWIR1 (Rasul et al. 2018)", label="MNDWI (visible-SWIR slope)")  # fmt: skip
 _BUILT_FLAT_SWIR = Condition("NBR2", "<", 0.2, "excludes vegetation and moist surfaces (SWIR2 << SWIR1)")
@@ -201,10 +203,15 @@ CLASS_RULES: Dict[str, ClassRule] = {
         "bare_soil",
         (
             RuleVariant(
-                "bsi",
-                Condition("BI", ">", 0.1, "bare soil: SWIR + red exceed NIR + blue"),
-                guards=(_NDVI_GUARD, Condition("MNDWI", "<", 0.0, "excludes water")),
-                caveats=("built_vs_soil",),
+                "bsi_slope",
+                Condition("BI", ">", 0.0, "bare soil: SWIR + red exceed NIR + blue (Rikimaru et al. 2002)"),
+                guards=(
+                    _BUILT_NOT_VEG,
+                    Condition("MNDWI", "<", -0.35, "soil reflectance rises steeply from green to SWIR1; grey "
+                              "built-up surfaces are flatter (Rasul et al. 2018)",
+                              label="MNDWI (visible-SWIR slope)"),  # fmt: skip
+                ),
+                caveats=("soil_sparse", "built_vs_soil"),
             ),
         ),
     ),

@@ -288,6 +288,24 @@ def _layer_file(layer: QgsVectorLayer) -> str:
     return layer.source().split("|")[0]
 
 
+def run_explanation(layer: QgsVectorLayer) -> str:
+    """The run-level explanation of a result layer: its abstract, else the DESCRIPTION the runtime wrote in
+    the GeoPackage/GeoJSON file ("" when there is none)."""
+    if layer.abstract():
+        return layer.abstract()
+    path = _layer_file(layer)
+    if not path or not os.path.exists(path):
+        return ""
+    from osgeo import ogr
+
+    ds = ogr.Open(path)
+    if ds is None:
+        return ""
+    name = dict(p.split("=", 1) for p in layer.source().split("|")[1:] if "=" in p).get("layername")
+    source = ds.GetLayerByName(name) if name else ds.GetLayer(0)
+    return (source.GetMetadataItem("DESCRIPTION") or "") if source is not None else ""
+
+
 def _same_file(a: str, b: str) -> bool:
     if not a or not b or not os.path.exists(b):
         return False
@@ -377,6 +395,14 @@ def _export_shapefile(
             with open(os.path.join(workdir, sidecar), "w", encoding="utf-8") as handle:
                 handle.write("\n\n".join(values))
             sidecars.append(os.path.join(folder, sidecar))
+        # the run-level explanation (the layer abstract; each feature's explain is about that feature)
+        run_text = run_explanation(layer)
+        if run_text and "explain" not in texts:
+            with open(os.path.join(workdir, f"{base}.explain.txt"), "w", encoding="utf-8") as handle:
+                handle.write(run_text)
+            run_sidecar = os.path.join(folder, f"{base}.explain.txt")
+        else:
+            run_sidecar = None
         produced = os.listdir(workdir)
         if overwrite:  # parts of the old set that this export does not replace would be stale
             for ext in _SHAPEFILE_PARTS + (".explain.txt",):
@@ -396,5 +422,12 @@ def _export_shapefile(
                 "Shapefile text fields hold at most {} bytes: '{}' is split over {} "
                 "and written in full to {}."
             ).format(DBF_TEXT_BYTES, name, ", ".join(split_fields[name]), os.path.basename(sidecar))
+        )
+    if run_sidecar is not None:
+        report.sidecars.append(run_sidecar)
+        report.warnings.append(
+            tr("Shapefiles have no layer description: the run's explanation is written to {}.").format(
+                os.path.basename(run_sidecar)
+            )
         )
     return report

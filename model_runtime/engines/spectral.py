@@ -46,6 +46,60 @@ _SCENE_MIN_SIDE = 2048  # scene statistics look at least this far around the are
 _SCENE_READ_PIXELS = 16 * 1024 * 1024  # ... read at most about this many pixels ...
 _SCENE_SAMPLE = 1_000_000  # ... and keep about this many
 _WEAK_OTSU = 0.5  # separability below this: the histogram is not clearly bimodal
+_FEATURE_SAMPLE_PIXELS = 4 * 1024 * 1024  # rule values kept for per-feature statistics (1-in-d^2 above)
+
+
+class _FeatureValues:
+    """The rule's values (every condition's index or band) kept while classifying, for per-feature
+    statistics without a second read of the raster: at every pixel for areas up to
+    :data:`_FEATURE_SAMPLE_PIXELS`, else at every ``step``-th pixel of every ``step``-th row (step a power
+    of two). A float32 GeoTIFF in the job folder, NaN where not valid."""
+
+    def __init__(self, path: str, source, region_window, names: Sequence[str]):
+        from osgeo import gdal
+
+        total = region_window.xsize * region_window.ysize
+        self.step = 1
+        while total / float(self.step * self.step) > _FEATURE_SAMPLE_PIXELS:
+            self.step *= 2
+        d = self.step
+        self.path, self.names, self.region = path, list(names), region_window
+        width, height = -(-region_window.xsize // d), -(-region_window.ysize // d)
+        gt = source.geotransform
+        x0 = gt[0] + region_window.xoff * gt[1]
+        y0 = gt[3] + region_window.yoff * gt[5]
+        # a sample pixel of this grid is centred on the full-resolution pixel it was taken from
+        self.geotransform = (x0 + (0.5 - d / 2) * gt[1], d * gt[1], 0.0, y0 + (0.5 - d / 2) * gt[5], 0.0,
+                             d * gt[5])  # fmt: skip
+        self.ds = gdal.GetDriverByName("GTiff").Create(
+            path, width, height, len(self.names), gdal.GDT_Float32, ["TILED=YES", "BIGTIFF=IF_SAFER"]
+        )
+        self.ds.SetGeoTransform(self.geotransform)
+        if source.crs_wkt:
+            self.ds.SetProjection(source.crs_wkt)
+
+    def add(self, window, bands, valid) -> None:
+        """Keep the sampled values of one classified window (offsets relative to the region)."""
+        d = self.step
+        fy = (-(window.yoff - self.region.yoff)) % d
+        fx = (-(window.xoff - self.region.xoff)) % d
+        if fy >= window.ysize or fx >= window.xsize:
+            return
+        sub = {r: a[fy::d, fx::d] for r, a in bands.items()}
+        ok = valid[fy::d, fx::d]
+        yo = (window.yoff - self.region.yoff + fy) // d
+        xo = (window.xoff - self.region.xoff + fx) // d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k, name in enumerate(self.names, start=1):
+                values = compute_index(name, sub) if name in INDEX_DEFINITIONS else np.array(sub[name])
+                values = np.where(ok, values, np.float32(np.nan)).astype(np.float32, copy=False)
+                self.ds.GetRasterBand(k).WriteArray(values, xo, yo)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self.ds is not None:
+            self.ds.FlushCache()
+            self.ds = None
 
 
 class _Histogram:
@@ -414,6 +468,10 @@ class SpectralEngine:
         roles = list(variant.roles)
         buffers = [np.empty(len(roles) * rows_max * cols_max, np.float32) for _ in range(2)]
         scratch = _Scratch()
+        kept = _FeatureValues(
+            os.path.join(job.workdir, f"feature_values_{target_class}.tif"), source, rw,
+            list(dict.fromkeys([primary.name, *(g.name for g in guards)])),
+        )  # fmt: skip
         try:
             for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, read(roles, buffers))):
                 job.check_cancelled()
@@ -432,6 +490,7 @@ class SpectralEngine:
                 sub_valid, sub_target = valid[::step, ::step], target[::step, ::step]
                 for name, hist in stats.items():
                     hist.add(values[name], sub_valid, sub_target)
+                kept.add(w, bands, valid)
                 out = target.view(np.uint8)  # MASK_TARGET = 1, MASK_BACKGROUND = 0, no copy
                 if not all_valid:
                     out[~valid] = MASK_NODATA
@@ -446,6 +505,7 @@ class SpectralEngine:
         finally:
             band = writer = None
             ds = None
+            kept.close()
         buffers = []
         classified = time.perf_counter()
         job.check_cancelled()
@@ -496,6 +556,7 @@ class SpectralEngine:
             "pixel_area_m2": float(pixel_area) if pixel_area else None,
             "stats": {n: {"inside": h.summary(1), "outside": h.summary(0)} for n, h in stats.items()},
             "cleanup": cleanup,
+            "feature_values": {"path": kept.path, "names": kept.names, "step": kept.step},
             "caveats": caveats,
             "windows": len(windows),
             "seconds": {
@@ -622,10 +683,11 @@ class SpectralEngine:
         from ..feature_stats import polygon_means
 
         conditions = output.details.get("conditions") or []
-        names = list(dict.fromkeys(c["name"] for c in conditions))
+        kept = output.details.get("feature_values") or {}
         items = polygons.polygons
-        counts, means = polygon_means(job.source, job.region.window, items, polygons.crs_wkt, names,
+        counts, means = polygon_means(kept["path"], items, polygons.crs_wkt, kept["names"],
                                       job.check_cancelled)  # fmt: skip
+        step2 = float(kept.get("step", 1)) ** 2
         language = getattr(job.request, "language", None) or job.target.language
         out = []
         for i, polygon in enumerate(items):
@@ -636,7 +698,7 @@ class SpectralEngine:
                 value_range = definition.value_range if definition else (0.0, 1.0)  # band: reflectance
                 margins.append(condition_margin(mean, c["op"], c["threshold"], value_range))
                 shown.append({**c, "mean": mean})
-            pixels = float(counts[i]) or float(getattr(polygon, "area_px", 0) or 0)
+            pixels = float(getattr(polygon, "area_px", 0) or 0) or float(counts[i]) * step2
             confidence = feature_confidence(margins, pixels)
             text = feature_explanation(job.target.target_class, i + 1, len(items), polygon.area_m2, pixels,
                                        regions[i], shown, confidence, language)  # fmt: skip

@@ -531,3 +531,43 @@ def test_mixed_landscape_reflectance_and_cameras(tmp_path, gains, cls):
     # measured: reflectance 0.85+; cameras 0.80-0.83 for water (shore pixels mixed with vegetation fall
     # under the scene-relative NDWI margin that keeps shadows out), 0.9+ for vegetation
     assert iou(mask == 1, labels == cls) >= (0.85 if gains is None or cls == "vegetation" else 0.78)
+
+
+# typical surface reflectance (blue, green, red, nir, swir1, swir2) of materials a built-up rule must sort;
+# the mixed pixel is 65 % concrete + 35 % grass, as at 30 m in a town
+MATERIALS = {
+    "asphalt": ((0.08, 0.09, 0.10, 0.12, 0.16, 0.15), True),
+    "concrete": ((0.22, 0.25, 0.27, 0.30, 0.33, 0.30), True),
+    "white roof": ((0.55, 0.58, 0.58, 0.57, 0.52, 0.45), True),
+    "town mix": ((0.154, 0.19, 0.19, 0.353, 0.302, 0.237), True),
+    "dry soil": ((0.10, 0.14, 0.20, 0.25, 0.33, 0.28), False),
+    "grass": ((0.03, 0.08, 0.04, 0.45, 0.25, 0.12), False),
+    "forest": ((0.02, 0.05, 0.03, 0.30, 0.15, 0.07), False),
+    "water": ((0.06, 0.08, 0.05, 0.03, 0.02, 0.01), False),
+    "turbid water": ((0.09, 0.12, 0.10, 0.06, 0.02, 0.01), False),
+    "cloud": ((0.45, 0.45, 0.45, 0.45, 0.35, 0.25), False),
+    "cloud shadow": ((0.03, 0.03, 0.03, 0.05, 0.04, 0.03), False),
+}
+
+
+def test_built_up_rule_sorts_typical_materials(tmp_path):
+    """Roofs AND paving (and a 30 m town mix) are built-up; soil, vegetation, water, cloud and shadow not."""
+    names = list(MATERIALS)
+    block = 20
+    h, w = block, block * len(names)
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "m.tif"), w, h, 6, gdal.GDT_Float32)
+    ds.SetGeoTransform((500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b, role in enumerate(ROLES6):
+        arr = np.zeros((h, w), np.float32)
+        for i, name in enumerate(names):
+            arr[:, i * block : (i + 1) * block] = MATERIALS[name][0][b]
+        ds.GetRasterBand(b + 1).SetDescription(role)
+        ds.GetRasterBand(b + 1).WriteArray(arr)
+    ds = None
+    _, _, out, mask, _ = run_engine(tmp_path / "m.tif", "built-up areas", tmp_path)
+    assert out.details["rule"] == "ndbi_swir_shape"
+    found = {name: bool((mask[:, i * block : (i + 1) * block] == 1).all()) for i, name in enumerate(names)}
+    assert found == {name: expected for name, (_spectrum, expected) in MATERIALS.items()}

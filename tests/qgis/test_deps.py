@@ -442,3 +442,22 @@ def test_check_is_cached_by_path_and_versions(tmp_path, monkeypatch):
     _fake_dist(folder, "spexnew", "1.0", {"spexnew.py": ""})  # something was installed: check again
     deps.engine_check(str(folder))
     assert len(calls) == 2
+
+
+def test_installer_without_pip_says_how_to_get_it(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'No module named pip' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from spex_qgis import installer; "
+            f"sys.exit(installer.install({str(fake)!r}, {str(tmp_path / 't')!r}, 'c.txt', ['torch'], []))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "has no pip: install it for QGIS's Python" in proc.stdout
+    assert not (tmp_path / "t").exists()

@@ -4,54 +4,69 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="319" />
+      <location filename="../spex_qgis/deps.py" line="642" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="335" />
-      <source>The packages go to {folder} (only used by this QGIS profile). Command:</source>
-      <translation>软件包将安装到 {folder}（仅供当前 QGIS 配置文件使用）。命令：</translation>
+      <location filename="../spex_qgis/deps.py" line="654" />
+      <source>Offline: a folder of wheels (leave empty to download)</source>
+      <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="338" />
-      <source>An NVIDIA GPU was detected: the CUDA builds are installed.</source>
-      <translation>检测到 NVIDIA GPU：将安装 CUDA 版本。</translation>
+      <location filename="../spex_qgis/deps.py" line="655" />
+      <source>Browse…</source>
+      <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="349" />
+      <location filename="../spex_qgis/deps.py" line="669" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="351" />
+      <location filename="../spex_qgis/deps.py" line="671" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="352" />
+      <location filename="../spex_qgis/deps.py" line="672" />
+      <source>Check again</source>
+      <translation>重新检查</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="673" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="353" />
+      <location filename="../spex_qgis/deps.py" line="674" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="396" />
+      <location filename="../spex_qgis/deps.py" line="697" />
+      <source>Folder of wheels</source>
+      <translation>wheel 文件夹</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="717" />
+      <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
+      <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="768" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="409" />
-      <source>Done. Restart QGIS if the SPEX engine was used before.</source>
-      <translation>完成。如果之前已使用过 SPEX 引擎，请重启 QGIS。</translation>
+      <location filename="../spex_qgis/deps.py" line="789" />
+      <source>Done: {status}</source>
+      <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="411" />
-      <source>pip failed (exit status {code}).</source>
-      <translation>pip 执行失败（退出状态 {code}）。</translation>
+      <location filename="../spex_qgis/deps.py" line="792" />
+      <source>Failed (exit status {code}): {status}</source>
+      <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
   </context>
   <context>
@@ -740,22 +755,22 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexPlugin</name>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="107" />
+      <location filename="../spex_qgis/plugin.py" line="109" />
       <source>SPEX extraction panel</source>
       <translation>SPEX 提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="110" />
+      <location filename="../spex_qgis/plugin.py" line="112" />
       <source>Show or hide the SPEX prompt-extraction panel</source>
       <translation>显示或隐藏 SPEX 提示词提取面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="114" />
+      <location filename="../spex_qgis/plugin.py" line="116" />
       <source>Install SPEX engine dependencies…</source>
       <translation>安装 SPEX 引擎依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/plugin.py" line="121" />
+      <location filename="../spex_qgis/plugin.py" line="123" />
       <source>SPEX</source>
       <translation>SPEX</translation>
     </message>

@@ -461,3 +461,23 @@ def test_installer_without_pip_says_how_to_get_it(tmp_path):
     )
     assert proc.returncode == 1 and "has no pip: install it for QGIS's Python" in proc.stdout
     assert not (tmp_path / "t").exists()
+
+
+def test_dock_engine_line_shows_runtime_and_device_from_the_check(qgis_app, qgis_iface, tmp_path):
+    from spex_qgis import settings
+    from spex_qgis.dock import SpexDockWidget
+
+    available, reason = deps.spex_engine_status()
+    assert available, reason
+    settings.clear_all()
+    dock = SpexDockWidget(qgis_iface)
+    try:
+        dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spex"))
+        (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+        dock.model_widget.setFilePath(str(tmp_path))
+        text = dock.engine_status.text()
+        assert text.endswith(deps.runtime_summary(deps.engine_check()))
+        assert "vision encoder on ONNX Runtime" in text and ", device " in text and "torch 2.13.0" in text
+    finally:
+        dock.unload()
+        settings.clear_all()

@@ -74,6 +74,8 @@ try:
     if out["error"] is None:
         import onnxruntime, torch
         out["ort_providers"] = list(onnxruntime.get_available_providers())
+        out["deps_modules"] = sorted({n.split(".")[0] for n, m in list(sys.modules.items())
+                                      if m is not None and getattr(m, "__file__", None) and where(m)[1]})
         out["cuda"] = bool(torch.cuda.is_available())
         out["gpu_name"] = torch.cuda.get_device_name(0) if out["cuda"] else None
         out["ok"] = not (numpy is not None and out["numpy"]["in_deps"])

@@ -417,6 +417,8 @@ def test_shadowed_modules_names_what_was_imported_too_early(tmp_path, monkeypatc
     module.__file__ = str(early)
     monkeypatch.setitem(sys.modules, "spexshadow", module)
     assert deps.shadowed_modules(str(folder)) == ["spexshadow"]
+    assert deps.shadowed_modules(str(folder), used=["spexshadow", "torch"]) == ["spexshadow"]
+    assert deps.shadowed_modules(str(folder), used=["torch"]) == []  # the engine does not import it
     module.__file__ = str(folder / "spexshadow" / "__init__.py")
     assert deps.shadowed_modules(str(folder)) == []
 

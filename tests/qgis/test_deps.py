@@ -483,3 +483,25 @@ def test_dock_engine_line_shows_runtime_and_device_from_the_check(qgis_app, qgis
     finally:
         dock.unload()
         settings.clear_all()
+
+
+def test_release_runtime_frees_the_cached_model(tmp_path, monkeypatch):
+    import gc
+    import weakref
+
+    pytest.importorskip("torch")
+    from model_runtime.engines import spex_engine
+    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from spex_qgis.plugin import drop_plugin_modules, release_runtime
+
+    monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")  # no ONNX export needed to hold a model
+    model_dir = write_checkpoint(str(tmp_path / "tiny"), tiny=True, seed=0)
+    loaded = spex_engine.load_model(model_dir, "cpu")
+    model = weakref.ref(loaded.model)
+    del loaded
+    gc.collect()
+    assert model() is not None  # the runtime keeps it between runs
+    release_runtime()
+    assert model() is None
+    assert drop_plugin_modules() == []  # a source checkout: the runtime is the developer's, it stays
+    assert "model_runtime.engines.spex_engine" in sys.modules

@@ -4,69 +4,69 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="642" />
+      <location filename="../spex_qgis/deps.py" line="645" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="654" />
+      <location filename="../spex_qgis/deps.py" line="657" />
       <source>Offline: a folder of wheels (leave empty to download)</source>
-      <translation type="unfinished" />
+      <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="655" />
+      <location filename="../spex_qgis/deps.py" line="658" />
       <source>Browse…</source>
-      <translation type="unfinished" />
+      <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="669" />
+      <location filename="../spex_qgis/deps.py" line="672" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="671" />
+      <location filename="../spex_qgis/deps.py" line="674" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="672" />
+      <location filename="../spex_qgis/deps.py" line="675" />
       <source>Check again</source>
-      <translation type="unfinished" />
+      <translation>重新检查</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="673" />
+      <location filename="../spex_qgis/deps.py" line="676" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="674" />
+      <location filename="../spex_qgis/deps.py" line="677" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="697" />
+      <location filename="../spex_qgis/deps.py" line="700" />
       <source>Folder of wheels</source>
-      <translation type="unfinished" />
+      <translation>wheel 文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="717" />
+      <location filename="../spex_qgis/deps.py" line="720" />
       <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
-      <translation type="unfinished" />
+      <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="768" />
+      <location filename="../spex_qgis/deps.py" line="771" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="789" />
+      <location filename="../spex_qgis/deps.py" line="792" />
       <source>Done: {status}</source>
-      <translation type="unfinished" />
+      <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="792" />
+      <location filename="../spex_qgis/deps.py" line="795" />
       <source>Failed (exit status {code}): {status}</source>
-      <translation type="unfinished" />
+      <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
   </context>
   <context>
@@ -473,204 +473,204 @@
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="877" />
+      <location filename="../spex_qgis/dock.py" line="879" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="879" />
+      <location filename="../spex_qgis/dock.py" line="881" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="895" />
+      <location filename="../spex_qgis/dock.py" line="897" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="918" />
+      <location filename="../spex_qgis/dock.py" line="920" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="957" />
+      <location filename="../spex_qgis/dock.py" line="959" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="958" />
+      <location filename="../spex_qgis/dock.py" line="960" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="972" />
-      <location filename="../spex_qgis/dock.py" line="1006" />
+      <location filename="../spex_qgis/dock.py" line="974" />
+      <location filename="../spex_qgis/dock.py" line="1008" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="978" />
+      <location filename="../spex_qgis/dock.py" line="980" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="994" />
+      <location filename="../spex_qgis/dock.py" line="996" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1019" />
+      <location filename="../spex_qgis/dock.py" line="1021" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1035" />
+      <location filename="../spex_qgis/dock.py" line="1037" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1042" />
+      <location filename="../spex_qgis/dock.py" line="1044" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1055" />
-      <location filename="../spex_qgis/dock.py" line="1148" />
+      <location filename="../spex_qgis/dock.py" line="1057" />
+      <location filename="../spex_qgis/dock.py" line="1150" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1067" />
+      <location filename="../spex_qgis/dock.py" line="1069" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1098" />
+      <location filename="../spex_qgis/dock.py" line="1100" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1109" />
+      <location filename="../spex_qgis/dock.py" line="1111" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1121" />
+      <location filename="../spex_qgis/dock.py" line="1123" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1125" />
+      <location filename="../spex_qgis/dock.py" line="1127" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1139" />
+      <location filename="../spex_qgis/dock.py" line="1141" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1141" />
+      <location filename="../spex_qgis/dock.py" line="1143" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1149" />
+      <location filename="../spex_qgis/dock.py" line="1151" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1174" />
+      <location filename="../spex_qgis/dock.py" line="1176" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1175" />
+      <location filename="../spex_qgis/dock.py" line="1177" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1176" />
+      <location filename="../spex_qgis/dock.py" line="1178" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1177" />
+      <location filename="../spex_qgis/dock.py" line="1179" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1178" />
+      <location filename="../spex_qgis/dock.py" line="1180" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1179" />
+      <location filename="../spex_qgis/dock.py" line="1181" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1184" />
+      <location filename="../spex_qgis/dock.py" line="1186" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1195" />
+      <location filename="../spex_qgis/dock.py" line="1197" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1216" />
+      <location filename="../spex_qgis/dock.py" line="1218" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1222" />
+      <location filename="../spex_qgis/dock.py" line="1224" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1223" />
+      <location filename="../spex_qgis/dock.py" line="1225" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1224" />
+      <location filename="../spex_qgis/dock.py" line="1226" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1232" />
+      <location filename="../spex_qgis/dock.py" line="1234" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1257" />
+      <location filename="../spex_qgis/dock.py" line="1259" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1265" />
+      <location filename="../spex_qgis/dock.py" line="1267" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1279" />
+      <location filename="../spex_qgis/dock.py" line="1281" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1301" />
+      <location filename="../spex_qgis/dock.py" line="1303" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1310" />
+      <location filename="../spex_qgis/dock.py" line="1312" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1316" />
+      <location filename="../spex_qgis/dock.py" line="1318" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -904,17 +904,17 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="301" />
+      <location filename="../spex_qgis/layers.py" line="319" />
       <source>Export to '{}' failed ({}): check the folder is writable.</source>
       <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="395" />
+      <location filename="../spex_qgis/layers.py" line="421" />
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="357" />
+      <location filename="../spex_qgis/layers.py" line="429" />
       <source>Shapefiles have no layer description: the run's explanation is written to {}.</source>
       <translation>Shapefile 没有图层描述：本次运行的说明已写入 {}。</translation>
     </message>

@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qgis python3-qgis python3-gdal gdal-bin python3-venv xvfb xauth qttools5-dev-tools fonts-wqy-microhei)
+# python3-pip: the plugin's installer runs QGIS's own pip. python3-matplotlib and python3-sympy: what a stock
+# QGIS install brings (recommends), among them Debian's sympy 1.11 that must not shadow torch's newer one.
+APT_PACKAGES=(qgis python3-qgis python3-gdal gdal-bin python3-venv python3-pip python3-matplotlib python3-sympy
+  xvfb xauth qttools5-dev-tools fonts-wqy-microhei)
 WANT_EXTRA="${1:-dev}"
 
 missing=()

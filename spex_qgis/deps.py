@@ -153,11 +153,12 @@ def remove_deps_from_sys_path(folder: str | None = None) -> None:
         sys.path.remove(folder)
 
 
-def shadowed_modules(folder: str | None = None) -> List[str]:
+def shadowed_modules(folder: str | None = None, used: Sequence[str] | None = None) -> List[str]:
     """Top-level modules already imported from elsewhere although the deps folder has its own copy.
 
     They were imported before the folder went on ``sys.path`` (by QGIS or another plugin); torch would get
-    the old copy, so only a QGIS restart helps. Empty when all is well.
+    the old copy, so only a QGIS restart helps. ``used``: only these names count (what the import check saw
+    the engine take from the folder); by default every package in the folder. Empty when all is well.
     """
     folder = folder or deps_folder()
     if not os.path.isdir(folder):
@@ -172,6 +173,8 @@ def shadowed_modules(folder: str | None = None) -> List[str]:
         ):
             continue
         names.add(entry[:-3] if entry.endswith(".py") else entry)
+    if used is not None:
+        names &= set(used)
     found = []
     for name in sorted(names):
         module = sys.modules.get(name)
@@ -589,15 +592,15 @@ def spex_engine_status(refresh: bool = False) -> Tuple[bool, str]:
             ["too old: " + ", ".join(old)] if old else []
         )
         return False, f"SPEX engine unavailable ({'; '.join(problems)}): {fix}"
-    stale = shadowed_modules()
+    check = engine_check(refresh=refresh)
+    if not check.get("ok"):
+        return False, f"SPEX engine unavailable: {_describe_error(check.get('error') or {})}: {fix}"
+    stale = shadowed_modules(used=check.get("deps_modules"))
     if stale:
         return False, (
             f"SPEX engine needs a QGIS restart: {', '.join(stale)} was imported before the plugin's package "
             "folder was added"
         )
-    check = engine_check(refresh=refresh)
-    if not check.get("ok"):
-        return False, f"SPEX engine unavailable: {_describe_error(check.get('error') or {})}: {fix}"
     return True, "SPEX engine ready: " + runtime_summary(check)
 
 

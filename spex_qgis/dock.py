@@ -874,7 +874,9 @@ class SpexDockWidget(QgsDockWidget):
                 "No config.json in this folder: pick the SPEX checkpoint folder."
             )
         elif spex:
-            text = self.tr("SPEX model ready.")
+            from .deps import engine_status_line  # the runtime and device the import check found
+
+            text = self.tr("SPEX model ready.") + " " + engine_status_line()
         else:
             text = self.tr("Spectral indices: fast, no model needed.")
         self.engine_status.setText(text)

@@ -30,6 +30,10 @@ from typing import Dict, List, Sequence
 
 CHECK_PREFIX = "SPEX-CHECK "
 CHECK_MODULES = ("torch", "transformers", "safetensors", "tokenizers", "onnxruntime", "onnx")
+PIP_MISSING_FIX = (
+    "install it for QGIS's Python (Debian/Ubuntu: sudo apt install python3-pip; "
+    "OSGeo4W: the python3-pip package in the OSGeo4W setup; macOS bundle: python3 -m ensurepip)"
+)
 PIP_TIMEOUT_S = "15"  # per socket operation: an unreachable index fails fast instead of retrying minutes
 
 # Run in the child interpreter by check_imports(); the argument is a JSON file {"path": [...], "deps": DIR}.
@@ -70,6 +74,8 @@ try:
     if out["error"] is None:
         import onnxruntime, torch
         out["ort_providers"] = list(onnxruntime.get_available_providers())
+        out["deps_modules"] = sorted({n.split(".")[0] for n, m in list(sys.modules.items())
+                                      if m is not None and getattr(m, "__file__", None) and where(m)[1]})
         out["cuda"] = bool(torch.cuda.is_available())
         out["gpu_name"] = torch.cuda.get_device_name(0) if out["cuda"] else None
         out["ok"] = not (numpy is not None and out["numpy"]["in_deps"])
@@ -225,6 +231,9 @@ def install(
     index_options: Sequence[str] = (),
 ) -> int:
     """Steps 1-3 of the module docstring; prints progress and ends with the ``SPEX-CHECK`` line."""
+    if subprocess.call([python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL) != 0:
+        print(f"{python} has no pip: {PIP_MISSING_FIX}", flush=True)
+        return 1
     os.makedirs(target, exist_ok=True)
     uninstall_from_target(target, ["numpy"])  # an older plugin version put a second numpy there
     env = dict(os.environ)

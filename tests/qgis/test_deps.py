@@ -417,6 +417,8 @@ def test_shadowed_modules_names_what_was_imported_too_early(tmp_path, monkeypatc
     module.__file__ = str(early)
     monkeypatch.setitem(sys.modules, "spexshadow", module)
     assert deps.shadowed_modules(str(folder)) == ["spexshadow"]
+    assert deps.shadowed_modules(str(folder), used=["spexshadow", "torch"]) == ["spexshadow"]
+    assert deps.shadowed_modules(str(folder), used=["torch"]) == []  # the engine does not import it
     module.__file__ = str(folder / "spexshadow" / "__init__.py")
     assert deps.shadowed_modules(str(folder)) == []
 
@@ -442,3 +444,64 @@ def test_check_is_cached_by_path_and_versions(tmp_path, monkeypatch):
     _fake_dist(folder, "spexnew", "1.0", {"spexnew.py": ""})  # something was installed: check again
     deps.engine_check(str(folder))
     assert len(calls) == 2
+
+
+def test_installer_without_pip_says_how_to_get_it(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'No module named pip' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from spex_qgis import installer; "
+            f"sys.exit(installer.install({str(fake)!r}, {str(tmp_path / 't')!r}, 'c.txt', ['torch'], []))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "has no pip: install it for QGIS's Python" in proc.stdout
+    assert not (tmp_path / "t").exists()
+
+
+def test_dock_engine_line_shows_runtime_and_device_from_the_check(qgis_app, qgis_iface, tmp_path):
+    from spex_qgis import settings
+    from spex_qgis.dock import SpexDockWidget
+
+    available, reason = deps.spex_engine_status()
+    assert available, reason
+    settings.clear_all()
+    dock = SpexDockWidget(qgis_iface)
+    try:
+        dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spex"))
+        (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+        dock.model_widget.setFilePath(str(tmp_path))
+        text = dock.engine_status.text()
+        assert text.endswith(deps.runtime_summary(deps.engine_check()))
+        assert "vision encoder on ONNX Runtime" in text and ", device " in text and "torch 2.13.0" in text
+    finally:
+        dock.unload()
+        settings.clear_all()
+
+
+def test_release_runtime_frees_the_cached_model(tmp_path, monkeypatch):
+    import gc
+    import weakref
+
+    pytest.importorskip("torch")
+    from model_runtime.engines import spex_engine
+    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from spex_qgis.plugin import drop_plugin_modules, release_runtime
+
+    monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")  # no ONNX export needed to hold a model
+    model_dir = write_checkpoint(str(tmp_path / "tiny"), tiny=True, seed=0)
+    loaded = spex_engine.load_model(model_dir, "cpu")
+    model = weakref.ref(loaded.model)
+    del loaded
+    gc.collect()
+    assert model() is not None  # the runtime keeps it between runs
+    release_runtime()
+    assert model() is None
+    assert drop_plugin_modules() == []  # a source checkout: the runtime is the developer's, it stays
+    assert "model_runtime.engines.spex_engine" in sys.modules

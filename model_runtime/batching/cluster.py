@@ -93,10 +93,8 @@ def batch_client(
         raise SpexInputError(f"--workers {workers} is invalid: use 1 or more (or leave it out)")
     threads = int(threads_per_worker) if threads_per_worker else 1
     serve = dashboard and _dashboard_available()
-    kwargs = dict(
-        dashboard_address=":0" if serve else None,
-        silence_logs=logging.ERROR,
-    )
+    # a free port, never the fixed 8787: several batches (or users) may run on one machine
+    kwargs = dict(dashboard_address=":0", silence_logs=logging.ERROR)
     if processes:
         cluster = LocalCluster(n_workers=count, threads_per_worker=threads, processes=True, **kwargs)
     else:  # threads of this process (inside QGIS: no worker process may start another QGIS)
@@ -105,7 +103,17 @@ def batch_client(
         client = Client(cluster)
         try:
             yield client, count, client.dashboard_link if serve else None
+        except BaseException:
+            _quiet_shutdown()
+            raise
         finally:
             client.close()
     finally:
         cluster.close()
+
+
+def _quiet_shutdown() -> None:
+    """After Ctrl-C the workers are stopped mid-task: the comms they drop are expected, so dask's and
+    tornado's logged tracebacks about them would only hide the one-line message."""
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)

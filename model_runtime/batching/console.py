@@ -21,7 +21,7 @@ class RichReporter(BatchReporter):
     def __init__(self, stream=None):
         from rich.console import Console
 
-        self.console = Console(file=stream or sys.stderr, highlight=False)
+        self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.progress = None
         self.task = None
         self.failed = 0

@@ -82,8 +82,8 @@ def _read_list(path: str) -> List[str]:
 
 def resolve_inputs(inputs, pattern: Optional[str] = None, recursive: bool = False) -> List[str]:
     """Absolute raster paths for ``inputs`` (see :class:`~model_runtime.batching.BatchRequest`), in a stable
-    order, without duplicates. Paths that do not exist are kept: the batch reports them as failed items.
-    Raises SpexInputError when nothing at all matches."""
+    order, without duplicates. A listed path that does not exist is kept: the batch reports it as a failed
+    item. Raises SpexInputError when nothing matches or none of the paths exists."""
     patterns = tuple(p.strip() for p in pattern.split(";") if p.strip()) if pattern else DEFAULT_PATTERNS
     given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     paths: List[str] = []
@@ -108,6 +108,9 @@ def resolve_inputs(inputs, pattern: Optional[str] = None, recursive: bool = Fals
             f"no raster found in {shown} (patterns {';'.join(patterns)}): check the folder, glob or list, "
             "or pass --pattern"
         )
+    if not any(os.path.exists(p) for p in unique):
+        shown = unique[0] if len(unique) == 1 else f"{unique[0]} and {len(unique) - 1} more"
+        raise SpexInputError(f"input {shown} does not exist: check the path(s)")
     return unique
 
 

@@ -64,6 +64,13 @@ def _plan(request: BatchRequest, output_dir: str, manifest: Manifest):
     prompts = request.prompt_list()
     if not prompts or not all(p.strip() for p in prompts):
         raise SpexInputError('no prompt given: pass --prompt "extract the water bodies" (once per prompt)')
+    from ..prompts import parse_prompt
+    from ..request import ENGINES
+
+    for prompt in prompts:  # the same for every item: a bad one is the request's error, not 1000 failures
+        parse_prompt(prompt, request.language)
+    if request.engine not in ENGINES:
+        raise SpexInputError(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
     options = request.extract_options()
     records: List[ItemRecord] = []
     requests: Dict[str, Any] = {}
@@ -235,6 +242,8 @@ def run_batch(
     todo: List[ItemRecord] = []
     skipped = 0
     for record in records:
+        previous = manifest.items.get(record.item_id)
+        record.attempts = previous.attempts if previous is not None else 0
         if record.status == "failed":  # failed while planning (e.g. a raster that cannot be chunked)
             continue
         if manifest.is_finished(record):

@@ -5,6 +5,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from .. import resource_path
+from .batch_algorithm import SpexBatchAlgorithm
 from .extract_algorithm import SpexExtractAlgorithm
 
 
@@ -34,6 +35,7 @@ class SpexProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         """Register the provider's algorithms."""
         self.addAlgorithm(SpexExtractAlgorithm())
+        self.addAlgorithm(SpexBatchAlgorithm())
 
     def supportedOutputVectorLayerExtensions(self):
         """The vector formats the runtime writes (GeoPackage first: the default)."""

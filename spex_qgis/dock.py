@@ -131,6 +131,21 @@ class SpexDockWidget(QgsDockWidget):
         """Translate ``text`` in the context ``SpexDockWidget`` (see i18n/)."""
         return QCoreApplication.translate("SpexDockWidget", text)
 
+    def ui_language(self) -> str:
+        """The QGIS UI locale (``zh-Hans``, ``en_US``...): runtime messages are shown in it if translated."""
+        try:
+            from .plugin import qgis_locale
+
+            return qgis_locale()
+        except ImportError:
+            return "en"
+
+    def localize(self, message: str) -> str:
+        """A runtime message (error, progress stage) in the UI language (see model_runtime.messages)."""
+        from model_runtime.messages import localize
+
+        return localize(message, self.ui_language())
+
     @staticmethod
     def _icon(name: str):
         return QgsApplication.getThemeIcon(name)
@@ -969,7 +984,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(state)
         except SpexInputError as exc:
-            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.status_label.setText(self.tr("Not run: {}").format(self.localize(str(exc))))
             self.show_error(str(exc))
             return None
         existing = result_layers.existing_files(request.output) if state.output_mode == "file" else []
@@ -985,7 +1000,7 @@ class SpexDockWidget(QgsDockWidget):
         task = SpexExtractTask(request, temporary_output=temporary)
         # QgsTask emits progressChanged on the worker thread: queue it to the GUI thread.
         task.progressChanged.connect(self._on_progress, Qt.QueuedConnection)
-        task.progressMessage.connect(self.status_label.setText, Qt.QueuedConnection)
+        task.progressMessage.connect(self._on_progress_message, Qt.QueuedConnection)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self._on_failed)
         task.cancelled.connect(self._on_cancelled)
@@ -1003,7 +1018,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(self.panel_state())
         except SpexInputError as exc:
-            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.status_label.setText(self.tr("Not run: {}").format(self.localize(str(exc))))
             self.show_error(str(exc))
             return None
         mask_path = os.path.splitext(request.output)[0] + "_preview.tif"
@@ -1053,6 +1068,10 @@ class SpexDockWidget(QgsDockWidget):
         self._preview_done()
         self.progress.setValue(0)
         self.status_label.setText(self.tr("Cancelled: nothing was written."))
+
+    def _on_progress_message(self, message: str) -> None:
+        if self.task is not None:  # a late queued stage must not overwrite the final state
+            self.status_label.setText(self.localize(message))
 
     def _on_progress(self, value: float) -> None:
         if (
@@ -1136,6 +1155,7 @@ class SpexDockWidget(QgsDockWidget):
     def _show_failed(self, message: str) -> None:
         """The failed state replaces the previous result in the panel (status and explanation)."""
         self.progress.setValue(0)
+        message = self.localize(message)
         self.status_label.setText(self.tr("Failed: {}").format(message))
         self.explanation.setHtml(
             f"<p><b>{html.escape(self.tr('The extraction failed.'))}</b></p><p>{html.escape(message)}</p>"
@@ -1164,7 +1184,8 @@ class SpexDockWidget(QgsDockWidget):
             self._status_items.append(current)
 
     def show_error(self, message: str) -> None:
-        """One-line error in the QGIS message bar (and the errorOccurred signal)."""
+        """One-line error in the QGIS message bar (and the errorOccurred signal), in the UI language."""
+        message = self.localize(message)
         self.notify(message, Qgis.Critical, 10)
         self.errorOccurred.emit(message)
 

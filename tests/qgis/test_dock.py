@@ -437,6 +437,16 @@ def test_empty_result_adds_no_layer(dock, qgis_iface):
     assert "Nothing found" in dock.explanation.toPlainText()
 
 
+def test_runtime_errors_follow_the_ui_language(dock, qgis_iface, monkeypatch):
+    monkeypatch.setattr(dock, "ui_language", lambda: "zh-Hans")
+    type_prompt(dock, "extract the unicorns")
+    dock.run_button.click()
+    wait_finished(dock)
+    (shown,) = messages(qgis_iface, Qgis.Critical)
+    assert "提示词" in shown and "水体" in shown and "ask for" not in shown
+    assert "提示词" in dock.status_label.text() and "提示词" in dock.explanation.toPlainText()
+
+
 def test_errors_go_to_message_bar(dock, qgis_iface):
     errors = []
     dock.errorOccurred.connect(errors.append)

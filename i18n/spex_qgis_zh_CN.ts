@@ -62,600 +62,680 @@
       <translation>SPEX — 提示词提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="157" />
+      <location filename="../spex_qgis/dock.py" line="172" />
       <source>A multispectral raster (3 or more bands) read from a file</source>
       <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="158" />
+      <location filename="../spex_qgis/dock.py" line="173" />
       <source>Raster</source>
       <translation>栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="160" />
+      <location filename="../spex_qgis/dock.py" line="175" />
       <source>Sensor preset that decides which band is which</source>
       <translation>决定各波段含义的传感器预设</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="161" />
+      <location filename="../spex_qgis/dock.py" line="176" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="165" />
+      <location filename="../spex_qgis/dock.py" line="180" />
       <source>Bands</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="169" />
+      <location filename="../spex_qgis/dock.py" line="184" />
       <source>Role</source>
       <translation>角色</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="169" />
+      <location filename="../spex_qgis/dock.py" line="184" />
       <source>Band</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="175" />
+      <location filename="../spex_qgis/dock.py" line="190" />
       <source>Reset to detected</source>
       <translation>恢复为自动检测结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="179" />
+      <location filename="../spex_qgis/dock.py" line="194" />
       <source>Band mapping</source>
       <translation>波段映射</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="181" />
+      <location filename="../spex_qgis/dock.py" line="196" />
       <source>Input</source>
       <translation>输入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="187" />
+      <location filename="../spex_qgis/dock.py" line="202" />
       <source>e.g. extract the water bodies / 提取水体</source>
       <translation>例如：提取水体 / extract the water bodies</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="192" />
+      <location filename="../spex_qgis/dock.py" line="207" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="197" />
+      <location filename="../spex_qgis/dock.py" line="212" />
       <source>Whole layer</source>
       <translation>整个图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="198" />
+      <location filename="../spex_qgis/dock.py" line="213" />
       <source>Current map extent</source>
       <translation>当前地图范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="199" />
+      <location filename="../spex_qgis/dock.py" line="214" />
       <source>Draw a rectangle</source>
       <translation>绘制矩形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="200" />
+      <location filename="../spex_qgis/dock.py" line="215" />
       <source>Draw a polygon</source>
       <translation>绘制多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="201" />
+      <location filename="../spex_qgis/dock.py" line="216" />
       <source>Selected features of a layer</source>
       <translation>图层中的选中要素</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="214" />
+      <location filename="../spex_qgis/dock.py" line="229" />
       <source>Draw</source>
       <translation>绘制</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="217" />
+      <location filename="../spex_qgis/dock.py" line="232" />
       <source>Draw the area on the map</source>
       <translation>在地图上绘制区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="220" />
+      <location filename="../spex_qgis/dock.py" line="235" />
       <source>Clear the drawn area</source>
       <translation>清除绘制的区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="234" />
+      <location filename="../spex_qgis/dock.py" line="249" />
       <source>Area of interest</source>
       <translation>感兴趣区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="241" />
+      <location filename="../spex_qgis/dock.py" line="256" />
       <source>Spectral indices (no model)</source>
       <translation>光谱指数（无需模型）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="243" />
+      <location filename="../spex_qgis/dock.py" line="258" />
       <source>SPEX vision-language model</source>
       <translation>SPEX 视觉-语言模型</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="246" />
+      <location filename="../spex_qgis/dock.py" line="261" />
       <source>SPEX model folder</source>
       <translation>SPEX 模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="255" />
+      <location filename="../spex_qgis/dock.py" line="270" />
       <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
       <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="256" />
+      <location filename="../spex_qgis/dock.py" line="271" />
       <source>fp32 — exact</source>
       <translation>fp32 — 精确</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="257" />
+      <location filename="../spex_qgis/dock.py" line="272" />
       <source>int8 — faster on CPU, less exact</source>
       <translation>int8 — CPU 上更快，精度略低</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="258" />
+      <location filename="../spex_qgis/dock.py" line="273" />
       <source>bf16 — GPU</source>
       <translation>bf16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="259" />
+      <location filename="../spex_qgis/dock.py" line="274" />
       <source>fp16 — GPU</source>
       <translation>fp16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="265" />
+      <location filename="../spex_qgis/dock.py" line="280" />
       <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
       <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="273" />
+      <location filename="../spex_qgis/dock.py" line="288" />
       <source>Install dependencies…</source>
       <translation>安装依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="277" />
-      <location filename="../spex_qgis/dock.py" line="283" />
+      <location filename="../spex_qgis/dock.py" line="292" />
+      <location filename="../spex_qgis/dock.py" line="298" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="278" />
+      <location filename="../spex_qgis/dock.py" line="293" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="279" />
+      <location filename="../spex_qgis/dock.py" line="294" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="280" />
+      <location filename="../spex_qgis/dock.py" line="295" />
       <source>Precision</source>
       <translation>精度</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="287" />
+      <location filename="../spex_qgis/dock.py" line="302" />
       <source>Temporary layer</source>
       <translation>临时图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="288" />
+      <location filename="../spex_qgis/dock.py" line="303" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="297" />
+      <location filename="../spex_qgis/dock.py" line="312" />
       <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
       <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="299" />
+      <location filename="../spex_qgis/dock.py" line="314" />
       <source>Save the extracted polygons</source>
       <translation>保存提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="305" />
+      <location filename="../spex_qgis/dock.py" line="320" />
       <source>Output</source>
       <translation>输出</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="308" />
+      <location filename="../spex_qgis/dock.py" line="323" />
       <source>Run</source>
       <translation>运行</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="311" />
+      <location filename="../spex_qgis/dock.py" line="326" />
       <source>Cancel</source>
       <translation>取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="313" />
+      <location filename="../spex_qgis/dock.py" line="328" />
       <source>Preview</source>
       <translation>预览</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="315" />
+      <location filename="../spex_qgis/dock.py" line="330" />
       <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
       <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="339" />
+      <location filename="../spex_qgis/dock.py" line="354" />
       <source>The explanation of the last result appears here.</source>
       <translation>最近一次结果的解释将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="340" />
+      <location filename="../spex_qgis/dock.py" line="355" />
       <source>Export…</source>
       <translation>导出…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="342" />
+      <location filename="../spex_qgis/dock.py" line="357" />
       <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
       <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="348" />
+      <location filename="../spex_qgis/dock.py" line="363" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="368" />
+      <location filename="../spex_qgis/dock.py" line="383" />
       <source>Class default</source>
       <translation>类别默认值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="377" />
+      <location filename="../spex_qgis/dock.py" line="392" />
       <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
       <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="386" />
+      <location filename="../spex_qgis/dock.py" line="401" />
       <source>Fixed (class default or the value above)</source>
       <translation>固定（类别默认值或上面的数值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="387" />
+      <location filename="../spex_qgis/dock.py" line="402" />
       <source>Automatic from this scene (Otsu)</source>
       <translation>根据本景自动确定（Otsu）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="393" />
+      <location filename="../spex_qgis/dock.py" line="408" />
       <source>Polygons smaller than this are dropped (0: keep all)</source>
       <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="398" />
+      <location filename="../spex_qgis/dock.py" line="413" />
       <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
       <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="403" />
+      <location filename="../spex_qgis/dock.py" line="418" />
       <source>Threshold</source>
       <translation>阈值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="404" />
+      <location filename="../spex_qgis/dock.py" line="419" />
       <source>Method</source>
       <translation>方法</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="405" />
+      <location filename="../spex_qgis/dock.py" line="420" />
       <source>Minimum area</source>
       <translation>最小面积</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="406" />
+      <location filename="../spex_qgis/dock.py" line="421" />
       <source>Simplify</source>
       <translation>简化</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="407" />
+      <location filename="../spex_qgis/dock.py" line="422" />
       <source>Threshold and filters</source>
       <translation>阈值与过滤</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="538" />
+      <location filename="../spex_qgis/dock.py" line="553" />
       <source>GDAL cannot open this raster</source>
       <translation>GDAL 无法打开此栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="570" />
+      <location filename="../spex_qgis/dock.py" line="583" />
+      <source>coastal aerosol</source>
+      <translation>海岸气溶胶</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="584" />
+      <source>blue</source>
+      <translation>蓝</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="585" />
+      <source>green</source>
+      <translation>绿</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="586" />
+      <source>red</source>
+      <translation>红</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="587" />
+      <source>red edge 1</source>
+      <translation>红边 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="588" />
+      <source>red edge 2</source>
+      <translation>红边 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="589" />
+      <source>red edge 3</source>
+      <translation>红边 3</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="590" />
+      <source>NIR</source>
+      <translation>近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="591" />
+      <source>narrow NIR</source>
+      <translation>窄近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="592" />
+      <source>water vapour</source>
+      <translation>水汽</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="593" />
+      <source>cirrus</source>
+      <translation>卷云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="594" />
+      <source>SWIR 1</source>
+      <translation>短波红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="595" />
+      <source>SWIR 2</source>
+      <translation>短波红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="596" />
+      <source>thermal 1</source>
+      <translation>热红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="597" />
+      <source>thermal 2</source>
+      <translation>热红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="598" />
+      <source>panchromatic</source>
+      <translation>全色</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="607" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="607" />
+      <location filename="../spex_qgis/dock.py" line="644" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="610" />
+      <location filename="../spex_qgis/dock.py" line="647" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="668" />
+      <location filename="../spex_qgis/dock.py" line="705" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="672" />
+      <location filename="../spex_qgis/dock.py" line="709" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="673" />
+      <location filename="../spex_qgis/dock.py" line="710" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="676" />
+      <location filename="../spex_qgis/dock.py" line="713" />
       <source>{} bands</source>
       <translation>{} 个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="681" />
+      <location filename="../spex_qgis/dock.py" line="718" />
       <source>Not used: {}</source>
       <translation>不使用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="735" />
+      <location filename="../spex_qgis/dock.py" line="772" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="737" />
+      <location filename="../spex_qgis/dock.py" line="774" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="805" />
+      <location filename="../spex_qgis/dock.py" line="842" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="808" />
+      <location filename="../spex_qgis/dock.py" line="845" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="809" />
+      <location filename="../spex_qgis/dock.py" line="846" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="811" />
+      <location filename="../spex_qgis/dock.py" line="848" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="814" />
+      <location filename="../spex_qgis/dock.py" line="851" />
       <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
       <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="818" />
+      <location filename="../spex_qgis/dock.py" line="855" />
       <source>(partly outside the raster: only the overlap is processed)</source>
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="869" />
+      <location filename="../spex_qgis/dock.py" line="906" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="871" />
+      <location filename="../spex_qgis/dock.py" line="908" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="873" />
+      <location filename="../spex_qgis/dock.py" line="910" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="877" />
+      <location filename="../spex_qgis/dock.py" line="914" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="879" />
+      <location filename="../spex_qgis/dock.py" line="916" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="895" />
+      <location filename="../spex_qgis/dock.py" line="932" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="918" />
+      <location filename="../spex_qgis/dock.py" line="955" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="957" />
+      <location filename="../spex_qgis/dock.py" line="994" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="958" />
+      <location filename="../spex_qgis/dock.py" line="995" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="972" />
-      <location filename="../spex_qgis/dock.py" line="1006" />
+      <location filename="../spex_qgis/dock.py" line="1009" />
+      <location filename="../spex_qgis/dock.py" line="1043" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="978" />
+      <location filename="../spex_qgis/dock.py" line="1015" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="994" />
+      <location filename="../spex_qgis/dock.py" line="1031" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1019" />
+      <location filename="../spex_qgis/dock.py" line="1056" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1035" />
+      <location filename="../spex_qgis/dock.py" line="1072" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1042" />
+      <location filename="../spex_qgis/dock.py" line="1079" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1055" />
-      <location filename="../spex_qgis/dock.py" line="1148" />
+      <location filename="../spex_qgis/dock.py" line="1092" />
+      <location filename="../spex_qgis/dock.py" line="1190" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1067" />
+      <location filename="../spex_qgis/dock.py" line="1108" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1098" />
+      <location filename="../spex_qgis/dock.py" line="1139" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1109" />
+      <location filename="../spex_qgis/dock.py" line="1150" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1121" />
+      <location filename="../spex_qgis/dock.py" line="1162" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1125" />
+      <location filename="../spex_qgis/dock.py" line="1166" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1139" />
+      <location filename="../spex_qgis/dock.py" line="1181" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1141" />
+      <location filename="../spex_qgis/dock.py" line="1183" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1149" />
+      <location filename="../spex_qgis/dock.py" line="1191" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1174" />
+      <location filename="../spex_qgis/dock.py" line="1217" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1175" />
+      <location filename="../spex_qgis/dock.py" line="1218" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1176" />
+      <location filename="../spex_qgis/dock.py" line="1219" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1177" />
+      <location filename="../spex_qgis/dock.py" line="1220" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1178" />
+      <location filename="../spex_qgis/dock.py" line="1221" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1179" />
+      <location filename="../spex_qgis/dock.py" line="1222" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1184" />
+      <location filename="../spex_qgis/dock.py" line="1227" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1195" />
+      <location filename="../spex_qgis/dock.py" line="1238" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1216" />
+      <location filename="../spex_qgis/dock.py" line="1259" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1222" />
+      <location filename="../spex_qgis/dock.py" line="1265" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1223" />
+      <location filename="../spex_qgis/dock.py" line="1266" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1224" />
+      <location filename="../spex_qgis/dock.py" line="1267" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1232" />
+      <location filename="../spex_qgis/dock.py" line="1275" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1257" />
+      <location filename="../spex_qgis/dock.py" line="1300" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1265" />
+      <location filename="../spex_qgis/dock.py" line="1308" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1279" />
+      <location filename="../spex_qgis/dock.py" line="1322" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1301" />
+      <location filename="../spex_qgis/dock.py" line="1344" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1310" />
+      <location filename="../spex_qgis/dock.py" line="1353" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1316" />
+      <location filename="../spex_qgis/dock.py" line="1359" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -821,22 +901,22 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="379" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="377" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="440" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="438" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="446" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="444" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="455" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="453" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>

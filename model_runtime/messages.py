@@ -191,12 +191,53 @@ ZH: Dict[str, str] = {
         "预览文件夹 {0} 不存在：请创建该文件夹或选择其他路径"
     ),
     "{} already exists: choose another name or allow overwriting": "{0} 已存在：请选择其他名称或允许覆盖",
+    # sensor presets (bands.SENSOR_PRESETS titles), shown in the panel's sensor list
+    "Sentinel-2 MSI L1C, 13 bands B01..B12 with B8A and B10": (
+        "Sentinel-2 MSI L1C，13 个波段 B01..B12，含 B8A 和 B10"
+    ),
+    "Sentinel-2 MSI L2A, 12 bands B01..B12 with B8A (no B10)": (
+        "Sentinel-2 MSI L2A，12 个波段 B01..B12，含 B8A（无 B10）"
+    ),
+    "Sentinel-2 10-band stack B02-B08, B8A, B11, B12 (10 + 20 m)": (
+        "Sentinel-2 10 波段叠加 B02-B08、B8A、B11、B12（10 米 + 20 米）"
+    ),
+    "Sentinel-2 10 m stack B02, B03, B04, B08 (blue, green, red, NIR)": (
+        "Sentinel-2 10 米叠加 B02、B03、B04、B08（蓝、绿、红、近红外）"
+    ),
+    "Landsat 8/9 OLI/TIRS Collection 2 Level-1, 11 bands B1..B11": (
+        "Landsat 8/9 OLI/TIRS Collection 2 一级产品，11 个波段 B1..B11"
+    ),
+    "Landsat 8/9 Collection 2 Level-2 surface reflectance SR_B1..SR_B7": (
+        "Landsat 8/9 Collection 2 二级地表反射率 SR_B1..SR_B7"
+    ),
+    "Landsat 5 TM / 7 ETM+ Level-1, bands B1..B7 (B6 thermal)": (
+        "Landsat 5 TM / 7 ETM+ 一级产品，波段 B1..B7（B6 为热红外）"
+    ),
+    "Landsat 4-7 Collection 2 Level-2 surface reflectance SR_B1-5, SR_B7": (
+        "Landsat 4-7 Collection 2 二级地表反射率 SR_B1-5、SR_B7"
+    ),
+    "4-band aerial red, green, blue, NIR (NAIP order)": "4 波段航空影像：红、绿、蓝、近红外（NAIP 顺序）",
+    "3-band true colour red, green, blue": "3 波段真彩色：红、绿、蓝",
+    "6-band blue, green, red, NIR, SWIR1, SWIR2 stack (sensor unknown)": (
+        "6 波段叠加：蓝、绿、红、近红外、短波红外1、短波红外2（传感器未知）"
+    ),
     # progress stages shown under the panel's progress bar
     "opening raster": "正在打开栅格",
     "raster opened": "栅格已打开",
     "describing regions": "正在描述区域",
     "done": "完成",
     "preview ready": "预览已就绪",
+    "writing polygons": "正在写出多边形",
+    "histogram for Otsu": "正在计算 Otsu 直方图",
+    "classifying pixels": "正在分类像元",
+    "cleaning mask": "正在清理掩膜",
+    "mask ready": "掩膜已就绪",
+    "tracing polygons": "正在追踪多边形",
+    "cleaning polygons": "正在清理多边形",
+    "{} polygons": "{0} 个多边形",
+    "computing the composite stretch": "正在计算合成拉伸",
+    "loading the SPEX model": "正在加载 SPEX 模型",
+    "SPEX tile {}/{}": "SPEX 瓦片 {0}/{1}",
 }
 
 

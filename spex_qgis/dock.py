@@ -568,15 +568,37 @@ class SpexDockWidget(QgsDockWidget):
 
         return tuple(BAND_ROLES)
 
-    @staticmethod
-    def _sensor_title(name: str | None) -> str:
-        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), else the id."""
+    def _sensor_title(self, name: str | None) -> str:
+        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), in the UI language."""
         try:
             from model_runtime.bands import SENSOR_PRESETS
 
-            return SENSOR_PRESETS[name].title if name in SENSOR_PRESETS else (name or "")
+            return self.localize(SENSOR_PRESETS[name].title) if name in SENSOR_PRESETS else (name or "")
         except ImportError:
             return name or ""
+
+    def _role_label(self, role: str) -> str:
+        """A band role as the user reads it (the runtime's role id in brackets when translated)."""
+        labels = {
+            "coastal": self.tr("coastal aerosol"),
+            "blue": self.tr("blue"),
+            "green": self.tr("green"),
+            "red": self.tr("red"),
+            "rededge1": self.tr("red edge 1"),
+            "rededge2": self.tr("red edge 2"),
+            "rededge3": self.tr("red edge 3"),
+            "nir": self.tr("NIR"),
+            "nir08": self.tr("narrow NIR"),
+            "watervapour": self.tr("water vapour"),
+            "cirrus": self.tr("cirrus"),
+            "swir1": self.tr("SWIR 1"),
+            "swir2": self.tr("SWIR 2"),
+            "thermal1": self.tr("thermal 1"),
+            "thermal2": self.tr("thermal 2"),
+            "pan": self.tr("panchromatic"),
+        }
+        label = labels.get(role, role)
+        return label if label.replace(" ", "").lower() == role else f"{label} ({role})"
 
     def _fill_sensors(self) -> None:
         self.sensor_combo.blockSignals(True)
@@ -591,7 +613,7 @@ class SpexDockWidget(QgsDockWidget):
         except ImportError:
             names = []
         for name in names:
-            self.sensor_combo.addItem(SENSOR_PRESETS[name].title, name)
+            self.sensor_combo.addItem(self._sensor_title(name), name)
             self.sensor_combo.setItemData(self.sensor_combo.count() - 1, name, Qt.ToolTipRole)
         self.sensor_combo.blockSignals(False)
 
@@ -615,7 +637,7 @@ class SpexDockWidget(QgsDockWidget):
         count = layer.bandCount() if isinstance(layer, QgsRasterLayer) else 0
         self.band_table.setRowCount(len(roles))
         for row, role in enumerate(roles):
-            self.band_table.setCellWidget(row, 0, QLabel(f"  {role}  "))
+            self.band_table.setCellWidget(row, 0, QLabel(f"  {self._role_label(role)}  "))
             combo = QComboBox()
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)

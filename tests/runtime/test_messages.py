@@ -65,6 +65,12 @@ def test_every_runtime_error_has_a_chinese_form():
     assert missing == [], f"add these to model_runtime/messages.py ZH: {missing}"
 
 
+def test_sensor_names_have_a_chinese_form():
+    from model_runtime.bands import SENSOR_PRESETS
+
+    assert [p.title for p in SENSOR_PRESETS.values() if p.title not in ZH] == []
+
+
 @pytest.mark.parametrize("english", sorted(ZH))
 def test_chinese_keeps_every_field_and_is_chinese(english):
     chinese = ZH[english]

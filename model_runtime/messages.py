@@ -221,6 +221,19 @@ ZH: Dict[str, str] = {
     "6-band blue, green, red, NIR, SWIR1, SWIR2 stack (sensor unknown)": (
         "6 波段叠加：蓝、绿、红、近红外、短波红外1、短波红外2（传感器未知）"
     ),
+    # band detection notes (bands.detect_band_roles), shown under the panel's band summary
+    "band {} also looks like {} ({}); band {} kept": "波段 {0} 看起来也是 {1}（{2}）；保留波段 {3}",
+    "preset {} has {} bands, the raster {}: positions not used": (
+        "预设 {0} 有 {1} 个波段，而栅格有 {2} 个：不按波段位置分配角色"
+    ),
+    "sensor {} from metadata; band roles from band names only": (
+        "传感器 {0} 来自元数据；波段角色仅根据波段名称确定"
+    ),
+    "band {} was {}; now {} as mapped by the user": "波段 {0} 原为 {1}；现按用户映射改为 {2}",
+    "{} (band {}) not used, as set by the user": "{0}（波段 {1}）按用户设置不使用",
+    "no band roles detected: map them with --bands, e.g. --bands red=3,nir=4": (
+        "未检测到波段角色：请在“波段映射”中指定（命令行：--bands red=3,nir=4）"
+    ),
     # progress stages shown under the panel's progress bar
     "opening raster": "正在打开栅格",
     "raster opened": "栅格已打开",

@@ -555,10 +555,11 @@ class SpexDockWidget(QgsDockWidget):
                 detection = detect_band_roles(ds, sensor=sensor)
             finally:
                 ds = None
-            notes = detection.notes if isinstance(detection.notes, str) else "; ".join(detection.notes or [])
+            notes = [detection.notes] if isinstance(detection.notes, str) else list(detection.notes or [])
+            notes = "; ".join(self.localize(note) for note in notes)
             return detection.sensor, dict(detection.roles), notes
         except SpexError as exc:
-            return sensor, {}, str(exc)
+            return sensor, {}, self.localize(str(exc))
         except ImportError as exc:  # runtime not installed/complete: mapping stays manual
             QgsMessageLog.logMessage(f"Band detection unavailable: {exc}", LOG_TAG, Qgis.Warning)
             return sensor, {}, ""

@@ -48,7 +48,17 @@ def runtime_error_templates():
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "SpexInputError" and node.args:
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            raised = getattr(node.func, "id", "") == "SpexInputError"
+            # band detection notes are shown under the panel's band summary
+            note = (
+                relative == "bands.py"
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and getattr(node.func.value, "id", "") == "notes"
+            )
+            if raised or note:
                 found.append((f"{relative}:{node.lineno}", _template(node.args[0])))
     return found
 

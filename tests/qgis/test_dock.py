@@ -10,6 +10,7 @@ from osgeo import gdal, ogr
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsCoordinateReferenceSystem,
     QgsExpression,
     QgsExpressionContext,
     QgsGeometry,
@@ -19,7 +20,7 @@ from qgis.core import (
     QgsRenderContext,
     QgsVectorLayer,
 )
-from qgis.gui import QgsCollapsibleGroupBox
+from qgis.gui import QgsCollapsibleGroupBox, QgsMessageBar
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt, QTranslator
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import (
@@ -419,6 +420,28 @@ def test_mask_preview_shows_a_temporary_raster_and_no_polygons(dock, qgis_iface)
     assert preview.width() < raster.width()  # only the drawn area was computed
     assert preview.renderer().type() == "paletted" and "%" in dock.status_label.text()
     assert dock.run_button.isEnabled() and dock.preview_button.isEnabled()
+
+
+def test_area_check_follows_a_crs_change_of_the_raster(dock, qgis_iface):
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    inside = QgsRectangle(extent.center().x(), extent.center().y(), extent.xMaximum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(inside), raster.crs())
+    assert "outside" not in dock.aoi_status.text().lower()
+    # the user fixes a wrongly declared CRS (Layer Properties > Source): the drawn area no longer overlaps
+    raster.setCrs(QgsCoordinateReferenceSystem("EPSG:3035"))
+    assert dock.aoi_status.text().startswith("Outside the raster")
+
+
+def test_failures_replace_each_other_in_the_message_bar(dock, qgis_iface, monkeypatch):
+    bar = QgsMessageBar()
+    monkeypatch.setattr(qgis_iface, "messageBar", lambda: bar)
+    dock.show_error("first problem: fix one")
+    dock.show_error("second problem: fix two")
+    assert (
+        len(bar.items()) == 1 and bar.currentItem().text() == "second problem: fix two"
+    )  # no old error queued
 
 
 def test_empty_result_adds_no_layer(dock, qgis_iface):

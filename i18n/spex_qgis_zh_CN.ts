@@ -353,389 +353,420 @@
       <translation>简化</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="422" />
-      <source>Threshold and filters</source>
-      <translation>阈值与过滤</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="553" />
-      <source>GDAL cannot open this raster</source>
-      <translation>GDAL 无法打开此栅格</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="583" />
-      <source>coastal aerosol</source>
-      <translation>海岸气溶胶</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="584" />
-      <source>blue</source>
-      <translation>蓝</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="585" />
-      <source>green</source>
-      <translation>绿</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="586" />
-      <source>red</source>
-      <translation>红</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="587" />
-      <source>red edge 1</source>
-      <translation>红边 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="588" />
-      <source>red edge 2</source>
-      <translation>红边 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="589" />
-      <source>red edge 3</source>
-      <translation>红边 3</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="590" />
-      <source>NIR</source>
-      <translation>近红外</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="591" />
-      <source>narrow NIR</source>
-      <translation>窄近红外</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="592" />
-      <source>water vapour</source>
-      <translation>水汽</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="593" />
-      <source>cirrus</source>
-      <translation>卷云</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="594" />
-      <source>SWIR 1</source>
-      <translation>短波红外 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="595" />
-      <source>SWIR 2</source>
-      <translation>短波红外 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="596" />
-      <source>thermal 1</source>
-      <translation>热红外 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="597" />
-      <source>thermal 2</source>
-      <translation>热红外 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="598" />
-      <source>panchromatic</source>
-      <translation>全色</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="607" />
+      <location filename="../spex_qgis/dock.py" line="425" />
+      <location filename="../spex_qgis/dock.py" line="628" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="644" />
+      <location filename="../spex_qgis/dock.py" line="434" />
+      <source>How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own</source>
+      <translation>像元值如何换算为反射率；可输入 增益,偏移（例如 0.0001,-0.1）自定义</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="437" />
+      <source>Same as the prompt</source>
+      <translation>与提示词相同</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="438" />
+      <source>English</source>
+      <translation>英文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="439" />
+      <source>Chinese</source>
+      <translation>中文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="440" />
+      <source>Reflectance scaling</source>
+      <translation>反射率缩放</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="441" />
+      <source>Explanation language</source>
+      <translation>解释语言</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="442" />
+      <source>Threshold and filters</source>
+      <translation>阈值与过滤</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="573" />
+      <source>GDAL cannot open this raster</source>
+      <translation>GDAL 无法打开此栅格</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="604" />
+      <source>coastal aerosol</source>
+      <translation>海岸气溶胶</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="605" />
+      <source>blue</source>
+      <translation>蓝</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="606" />
+      <source>green</source>
+      <translation>绿</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="607" />
+      <source>red</source>
+      <translation>红</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="608" />
+      <source>red edge 1</source>
+      <translation>红边 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="609" />
+      <source>red edge 2</source>
+      <translation>红边 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="610" />
+      <source>red edge 3</source>
+      <translation>红边 3</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="611" />
+      <source>NIR</source>
+      <translation>近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="612" />
+      <source>narrow NIR</source>
+      <translation>窄近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="613" />
+      <source>water vapour</source>
+      <translation>水汽</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="614" />
+      <source>cirrus</source>
+      <translation>卷云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="615" />
+      <source>SWIR 1</source>
+      <translation>短波红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="616" />
+      <source>SWIR 2</source>
+      <translation>短波红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="617" />
+      <source>thermal 1</source>
+      <translation>热红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="618" />
+      <source>thermal 2</source>
+      <translation>热红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="619" />
+      <source>panchromatic</source>
+      <translation>全色</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="665" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="647" />
+      <location filename="../spex_qgis/dock.py" line="668" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="705" />
+      <location filename="../spex_qgis/dock.py" line="726" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="709" />
+      <location filename="../spex_qgis/dock.py" line="730" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="710" />
+      <location filename="../spex_qgis/dock.py" line="731" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="713" />
+      <location filename="../spex_qgis/dock.py" line="734" />
       <source>{} bands</source>
       <translation>{} 个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="718" />
+      <location filename="../spex_qgis/dock.py" line="739" />
       <source>Not used: {}</source>
       <translation>不使用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="772" />
+      <location filename="../spex_qgis/dock.py" line="793" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="774" />
+      <location filename="../spex_qgis/dock.py" line="795" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="842" />
+      <location filename="../spex_qgis/dock.py" line="863" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="845" />
+      <location filename="../spex_qgis/dock.py" line="866" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="846" />
+      <location filename="../spex_qgis/dock.py" line="867" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="848" />
+      <location filename="../spex_qgis/dock.py" line="869" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="851" />
+      <location filename="../spex_qgis/dock.py" line="872" />
       <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
       <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="855" />
+      <location filename="../spex_qgis/dock.py" line="876" />
       <source>(partly outside the raster: only the overlap is processed)</source>
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="906" />
+      <location filename="../spex_qgis/dock.py" line="927" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="908" />
+      <location filename="../spex_qgis/dock.py" line="929" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="910" />
+      <location filename="../spex_qgis/dock.py" line="931" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="914" />
+      <location filename="../spex_qgis/dock.py" line="935" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="916" />
+      <location filename="../spex_qgis/dock.py" line="937" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="932" />
+      <location filename="../spex_qgis/dock.py" line="953" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="955" />
+      <location filename="../spex_qgis/dock.py" line="976" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="994" />
+      <location filename="../spex_qgis/dock.py" line="1023" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="995" />
+      <location filename="../spex_qgis/dock.py" line="1024" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1009" />
-      <location filename="../spex_qgis/dock.py" line="1043" />
+      <location filename="../spex_qgis/dock.py" line="1038" />
+      <location filename="../spex_qgis/dock.py" line="1072" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1015" />
+      <location filename="../spex_qgis/dock.py" line="1044" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1031" />
+      <location filename="../spex_qgis/dock.py" line="1060" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1056" />
+      <location filename="../spex_qgis/dock.py" line="1085" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1072" />
+      <location filename="../spex_qgis/dock.py" line="1101" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1079" />
+      <location filename="../spex_qgis/dock.py" line="1108" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1092" />
-      <location filename="../spex_qgis/dock.py" line="1190" />
+      <location filename="../spex_qgis/dock.py" line="1121" />
+      <location filename="../spex_qgis/dock.py" line="1219" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1108" />
+      <location filename="../spex_qgis/dock.py" line="1137" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1139" />
+      <location filename="../spex_qgis/dock.py" line="1168" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1150" />
+      <location filename="../spex_qgis/dock.py" line="1179" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1162" />
+      <location filename="../spex_qgis/dock.py" line="1191" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1166" />
+      <location filename="../spex_qgis/dock.py" line="1195" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1181" />
+      <location filename="../spex_qgis/dock.py" line="1210" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1183" />
+      <location filename="../spex_qgis/dock.py" line="1212" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1191" />
+      <location filename="../spex_qgis/dock.py" line="1220" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1217" />
+      <location filename="../spex_qgis/dock.py" line="1246" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1218" />
+      <location filename="../spex_qgis/dock.py" line="1247" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1219" />
+      <location filename="../spex_qgis/dock.py" line="1248" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1220" />
+      <location filename="../spex_qgis/dock.py" line="1249" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1221" />
+      <location filename="../spex_qgis/dock.py" line="1250" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1222" />
+      <location filename="../spex_qgis/dock.py" line="1251" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1227" />
+      <location filename="../spex_qgis/dock.py" line="1256" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1238" />
+      <location filename="../spex_qgis/dock.py" line="1267" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1259" />
+      <location filename="../spex_qgis/dock.py" line="1288" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1265" />
+      <location filename="../spex_qgis/dock.py" line="1294" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1266" />
+      <location filename="../spex_qgis/dock.py" line="1295" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1267" />
+      <location filename="../spex_qgis/dock.py" line="1296" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1275" />
+      <location filename="../spex_qgis/dock.py" line="1304" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1300" />
+      <location filename="../spex_qgis/dock.py" line="1329" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1308" />
+      <location filename="../spex_qgis/dock.py" line="1337" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1322" />
+      <location filename="../spex_qgis/dock.py" line="1351" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1344" />
+      <location filename="../spex_qgis/dock.py" line="1373" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1353" />
+      <location filename="../spex_qgis/dock.py" line="1382" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1359" />
+      <location filename="../spex_qgis/dock.py" line="1388" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -743,17 +774,17 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="128" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="137" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="132" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="141" />
       <source>Land cover extraction</source>
       <translation>地物提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="164" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="173" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
 Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
@@ -766,157 +797,157 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
 可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="191" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="194" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="185" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="194" />
       <source>extract the water bodies</source>
       <translation>提取水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="188" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="197" />
       <source>Extent</source>
       <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="192" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="201" />
       <source>Area of interest polygons</source>
       <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="200" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="218" />
       <source>SPEX model folder (engine spex)</source>
       <translation>SPEX 模型文件夹（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="217" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="235" />
       <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
       <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="233" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="242" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="239" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="248" />
       <source>Band mapping (e.g. red=3,nir=4)</source>
       <translation>波段映射（例如 red=3,nir=4）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="243" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="252" />
       <source>Index threshold (empty: class default)</source>
       <translation>指数阈值（留空：使用类别默认值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="250" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="259" />
       <source>Threshold method (otsu: from the scene's histogram)</source>
       <translation>阈值方法（otsu：根据本景直方图确定）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="257" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="266" />
       <source>Minimum polygon area (m²)</source>
       <translation>最小多边形面积（m²）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="264" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="273" />
       <source>Simplify tolerance (map units, 0: none)</source>
       <translation>简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="271" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="280" />
       <source>Reflectance scaling (empty: detect)</source>
       <translation>反射率缩放（留空：自动检测）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="277" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="286" />
       <source>Explanation language (auto: the prompt's)</source>
       <translation>解释语言（auto：与提示词相同）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="288" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="297" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="291" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="300" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="292" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="301" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="293" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="294" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="303" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="311" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="306" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="315" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="336" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="354" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="367" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="376" />
       <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="377" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="386" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="438" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="447" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="444" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="453" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="453" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="462" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>

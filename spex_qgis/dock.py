@@ -419,6 +419,26 @@ class SpexDockWidget(QgsDockWidget):
         form.addRow(self.tr("Method"), self.threshold_method_combo)
         form.addRow(self.tr("Minimum area"), self.min_area_spin)
         form.addRow(self.tr("Simplify"), self.simplify_spin)
+        self.scaling_combo = QComboBox()
+        self.scaling_combo.setEditable(True)
+        self.scaling_combo.setInsertPolicy(QComboBox.NoInsert)
+        self.scaling_combo.addItem(self.tr("Auto-detect"), "")
+        try:
+            from model_runtime.scaling import NAMED_SCALINGS
+        except ImportError:
+            NAMED_SCALINGS = {}
+        for name, (_gain, _offset, reason) in NAMED_SCALINGS.items():
+            self.scaling_combo.addItem(name, name)
+            self.scaling_combo.setItemData(self.scaling_combo.count() - 1, reason, Qt.ToolTipRole)
+        self.scaling_combo.setToolTip(
+            self.tr("How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own")
+        )
+        self.language_combo = QComboBox()
+        self.language_combo.addItem(self.tr("Same as the prompt"), "")
+        self.language_combo.addItem(self.tr("English"), "en")
+        self.language_combo.addItem(self.tr("Chinese"), "zh")
+        form.addRow(self.tr("Reflectance scaling"), self.scaling_combo)
+        form.addRow(self.tr("Explanation language"), self.language_combo)
         self.filters_group = self._group(self.tr("Threshold and filters"), form, collapsed=True)
         main.addWidget(self.filters_group)
         self.threshold_default.toggled.connect(lambda on: self.threshold_spin.setEnabled(not on))
@@ -983,10 +1003,18 @@ class SpexDockWidget(QgsDockWidget):
             threshold_method=self.threshold_method_combo.currentData() or "fixed",
             min_area_m2=self.min_area_spin.value(),
             simplify=self.simplify_spin.value(),
+            scaling=self.scaling_value(),
+            language=self.language_combo.currentData() or None,
             output_mode="file" if self.file_radio.isChecked() else "temporary",
             output_path=self.output_widget.filePath(),
             temp_dir=session_temp_dir(),
         )
+
+    def scaling_value(self) -> str:
+        """The chosen scaling name, or the GAIN,OFFSET the user typed ("" = detect)."""
+        text = self.scaling_combo.currentText().strip()
+        index = self.scaling_combo.findText(text)
+        return (self.scaling_combo.itemData(index) or "") if index >= 0 else text
 
     def confirm_overwrite(self, path: str) -> bool:
         """Ask whether ``path`` may be replaced (tests replace this method)."""

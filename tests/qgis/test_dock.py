@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -320,6 +321,9 @@ def test_area_outside_the_raster_is_flagged_when_drawn(dock, qgis_iface):
     assert "km²" in dock.aoi_status.text() and "outside" not in dock.aoi_status.text()
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _cut_off(widget: SpexDockWidget) -> list:
     """Visible controls whose right edge is beyond the scroll area's viewport (hidden to the right)."""
     viewport = widget.scroll.viewport()
@@ -442,6 +446,32 @@ def test_failures_replace_each_other_in_the_message_bar(dock, qgis_iface, monkey
     assert (
         len(bar.items()) == 1 and bar.currentItem().text() == "second problem: fix two"
     )  # no old error queued
+
+
+def test_every_runtime_option_is_in_the_panel(dock, qgis_iface):
+    dock.filters_group.setCollapsed(False)
+    dock.threshold_default.setChecked(False)
+    dock.threshold_spin.setValue(0.15)
+    dock.threshold_method_combo.setCurrentIndex(dock.threshold_method_combo.findData("otsu"))
+    dock.min_area_spin.setValue(300)
+    dock.simplify_spin.setValue(1.5)
+    dock.scaling_combo.setEditText("0.0001,0")
+    dock.language_combo.setCurrentIndex(dock.language_combo.findData("zh"))
+    type_prompt(dock, "extract the vegetation")
+    request = build_request(dock.panel_state())
+    assert (request.threshold, request.threshold_method, request.min_area_m2, request.simplify) == (
+        0.15,
+        "otsu",
+        300.0,
+        1.5,
+    )
+    assert request.scaling == "0.0001,0" and request.language == "zh"
+    dock.scaling_combo.setCurrentIndex(dock.scaling_combo.findData("none"))
+    dock.threshold_default.setChecked(True)
+    dock.threshold_method_combo.setCurrentIndex(0)
+    layer, result = run_prompt(dock, qgis_iface, "extract the vegetation")
+    assert CJK.search(result.explanation)  # an English prompt, explained in Chinese as chosen
+    assert all(f["area_m2"] >= 300 for f in layer.getFeatures())  # the minimum area really applied
 
 
 def test_empty_result_adds_no_layer(dock, qgis_iface):

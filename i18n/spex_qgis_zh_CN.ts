@@ -554,219 +554,219 @@
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="927" />
+      <location filename="../spex_qgis/dock.py" line="932" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="929" />
+      <location filename="../spex_qgis/dock.py" line="934" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="931" />
+      <location filename="../spex_qgis/dock.py" line="936" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="935" />
+      <location filename="../spex_qgis/dock.py" line="940" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="937" />
+      <location filename="../spex_qgis/dock.py" line="942" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="953" />
+      <location filename="../spex_qgis/dock.py" line="958" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="976" />
+      <location filename="../spex_qgis/dock.py" line="981" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1023" />
+      <location filename="../spex_qgis/dock.py" line="1028" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1024" />
+      <location filename="../spex_qgis/dock.py" line="1029" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1038" />
-      <location filename="../spex_qgis/dock.py" line="1072" />
+      <location filename="../spex_qgis/dock.py" line="1043" />
+      <location filename="../spex_qgis/dock.py" line="1077" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1044" />
+      <location filename="../spex_qgis/dock.py" line="1049" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1060" />
+      <location filename="../spex_qgis/dock.py" line="1065" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1085" />
+      <location filename="../spex_qgis/dock.py" line="1090" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1101" />
+      <location filename="../spex_qgis/dock.py" line="1106" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1108" />
+      <location filename="../spex_qgis/dock.py" line="1113" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1121" />
-      <location filename="../spex_qgis/dock.py" line="1219" />
+      <location filename="../spex_qgis/dock.py" line="1126" />
+      <location filename="../spex_qgis/dock.py" line="1224" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1137" />
+      <location filename="../spex_qgis/dock.py" line="1142" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1168" />
+      <location filename="../spex_qgis/dock.py" line="1173" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1179" />
+      <location filename="../spex_qgis/dock.py" line="1184" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1191" />
+      <location filename="../spex_qgis/dock.py" line="1196" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1195" />
+      <location filename="../spex_qgis/dock.py" line="1200" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1210" />
+      <location filename="../spex_qgis/dock.py" line="1215" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1212" />
+      <location filename="../spex_qgis/dock.py" line="1217" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1220" />
+      <location filename="../spex_qgis/dock.py" line="1225" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1246" />
+      <location filename="../spex_qgis/dock.py" line="1251" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1247" />
+      <location filename="../spex_qgis/dock.py" line="1252" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1248" />
+      <location filename="../spex_qgis/dock.py" line="1253" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1249" />
+      <location filename="../spex_qgis/dock.py" line="1254" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1250" />
+      <location filename="../spex_qgis/dock.py" line="1255" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1251" />
+      <location filename="../spex_qgis/dock.py" line="1256" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1256" />
+      <location filename="../spex_qgis/dock.py" line="1261" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1267" />
+      <location filename="../spex_qgis/dock.py" line="1272" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1288" />
+      <location filename="../spex_qgis/dock.py" line="1293" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1294" />
+      <location filename="../spex_qgis/dock.py" line="1299" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1295" />
+      <location filename="../spex_qgis/dock.py" line="1300" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1296" />
+      <location filename="../spex_qgis/dock.py" line="1301" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1304" />
+      <location filename="../spex_qgis/dock.py" line="1309" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1329" />
+      <location filename="../spex_qgis/dock.py" line="1334" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1337" />
+      <location filename="../spex_qgis/dock.py" line="1342" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1351" />
+      <location filename="../spex_qgis/dock.py" line="1356" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1373" />
+      <location filename="../spex_qgis/dock.py" line="1378" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1382" />
+      <location filename="../spex_qgis/dock.py" line="1387" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1388" />
+      <location filename="../spex_qgis/dock.py" line="1393" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -955,52 +955,57 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexLayers</name>
     <message>
-      <location filename="../spex_qgis/layers.py" line="135" />
+      <location filename="../spex_qgis/layers.py" line="82" />
+      <source>SPEX results</source>
+      <translation>SPEX 结果</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="156" />
       <source>The extraction wrote no file: run it again with an output file or a temporary layer.</source>
       <translation>提取没有写出任何文件：请选择输出文件或临时图层后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="141" />
+      <location filename="../spex_qgis/layers.py" line="162" />
       <source>Cannot open the result '{}': check that the file still exists and is readable, then run again.</source>
       <translation>无法打开结果“{}”：请确认该文件仍然存在且可读，然后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="182" />
+      <location filename="../spex_qgis/layers.py" line="203" />
       <source>Cannot open the preview mask '{}': run the preview again.</source>
       <translation>无法打开预览掩膜“{}”：请重新预览。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="231" />
+      <location filename="../spex_qgis/layers.py" line="252" />
       <source>Unsupported export format '{}': use .gpkg, .shp or .geojson.</source>
       <translation>不支持的导出格式“{}”：请使用 .gpkg、.shp 或 .geojson。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="236" />
+      <location filename="../spex_qgis/layers.py" line="257" />
       <source>Export folder '{}' does not exist: create it or pick another file.</source>
       <translation>导出文件夹“{}”不存在：请先创建该文件夹或选择其他文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="239" />
+      <location filename="../spex_qgis/layers.py" line="260" />
       <source>'{}' is a folder: give a file name such as {}.</source>
       <translation>“{}”是一个文件夹：请给出文件名，例如 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="242" />
+      <location filename="../spex_qgis/layers.py" line="263" />
       <source>'{}' is the file this layer is read from: choose another name for the export.</source>
       <translation>“{}”正是该图层读取的文件：请为导出选择其他名称。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="247" />
+      <location filename="../spex_qgis/layers.py" line="268" />
       <source>'{}' already exists: choose another name or allow overwriting.</source>
       <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="301" />
+      <location filename="../spex_qgis/layers.py" line="322" />
       <source>Export to '{}' failed ({}): check the folder is writable.</source>
       <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="395" />
+      <location filename="../spex_qgis/layers.py" line="416" />
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>

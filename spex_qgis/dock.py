@@ -1276,7 +1276,7 @@ class SpexDockWidget(QgsDockWidget):
     def export_target(self) -> QgsVectorLayer | None:
         """The layer Export writes: the active layer when it is in "SPEX results", else the last result."""
         project = QgsProject.instance()
-        group = project.layerTreeRoot().findGroup(result_layers.RESULTS_GROUP)
+        group = result_layers.find_results_group(project)
         active = self.iface.activeLayer() if hasattr(self.iface, "activeLayer") else None
         if isinstance(active, QgsVectorLayer) and group is not None and group.findLayer(active.id()):
             return active

@@ -180,6 +180,7 @@ def test_results_group_is_found_in_any_language(qgis_new_project):
     project.layerTreeRoot().insertGroup(1, "my own group")
     assert layers.results_group(project) is chinese and layers.find_results_group(project) is chinese
     assert len(project.layerTreeRoot().findGroups()) == 2  # no second results group
-    project.layerTreeRoot().removeChildNode(chinese)
-    old = project.layerTreeRoot().insertGroup(0, layers.RESULTS_GROUP)  # a project saved before the marker
-    assert layers.results_group(project) is old
+    chinese.removeCustomProperty(layers.RESULTS_GROUP_PROPERTY)  # a project saved before the marker
+    assert layers.find_results_group(project) is None
+    chinese.setName(layers.RESULTS_GROUP)
+    assert layers.results_group(project) is chinese

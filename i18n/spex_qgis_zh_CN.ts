@@ -2,6 +2,114 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
   <context>
+    <name>SpexBatchAlgorithm</name>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="99" />
+      <source>Extract land cover from a folder of rasters</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="103" />
+      <source>Land cover extraction</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="119" />
+      <source>Runs the prompt on every raster of the input folder whose name matches the pattern, in parallel on local dask workers, and merges the results into one GeoPackage layer whose 'source' field names each feature's raster. One GeoPackage per raster and a manifest are written to the output folder: running again skips the rasters already done and retries the failed ones; a raster that fails never stops the others. Needs the Python packages dask (distributed) and rich.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="132" />
+      <source>Folder of rasters</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="137" />
+      <source>Prompt</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="137" />
+      <source>extract the water bodies</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="143" />
+      <source>Engine</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
+      <source>File name patterns (separated by ;)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="155" />
+      <source>SPEX model folder (engine spex)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="161" />
+      <source>Minimum polygon area (m²)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="168" />
+      <source>Parallel workers (0: one per CPU core)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="179" />
+      <source>Output folder (one file per raster)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="184" />
+      <source>Merged polygons</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="187" />
+      <source>Rasters done</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="188" />
+      <source>Rasters failed</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="189" />
+      <source>Manifest</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="199" />
+      <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="210" />
+      <source>OUTPUT: the merged layer is a GeoPackage: choose a .gpkg file.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="246" />
+      <source>Cancelled: the rasters finished so far are kept; run again to resume.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="254" />
+      <source>No raster could be processed ({failed} failed): see the log above.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="265" />
+      <source>SPEX batch</source>
+      <translation type="unfinished" />
+    </message>
+  </context>
+  <context>
     <name>SpexDeps</name>
     <message>
       <location filename="../spex_qgis/deps.py" line="645" />
@@ -77,600 +185,711 @@
       <translation>SPEX — 提示词提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="157" />
+      <location filename="../spex_qgis/dock.py" line="172" />
       <source>A multispectral raster (3 or more bands) read from a file</source>
       <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="158" />
+      <location filename="../spex_qgis/dock.py" line="173" />
       <source>Raster</source>
       <translation>栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="160" />
+      <location filename="../spex_qgis/dock.py" line="175" />
       <source>Sensor preset that decides which band is which</source>
       <translation>决定各波段含义的传感器预设</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="161" />
+      <location filename="../spex_qgis/dock.py" line="176" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="165" />
+      <location filename="../spex_qgis/dock.py" line="180" />
       <source>Bands</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="169" />
+      <location filename="../spex_qgis/dock.py" line="184" />
       <source>Role</source>
       <translation>角色</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="169" />
+      <location filename="../spex_qgis/dock.py" line="184" />
       <source>Band</source>
       <translation>波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="175" />
+      <location filename="../spex_qgis/dock.py" line="190" />
       <source>Reset to detected</source>
       <translation>恢复为自动检测结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="179" />
+      <location filename="../spex_qgis/dock.py" line="194" />
       <source>Band mapping</source>
       <translation>波段映射</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="181" />
+      <location filename="../spex_qgis/dock.py" line="196" />
       <source>Input</source>
       <translation>输入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="187" />
+      <location filename="../spex_qgis/dock.py" line="202" />
       <source>e.g. extract the water bodies / 提取水体</source>
       <translation>例如：提取水体 / extract the water bodies</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="192" />
+      <location filename="../spex_qgis/dock.py" line="207" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="197" />
+      <location filename="../spex_qgis/dock.py" line="212" />
       <source>Whole layer</source>
       <translation>整个图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="198" />
+      <location filename="../spex_qgis/dock.py" line="213" />
       <source>Current map extent</source>
       <translation>当前地图范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="199" />
+      <location filename="../spex_qgis/dock.py" line="214" />
       <source>Draw a rectangle</source>
       <translation>绘制矩形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="200" />
+      <location filename="../spex_qgis/dock.py" line="215" />
       <source>Draw a polygon</source>
       <translation>绘制多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="201" />
+      <location filename="../spex_qgis/dock.py" line="216" />
       <source>Selected features of a layer</source>
       <translation>图层中的选中要素</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="214" />
+      <location filename="../spex_qgis/dock.py" line="229" />
       <source>Draw</source>
       <translation>绘制</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="217" />
+      <location filename="../spex_qgis/dock.py" line="232" />
       <source>Draw the area on the map</source>
       <translation>在地图上绘制区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="220" />
+      <location filename="../spex_qgis/dock.py" line="235" />
       <source>Clear the drawn area</source>
       <translation>清除绘制的区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="234" />
+      <location filename="../spex_qgis/dock.py" line="249" />
       <source>Area of interest</source>
       <translation>感兴趣区域</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="241" />
+      <location filename="../spex_qgis/dock.py" line="256" />
       <source>Spectral indices (no model)</source>
       <translation>光谱指数（无需模型）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="243" />
+      <location filename="../spex_qgis/dock.py" line="258" />
       <source>SPEX vision-language model</source>
       <translation>SPEX 视觉-语言模型</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="246" />
+      <location filename="../spex_qgis/dock.py" line="261" />
       <source>SPEX model folder</source>
       <translation>SPEX 模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="255" />
+      <location filename="../spex_qgis/dock.py" line="270" />
       <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
       <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="256" />
+      <location filename="../spex_qgis/dock.py" line="271" />
       <source>fp32 — exact</source>
       <translation>fp32 — 精确</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="257" />
+      <location filename="../spex_qgis/dock.py" line="272" />
       <source>int8 — faster on CPU, less exact</source>
       <translation>int8 — CPU 上更快，精度略低</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="258" />
+      <location filename="../spex_qgis/dock.py" line="273" />
       <source>bf16 — GPU</source>
       <translation>bf16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="259" />
+      <location filename="../spex_qgis/dock.py" line="274" />
       <source>fp16 — GPU</source>
       <translation>fp16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="265" />
+      <location filename="../spex_qgis/dock.py" line="280" />
       <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
       <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="273" />
+      <location filename="../spex_qgis/dock.py" line="288" />
       <source>Install dependencies…</source>
       <translation>安装依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="277" />
-      <location filename="../spex_qgis/dock.py" line="283" />
+      <location filename="../spex_qgis/dock.py" line="292" />
+      <location filename="../spex_qgis/dock.py" line="298" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="278" />
+      <location filename="../spex_qgis/dock.py" line="293" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="279" />
+      <location filename="../spex_qgis/dock.py" line="294" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="280" />
+      <location filename="../spex_qgis/dock.py" line="295" />
       <source>Precision</source>
       <translation>精度</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="287" />
+      <location filename="../spex_qgis/dock.py" line="302" />
       <source>Temporary layer</source>
       <translation>临时图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="288" />
+      <location filename="../spex_qgis/dock.py" line="303" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="297" />
+      <location filename="../spex_qgis/dock.py" line="312" />
       <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
       <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="299" />
+      <location filename="../spex_qgis/dock.py" line="314" />
       <source>Save the extracted polygons</source>
       <translation>保存提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="305" />
+      <location filename="../spex_qgis/dock.py" line="320" />
       <source>Output</source>
       <translation>输出</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="308" />
+      <location filename="../spex_qgis/dock.py" line="323" />
       <source>Run</source>
       <translation>运行</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="311" />
+      <location filename="../spex_qgis/dock.py" line="326" />
       <source>Cancel</source>
       <translation>取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="313" />
+      <location filename="../spex_qgis/dock.py" line="328" />
       <source>Preview</source>
       <translation>预览</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="315" />
+      <location filename="../spex_qgis/dock.py" line="330" />
       <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
       <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="339" />
+      <location filename="../spex_qgis/dock.py" line="354" />
       <source>The explanation of the last result appears here.</source>
       <translation>最近一次结果的解释将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="340" />
+      <location filename="../spex_qgis/dock.py" line="355" />
       <source>Export…</source>
       <translation>导出…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="342" />
+      <location filename="../spex_qgis/dock.py" line="357" />
       <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
       <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="348" />
+      <location filename="../spex_qgis/dock.py" line="363" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="368" />
+      <location filename="../spex_qgis/dock.py" line="383" />
       <source>Class default</source>
       <translation>类别默认值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="377" />
+      <location filename="../spex_qgis/dock.py" line="392" />
       <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
       <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="386" />
+      <location filename="../spex_qgis/dock.py" line="401" />
       <source>Fixed (class default or the value above)</source>
       <translation>固定（类别默认值或上面的数值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="387" />
+      <location filename="../spex_qgis/dock.py" line="402" />
       <source>Automatic from this scene (Otsu)</source>
       <translation>根据本景自动确定（Otsu）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="393" />
+      <location filename="../spex_qgis/dock.py" line="408" />
       <source>Polygons smaller than this are dropped (0: keep all)</source>
       <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="398" />
+      <location filename="../spex_qgis/dock.py" line="413" />
       <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
       <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="403" />
+      <location filename="../spex_qgis/dock.py" line="418" />
       <source>Threshold</source>
       <translation>阈值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="404" />
+      <location filename="../spex_qgis/dock.py" line="419" />
       <source>Method</source>
       <translation>方法</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="405" />
+      <location filename="../spex_qgis/dock.py" line="420" />
       <source>Minimum area</source>
       <translation>最小面积</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="406" />
+      <location filename="../spex_qgis/dock.py" line="421" />
       <source>Simplify</source>
       <translation>简化</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="407" />
-      <source>Threshold and filters</source>
-      <translation>阈值与过滤</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="538" />
-      <source>GDAL cannot open this raster</source>
-      <translation>GDAL 无法打开此栅格</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="570" />
+      <location filename="../spex_qgis/dock.py" line="425" />
+      <location filename="../spex_qgis/dock.py" line="628" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
+      <location filename="../spex_qgis/dock.py" line="434" />
+      <source>How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own</source>
+      <translation>像元值如何换算为反射率；可输入 增益,偏移（例如 0.0001,-0.1）自定义</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="437" />
+      <source>Same as the prompt</source>
+      <translation>与提示词相同</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="438" />
+      <source>English</source>
+      <translation>英文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="439" />
+      <source>Chinese</source>
+      <translation>中文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="440" />
+      <source>Reflectance scaling</source>
+      <translation>反射率缩放</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="441" />
+      <source>Explanation language</source>
+      <translation>解释语言</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="442" />
+      <source>Threshold and filters</source>
+      <translation>阈值与过滤</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="573" />
+      <source>GDAL cannot open this raster</source>
+      <translation>GDAL 无法打开此栅格</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="604" />
+      <source>coastal aerosol</source>
+      <translation>海岸气溶胶</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="605" />
+      <source>blue</source>
+      <translation>蓝</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="606" />
+      <source>green</source>
+      <translation>绿</translation>
+    </message>
+    <message>
       <location filename="../spex_qgis/dock.py" line="607" />
+      <source>red</source>
+      <translation>红</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="608" />
+      <source>red edge 1</source>
+      <translation>红边 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="609" />
+      <source>red edge 2</source>
+      <translation>红边 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="610" />
+      <source>red edge 3</source>
+      <translation>红边 3</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="611" />
+      <source>NIR</source>
+      <translation>近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="612" />
+      <source>narrow NIR</source>
+      <translation>窄近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="613" />
+      <source>water vapour</source>
+      <translation>水汽</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="614" />
+      <source>cirrus</source>
+      <translation>卷云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="615" />
+      <source>SWIR 1</source>
+      <translation>短波红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="616" />
+      <source>SWIR 2</source>
+      <translation>短波红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="617" />
+      <source>thermal 1</source>
+      <translation>热红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="618" />
+      <source>thermal 2</source>
+      <translation>热红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="619" />
+      <source>panchromatic</source>
+      <translation>全色</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="665" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="610" />
+      <location filename="../spex_qgis/dock.py" line="668" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="668" />
+      <location filename="../spex_qgis/dock.py" line="726" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="672" />
+      <location filename="../spex_qgis/dock.py" line="730" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="673" />
+      <location filename="../spex_qgis/dock.py" line="731" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="676" />
+      <location filename="../spex_qgis/dock.py" line="734" />
       <source>{} bands</source>
       <translation>{} 个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="681" />
+      <location filename="../spex_qgis/dock.py" line="739" />
       <source>Not used: {}</source>
       <translation>不使用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="735" />
+      <location filename="../spex_qgis/dock.py" line="793" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="737" />
+      <location filename="../spex_qgis/dock.py" line="795" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="805" />
+      <location filename="../spex_qgis/dock.py" line="863" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="808" />
+      <location filename="../spex_qgis/dock.py" line="866" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="809" />
+      <location filename="../spex_qgis/dock.py" line="867" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="811" />
+      <location filename="../spex_qgis/dock.py" line="869" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="814" />
+      <location filename="../spex_qgis/dock.py" line="872" />
       <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
       <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="818" />
+      <location filename="../spex_qgis/dock.py" line="876" />
       <source>(partly outside the raster: only the overlap is processed)</source>
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="869" />
+      <location filename="../spex_qgis/dock.py" line="932" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="871" />
+      <location filename="../spex_qgis/dock.py" line="934" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="873" />
+      <location filename="../spex_qgis/dock.py" line="936" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="879" />
+      <location filename="../spex_qgis/dock.py" line="942" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="881" />
+      <location filename="../spex_qgis/dock.py" line="944" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="897" />
+      <location filename="../spex_qgis/dock.py" line="960" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="920" />
+      <location filename="../spex_qgis/dock.py" line="983" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="959" />
+      <location filename="../spex_qgis/dock.py" line="1030" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="960" />
+      <location filename="../spex_qgis/dock.py" line="1031" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="974" />
-      <location filename="../spex_qgis/dock.py" line="1008" />
+      <location filename="../spex_qgis/dock.py" line="1045" />
+      <location filename="../spex_qgis/dock.py" line="1079" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="980" />
+      <location filename="../spex_qgis/dock.py" line="1051" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="996" />
+      <location filename="../spex_qgis/dock.py" line="1067" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1021" />
+      <location filename="../spex_qgis/dock.py" line="1092" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1037" />
+      <location filename="../spex_qgis/dock.py" line="1108" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1044" />
+      <location filename="../spex_qgis/dock.py" line="1115" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1057" />
-      <location filename="../spex_qgis/dock.py" line="1150" />
+      <location filename="../spex_qgis/dock.py" line="1128" />
+      <location filename="../spex_qgis/dock.py" line="1226" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1069" />
+      <location filename="../spex_qgis/dock.py" line="1144" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1100" />
+      <location filename="../spex_qgis/dock.py" line="1175" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1111" />
+      <location filename="../spex_qgis/dock.py" line="1186" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1123" />
+      <location filename="../spex_qgis/dock.py" line="1198" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1127" />
+      <location filename="../spex_qgis/dock.py" line="1202" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1141" />
+      <location filename="../spex_qgis/dock.py" line="1217" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1143" />
+      <location filename="../spex_qgis/dock.py" line="1219" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1151" />
+      <location filename="../spex_qgis/dock.py" line="1227" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1176" />
+      <location filename="../spex_qgis/dock.py" line="1253" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1177" />
+      <location filename="../spex_qgis/dock.py" line="1254" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1178" />
+      <location filename="../spex_qgis/dock.py" line="1255" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1179" />
+      <location filename="../spex_qgis/dock.py" line="1256" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1180" />
+      <location filename="../spex_qgis/dock.py" line="1257" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1181" />
+      <location filename="../spex_qgis/dock.py" line="1258" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1186" />
+      <location filename="../spex_qgis/dock.py" line="1263" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1197" />
+      <location filename="../spex_qgis/dock.py" line="1274" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1218" />
+      <location filename="../spex_qgis/dock.py" line="1295" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1224" />
+      <location filename="../spex_qgis/dock.py" line="1301" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1225" />
+      <location filename="../spex_qgis/dock.py" line="1302" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1226" />
+      <location filename="../spex_qgis/dock.py" line="1303" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1234" />
+      <location filename="../spex_qgis/dock.py" line="1311" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1259" />
+      <location filename="../spex_qgis/dock.py" line="1336" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1267" />
+      <location filename="../spex_qgis/dock.py" line="1344" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1281" />
+      <location filename="../spex_qgis/dock.py" line="1358" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1303" />
+      <location filename="../spex_qgis/dock.py" line="1380" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1312" />
+      <location filename="../spex_qgis/dock.py" line="1389" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1318" />
+      <location filename="../spex_qgis/dock.py" line="1395" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>
@@ -678,17 +897,17 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="129" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="138" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="133" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="142" />
       <source>Land cover extraction</source>
       <translation>地物提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="165" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="174" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
 Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
@@ -701,162 +920,162 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
 可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="183" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="192" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="186" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="195" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="186" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="195" />
       <source>extract the water bodies</source>
       <translation>提取水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="189" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="198" />
       <source>Extent</source>
       <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="193" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="202" />
       <source>Area of interest polygons</source>
       <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="201" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="210" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="210" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="219" />
       <source>SPEX model folder (engine spex)</source>
       <translation>SPEX 模型文件夹（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="217" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
       <source>Base model folder (engine spex, LoRA checkpoints only)</source>
       <translation>基础模型文件夹（spex 引擎，仅用于 LoRA 检查点）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="226" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="235" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="235" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="244" />
       <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
       <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="242" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="251" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="248" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="257" />
       <source>Band mapping (e.g. red=3,nir=4)</source>
       <translation>波段映射（例如 red=3,nir=4）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="252" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="261" />
       <source>Index threshold (empty: class default)</source>
       <translation>指数阈值（留空：使用类别默认值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="259" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="268" />
       <source>Threshold method (otsu: from the scene's histogram)</source>
       <translation>阈值方法（otsu：根据本景直方图确定）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="266" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="275" />
       <source>Minimum polygon area (m²)</source>
       <translation>最小多边形面积（m²）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="273" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="282" />
       <source>Simplify tolerance (map units, 0: none)</source>
       <translation>简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="280" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="289" />
       <source>Reflectance scaling (empty: detect)</source>
       <translation>反射率缩放（留空：自动检测）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="286" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="295" />
       <source>Explanation language (auto: the prompt's)</source>
       <translation>解释语言（auto：与提示词相同）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="297" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="306" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="300" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="309" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="301" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="310" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="302" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="311" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="303" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="312" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="311" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="320" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="315" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="324" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="345" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="354" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="354" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="363" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="376" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="385" />
       <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="392" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="401" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="454" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="463" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="460" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="469" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="469" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="478" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -864,57 +1083,62 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexLayers</name>
     <message>
-      <location filename="../spex_qgis/layers.py" line="135" />
+      <location filename="../spex_qgis/layers.py" line="82" />
+      <source>SPEX results</source>
+      <translation>SPEX 结果</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/layers.py" line="156" />
       <source>The extraction wrote no file: run it again with an output file or a temporary layer.</source>
       <translation>提取没有写出任何文件：请选择输出文件或临时图层后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="141" />
+      <location filename="../spex_qgis/layers.py" line="162" />
       <source>Cannot open the result '{}': check that the file still exists and is readable, then run again.</source>
       <translation>无法打开结果“{}”：请确认该文件仍然存在且可读，然后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="182" />
+      <location filename="../spex_qgis/layers.py" line="203" />
       <source>Cannot open the preview mask '{}': run the preview again.</source>
       <translation>无法打开预览掩膜“{}”：请重新预览。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="231" />
+      <location filename="../spex_qgis/layers.py" line="252" />
       <source>Unsupported export format '{}': use .gpkg, .shp or .geojson.</source>
       <translation>不支持的导出格式“{}”：请使用 .gpkg、.shp 或 .geojson。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="236" />
+      <location filename="../spex_qgis/layers.py" line="257" />
       <source>Export folder '{}' does not exist: create it or pick another file.</source>
       <translation>导出文件夹“{}”不存在：请先创建该文件夹或选择其他文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="239" />
+      <location filename="../spex_qgis/layers.py" line="260" />
       <source>'{}' is a folder: give a file name such as {}.</source>
       <translation>“{}”是一个文件夹：请给出文件名，例如 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="242" />
+      <location filename="../spex_qgis/layers.py" line="263" />
       <source>'{}' is the file this layer is read from: choose another name for the export.</source>
       <translation>“{}”正是该图层读取的文件：请为导出选择其他名称。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="247" />
+      <location filename="../spex_qgis/layers.py" line="268" />
       <source>'{}' already exists: choose another name or allow overwriting.</source>
       <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="319" />
+      <location filename="../spex_qgis/layers.py" line="340" />
       <source>Export to '{}' failed ({}): check the folder is writable.</source>
       <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="421" />
+      <location filename="../spex_qgis/layers.py" line="442" />
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="429" />
+      <location filename="../spex_qgis/layers.py" line="450" />
       <source>Shapefiles have no layer description: the run's explanation is written to {}.</source>
       <translation>Shapefile 没有图层描述：本次运行的说明已写入 {}。</translation>
     </message>
@@ -945,12 +1169,12 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexProvider</name>
     <message>
-      <location filename="../spex_qgis/processing/provider.py" line="20" />
+      <location filename="../spex_qgis/processing/provider.py" line="21" />
       <source>SPEX</source>
       <translation>SPEX</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/provider.py" line="24" />
+      <location filename="../spex_qgis/processing/provider.py" line="25" />
       <source>SPEX prompt-driven land-cover extraction</source>
       <translation>SPEX 提示词驱动的地物提取</translation>
     </message>

@@ -155,6 +155,14 @@ def step_load() -> None:
     dock().layer_combo.setLayer(layers[2])
     dock().bands_group.setCollapsed(False)
     check(dock().band_mapping() == {"red": 1, "green": 2, "blue": 3, "nir": 4}, "aerial bands detected")
+    later(500, step_zoom)
+
+
+@guarded
+def step_zoom() -> None:
+    """Zoom once the window has its final size (an extent set before that is lost)."""
+    iface.mapCanvas().setExtent(STATE["aerial"].extent())
+    iface.mapCanvas().refresh()
     later(2500, step_remove)
 
 

@@ -131,6 +131,21 @@ class SpexDockWidget(QgsDockWidget):
         """Translate ``text`` in the context ``SpexDockWidget`` (see i18n/)."""
         return QCoreApplication.translate("SpexDockWidget", text)
 
+    def ui_language(self) -> str:
+        """The QGIS UI locale (``zh-Hans``, ``en_US``...): runtime messages are shown in it if translated."""
+        try:
+            from .plugin import qgis_locale
+
+            return qgis_locale()
+        except ImportError:
+            return "en"
+
+    def localize(self, message: str) -> str:
+        """A runtime message (error, progress stage) in the UI language (see model_runtime.messages)."""
+        from model_runtime.messages import localize
+
+        return localize(message, self.ui_language())
+
     @staticmethod
     def _icon(name: str):
         return QgsApplication.getThemeIcon(name)
@@ -404,6 +419,26 @@ class SpexDockWidget(QgsDockWidget):
         form.addRow(self.tr("Method"), self.threshold_method_combo)
         form.addRow(self.tr("Minimum area"), self.min_area_spin)
         form.addRow(self.tr("Simplify"), self.simplify_spin)
+        self.scaling_combo = QComboBox()
+        self.scaling_combo.setEditable(True)
+        self.scaling_combo.setInsertPolicy(QComboBox.NoInsert)
+        self.scaling_combo.addItem(self.tr("Auto-detect"), "")
+        try:
+            from model_runtime.scaling import NAMED_SCALINGS
+        except ImportError:
+            NAMED_SCALINGS = {}
+        for name, (_gain, _offset, reason) in NAMED_SCALINGS.items():
+            self.scaling_combo.addItem(name, name)
+            self.scaling_combo.setItemData(self.scaling_combo.count() - 1, reason, Qt.ToolTipRole)
+        self.scaling_combo.setToolTip(
+            self.tr("How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own")
+        )
+        self.language_combo = QComboBox()
+        self.language_combo.addItem(self.tr("Same as the prompt"), "")
+        self.language_combo.addItem(self.tr("English"), "en")
+        self.language_combo.addItem(self.tr("Chinese"), "zh")
+        form.addRow(self.tr("Reflectance scaling"), self.scaling_combo)
+        form.addRow(self.tr("Explanation language"), self.language_combo)
         self.filters_group = self._group(self.tr("Threshold and filters"), form, collapsed=True)
         main.addWidget(self.filters_group)
         self.threshold_default.toggled.connect(lambda on: self.threshold_spin.setEnabled(not on))
@@ -540,10 +575,11 @@ class SpexDockWidget(QgsDockWidget):
                 detection = detect_band_roles(ds, sensor=sensor)
             finally:
                 ds = None
-            notes = detection.notes if isinstance(detection.notes, str) else "; ".join(detection.notes or [])
+            notes = [detection.notes] if isinstance(detection.notes, str) else list(detection.notes or [])
+            notes = "; ".join(self.localize(note) for note in notes)
             return detection.sensor, dict(detection.roles), notes
         except SpexError as exc:
-            return sensor, {}, str(exc)
+            return sensor, {}, self.localize(str(exc))
         except ImportError as exc:  # runtime not installed/complete: mapping stays manual
             QgsMessageLog.logMessage(f"Band detection unavailable: {exc}", LOG_TAG, Qgis.Warning)
             return sensor, {}, ""
@@ -553,15 +589,37 @@ class SpexDockWidget(QgsDockWidget):
 
         return tuple(BAND_ROLES)
 
-    @staticmethod
-    def _sensor_title(name: str | None) -> str:
-        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), else the id."""
+    def _sensor_title(self, name: str | None) -> str:
+        """The human name of a sensor preset ("Sentinel-2 MSI L2A, 12 bands ..."), in the UI language."""
         try:
             from model_runtime.bands import SENSOR_PRESETS
 
-            return SENSOR_PRESETS[name].title if name in SENSOR_PRESETS else (name or "")
+            return self.localize(SENSOR_PRESETS[name].title) if name in SENSOR_PRESETS else (name or "")
         except ImportError:
             return name or ""
+
+    def _role_label(self, role: str) -> str:
+        """A band role as the user reads it (the runtime's role id in brackets when translated)."""
+        labels = {
+            "coastal": self.tr("coastal aerosol"),
+            "blue": self.tr("blue"),
+            "green": self.tr("green"),
+            "red": self.tr("red"),
+            "rededge1": self.tr("red edge 1"),
+            "rededge2": self.tr("red edge 2"),
+            "rededge3": self.tr("red edge 3"),
+            "nir": self.tr("NIR"),
+            "nir08": self.tr("narrow NIR"),
+            "watervapour": self.tr("water vapour"),
+            "cirrus": self.tr("cirrus"),
+            "swir1": self.tr("SWIR 1"),
+            "swir2": self.tr("SWIR 2"),
+            "thermal1": self.tr("thermal 1"),
+            "thermal2": self.tr("thermal 2"),
+            "pan": self.tr("panchromatic"),
+        }
+        label = labels.get(role, role)
+        return label if label.replace(" ", "").lower() == role else f"{label} ({role})"
 
     def _fill_sensors(self) -> None:
         self.sensor_combo.blockSignals(True)
@@ -576,7 +634,7 @@ class SpexDockWidget(QgsDockWidget):
         except ImportError:
             names = []
         for name in names:
-            self.sensor_combo.addItem(SENSOR_PRESETS[name].title, name)
+            self.sensor_combo.addItem(self._sensor_title(name), name)
             self.sensor_combo.setItemData(self.sensor_combo.count() - 1, name, Qt.ToolTipRole)
         self.sensor_combo.blockSignals(False)
 
@@ -600,7 +658,7 @@ class SpexDockWidget(QgsDockWidget):
         count = layer.bandCount() if isinstance(layer, QgsRasterLayer) else 0
         self.band_table.setRowCount(len(roles))
         for row, role in enumerate(roles):
-            self.band_table.setCellWidget(row, 0, QLabel(f"  {role}  "))
+            self.band_table.setCellWidget(row, 0, QLabel(f"  {self._role_label(role)}  "))
             combo = QComboBox()
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
@@ -866,7 +924,12 @@ class SpexDockWidget(QgsDockWidget):
         model_dir = self.model_widget.filePath().strip()
         self._engine_problem = ""  # why Run is off: the spex engine without a usable model folder
         if not available:
-            text = self.tr("SPEX engine unavailable: {}").format(reason)
+            reason = self.localize(reason)
+            # the reason may already say so ("SPEX engine unavailable (missing torch)"): never say it twice
+            if reason.lower().startswith("spex engine unavailable"):
+                text = reason
+            else:
+                text = self.tr("SPEX engine unavailable: {}").format(reason)
         elif spex and not model_dir:
             text = self._engine_problem = self.tr("Pick the SPEX model folder (config.json + *.safetensors).")
         elif spex and not os.path.isfile(os.path.join(model_dir, "config.json")):
@@ -947,10 +1010,18 @@ class SpexDockWidget(QgsDockWidget):
             threshold_method=self.threshold_method_combo.currentData() or "fixed",
             min_area_m2=self.min_area_spin.value(),
             simplify=self.simplify_spin.value(),
+            scaling=self.scaling_value(),
+            language=self.language_combo.currentData() or None,
             output_mode="file" if self.file_radio.isChecked() else "temporary",
             output_path=self.output_widget.filePath(),
             temp_dir=session_temp_dir(),
         )
+
+    def scaling_value(self) -> str:
+        """The chosen scaling name, or the GAIN,OFFSET the user typed ("" = detect)."""
+        text = self.scaling_combo.currentText().strip()
+        index = self.scaling_combo.findText(text)
+        return (self.scaling_combo.itemData(index) or "") if index >= 0 else text
 
     def confirm_overwrite(self, path: str) -> bool:
         """Ask whether ``path`` may be replaced (tests replace this method)."""
@@ -971,7 +1042,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(state)
         except SpexInputError as exc:
-            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.status_label.setText(self.tr("Not run: {}").format(self.localize(str(exc))))
             self.show_error(str(exc))
             return None
         existing = result_layers.existing_files(request.output) if state.output_mode == "file" else []
@@ -987,7 +1058,7 @@ class SpexDockWidget(QgsDockWidget):
         task = SpexExtractTask(request, temporary_output=temporary)
         # QgsTask emits progressChanged on the worker thread: queue it to the GUI thread.
         task.progressChanged.connect(self._on_progress, Qt.QueuedConnection)
-        task.progressMessage.connect(self.status_label.setText, Qt.QueuedConnection)
+        task.progressMessage.connect(self._on_progress_message, Qt.QueuedConnection)
         task.succeeded.connect(self._on_succeeded)
         task.failed.connect(self._on_failed)
         task.cancelled.connect(self._on_cancelled)
@@ -1005,7 +1076,7 @@ class SpexDockWidget(QgsDockWidget):
         try:
             request = build_request(self.panel_state())
         except SpexInputError as exc:
-            self.status_label.setText(self.tr("Not run: {}").format(exc))
+            self.status_label.setText(self.tr("Not run: {}").format(self.localize(str(exc))))
             self.show_error(str(exc))
             return None
         mask_path = os.path.splitext(request.output)[0] + "_preview.tif"
@@ -1055,6 +1126,10 @@ class SpexDockWidget(QgsDockWidget):
         self._preview_done()
         self.progress.setValue(0)
         self.status_label.setText(self.tr("Cancelled: nothing was written."))
+
+    def _on_progress_message(self, message: str) -> None:
+        if self.task is not None:  # a late queued stage must not overwrite the final state
+            self.status_label.setText(self.localize(message))
 
     def _on_progress(self, value: float) -> None:
         if (
@@ -1138,6 +1213,7 @@ class SpexDockWidget(QgsDockWidget):
     def _show_failed(self, message: str) -> None:
         """The failed state replaces the previous result in the panel (status and explanation)."""
         self.progress.setValue(0)
+        message = self.localize(message)
         self.status_label.setText(self.tr("Failed: {}").format(message))
         self.explanation.setHtml(
             f"<p><b>{html.escape(self.tr('The extraction failed.'))}</b></p><p>{html.escape(message)}</p>"
@@ -1166,7 +1242,8 @@ class SpexDockWidget(QgsDockWidget):
             self._status_items.append(current)
 
     def show_error(self, message: str) -> None:
-        """One-line error in the QGIS message bar (and the errorOccurred signal)."""
+        """One-line error in the QGIS message bar (and the errorOccurred signal), in the UI language."""
+        message = self.localize(message)
         self.notify(message, Qgis.Critical, 10)
         self.errorOccurred.emit(message)
 
@@ -1201,7 +1278,7 @@ class SpexDockWidget(QgsDockWidget):
     def export_target(self) -> QgsVectorLayer | None:
         """The layer Export writes: the active layer when it is in "SPEX results", else the last result."""
         project = QgsProject.instance()
-        group = project.layerTreeRoot().findGroup(result_layers.RESULTS_GROUP)
+        group = result_layers.find_results_group(project)
         active = self.iface.activeLayer() if hasattr(self.iface, "activeLayer") else None
         if isinstance(active, QgsVectorLayer) and group is not None and group.findLayer(active.id()):
             return active

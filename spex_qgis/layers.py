@@ -74,12 +74,33 @@ def style_path(target_class: str | None) -> str | None:
     return None
 
 
-def results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
-    """The "SPEX results" group at the top of the layer tree (created when missing)."""
+RESULTS_GROUP_PROPERTY = "spex/results_group"
+
+
+def results_group_name() -> str:
+    """The results group's name in the UI language."""
+    return tr("SPEX results")
+
+
+def find_results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup | None:
+    """The results group of the project (marked by a custom property, or named "SPEX results" in any of the
+    plugin's languages, e.g. in a project saved before), None when there is none."""
     root = (project or QgsProject.instance()).layerTreeRoot()
-    group = root.findGroup(RESULTS_GROUP)
+    names = {RESULTS_GROUP, results_group_name()}
+    for group in root.findGroups():
+        if group.customProperty(RESULTS_GROUP_PROPERTY) or group.name() in names:
+            return group
+    return None
+
+
+def results_group(project: QgsProject | None = None) -> QgsLayerTreeGroup:
+    """The "SPEX results" group (named in the UI language) at the top of the layer tree, created when
+    missing."""
+    group = find_results_group(project)
     if group is None:
-        group = root.insertGroup(0, RESULTS_GROUP)
+        root = (project or QgsProject.instance()).layerTreeRoot()
+        group = root.insertGroup(0, results_group_name())
+        group.setCustomProperty(RESULTS_GROUP_PROPERTY, True)
         group.setExpanded(True)  # a new result must be seen, not hidden in a collapsed group
     return group
 

@@ -57,6 +57,8 @@ class PanelState:
     threshold_method: str = "fixed"  # fixed | otsu (the threshold is taken from the scene's histogram)
     min_area_m2: float = 0.0  # drop polygons smaller than this
     simplify: float = 0.0  # Douglas-Peucker tolerance in map units of the raster, 0 = none
+    scaling: str = ""  # "" / auto: detect; none, s2, s2-offset, landsat-c2-l2... or "GAIN,OFFSET"
+    language: str | None = None  # explanation language "en" / "zh"; None: the prompt's
     output_mode: str = "temporary"
     output_path: str = ""
     overwrite: bool = False
@@ -128,8 +130,21 @@ def build_request(state: PanelState) -> ExtractRequest:
         threshold_method=state.threshold_method,
         min_area_m2=float(state.min_area_m2 or 0.0),
         simplify=float(state.simplify or 0.0),
+        scaling=_scaling(state.scaling),
+        language=state.language or None,
         overwrite=bool(state.overwrite),
     )
+
+
+def _scaling(text: str | None) -> str | None:
+    """The scaling the runtime should apply (None: detect); a value it cannot read is refused here."""
+    text = (text or "").strip()
+    if not text or text.lower() == "auto":
+        return None
+    from model_runtime.scaling import parse_scaling
+
+    parse_scaling(text)  # raises SpexInputError naming the accepted forms
+    return text
 
 
 def check_precision(device: str, precision: str | None) -> str:

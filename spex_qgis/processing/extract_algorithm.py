@@ -86,6 +86,15 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _localized(message: str) -> str:
+    """A runtime message in the QGIS UI language (Chinese when QGIS runs in Chinese)."""
+    from model_runtime.messages import localize
+
+    from ..plugin import qgis_locale
+
+    return localize(message, qgis_locale())
+
+
 class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     """Extract the polygons of the class named in a prompt ("extract the water bodies", "提取水体")."""
 
@@ -453,7 +462,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
         except ExtractionCancelled as error:
             raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
         except SpexInputError as error:
-            raise QgsProcessingException(_one_line(error)) from error
+            raise QgsProcessingException(_localized(_one_line(error))) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from osgeo import gdal, ogr
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsCoordinateReferenceSystem,
     QgsExpression,
     QgsExpressionContext,
     QgsGeometry,
@@ -19,7 +21,7 @@ from qgis.core import (
     QgsRenderContext,
     QgsVectorLayer,
 )
-from qgis.gui import QgsCollapsibleGroupBox
+from qgis.gui import QgsCollapsibleGroupBox, QgsMessageBar
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QPoint, Qt, QTranslator
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import (
@@ -320,6 +322,9 @@ def test_area_outside_the_raster_is_flagged_when_drawn(dock, qgis_iface):
     assert "km²" in dock.aoi_status.text() and "outside" not in dock.aoi_status.text()
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _cut_off(widget: SpexDockWidget) -> list:
     """Visible controls whose right edge is beyond the scroll area's viewport (hidden to the right)."""
     viewport = widget.scroll.viewport()
@@ -422,6 +427,54 @@ def test_mask_preview_shows_a_temporary_raster_and_no_polygons(dock, qgis_iface)
     assert dock.run_button.isEnabled() and dock.preview_button.isEnabled()
 
 
+def test_area_check_follows_a_crs_change_of_the_raster(dock, qgis_iface):
+    raster = dock.layer_combo.currentLayer()
+    extent = raster.extent()
+    dock.set_aoi_mode("rectangle")
+    inside = QgsRectangle(extent.center().x(), extent.center().y(), extent.xMaximum(), extent.yMaximum())
+    dock.set_drawn_aoi(QgsGeometry.fromRect(inside), raster.crs())
+    assert "outside" not in dock.aoi_status.text().lower()
+    # the user fixes a wrongly declared CRS (Layer Properties > Source): the drawn area no longer overlaps
+    raster.setCrs(QgsCoordinateReferenceSystem("EPSG:3035"))
+    assert dock.aoi_status.text().startswith("Outside the raster")
+
+
+def test_failures_replace_each_other_in_the_message_bar(dock, qgis_iface, monkeypatch):
+    bar = QgsMessageBar()
+    monkeypatch.setattr(qgis_iface, "messageBar", lambda: bar)
+    dock.show_error("first problem: fix one")
+    dock.show_error("second problem: fix two")
+    assert (
+        len(bar.items()) == 1 and bar.currentItem().text() == "second problem: fix two"
+    )  # no old error queued
+
+
+def test_every_runtime_option_is_in_the_panel(dock, qgis_iface):
+    dock.filters_group.setCollapsed(False)
+    dock.threshold_default.setChecked(False)
+    dock.threshold_spin.setValue(0.15)
+    dock.threshold_method_combo.setCurrentIndex(dock.threshold_method_combo.findData("otsu"))
+    dock.min_area_spin.setValue(300)
+    dock.simplify_spin.setValue(1.5)
+    dock.scaling_combo.setEditText("0.0001,0")
+    dock.language_combo.setCurrentIndex(dock.language_combo.findData("zh"))
+    type_prompt(dock, "extract the vegetation")
+    request = build_request(dock.panel_state())
+    assert (request.threshold, request.threshold_method, request.min_area_m2, request.simplify) == (
+        0.15,
+        "otsu",
+        300.0,
+        1.5,
+    )
+    assert request.scaling == "0.0001,0" and request.language == "zh"
+    dock.scaling_combo.setCurrentIndex(dock.scaling_combo.findData("none"))
+    dock.threshold_default.setChecked(True)
+    dock.threshold_method_combo.setCurrentIndex(0)
+    layer, result = run_prompt(dock, qgis_iface, "extract the vegetation")
+    assert CJK.search(result.explanation)  # an English prompt, explained in Chinese as chosen
+    assert all(f["area_m2"] >= 300 for f in layer.getFeatures())  # the minimum area really applied
+
+
 def test_empty_result_adds_no_layer(dock, qgis_iface):
     run_prompt(dock, qgis_iface, "extract the water bodies")
     qgis_iface.messageBar().clear_messages()
@@ -436,6 +489,16 @@ def test_empty_result_adds_no_layer(dock, qgis_iface):
     assert not messages(qgis_iface, Qgis.Success) and not messages(qgis_iface, Qgis.Critical)
     assert dock.status_label.text().startswith("Nothing found") and "water" in dock.status_label.text()
     assert "Nothing found" in dock.explanation.toPlainText()
+
+
+def test_runtime_errors_follow_the_ui_language(dock, qgis_iface, monkeypatch):
+    monkeypatch.setattr(dock, "ui_language", lambda: "zh-Hans")
+    type_prompt(dock, "extract the unicorns")
+    dock.run_button.click()
+    wait_finished(dock)
+    (shown,) = messages(qgis_iface, Qgis.Critical)
+    assert "提示词" in shown and "水体" in shown and "ask for" not in shown
+    assert "提示词" in dock.status_label.text() and "提示词" in dock.explanation.toPlainText()
 
 
 def test_errors_go_to_message_bar(dock, qgis_iface):

@@ -171,3 +171,16 @@ def test_export_protects_every_shapefile_part_and_the_source_file(qgis_new_proje
     assert QgsVectorLayer(str(tmp_path / "w.gpkg"), "still", "ogr").featureCount() == 2
     with pytest.raises(SpexInputError):
         layers.export_layer(src, str(tmp_path), overwrite=True)  # a folder, not a file name
+
+
+def test_results_group_is_found_in_any_language(qgis_new_project):
+    project = QgsProject.instance()
+    chinese = project.layerTreeRoot().insertGroup(0, "SPEX 结果")  # made by a Chinese QGIS
+    chinese.setCustomProperty(layers.RESULTS_GROUP_PROPERTY, True)
+    project.layerTreeRoot().insertGroup(1, "my own group")
+    assert layers.results_group(project) is chinese and layers.find_results_group(project) is chinese
+    assert len(project.layerTreeRoot().findGroups()) == 2  # no second results group
+    chinese.removeCustomProperty(layers.RESULTS_GROUP_PROPERTY)  # a project saved before the marker
+    assert layers.find_results_group(project) is None
+    chinese.setName(layers.RESULTS_GROUP)
+    assert layers.results_group(project) is chinese

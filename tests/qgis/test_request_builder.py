@@ -78,6 +78,14 @@ def test_filters_reach_the_request(state):
         500.0,
         2.0,
     )
+    state.scaling, state.language = "0.0001,-0.1", "zh"
+    request = build_request(state)
+    assert (request.scaling, request.language) == ("0.0001,-0.1", "zh")
+    state.scaling = "auto"
+    assert build_request(state).scaling is None
+    state.scaling = "bogus"
+    assert "scaling 'bogus'" in _error(state)
+    state.scaling = ""
     state.min_area_m2 = -1
     assert "negative" in _error(state)
     state.min_area_m2, state.threshold_method = 0, "magic"

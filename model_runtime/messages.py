@@ -1,0 +1,285 @@
+"""Chinese forms of the runtime's user-facing messages (errors, progress) for the QGIS plugin's Chinese UI.
+
+The runtime raises its one-line messages in English (the CLI's language). :func:`localize` maps a message to
+Chinese through :data:`ZH`, a catalogue keyed by the message's template exactly as written in the source
+(``str.format`` style: every f-string field becomes ``{}``); the Chinese template refers to the fields by
+position (``{0}``, ``{1}``...) so the word order may change. A field that is itself a catalogued message
+(e.g. the prompt help) is translated too. A message with no catalogue entry is returned unchanged: never
+lost, only untranslated. ``tests/runtime/test_messages.py`` checks that every ``SpexInputError`` template the
+plugin can meet has an entry, and that the Chinese keeps every field.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Dict, List, Tuple
+
+ZH: Dict[str, str] = {
+    # prompts
+    "ask for one of water, vegetation, building, bare soil, cloud, snow (e.g. 'extract the water bodies')": (
+        "请指定以下类别之一：水体、植被、建筑、裸土、云、雪（例如“提取水体”）"
+    ),
+    "empty prompt: {}": "提示词为空：{0}",
+    "unknown language {}: use 'en' or 'zh'": "未知语言 {0}：请使用 'en' 或 'zh'",
+    "no supported land-cover class in prompt {}: {}": "提示词 {0} 中没有支持的地物类别：{1}",
+    "prompt {} names several land-cover classes ({}): ask for one class per extraction": (
+        "提示词 {0} 指定了多个地物类别（{1}）：每次提取只指定一个类别"
+    ),
+    # raster and bands
+    "no raster given: pass the path of a multispectral GeoTIFF (or any GDAL raster)": (
+        "未指定栅格：请给出多光谱 GeoTIFF（或 GDAL 可读的任意栅格）的路径"
+    ),
+    "raster {} does not exist: check the path": "栅格 {0} 不存在：请检查路径",
+    "raster {} is a folder: give the path of a raster file": "栅格 {0} 是一个文件夹：请给出栅格文件的路径",
+    "raster {} is a folder: give the path of a raster file inside it": (
+        "栅格 {0} 是一个文件夹：请给出其中某个栅格文件的路径"
+    ),
+    "GDAL cannot open {} as a raster{}: give a GeoTIFF or another format GDAL reads": (
+        "GDAL 无法将 {0} 作为栅格打开{1}：请使用 GeoTIFF 或其他 GDAL 可读的格式"
+    ),
+    "{} has no raster bands: give a multispectral raster": "{0} 没有栅格波段：请使用多光谱栅格",
+    "{} holds {} sub-datasets: open one of them, e.g. {}": (
+        "{0} 包含 {1} 个子数据集：请打开其中之一，例如 {2}"
+    ),
+    "{} has no georeferencing: polygons would have no location; georeference it first (QGIS Georeferencer "
+    "or gdal_translate -a_ullr -a_srs)": (
+        "{0} 没有地理参考，多边形将没有位置："
+        "请先进行地理配准（QGIS 地理配准工具或 gdal_translate -a_ullr -a_srs）"
+    ),
+    "{} has a rotated geotransform: warp it north-up first with gdalwarp": (
+        "{0} 的地理变换带有旋转：请先用 gdalwarp 重投影为正北朝上"
+    ),
+    "{} has a single band: extraction needs several bands (at least red, green, NIR or red, green, blue); "
+    "stack them into one file, e.g. gdalbuildvrt -separate stack.vrt B*.tif": (
+        "{0} 只有一个波段：提取需要多个波段（至少红、绿、近红外或红、绿、蓝）；"
+        "请将它们叠加到一个文件中，例如 gdalbuildvrt -separate stack.vrt B*.tif"
+    ),
+    "{} needs the {} band(s), not found in {} (detected: {}): map them with --bands {}": (
+        "{0} 需要 {1} 波段，但在 {2} 中未找到（已检测到：{3}）：请在“波段映射”中指定（命令行：--bands {4}）"
+    ),
+    "GDAL could not read bands {} of {} at {}: the file may be truncated or corrupt; check it with "
+    "gdalinfo -checksum": (
+        "GDAL 无法读取 {1} 在 {2} 处的波段 {0}：文件可能被截断或损坏；请用 gdalinfo -checksum 检查"
+    ),
+    "unknown sensor preset '{}': use one of {} or leave it to detection": (
+        "未知的传感器预设“{0}”：请使用 {1} 之一，或交给自动检测"
+    ),
+    "band mapping item '{}' has no '=': write it as role=band, e.g. red=3,nir=4": (
+        "波段映射项“{0}”缺少“=”：请写成 角色=波段，例如 red=3,nir=4"
+    ),
+    "unknown band role '{}': use one of {}": "未知的波段角色“{0}”：请使用 {1} 之一",
+    "band number '{}' for {} is not an integer: give the 1-based band index ({}=3)": (
+        "{1} 的波段编号“{0}”不是整数：请给出从 1 开始的波段序号（{2}=3）"
+    ),
+    "band number {} for {} is invalid: band numbers start at 1": "{1} 的波段编号 {0} 无效：波段编号从 1 开始",
+    "band role {} is mapped twice ({} and {}): keep one": (
+        "波段角色 {0} 被映射了两次（{1} 和 {2}）：请只保留一个"
+    ),
+    "--bands {}={} is out of range: {} has {} band(s), use a number from 1 to {}": (
+        "波段映射 {0}={1} 超出范围：{2} 只有 {3} 个波段，请使用 1 到 {4} 之间的编号"
+    ),
+    "band {} is mapped to {}: give each role its own band": (
+        "波段 {0} 被同时映射为 {1}：每个角色请使用各自的波段"
+    ),
+    "sensor preset {} has {} bands but {} has {}: choose a matching preset (spex info --sensors) or map the "
+    "bands with --bands red=N,nir=N": (
+        "传感器预设 {0} 有 {1} 个波段，而 {2} 有 {3} 个：请选择匹配的预设，或在“波段映射”中指定波段"
+    ),
+    "scaling '{}' is not understood: use auto, {} or GAIN,OFFSET (e.g. 0.0001,-0.1)": (
+        "无法识别缩放方式“{0}”：请使用 auto、{1} 或 增益,偏移（例如 0.0001,-0.1）"
+    ),
+    # area of interest
+    "--aoi '{}' is neither xmin,ymin,xmax,ymax, a WKT polygon nor an existing vector file: fix it": (
+        "感兴趣区域“{0}”既不是 xmin,ymin,xmax,ymax，也不是 WKT 多边形或已有的矢量文件：请修正"
+    ),
+    "{} CRS '{}' is not understood: give e.g. EPSG:4326, EPSG:32633 or WKT": (
+        "无法识别 {0} 的坐标参考系“{1}”：请给出例如 EPSG:4326、EPSG:32633 或 WKT"
+    ),
+    "the AOI cannot be reprojected to the raster CRS: check the AOI's CRS": (
+        "感兴趣区域无法重投影到栅格的坐标参考系：请检查感兴趣区域的坐标参考系"
+    ),
+    "AOI file {} does not exist: check the path": "感兴趣区域文件 {0} 不存在：请检查路径",
+    "AOI file {} is not a vector file GDAL can read: give a GeoPackage, Shapefile or GeoJSON": (
+        "感兴趣区域文件 {0} 不是 GDAL 可读的矢量文件：请使用 GeoPackage、Shapefile 或 GeoJSON"
+    ),
+    "AOI file {} contains no polygons: draw or select polygon features": (
+        "感兴趣区域文件 {0} 不含多边形：请绘制或选择多边形要素"
+    ),
+    "the AOI has both {}: give only one of bbox, polygon or file": (
+        "感兴趣区域同时给出了 {0}：请只给出范围框、多边形或文件之一"
+    ),
+    "the AOI polygon is not polygon WKT: give e.g. POLYGON((x y, x y, ...))": (
+        "感兴趣区域多边形不是多边形 WKT：请给出例如 POLYGON((x y, x y, ...))"
+    ),
+    "{} is empty (zero area): give a polygon or bbox with an area": (
+        "{0} 为空（面积为零）：请给出有面积的多边形或范围框"
+    ),
+    "{} is outside the raster (AOI {},{},{},{}, raster {},{},{},{} in the raster CRS): check the coordinates "
+    "and the AOI CRS": (
+        "{0} 位于栅格范围之外（在栅格坐标参考系中，感兴趣区域 {1},{2},{3},{4}，栅格 {5},{6},{7},{8}）："
+        "请检查坐标和感兴趣区域的坐标参考系"
+    ),
+    "{} covers less than one pixel of the raster: give a larger area": (
+        "{0} 覆盖不到栅格的一个像元：请给出更大的区域"
+    ),
+    "AOI bbox {} is not four numbers: give xmin,ymin,xmax,ymax": (
+        "感兴趣区域范围框 {0} 不是四个数：请给出 xmin,ymin,xmax,ymax"
+    ),
+    "AOI bbox {},{},{},{} is invalid (need xmin < xmax and ymin < ymax): give it as xmin,ymin,xmax,ymax": (
+        "感兴趣区域范围框 {0},{1},{2},{3} 无效（需要 xmin < xmax 且 ymin < ymax）"
+        "：请按 xmin,ymin,xmax,ymax 给出"
+    ),
+    "the area of interest holds only no-data pixels: choose an area that overlaps valid data": (
+        "感兴趣区域内只有无数据像元：请选择与有效数据重叠的区域"
+    ),
+    # rules and thresholds
+    "no spectral rule for class {}: use one of {}": "类别 {0} 没有光谱规则：请使用 {1} 之一",
+    "extracting {} needs the {} band(s), which this raster lacks or were not identified: map them with "
+    "--bands (e.g. --bands {}=N) or use a raster that has them": (
+        "提取{0}需要 {1} 波段，而该栅格没有这些波段或未能识别：请在“波段映射”中指定"
+        "（命令行：--bands {2}=N），或使用包含这些波段的栅格"
+    ),
+    "threshold {} is not a number: give e.g. --threshold 0.2": "阈值 {0} 不是数字：请给出例如 0.2",
+    "threshold {} is outside the {} range [{}, {}]: give a value inside it (default {})": (
+        "阈值 {0} 超出 {1} 的取值范围 [{2}, {3}]：请给出范围内的值（默认 {4}）"
+    ),
+    "both a threshold and the Otsu method were given: pass either --threshold or --threshold-method otsu": (
+        "同时给出了阈值和 Otsu 方法：请只使用固定阈值或 Otsu 方法之一"
+    ),
+    "the {} rule compares reflectance, but the band values are not in 0..1: set the reflectance scaling "
+    "(--scaling s2, landsat-c2-l2 or gain,offset)": (
+        "{0} 规则比较的是反射率，但波段值不在 0..1 之间：请设置反射率缩放（s2、landsat-c2-l2 或 增益,偏移）"
+    ),
+    "unknown threshold method {}: use fixed or otsu": "未知的阈值方法 {0}：请使用 fixed 或 otsu",
+    "unknown threshold method {}: use one of {}": "未知的阈值方法 {0}：请使用 {1} 之一",
+    "invalid threshold {}: give a finite number such as 0.1": "阈值 {0} 无效：请给出有限的数值，例如 0.1",
+    "invalid minimum area {}: use 0 or a positive area in m2": (
+        "最小面积 {0} 无效：请使用 0 或以 m² 计的正面积"
+    ),
+    "invalid minimum area {}: use 0 (keep all) or a positive area in m2": (
+        "最小面积 {0} 无效：请使用 0（全部保留）或以 m² 计的正面积"
+    ),
+    "invalid simplify tolerance {}: use 0 or a positive map distance": (
+        "简化容差 {0} 无效：请使用 0 或正的地图距离"
+    ),
+    "invalid simplify tolerance {}: use 0 (none) or a positive number of map units": (
+        "简化容差 {0} 无效：请使用 0（不简化）或正的地图单位数"
+    ),
+    # engines
+    "unknown engine {}: use one of {}": "未知引擎 {0}：请使用 {1} 之一",
+    "the spex engine needs the SPEX model folder: pass --model DIR (or use --engine spectral, which needs no "
+    "weights)": "spex 引擎需要 SPEX 模型文件夹：请指定模型文件夹（或使用无需权重的 spectral 引擎）",
+    "model folder {} does not exist: point --model at the folder holding the SPEX config.json and weights": (
+        "模型文件夹 {0} 不存在：请指向包含 SPEX config.json 和权重的文件夹"
+    ),
+    # outputs
+    "output {} is the input raster: choose another output file": "输出 {0} 就是输入栅格：请选择其他输出文件",
+    "unsupported output format {} for {}: use {}": "{1} 的输出格式 {0} 不受支持：请使用 {2}",
+    "output {} is a folder: give a file name such as {}": "输出 {0} 是一个文件夹：请给出文件名，例如 {1}",
+    "output {} is a folder: choose another output name": "输出 {0} 是一个文件夹：请选择其他输出名称",
+    "output folder {} does not exist: create it or choose another output path": (
+        "输出文件夹 {0} 不存在：请创建该文件夹或选择其他输出路径"
+    ),
+    "output {} already exists: pass --overwrite (overwrite=True) to replace it": (
+        "输出 {0} 已存在：请确认覆盖后再替换它"
+    ),
+    "cannot write in folder {} ({}): choose a writable output location": (
+        "无法写入文件夹 {0}（{1}）：请选择可写的输出位置"
+    ),
+    "preview folder {} does not exist: create it or choose another path": (
+        "预览文件夹 {0} 不存在：请创建该文件夹或选择其他路径"
+    ),
+    "{} already exists: choose another name or allow overwriting": "{0} 已存在：请选择其他名称或允许覆盖",
+    # sensor presets (bands.SENSOR_PRESETS titles), shown in the panel's sensor list
+    "Sentinel-2 MSI L1C, 13 bands B01..B12 with B8A and B10": (
+        "Sentinel-2 MSI L1C，13 个波段 B01..B12，含 B8A 和 B10"
+    ),
+    "Sentinel-2 MSI L2A, 12 bands B01..B12 with B8A (no B10)": (
+        "Sentinel-2 MSI L2A，12 个波段 B01..B12，含 B8A（无 B10）"
+    ),
+    "Sentinel-2 10-band stack B02-B08, B8A, B11, B12 (10 + 20 m)": (
+        "Sentinel-2 10 波段叠加 B02-B08、B8A、B11、B12（10 米 + 20 米）"
+    ),
+    "Sentinel-2 10 m stack B02, B03, B04, B08 (blue, green, red, NIR)": (
+        "Sentinel-2 10 米叠加 B02、B03、B04、B08（蓝、绿、红、近红外）"
+    ),
+    "Landsat 8/9 OLI/TIRS Collection 2 Level-1, 11 bands B1..B11": (
+        "Landsat 8/9 OLI/TIRS Collection 2 一级产品，11 个波段 B1..B11"
+    ),
+    "Landsat 8/9 Collection 2 Level-2 surface reflectance SR_B1..SR_B7": (
+        "Landsat 8/9 Collection 2 二级地表反射率 SR_B1..SR_B7"
+    ),
+    "Landsat 5 TM / 7 ETM+ Level-1, bands B1..B7 (B6 thermal)": (
+        "Landsat 5 TM / 7 ETM+ 一级产品，波段 B1..B7（B6 为热红外）"
+    ),
+    "Landsat 4-7 Collection 2 Level-2 surface reflectance SR_B1-5, SR_B7": (
+        "Landsat 4-7 Collection 2 二级地表反射率 SR_B1-5、SR_B7"
+    ),
+    "4-band aerial red, green, blue, NIR (NAIP order)": "4 波段航空影像：红、绿、蓝、近红外（NAIP 顺序）",
+    "3-band true colour red, green, blue": "3 波段真彩色：红、绿、蓝",
+    "6-band blue, green, red, NIR, SWIR1, SWIR2 stack (sensor unknown)": (
+        "6 波段叠加：蓝、绿、红、近红外、短波红外1、短波红外2（传感器未知）"
+    ),
+    # band detection notes (bands.detect_band_roles), shown under the panel's band summary
+    "band {} also looks like {} ({}); band {} kept": "波段 {0} 看起来也是 {1}（{2}）；保留波段 {3}",
+    "preset {} has {} bands, the raster {}: positions not used": (
+        "预设 {0} 有 {1} 个波段，而栅格有 {2} 个：不按波段位置分配角色"
+    ),
+    "sensor {} from metadata; band roles from band names only": (
+        "传感器 {0} 来自元数据；波段角色仅根据波段名称确定"
+    ),
+    "band {} was {}; now {} as mapped by the user": "波段 {0} 原为 {1}；现按用户映射改为 {2}",
+    "{} (band {}) not used, as set by the user": "{0}（波段 {1}）按用户设置不使用",
+    "no band roles detected: map them with --bands, e.g. --bands red=3,nir=4": (
+        "未检测到波段角色：请在“波段映射”中指定（命令行：--bands red=3,nir=4）"
+    ),
+    # progress stages shown under the panel's progress bar
+    "opening raster": "正在打开栅格",
+    "raster opened": "栅格已打开",
+    "describing regions": "正在描述区域",
+    "done": "完成",
+    "preview ready": "预览已就绪",
+    "writing polygons": "正在写出多边形",
+    "histogram for Otsu": "正在计算 Otsu 直方图",
+    "classifying pixels": "正在分类像元",
+    "cleaning mask": "正在清理掩膜",
+    "mask ready": "掩膜已就绪",
+    "tracing polygons": "正在追踪多边形",
+    "cleaning polygons": "正在清理多边形",
+    "{} polygons": "{0} 个多边形",
+    "computing the composite stretch": "正在计算合成拉伸",
+    "loading the SPEX model": "正在加载 SPEX 模型",
+    "SPEX tile {}/{}": "SPEX 瓦片 {0}/{1}",
+}
+
+
+@cache
+def _patterns() -> List[Tuple[re.Pattern, str, int]]:
+    """(regex, Chinese template, field count) per entry, most specific (longest literal text) first."""
+    compiled = []
+    for template, chinese in ZH.items():
+        literals = template.split("{}")
+        regex = "(.*?)".join(re.escape(part.replace("{{", "{").replace("}}", "}")) for part in literals)
+        compiled.append((re.compile(regex + r"\Z", re.DOTALL), chinese, len(literals) - 1, len(template)))
+    compiled.sort(key=lambda item: -item[3])
+    return [(regex, chinese, fields) for regex, chinese, fields, _length in compiled]
+
+
+def localize(message: str, language: str | None) -> str:
+    """``message`` in ``language`` ("zh"/"zh_CN"/"zh-Hans"...: Chinese; anything else: unchanged).
+
+    Unknown messages come back unchanged.
+    """
+    if not message or not (language or "").lower().startswith("zh"):
+        return message
+    return _to_chinese(message, depth=0)
+
+
+def _to_chinese(message: str, depth: int) -> str:
+    for regex, chinese, _fields in _patterns():
+        match = regex.match(message)
+        if match:
+            fields = [_to_chinese(value, depth + 1) if depth < 2 else value for value in match.groups()]
+            return chinese.format(*fields)
+    return message

@@ -23,7 +23,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from osgeo import gdal
 
@@ -432,6 +432,9 @@ _numbers = st.one_of(
     ),
     crs=st.none() | st.sampled_from(["EPSG:4326", "EPSG:32633", "EPSG:999999", "nonsense", ""]),
 )
+@example(aoi="POLYGON((0 0,0 1,1 0))", crs=None)  # found by this test: an open ring crashed GEOS
+@example(aoi="POLYGON((0 0,96 0,0 1))", crs="EPSG:4326")  # found too: reprojection raised
+@example(aoi="POLYGON((500000 5000000,500400 5000000,500400 4999600))", crs="EPSG:32633")
 def test_fuzz_aoi(fuzz_scene, capfd, aoi, crs):
     extra = ["-p", "water", "--aoi", aoi] + (["--aoi-crs", crs] if crs is not None else [])
     _fuzz_run(capfd, fuzz_scene, extra)

@@ -95,9 +95,16 @@ def _to_raster_crs(geom, src_srs, dst_srs):
     step = max(env[1] - env[0], env[3] - env[2]) / 64.0
     if step > 0:
         geom.Segmentize(step)
-    transform = osr.CoordinateTransformation(src_srs, dst_srs)
-    if geom.Transform(transform) != 0:
-        raise SpexInputError("the AOI cannot be reprojected to the raster CRS: check the AOI's CRS")
+    try:
+        transform = osr.CoordinateTransformation(src_srs, dst_srs)
+        failed = geom.Transform(transform) != 0
+    except RuntimeError:  # gdal.UseExceptions(): e.g. points outside the target projection's domain
+        failed = True
+    if failed:
+        raise SpexInputError(
+            "the AOI cannot be reprojected to the raster CRS (points outside its domain?): check the AOI "
+            "coordinates and its CRS"
+        )
     return geom
 
 
@@ -213,10 +220,16 @@ def resolve_aoi(aoi: AreaOfInterest | None, source) -> AoiRegion:
     if src_srs is not None and raster_srs is None:
         src_srs = None  # raster without CRS: take the AOI coordinates as they are
     geom = _to_raster_crs(geom, src_srs, raster_srs)
-    if not geom.IsValid():
-        geom = geom.MakeValid() if hasattr(geom, "MakeValid") else geom.Buffer(0)
-        geom = _polygons_only(geom) or geom
-    clipped = geom.Intersection(extent)
+    try:
+        geom.CloseRings()  # "POLYGON((0 0,0 1,1 0))": GEOS refuses an open ring
+        if not geom.IsValid():
+            geom = geom.MakeValid() if hasattr(geom, "MakeValid") else geom.Buffer(0)
+            geom = _polygons_only(geom) or geom
+        clipped = geom.Intersection(extent)
+    except RuntimeError as exc:
+        raise SpexInputError(
+            f"{what} is not a valid polygon ({' '.join(str(exc).split())[:120]}): fix its rings"
+        ) from None
     clipped = _polygons_only(clipped) if clipped is not None and not clipped.IsEmpty() else None
     if clipped is None or clipped.GetArea() <= 0:
         env = geom.GetEnvelope()

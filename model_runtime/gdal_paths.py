@@ -61,6 +61,11 @@ def _local_file_of(text: str) -> str | None:
     quoted = re.search(r'"([^"]+)"', text)
     if quoted:
         return quoted.group(1)
+    parts = text.split(":")
+    for i in range(1, len(parts)):  # GTIFF_DIR:1:/data/a.tif: the longest tail that names a local file
+        candidate = ":".join(parts[i:])
+        if candidate and os.path.lexists(candidate):
+            return candidate
     return None
 
 

@@ -23,7 +23,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from osgeo import gdal
 
@@ -432,6 +432,9 @@ _numbers = st.one_of(
     ),
     crs=st.none() | st.sampled_from(["EPSG:4326", "EPSG:32633", "EPSG:999999", "nonsense", ""]),
 )
+@example(aoi="POLYGON((0 0,0 1,1 0))", crs=None)  # found by this test: an open ring crashed GEOS
+@example(aoi="POLYGON((0 0,96 0,0 1))", crs="EPSG:4326")  # found too: reprojection raised
+@example(aoi="POLYGON((500000 5000000,500400 5000000,500400 4999600))", crs="EPSG:32633")
 def test_fuzz_aoi(fuzz_scene, capfd, aoi, crs):
     extra = ["-p", "water", "--aoi", aoi] + (["--aoi-crs", crs] if crs is not None else [])
     _fuzz_run(capfd, fuzz_scene, extra)
@@ -527,3 +530,31 @@ def test_no_network_syscall_without_allow_network(sandbox, hostile_files, raster
     assert "--allow-network" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     calls = [line for line in trace.read_text().splitlines() if "AF_INET" in line or "AF_INET6" in line]
     assert calls == [], calls
+
+
+@pytest.mark.parametrize(
+    "kind", ["vsitar", "gtiff_dir", "vsizip_missing_archive", "gtiff_dir_fifo", "gtiff_dir_fifo_unquoted"]
+)
+def test_gdal_paths_are_validated_through_gdal(sandbox, capfd, hostile_files, kind):
+    """GDAL path syntaxes reach GDAL (no 'does not exist' from os.path), and their local files are still
+    checked (a FIFO behind a driver prefix is refused before opening)."""
+    import tarfile
+
+    inputs, outputs, temp = sandbox
+    with tarfile.open(inputs / "a.tar", "w") as tar:
+        tar.add(hostile_files, arcname="good.tif")
+    raster = {
+        "vsitar": f"/vsitar/{inputs}/a.tar/good.tif",
+        "gtiff_dir": f"GTIFF_DIR:1:{hostile_files}",
+        "vsizip_missing_archive": f"/vsizip/{inputs}/nope.zip/good.tif",
+        "gtiff_dir_fifo": f'GTIFF_DIR:1:"{inputs / "fifo.tif"}"',
+        "gtiff_dir_fifo_unquoted": f"GTIFF_DIR:1:{inputs / 'fifo.tif'}",
+    }[kind]
+    code, out, err = run_cli(capfd, ["extract", raster, "-p", "water", "-o", outputs / "o.gpkg", "--json"])
+    if kind in ("vsitar", "gtiff_dir"):
+        assert code == 0, err
+        assert json.loads(out)["features"] == 1
+        assert_contract(code, out, err, outputs_dir=outputs, allowed=("o.gpkg",), temp_dir=temp)
+    else:
+        assert code == 2 and ("does not exist" in err or "FIFO" in err), err
+        assert_contract(code, out, err, outputs_dir=outputs, temp_dir=temp)

@@ -410,8 +410,10 @@ class SceneAdaptation:
 
 
 SCENE_ADAPTATIONS: Dict[str, SceneAdaptation] = {
-    # calibrated: bright reference ~-0.1 + 0.35 ~ 0.25; shadows of uncalibrated cameras reach ~+0.3 above it
-    "water": SceneAdaptation(margin=0.35, dark_nir_share=0.25),
+    # calibrated: bright reference ~-0.1 + 0.35 ~ 0.25; shadows of uncalibrated cameras reach ~+0.3 above it.
+    # With SWIR (MNDWI): bright roofs, concrete, sand and soil have MNDWI ~-0.15 to -0.4 (typically -0.25),
+    # and shadows are dark in SWIR too, so reference + 0.25 ~ 0, the fixed default
+    "water": SceneAdaptation(margin=0.35, dark_nir_share=0.25, other_margins=(("MNDWI", 0.25),)),
     # calibrated: bright reference ~0.1 + 0.2 = 0.3, the fixed default
     "vegetation": SceneAdaptation(margin=0.2),
     # calibrated: bright reference (roofs, concrete, soil) NDBI ~0.1 - 0.2 = -0.1, the fixed default; without

@@ -254,32 +254,70 @@ ZH: Dict[str, str] = {
 }
 
 
+# The QGIS panel's English: the runtime's fixes name CLI flags; the panel has a control for each of them.
+PANEL_EN: Dict[str, str] = {
+    "{} needs the {} band(s), not found in {} (detected: {}): map them with --bands {}": (
+        "{0} needs the {1} band(s), not found in {2} (detected: {3}): pick them in Band mapping"
+    ),
+    "extracting {} needs the {} band(s), which this raster lacks or were not identified: map them with "
+    "--bands (e.g. --bands {}=N) or use a raster that has them": (
+        "extracting {0} needs the {1} band(s), which this raster lacks or were not identified: pick them in "
+        "Band mapping or use a raster that has them"
+    ),
+    "--bands {}={} is out of range: {} has {} band(s), use a number from 1 to {}": (
+        "band {1} for {0} is out of range: {2} has {3} band(s); pick one from 1 to {4} in Band mapping"
+    ),
+    "sensor preset {} has {} bands but {} has {}: choose a matching preset (spex info --sensors) or map the "
+    "bands with --bands red=N,nir=N": (
+        "sensor preset {0} has {1} bands but {2} has {3}: choose a matching Sensor or pick the bands in "
+        "Band mapping"
+    ),
+    "no band roles detected: map them with --bands, e.g. --bands red=3,nir=4": (
+        "no band roles detected: pick them in Band mapping"
+    ),
+    "threshold {} is not a number: give e.g. --threshold 0.2": "threshold {0} is not a number: give e.g. 0.2",
+    "both a threshold and the Otsu method were given: pass either --threshold or --threshold-method otsu": (
+        "both a threshold and the Otsu method were chosen: tick Class default or choose the Fixed method"
+    ),
+    "the {} rule compares reflectance, but the band values are not in 0..1: set the reflectance scaling "
+    "(--scaling s2, landsat-c2-l2 or gain,offset)": (
+        "the {0} rule compares reflectance, but the band values are not in 0..1: set Reflectance scaling "
+        "(Threshold and filters) to s2, landsat-c2-l2 or GAIN,OFFSET"
+    ),
+    "the spex engine needs the SPEX model folder: pass --model DIR (or use --engine spectral, which needs no "
+    "weights)": "the SPEX engine needs its model folder: pick it under Engine, or use the spectral engine",
+}
+
+
 @cache
-def _patterns() -> List[Tuple[re.Pattern, str, int]]:
-    """(regex, Chinese template, field count) per entry, most specific (longest literal text) first."""
+def _compiled(catalogue: str) -> List[Tuple[re.Pattern, str, int]]:
+    """(regex, translated template, field count) per entry, most specific (longest literal text) first."""
     compiled = []
-    for template, chinese in ZH.items():
+    for template, translated in {"zh": ZH, "panel-en": PANEL_EN}[catalogue].items():
         literals = template.split("{}")
         regex = "(.*?)".join(re.escape(part.replace("{{", "{").replace("}}", "}")) for part in literals)
-        compiled.append((re.compile(regex + r"\Z", re.DOTALL), chinese, len(literals) - 1, len(template)))
+        compiled.append((re.compile(regex + r"\Z", re.DOTALL), translated, len(literals) - 1, len(template)))
     compiled.sort(key=lambda item: -item[3])
-    return [(regex, chinese, fields) for regex, chinese, fields, _length in compiled]
+    return [(regex, translated, fields) for regex, translated, fields, _length in compiled]
 
 
-def localize(message: str, language: str | None) -> str:
-    """``message`` in ``language`` ("zh"/"zh_CN"/"zh-Hans"...: Chinese; anything else: unchanged).
+def localize(message: str, language: str | None, panel: bool = False) -> str:
+    """``message`` in ``language`` ("zh"/"zh_CN"/"zh-Hans"...: Chinese; anything else: English).
 
+    ``panel``: English fixes name the QGIS panel's controls instead of CLI flags (Chinese does both).
     Unknown messages come back unchanged.
     """
-    if not message or not (language or "").lower().startswith("zh"):
+    if not message:
         return message
-    return _to_chinese(message, depth=0)
+    if (language or "").lower().startswith("zh"):
+        return _translate(message, "zh", depth=0)
+    return _translate(message, "panel-en", depth=2) if panel else message
 
 
-def _to_chinese(message: str, depth: int) -> str:
-    for regex, chinese, _fields in _patterns():
+def _translate(message: str, catalogue: str, depth: int) -> str:
+    for regex, translated, _fields in _compiled(catalogue):
         match = regex.match(message)
         if match:
-            fields = [_to_chinese(value, depth + 1) if depth < 2 else value for value in match.groups()]
-            return chinese.format(*fields)
+            fields = [_translate(v, catalogue, depth + 1) if depth < 2 else v for v in match.groups()]
+            return translated.format(*fields)
     return message

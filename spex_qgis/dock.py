@@ -144,7 +144,7 @@ class SpexDockWidget(QgsDockWidget):
         """A runtime message (error, progress stage) in the UI language (see model_runtime.messages)."""
         from model_runtime.messages import localize
 
-        return localize(message, self.ui_language())
+        return localize(message, self.ui_language(), panel=True)
 
     @staticmethod
     def _icon(name: str):

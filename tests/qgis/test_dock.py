@@ -296,6 +296,7 @@ def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_ifa
     wait_finished(dock)
     status = dock.status_label.text()
     assert status.startswith("Failed: ") and "nir" in status  # nir was left out: the reason
+    assert "Band mapping" in status and "--bands" not in status  # the panel's control, not the CLI flag
     shown = dock.explanation.toPlainText()
     assert "failed" in shown and "nir" in shown and old_text not in shown  # no stale explanation
 

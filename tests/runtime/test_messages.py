@@ -12,7 +12,7 @@ import pytest
 
 import model_runtime
 from model_runtime.errors import SpexInputError
-from model_runtime.messages import ZH, localize
+from model_runtime.messages import PANEL_EN, ZH, localize
 from model_runtime.prompts import parse_prompt
 from model_runtime.raster import RasterSource
 from model_runtime.request import AreaOfInterest, ExtractRequest
@@ -81,6 +81,15 @@ def test_sensor_names_have_a_chinese_form():
     assert [p.title for p in SENSOR_PRESETS.values() if p.title not in ZH] == []
 
 
+@pytest.mark.parametrize("english", sorted(PANEL_EN))
+def test_panel_english_keeps_every_field_and_names_no_cli_flag(english):
+    panel = PANEL_EN[english]
+    fields = english.count("{}")
+    used = sorted({int(name) for _, name, _, _ in string.Formatter().parse(panel) if name is not None})
+    # a field may be dropped (the role in a CLI example), never invented
+    assert set(used) <= set(range(fields)) and "--" not in panel, (english, panel)
+
+
 @pytest.mark.parametrize("english", sorted(ZH))
 def test_chinese_keeps_every_field_and_is_chinese(english):
     chinese = ZH[english]
@@ -102,6 +111,8 @@ def test_real_errors_come_out_in_chinese(aerial_sample, tmp_path):
     assert chinese.startswith("提示词") and "水体" in chinese and "ask for" not in chinese  # the help too
     out_of_range = _error(lambda: RasterSource.open(str(aerial_sample), bands={"nir": 9}))
     assert localize(out_of_range, "zh-Hans").startswith("波段映射 nir=9 超出范围")
+    assert localize(out_of_range, "en") == out_of_range  # the CLI and Processing keep the flags
+    assert localize(out_of_range, "en_US", panel=True).startswith("band 9 for nir is out of range")
     outside = _error(
         lambda: model_runtime.extract(
             ExtractRequest(

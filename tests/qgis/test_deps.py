@@ -505,3 +505,19 @@ def test_release_runtime_frees_the_cached_model(tmp_path, monkeypatch):
     assert model() is None
     assert drop_plugin_modules() == []  # a source checkout: the runtime is the developer's, it stays
     assert "model_runtime.engines.spex_engine" in sys.modules
+
+
+def test_dialog_reads_the_installers_check_line(qgis_app):
+    check = {"ok": False, "modules": {}, "error": {"module": "torch", "type": "ImportError", "message": "x"}}
+    code = f"import json; print('[1/3] resolving'); print({installer.CHECK_PREFIX!r} + json.dumps({check!r}))"
+    dialog = deps.install_dialog(None, [sys.executable, "-c", code])
+    dialog.install_button.click()
+    deadline = time.time() + 30
+    while dialog.process is not None and time.time() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    text = dialog.output_edit.toPlainText()
+    assert dialog.check == check
+    assert "[1/3] resolving" in text and "Done:" in text
+    assert not any(line.startswith(installer.CHECK_PREFIX) for line in text.splitlines())  # parsed, not shown
+    dialog.close()

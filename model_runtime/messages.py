@@ -251,6 +251,168 @@ ZH: Dict[str, str] = {
     "computing the composite stretch": "正在计算合成拉伸",
     "loading the SPEX model": "正在加载 SPEX 模型",
     "SPEX tile {}/{}": "SPEX 瓦片 {0}/{1}",
+    # area of interest (aoi.py)
+    "the AOI cannot be reprojected to the raster CRS (points outside its domain?): check the AOI coordinates "
+    "and its CRS": (
+        "感兴趣区域无法重投影到栅格的坐标参考系（有点超出其定义域？）："
+        "请检查感兴趣区域的坐标及其坐标参考系"
+    ),
+    "{} is not a valid polygon ({}): fix its rings": "{0} 不是有效的多边形（{1}）：请修正其环",
+    # work folders and free space (atomic.py)
+    "not enough space in folder {} ({}{}): free some space or write elsewhere": (
+        "文件夹 {0} 空间不足（{1}{2}）：请释放一些空间或写到其他位置"
+    ),
+    "cannot create a work folder in {} ({}): free space there or set TMPDIR to a writable folder": (
+        "无法在 {0} 中创建工作文件夹（{1}）：请释放该处的空间，或将 TMPDIR 设为可写的文件夹"
+    ),
+    # batch command line (batching/cli.py)
+    "--aoi-crs given without --aoi: add --aoi xmin,ymin,xmax,ymax or drop --aoi-crs": (
+        "给出了 --aoi-crs 但没有 --aoi：请添加 --aoi xmin,ymin,xmax,ymax 或去掉 --aoi-crs"
+    ),
+    # batch workers (batching/cluster.py)
+    "--workers {} is invalid: use 1 or more (or leave it out)": (
+        "--workers {0} 无效：请使用 1 或更大的数（或不指定）"
+    ),
+    "cannot reach the dask scheduler at {} ({}): start it (dask scheduler) or drop --scheduler / "
+    "DASK_SCHEDULER_ADDRESS to use local workers": (
+        "无法连接位于 {0} 的 dask 调度器（{1}）：请启动它（dask scheduler），"
+        "或去掉 --scheduler / DASK_SCHEDULER_ADDRESS 以使用本地工作进程"
+    ),
+    # batch inputs (batching/inputs.py)
+    "no raster found in {} (patterns {}): check the folder, glob or list, or pass --pattern": (
+        "在 {0} 中未找到栅格（匹配模式 {1}）：请检查文件夹、通配符或列表，或指定 --pattern"
+    ),
+    "input {} does not exist: check the path(s)": "输入 {0} 不存在：请检查路径",
+    "chunk size {} is too small: use at least 64 pixels (e.g. 4096)": (
+        "分块大小 {0} 太小：请至少使用 64 像元（例如 4096）"
+    ),
+    "{} has a rotated geotransform: chunking needs a north-up raster; warp it first (gdalwarp) or run it "
+    "without --chunk-size": (
+        "{0} 的地理变换带有旋转：分块需要正北朝上的栅格；"
+        "请先重投影（gdalwarp），或不带 --chunk-size 运行"
+    ),
+    # batch manifest (batching/manifest.py)
+    "batch manifest {} is unreadable ({}): move it away to start the batch afresh": (
+        "批处理清单 {0} 无法读取（{1}）：请将其移走，以重新开始批处理"
+    ),
+    # chunk mosaic (batching/mosaic.py)
+    "unexpected {} in a chunk output: re-run the batch": "分块输出中出现了意外的 {0}：请重新运行批处理",
+    "a chunk output is not on the raster's pixel grid (simplified or edited?): delete the batch's chunks "
+    "folder and re-run": (
+        "某个分块输出不在栅格的像元网格上（被简化或编辑过？）："
+        "请删除该批处理的分块文件夹后重新运行"
+    ),
+    # batch runner (batching/runner.py)
+    'no prompt given: pass --prompt "extract the water bodies" (once per prompt)': (
+        "未给出提示词：请指定 --prompt \"extract the water bodies\"（每个提示词一次）"
+    ),
+    "no output folder given: pass --output-dir FOLDER": "未给出输出文件夹：请指定 --output-dir FOLDER",
+    "output folder {} is a file: choose a folder": "输出文件夹 {0} 是一个文件：请选择文件夹",
+    "output folder {} is not writable: choose a writable folder": (
+        "输出文件夹 {0} 不可写：请选择可写的文件夹"
+    ),
+    "merged output {} is not a .gpkg: the merged layer is a GeoPackage": (
+        "合并输出 {0} 不是 .gpkg：合并图层为 GeoPackage 格式"
+    ),
+    "merged output {} already exists: pass --overwrite or choose --merged": (
+        "合并输出 {0} 已存在：请指定 --overwrite，或用 --merged 另选"
+    ),
+    "cannot create the output folder {} ({}): choose a writable folder": (
+        "无法创建输出文件夹 {0}（{1}）：请选择可写的文件夹"
+    ),
+    "--aoi and --chunk-size together are not supported: clip the raster (gdal_translate -projwin) or drop "
+    "one of them": (
+        "不支持同时使用 --aoi 和 --chunk-size：请裁剪栅格（gdal_translate -projwin）或去掉其中之一"
+    ),
+    "the Otsu threshold is computed over the area extracted, so every chunk would get its own: give "
+    "--threshold, or drop --chunk-size": (
+        "Otsu 阈值按提取的区域计算，每个分块会得到各自的阈值：请给出 --threshold，或去掉 --chunk-size"
+    ),
+    # dataset paths (gdal_paths.py)
+    "{} {} is {}, not a regular file: give the path of a file": (
+        "{0} {1} 是 {2}，不是普通文件：请给出文件的路径"
+    ),
+    "no {} given: pass the path of a file GDAL reads": "未给出{0}：请给出 GDAL 可读文件的路径",
+    "{} {} is a {} web service description: {}": "{0} {1} 是 {2} 网络服务描述：{3}",
+    "VRT {} includes itself (through {} file(s)): fix its SourceFilename entries": (
+        "VRT {0} 包含了自身（经过 {1} 个文件）：请修正其 SourceFilename 条目"
+    ),
+    "VRT {} nests more than {} VRTs: flatten it": "VRT {0} 嵌套了超过 {1} 层 VRT：请将其展平",
+    "{} {} does not exist: check the path": "{0} {1} 不存在：请检查路径",
+    "{} {} cannot be read ({}): check the path": "{0} {1} 无法读取（{2}）：请检查路径",
+    "{} {} is on the network: {}": "{0} {1} 位于网络上：{2}",
+    "{} {} does not exist (GDAL virtual path): check the path": (
+        "{0} {1} 不存在（GDAL 虚拟路径）：请检查路径"
+    ),
+    "VRT {} is larger than 64 MB: is it really a VRT file?": "VRT {0} 大于 64 MB：它真的是 VRT 文件吗？",
+    "VRT {} is not valid XML ({}): fix or rebuild it with gdalbuildvrt": (
+        "VRT {0} 不是有效的 XML（{1}）：请修正，或用 gdalbuildvrt 重新生成"
+    ),
+    "VRT {} cannot be read ({}): check the file": "VRT {0} 无法读取（{1}）：请检查该文件",
+    "VRT {} reads {} over the network: {}": "VRT {0} 通过网络读取 {1}：{2}",
+    # extraction pipeline (pipeline.py)
+    "the work folder {} is full{}: free space there or point TMPDIR at a folder with room for the mask "
+    "(about one byte per pixel)": (
+        "工作文件夹 {0} 已满{1}：请释放该处的空间，"
+        "或将 TMPDIR 指向有足够空间存放掩膜的文件夹（每像元约一个字节）"
+    ),
+    "invalid pixel limit {}: give 0 (no limit) or a positive number": (
+        "像元上限 {0} 无效：请给出 0（不限制）或正数"
+    ),
+    "the area to process is {} x {} = {} pixels, more than the {} pixel limit: {}, or raise the limit with "
+    "--max-pixels N (0: no limit)": (
+        "待处理区域为 {0} x {1} = {2} 个像元，超过了 {3} 像元的上限：{4}，"
+        "或用 --max-pixels N 提高上限（0：不限制）"
+    ),
+    "{} has no CRS and GeoJSON is defined in WGS 84: assign one (gdal_translate -a_srs EPSG:XXXX) or write "
+    ".gpkg or .shp": (
+        "{0} 没有坐标参考系，而 GeoJSON 以 WGS 84 定义：请为其指定坐标参考系"
+        "（gdal_translate -a_srs EPSG:XXXX），或写出为 .gpkg 或 .shp"
+    ),
+    # prompts (prompts.py)
+    "the prompt is {} characters long, more than {}: name the class in a short sentence": (
+        "提示词长 {0} 个字符，超过了 {1} 个：请用一句简短的话说明类别"
+    ),
+    "the prompt holds bytes that are not valid UTF-8: type it as UTF-8 text": (
+        "提示词包含无效的 UTF-8 字节：请以 UTF-8 文本输入"
+    ),
+    # raster reading (raster.py)
+    "GDAL could not read {}{}{}: the file (or a VRT source) may be truncated, corrupt or missing; check it "
+    "with gdalinfo -checksum": (
+        "GDAL 无法读取 {0}{1}{2}：该文件（或某个 VRT 源）可能被截断、损坏或缺失；"
+        "请用 gdalinfo -checksum 检查"
+    ),
+    "the raster's CRS cannot be written as WKT: assign an EPSG CRS with gdal_translate -a_srs": (
+        "栅格的坐标参考系无法写为 WKT：请用 gdal_translate -a_srs 指定 EPSG 坐标参考系"
+    ),
+    "raster {} is a folder without band files of standard names (..._B04.jp2, ..._SR_B4.TIF): give the path "
+    "of a raster file inside it or a Sentinel-2 SAFE / Landsat product folder": (
+        "栅格 {0} 是一个文件夹，但其中没有标准命名的波段文件（..._B04.jp2、..._SR_B4.TIF）："
+        "请给出其中某个栅格文件的路径，或 Sentinel-2 SAFE / Landsat 产品文件夹"
+    ),
+    "{} has an invalid geotransform {} (non-finite or zero pixel size): fix its georeferencing, e.g. "
+    "gdal_translate -a_ullr xmin ymax xmax ymin": (
+        "{0} 的地理变换 {1} 无效（像元大小非有限值或为零）：请修正其地理参考，"
+        "例如 gdal_translate -a_ullr xmin ymax xmax ymin"
+    ),
+    "band {} of {} holds complex numbers (radar/interferometry data): give reflectance bands, or convert "
+    "with gdal_translate -ot Float32 after taking the amplitude": (
+        "{1} 的波段 {0} 包含复数（雷达/干涉测量数据）：请使用反射率波段，"
+        "或先取振幅后用 gdal_translate -ot Float32 转换"
+    ),
+    # vector outputs (writers.py)
+    "the raster has no CRS and GeoJSON ({}) is defined in WGS 84: assign the raster a CRS (gdal_translate "
+    "-a_srs EPSG:XXXX) or write .gpkg or .shp": (
+        "栅格没有坐标参考系，而 GeoJSON（{0}）以 WGS 84 定义：请为栅格指定坐标参考系"
+        "（gdal_translate -a_srs EPSG:XXXX），或写出为 .gpkg 或 .shp"
+    ),
+    "output {} appeared while the job ran and was kept: pass --overwrite to replace it or choose another "
+    "name": (
+        "输出 {0} 在任务运行期间出现，已予保留：请指定 --overwrite 以替换它，或选择其他名称"
+    ),
+    "output {} exists and is not a regular file (a FIFO, socket or device): choose another output name": (
+        "输出 {0} 已存在且不是普通文件（FIFO、套接字或设备）：请选择其他输出名称"
+    ),
 }
 
 

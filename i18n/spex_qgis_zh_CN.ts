@@ -2,6 +2,114 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
   <context>
+    <name>SpexBatchAlgorithm</name>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="99" />
+      <source>Extract land cover from a folder of rasters</source>
+      <translation>从栅格文件夹批量提取地物</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="103" />
+      <source>Land cover extraction</source>
+      <translation>地物提取</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="119" />
+      <source>Runs the prompt on every raster of the input folder whose name matches the pattern, in parallel on local dask workers, and merges the results into one GeoPackage layer whose 'source' field names each feature's raster. One GeoPackage per raster and a manifest are written to the output folder: running again skips the rasters already done and retries the failed ones; a raster that fails never stops the others. Needs the Python packages dask (distributed) and rich.</source>
+      <translation>对输入文件夹中文件名匹配模式的每个栅格执行提示词提取，在本地 dask 工作进程上并行运行，并将结果合并为一个 GeoPackage 图层，其 'source' 字段记录每个要素来自哪个栅格。输出文件夹中为每个栅格写入一个 GeoPackage 和一个清单文件：再次运行时跳过已完成的栅格并重试失败的栅格；单个栅格失败不会中断其他栅格。需要 Python 包 dask（distributed）和 rich。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="132" />
+      <source>Folder of rasters</source>
+      <translation>栅格文件夹</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="137" />
+      <source>Prompt</source>
+      <translation>提示词</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="137" />
+      <source>extract the water bodies</source>
+      <translation>提取水体</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="143" />
+      <source>Engine</source>
+      <translation>引擎</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
+      <source>File name patterns (separated by ;)</source>
+      <translation>文件名模式（以 ; 分隔）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="155" />
+      <source>SPEX model folder (engine spex)</source>
+      <translation>SPEX 模型文件夹（spex 引擎）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="161" />
+      <source>Minimum polygon area (m²)</source>
+      <translation>最小多边形面积（平方米）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="168" />
+      <source>Parallel workers (0: one per CPU core)</source>
+      <translation>并行工作线程数（0：每个 CPU 核心一个）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="179" />
+      <source>Output folder (one file per raster)</source>
+      <translation>输出文件夹（每个栅格一个文件）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="184" />
+      <source>Merged polygons</source>
+      <translation>合并后的多边形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="187" />
+      <source>Rasters done</source>
+      <translation>已完成的栅格数</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="188" />
+      <source>Rasters failed</source>
+      <translation>失败的栅格数</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="189" />
+      <source>Manifest</source>
+      <translation>清单文件</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="199" />
+      <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
+      <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="210" />
+      <source>OUTPUT: the merged layer is a GeoPackage: choose a .gpkg file.</source>
+      <translation>OUTPUT：合并图层为 GeoPackage 格式：请选择 .gpkg 文件。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="246" />
+      <source>Cancelled: the rasters finished so far are kept; run again to resume.</source>
+      <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="254" />
+      <source>No raster could be processed ({failed} failed): see the log above.</source>
+      <translation>没有栅格处理成功（{failed} 个失败）：请查看上面的日志。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="265" />
+      <source>SPEX batch</source>
+      <translation>SPEX 批量提取</translation>
+    </message>
+  </context>
+  <context>
     <name>SpexDeps</name>
     <message>
       <location filename="../spex_qgis/deps.py" line="319" />
@@ -763,12 +871,12 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexProvider</name>
     <message>
-      <location filename="../spex_qgis/processing/provider.py" line="20" />
+      <location filename="../spex_qgis/processing/provider.py" line="21" />
       <source>SPEX</source>
       <translation>SPEX</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/provider.py" line="24" />
+      <location filename="../spex_qgis/processing/provider.py" line="25" />
       <source>SPEX prompt-driven land-cover extraction</source>
       <translation>SPEX 提示词驱动的地物提取</translation>
     </message>

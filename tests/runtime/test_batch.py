@@ -196,3 +196,35 @@ def test_unreadable_manifest_is_one_line_error(tmp_path):
     path.write_text("{ torn")
     with pytest.raises(SpexInputError, match="move it away"):
         Manifest.load(str(path))
+
+
+def test_merged_layer_reprojects_items_in_other_crs(client, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    make_water_scene(folder / "a_utm32.tif", width=120, height=100, seed=3, epsg=32632)
+    make_water_scene(
+        folder / "b_utm33.tif", width=120, height=100, seed=4, epsg=32633, origin=(300000.0, 5000000.0)
+    )
+    result = batch(BatchRequest(str(folder), PROMPT, str(tmp_path / "out")), client=client)
+    assert result.counts["done"] == 2
+    merged = ogr.Open(result.merged_output)
+    layer = merged.GetLayer(0)
+    epsg = layer.GetSpatialRef().GetAuthorityCode(None)
+    moved = []
+    for feature in layer:
+        if feature.GetField("source").endswith("b_utm33.tif"):
+            centroid = feature.GetGeometryRef().Centroid()
+            moved.append(
+                (
+                    feature.GetField("centroid_x"),
+                    feature.GetField("centroid_y"),
+                    centroid.GetX(),
+                    centroid.GetY(),
+                )
+            )
+    feature = layer = merged = None  # OGR objects must not outlive their dataset
+    assert epsg == "32632"
+    assert moved
+    for cx, cy, x, y in moved:
+        assert (cx, cy) == pytest.approx((x, y), abs=1e-6)  # the centroid fields follow the new CRS
+        assert 700000 < x < 800000  # UTM 33N coordinates moved into zone 32N

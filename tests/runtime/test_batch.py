@@ -228,3 +228,16 @@ def test_merged_layer_reprojects_items_in_other_crs(client, tmp_path):
     for cx, cy, x, y in moved:
         assert (cx, cy) == pytest.approx((x, y), abs=1e-6)  # the centroid fields follow the new CRS
         assert 700000 < x < 800000  # UTM 33N coordinates moved into zone 32N
+
+
+def test_several_prompts_give_one_output_each(client, tmp_path):
+    raster = make_water_scene(tmp_path / "scene.tif", width=120, height=100, seed=5)
+    prompts = [PROMPT, "extract the vegetation"]
+    result = batch(BatchRequest(raster, prompts, str(tmp_path / "out")), client=client)
+    assert result.counts["done"] == 2
+    outputs = sorted(os.path.basename(i["output"]) for i in result.items)
+    assert outputs == ["scene.1_water.gpkg", "scene.2_vegetation.gpkg"]
+    merged = ogr.Open(result.merged_output)
+    classes = {f.GetField("class") for f in merged.GetLayer(0)}
+    merged = None
+    assert classes == {"water", "vegetation"}

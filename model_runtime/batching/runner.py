@@ -333,7 +333,7 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
     """Submit ``todo`` to ``client`` and record each outcome as it comes; returns the worker count."""
     from distributed import wait
 
-    from .tasks import SpexModelPlugin, run_item
+    from .tasks import CANCELLED_BATCHES, SpexModelPlugin, run_item
 
     workers = len(client.scheduler_info().get("workers", {}))
     if request.engine == "spex" and request.model_dir:
@@ -344,6 +344,7 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
     futures = {}
     for record in todo:
         spec = {
+            "token": token,
             "item_id": record.item_id,
             "request": requests[record.item_id],
             "is_chunk": record.chunk is not None,
@@ -373,7 +374,13 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
                 manifest.save()
                 last_save = time.monotonic()
     except BaseException:
+        CANCELLED_BATCHES.add(token)  # items running in this process stop at their next window
         client.cancel(list(pending), force=True)
+        for future in pending:  # finished while we were told to stop: keep their record
+            if future.status == "finished":
+                outcome = future.result()
+                if outcome.get("status") == "done":
+                    _update(by_id[futures[future]], outcome)
         manifest.save()
         raise
     return workers

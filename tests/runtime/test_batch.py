@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from osgeo import ogr
@@ -241,3 +242,41 @@ def test_several_prompts_give_one_output_each(client, tmp_path):
     classes = {f.GetField("class") for f in merged.GetLayer(0)}
     merged = None
     assert classes == {"water", "vegetation"}
+
+
+def test_cancel_keeps_finished_items_and_resumes(client, tmp_path):
+    from model_runtime import ExtractionCancelled
+    from model_runtime.batching.runner import BatchReporter
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i in range(5):
+        make_water_scene(folder / f"t{i}.tif", width=700, height=700, seed=i, block=128)
+
+    class CancelAfterFirst(BatchReporter):
+        done = 0
+
+        def item(self, record):
+            self.done += record.status == "done"
+
+    reporter = CancelAfterFirst()
+    out = tmp_path / "out"
+    with pytest.raises(ExtractionCancelled):
+        batch(
+            BatchRequest(str(folder), PROMPT, str(out)),
+            reporter=reporter,
+            is_cancelled=lambda: reporter.done >= 1,
+            client=client,
+        )
+    state = json.loads((out / "spex-batch.json").read_text())  # saved, valid
+    done = [r for r in state["items"].values() if r["status"] == "done"]
+    assert 1 <= len(done) < 5 and all(os.path.exists(r["output"]) for r in done)
+    time.sleep(4)  # items running on the (thread) worker stop at their next window: only an item that was
+    # already writing its file when the cancel came may still finish (then it is redone on resume)
+    recorded = {os.path.basename(r["output"]) for r in done}
+    late = {n for n in os.listdir(out) if n.endswith(".gpkg")} - recorded
+    assert len(late) <= 2  # the worker's two threads
+    assert not [n for n in os.listdir(out) if ".spex-tmp-" in n]
+
+    again = batch(BatchRequest(str(folder), PROMPT, str(out)), client=client)
+    assert again.counts == {"total": 5, "done": 5 - len(done), "skipped": len(done), "failed": 0}

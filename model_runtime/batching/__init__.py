@@ -13,12 +13,4 @@ Modules: ``request`` (BatchRequest/BatchResult), ``inputs`` (folder/glob/list, c
 
 from .request import BatchRequest, BatchResult
 
-
-def run(request, reporter=None, is_cancelled=None, client=None):
-    """Run a batch (see :func:`model_runtime.batching.runner.run_batch`)."""
-    from .runner import run_batch
-
-    return run_batch(request, reporter=reporter, is_cancelled=is_cancelled, client=client)
-
-
-__all__ = ["BatchRequest", "BatchResult", "run"]
+__all__ = ["BatchRequest", "BatchResult"]

@@ -93,8 +93,10 @@ def batch_client(
         raise SpexInputError(f"--workers {workers} is invalid: use 1 or more (or leave it out)")
     threads = int(threads_per_worker) if threads_per_worker else 1
     serve = dashboard and _dashboard_available()
-    # a free port, never the fixed 8787: several batches (or users) may run on one machine
-    kwargs = dict(dashboard_address=":0", silence_logs=logging.ERROR)
+    # a free port, never the fixed 8787: several batches (or users) may run on one machine. Worker logs
+    # are silenced: every item reports its own error (tasks.run_item), a lost worker reaches the batch as
+    # a failed future, and on Ctrl-C stopped workers log tracebacks about dropped connections
+    kwargs = dict(dashboard_address=":0", silence_logs=logging.CRITICAL)
     if processes:
         cluster = LocalCluster(n_workers=count, threads_per_worker=threads, processes=True, **kwargs)
     else:  # threads of this process (inside QGIS: no worker process may start another QGIS)

@@ -61,7 +61,7 @@ class RichReporter(BatchReporter):
 
     def cluster(self, workers: int, dashboard: Optional[str]) -> None:
         """Print the cluster size and its dashboard."""
-        where = f", dashboard {dashboard}" if dashboard else ""
+        where = f", dashboard {dashboard}" if dashboard else " (no dashboard: install bokeh to get one)"
         self.console.print(f"dask: {workers} worker{'s' if workers != 1 else ''}{where}")
 
     def item(self, record: ItemRecord) -> None:

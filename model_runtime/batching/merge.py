@@ -2,8 +2,8 @@
 
 Fields are those of a single run (:data:`model_runtime.writers.FIELDS`) plus ``source`` (the input raster)
 and ``item`` (the output the feature was copied from). Items in other CRSs are reprojected to the CRS of
-the first item. Written under a temporary name in the destination folder and renamed into place, as
-single outputs are.
+the first item (their centroid fields with them). Written under a temporary name in the destination
+folder and renamed into place, as single outputs are.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def write_merged(
                 for field_name, _ in FIELDS:
                     if field_name in names and feature.IsFieldSetAndNotNull(field_name):
                         new.SetField(field_name, feature.GetField(field_name))
+                if transform is not None and geom is not None and not geom.IsEmpty():
+                    centroid = geom.Centroid()  # the centroid fields follow the merged layer's CRS
+                    new.SetField("centroid_x", centroid.GetX())
+                    new.SetField("centroid_y", centroid.GetY())
                 new.SetField("source", raster)
                 new.SetField("item", item_output)
                 layer.CreateFeature(new)

@@ -57,7 +57,7 @@ def _prompt_suffix(prompts: List[str], index: int, language: Optional[str]) -> s
     return f".{index + 1}_{parse_prompt(prompts[index], language).target_class}"
 
 
-def _plan(request: BatchRequest, output_dir: str, manifest: Manifest):
+def _plan(request: BatchRequest, output_dir: str):
     """Items (records), their ExtractRequests, the mosaics to merge and the failures found while planning."""
     rasters = resolve_inputs(request.inputs, request.pattern, request.recursive)
     names = output_names(rasters)
@@ -65,7 +65,7 @@ def _plan(request: BatchRequest, output_dir: str, manifest: Manifest):
     if not prompts or not all(p.strip() for p in prompts):
         raise SpexInputError('no prompt given: pass --prompt "extract the water bodies" (once per prompt)')
     from ..prompts import parse_prompt
-    from ..request import ENGINES
+    from ..request import ENGINES, AreaOfInterest
 
     for prompt in prompts:  # the same for every item: a bad one is the request's error, not 1000 failures
         parse_prompt(prompt, request.language)
@@ -131,8 +131,6 @@ def _plan(request: BatchRequest, output_dir: str, manifest: Manifest):
             for chunk in grid.chunks:
                 item_id = f"{stem}{suffix}/r{chunk.row}c{chunk.col}"
                 output = os.path.join(output_dir, "chunks", stem + suffix, f"r{chunk.row}_c{chunk.col}.gpkg")
-                from ..request import AreaOfInterest
-
                 chunk_options = {**options, "simplify": 0.0, "min_area_m2": 0.0}
                 window = dict(zip(("xoff", "yoff", "xsize", "ysize"), chunk.window))
                 records.append(
@@ -230,7 +228,7 @@ def run_batch(
     owned_merged = manifest.params.get("merged_output") == merged
     if os.path.exists(merged) and not owned_merged and not request.overwrite:
         raise SpexInputError(f"merged output {merged} already exists: pass --overwrite or choose --merged")
-    records, requests, mosaics = _plan(request, output_dir, manifest)
+    records, requests, mosaics = _plan(request, output_dir)
     manifest.runs += 1
     manifest.params = {
         "prompts": request.prompt_list(),
@@ -335,7 +333,7 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
     """Submit ``todo`` to ``client`` and record each outcome as it comes; returns the worker count."""
     from distributed import wait
 
-    from .tasks import SpexModelPlugin, run_item
+    from .tasks import CANCELLED_BATCHES, SpexModelPlugin, run_item
 
     workers = len(client.scheduler_info().get("workers", {}))
     if request.engine == "spex" and request.model_dir:
@@ -346,6 +344,7 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
     futures = {}
     for record in todo:
         spec = {
+            "token": token,
             "item_id": record.item_id,
             "request": requests[record.item_id],
             "is_chunk": record.chunk is not None,
@@ -375,7 +374,13 @@ def _run_on(client, request, todo, requests, manifest, reporter, is_cancelled) -
                 manifest.save()
                 last_save = time.monotonic()
     except BaseException:
+        CANCELLED_BATCHES.add(token)  # items running in this process stop at their next window
         client.cancel(list(pending), force=True)
+        for future in pending:  # finished while we were told to stop: keep their record
+            if future.status == "finished":
+                outcome = future.result()
+                if outcome.get("status") == "done":
+                    _update(by_id[futures[future]], outcome)
         manifest.save()
         raise
     return workers

@@ -17,6 +17,9 @@ from typing import Any, Dict
 #: message start of the pipeline's "only no-data pixels" error: for a chunk of a mosaic (a corner of a
 #: Sentinel-2 tile) that is an empty chunk, not a failure
 NODATA_ONLY = "the area of interest holds only no-data pixels"
+#: tokens of the batches cancelled in this process: items running on in-process (thread) workers, as in
+#: QGIS, stop at their next window instead of running to the end; worker processes are stopped by dask
+CANCELLED_BATCHES: set = set()
 
 
 def _worker_name() -> str:
@@ -49,8 +52,9 @@ def run_item(spec: Dict[str, Any]) -> Dict[str, Any]:
     started = time.time()
     t0 = time.perf_counter()
     out: Dict[str, Any] = {"item_id": spec["item_id"], "started": started, "worker": _worker_name()}
+    token = spec.get("token")
     try:
-        result = extract(spec["request"])
+        result = extract(spec["request"], is_cancelled=lambda: token in CANCELLED_BATCHES)
     except SpexError as error:
         message = " ".join(str(error).split()) or type(error).__name__
         if spec.get("is_chunk") and message.startswith(NODATA_ONLY):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from osgeo import ogr
@@ -196,3 +197,86 @@ def test_unreadable_manifest_is_one_line_error(tmp_path):
     path.write_text("{ torn")
     with pytest.raises(SpexInputError, match="move it away"):
         Manifest.load(str(path))
+
+
+def test_merged_layer_reprojects_items_in_other_crs(client, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    make_water_scene(folder / "a_utm32.tif", width=120, height=100, seed=3, epsg=32632)
+    make_water_scene(
+        folder / "b_utm33.tif", width=120, height=100, seed=4, epsg=32633, origin=(300000.0, 5000000.0)
+    )
+    result = batch(BatchRequest(str(folder), PROMPT, str(tmp_path / "out")), client=client)
+    assert result.counts["done"] == 2
+    merged = ogr.Open(result.merged_output)
+    layer = merged.GetLayer(0)
+    epsg = layer.GetSpatialRef().GetAuthorityCode(None)
+    moved = []
+    for feature in layer:
+        if feature.GetField("source").endswith("b_utm33.tif"):
+            centroid = feature.GetGeometryRef().Centroid()
+            moved.append(
+                (
+                    feature.GetField("centroid_x"),
+                    feature.GetField("centroid_y"),
+                    centroid.GetX(),
+                    centroid.GetY(),
+                )
+            )
+    feature = layer = merged = None  # OGR objects must not outlive their dataset
+    assert epsg == "32632"
+    assert moved
+    for cx, cy, x, y in moved:
+        assert (cx, cy) == pytest.approx((x, y), abs=1e-6)  # the centroid fields follow the new CRS
+        assert 700000 < x < 800000  # UTM 33N coordinates moved into zone 32N
+
+
+def test_several_prompts_give_one_output_each(client, tmp_path):
+    raster = make_water_scene(tmp_path / "scene.tif", width=120, height=100, seed=5)
+    prompts = [PROMPT, "extract the vegetation"]
+    result = batch(BatchRequest(raster, prompts, str(tmp_path / "out")), client=client)
+    assert result.counts["done"] == 2
+    outputs = sorted(os.path.basename(i["output"]) for i in result.items)
+    assert outputs == ["scene.1_water.gpkg", "scene.2_vegetation.gpkg"]
+    merged = ogr.Open(result.merged_output)
+    classes = {f.GetField("class") for f in merged.GetLayer(0)}
+    merged = None
+    assert classes == {"water", "vegetation"}
+
+
+def test_cancel_keeps_finished_items_and_resumes(client, tmp_path):
+    from model_runtime import ExtractionCancelled
+    from model_runtime.batching.runner import BatchReporter
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i in range(5):
+        make_water_scene(folder / f"t{i}.tif", width=700, height=700, seed=i, block=128)
+
+    class CancelAfterFirst(BatchReporter):
+        done = 0
+
+        def item(self, record):
+            self.done += record.status == "done"
+
+    reporter = CancelAfterFirst()
+    out = tmp_path / "out"
+    with pytest.raises(ExtractionCancelled):
+        batch(
+            BatchRequest(str(folder), PROMPT, str(out)),
+            reporter=reporter,
+            is_cancelled=lambda: reporter.done >= 1,
+            client=client,
+        )
+    state = json.loads((out / "spex-batch.json").read_text())  # saved, valid
+    done = [r for r in state["items"].values() if r["status"] == "done"]
+    assert 1 <= len(done) < 5 and all(os.path.exists(r["output"]) for r in done)
+    time.sleep(4)  # items running on the (thread) worker stop at their next window: only an item that was
+    # already writing its file when the cancel came may still finish (then it is redone on resume)
+    recorded = {os.path.basename(r["output"]) for r in done}
+    late = {n for n in os.listdir(out) if n.endswith(".gpkg")} - recorded
+    assert len(late) <= 2  # the worker's two threads
+    assert not [n for n in os.listdir(out) if ".spex-tmp-" in n]
+
+    again = batch(BatchRequest(str(folder), PROMPT, str(out)), client=client)
+    assert again.counts == {"total": 5, "done": 5 - len(done), "skipped": len(done), "failed": 0}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -427,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught, _signals_raise():
             warnings.simplefilter("always")
             status = _main(args_list)
+            gc.collect()  # GDAL objects held in reference cycles are closed here, inside the hook
             if status == EXIT_OK:
                 for text in [str(w.message) for w in caught] + unraisable:
                     print(f"spex: warning: {_one_line(text)}", file=sys.stderr)

@@ -28,6 +28,7 @@ export runs in its own process, and the torch encoder is dropped before the ONNX
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gc
 import json
 import os
@@ -337,12 +338,15 @@ def parity(ref_dir: str, cache: str, backends: list, log=print, device: str = "c
     if not os.path.isfile(os.path.join(ref_dir, "reference_small.npz")):
         print(f"SKIP: no official reference in {ref_dir}: pass --ref-dir or set SPEX_OFFICIAL_REF")
         return EXIT_SKIP
-    try:
-        ckpt = ensure_checkpoint(ref_dir, cache, log)
-    except Skip as exc:
-        print(f"SKIP: {exc}")
-        return EXIT_SKIP
-    onnx_path = ensure_onnx(ckpt, cache, log) if "onnx" in backends else None
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "official-ref.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs (several worktrees) build the cache once
+        try:
+            ckpt = ensure_checkpoint(ref_dir, cache, log)
+        except Skip as exc:
+            print(f"SKIP: {exc}")
+            return EXIT_SKIP
+        onnx_path = ensure_onnx(ckpt, cache, log) if "onnx" in backends else None
 
     import torch
 

@@ -52,7 +52,12 @@ def assert_finite(key: str, tensor, path: str) -> None:
     """Refuse a floating-point tensor holding NaN or Inf (a corrupt or wrongly converted checkpoint)."""
     import torch
 
-    if tensor.is_floating_point() and tensor.numel() and not bool(torch.isfinite(tensor).all()):
+    if not tensor.is_floating_point() or not tensor.numel():
+        return
+    # min and max propagate NaN and show +-Inf: one pass, no temporary (isfinite().all() on float16 CPU
+    # tensors measured 30x slower: 11 s vs 0.3 s for the 233 M-element embedding)
+    low, high = torch.aminmax(tensor)
+    if not (bool(torch.isfinite(low)) and bool(torch.isfinite(high))):
         raise ModelLoadError(
             f"{path}: tensor {key} holds NaN/Inf values, so the checkpoint is broken: "
             "re-download it (or re-export it from the original weights)"

@@ -121,7 +121,10 @@ def weight_files(model_dir: str) -> List[str]:
                 "re-download the complete model folder"
             )
         return files
-    files = sorted(glob.glob(os.path.join(model_dir, "*.safetensors")))
+    files = [
+        shard_path(model_dir, os.path.basename(f), model_dir)
+        for f in sorted(glob.glob(os.path.join(model_dir, "*.safetensors")))
+    ]
     if not files:
         raise ModelLoadError(
             f"no *.safetensors weights in {model_dir}: point --model at the SPEX model folder"

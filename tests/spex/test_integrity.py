@@ -117,7 +117,7 @@ def _unknown_dtype(d):
     return "unknown dtype 'F9'"
 
 
-def _nan_weight(d):
+def _nan_weight(d, bits=0x7E00):
     path = os.path.join(d, SHARD2)
     with open(path, "rb") as fh:
         raw = bytearray(fh.read())
@@ -126,10 +126,14 @@ def _nan_weight(d):
     key = _first_key(header, "mask_decoder.iou_token.weight")
     assert header[key]["dtype"] == "F16"
     start = 8 + n + header[key]["data_offsets"][0]
-    raw[start : start + 2] = struct.pack("<H", 0x7E00)  # float16 NaN
+    raw[start : start + 2] = struct.pack("<H", bits)  # float16 NaN (0x7E00) or -Inf (0xFC00)
     with open(path, "wb") as fh:
         fh.write(raw)
     return "NaN/Inf"
+
+
+def _inf_weight(d):
+    return _nan_weight(d, bits=0xFC00)
 
 
 def _oversized_config(d):
@@ -173,6 +177,7 @@ CASES = [
     _size_not_dtype_times_shape,
     _unknown_dtype,
     _nan_weight,
+    _inf_weight,
     _oversized_config,
     _absurd_config,
     _garbage_tokenizer,

@@ -78,11 +78,13 @@ def test_cli_extract_spex_on_sentinel2(s2_sample, talking_checkpoint, tmp_path, 
         assert t["text"] in expl
         if n_tiles > 1:
             assert f"({t['extent']})" in expl
-    # every feature carries the full explanation; the mask covers the AOI exactly
+    # every feature carries the full explanation; the mask covers the AOI exactly. How much of the random
+    # model's mask survives cleanup depends on its weights (the released decoder's double softmax left only
+    # specks here), so the polygons are held to the final mask rather than to a count.
     feats = _features(out)
-    assert len(feats) == result["features"] > 0
-    assert all(f == expl for f in feats)
     mask = det["mask"]
+    assert len(feats) == result["features"] and (len(feats) > 0) == (mask["target_px"] > 0)
+    assert all(f == expl for f in feats)
     assert mask["target_px"] + mask["background_px"] + mask["nodata_px"] == w * h
     # a second run in the same process reuses the loaded model and the ONNX export
     assert main(argv + ["--overwrite"]) == 0

@@ -305,591 +305,606 @@
       <translation>SPEX 模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="270" />
+      <location filename="../spex_qgis/dock.py" line="265" />
+      <source>Base model folder (LoRA checkpoints only)</source>
+      <translation>基础模型文件夹（仅用于 LoRA 检查点）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="268" />
+      <source>Only for a LoRA checkpoint (non_lora_trainables.bin + adapter): the folder of the base model it was trained from. Leave empty for the released (merged) SPEX folder.</source>
+      <translation>仅用于 LoRA 检查点（non_lora_trainables.bin + 适配器）：训练它所基于的基础模型文件夹。使用发布的（已合并的）SPEX 文件夹时请留空。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="280" />
       <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
       <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="271" />
+      <location filename="../spex_qgis/dock.py" line="281" />
       <source>fp32 — exact</source>
       <translation>fp32 — 精确</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="272" />
+      <location filename="../spex_qgis/dock.py" line="282" />
       <source>int8 — faster on CPU, less exact</source>
       <translation>int8 — CPU 上更快，精度略低</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="273" />
+      <location filename="../spex_qgis/dock.py" line="283" />
       <source>bf16 — GPU</source>
       <translation>bf16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="274" />
+      <location filename="../spex_qgis/dock.py" line="284" />
       <source>fp16 — GPU</source>
       <translation>fp16 — GPU</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="280" />
+      <location filename="../spex_qgis/dock.py" line="290" />
       <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
       <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="288" />
+      <location filename="../spex_qgis/dock.py" line="298" />
       <source>Install dependencies…</source>
       <translation>安装依赖…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="292" />
-      <location filename="../spex_qgis/dock.py" line="298" />
+      <location filename="../spex_qgis/dock.py" line="302" />
+      <location filename="../spex_qgis/dock.py" line="309" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="293" />
+      <location filename="../spex_qgis/dock.py" line="303" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="294" />
+      <location filename="../spex_qgis/dock.py" line="304" />
+      <source>Base model (LoRA)</source>
+      <translation>基础模型（LoRA）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="305" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="295" />
+      <location filename="../spex_qgis/dock.py" line="306" />
       <source>Precision</source>
       <translation>精度</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="302" />
+      <location filename="../spex_qgis/dock.py" line="313" />
       <source>Temporary layer</source>
       <translation>临时图层</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="303" />
+      <location filename="../spex_qgis/dock.py" line="314" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="312" />
+      <location filename="../spex_qgis/dock.py" line="323" />
       <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
       <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="314" />
+      <location filename="../spex_qgis/dock.py" line="325" />
       <source>Save the extracted polygons</source>
       <translation>保存提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="320" />
+      <location filename="../spex_qgis/dock.py" line="331" />
       <source>Output</source>
       <translation>输出</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="323" />
+      <location filename="../spex_qgis/dock.py" line="334" />
       <source>Run</source>
       <translation>运行</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="326" />
+      <location filename="../spex_qgis/dock.py" line="337" />
       <source>Cancel</source>
       <translation>取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="328" />
+      <location filename="../spex_qgis/dock.py" line="339" />
       <source>Preview</source>
       <translation>预览</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="330" />
+      <location filename="../spex_qgis/dock.py" line="341" />
       <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
       <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="354" />
+      <location filename="../spex_qgis/dock.py" line="365" />
       <source>The explanation of the last result appears here.</source>
       <translation>最近一次结果的解释将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="355" />
+      <location filename="../spex_qgis/dock.py" line="366" />
       <source>Export…</source>
       <translation>导出…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="357" />
+      <location filename="../spex_qgis/dock.py" line="368" />
       <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
       <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="363" />
+      <location filename="../spex_qgis/dock.py" line="374" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="383" />
+      <location filename="../spex_qgis/dock.py" line="394" />
       <source>Class default</source>
       <translation>类别默认值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="392" />
+      <location filename="../spex_qgis/dock.py" line="403" />
       <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
       <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="401" />
+      <location filename="../spex_qgis/dock.py" line="412" />
       <source>Fixed (class default or the value above)</source>
       <translation>固定（类别默认值或上面的数值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="402" />
+      <location filename="../spex_qgis/dock.py" line="413" />
       <source>Automatic from this scene (Otsu)</source>
       <translation>根据本景自动确定（Otsu）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="408" />
+      <location filename="../spex_qgis/dock.py" line="419" />
       <source>Polygons smaller than this are dropped (0: keep all)</source>
       <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="413" />
+      <location filename="../spex_qgis/dock.py" line="424" />
       <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
       <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="418" />
+      <location filename="../spex_qgis/dock.py" line="429" />
       <source>Threshold</source>
       <translation>阈值</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="419" />
+      <location filename="../spex_qgis/dock.py" line="430" />
       <source>Method</source>
       <translation>方法</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="420" />
+      <location filename="../spex_qgis/dock.py" line="431" />
       <source>Minimum area</source>
       <translation>最小面积</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="421" />
+      <location filename="../spex_qgis/dock.py" line="432" />
       <source>Simplify</source>
       <translation>简化</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="425" />
-      <location filename="../spex_qgis/dock.py" line="628" />
+      <location filename="../spex_qgis/dock.py" line="436" />
+      <location filename="../spex_qgis/dock.py" line="640" />
       <source>Auto-detect</source>
       <translation>自动检测</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="434" />
+      <location filename="../spex_qgis/dock.py" line="445" />
       <source>How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own</source>
       <translation>像元值如何换算为反射率；可输入 增益,偏移（例如 0.0001,-0.1）自定义</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="437" />
+      <location filename="../spex_qgis/dock.py" line="448" />
       <source>Same as the prompt</source>
       <translation>与提示词相同</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="438" />
+      <location filename="../spex_qgis/dock.py" line="449" />
       <source>English</source>
       <translation>英文</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="439" />
+      <location filename="../spex_qgis/dock.py" line="450" />
       <source>Chinese</source>
       <translation>中文</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="440" />
+      <location filename="../spex_qgis/dock.py" line="451" />
       <source>Reflectance scaling</source>
       <translation>反射率缩放</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="441" />
+      <location filename="../spex_qgis/dock.py" line="452" />
       <source>Explanation language</source>
       <translation>解释语言</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="442" />
+      <location filename="../spex_qgis/dock.py" line="453" />
       <source>Threshold and filters</source>
       <translation>阈值与过滤</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="573" />
+      <location filename="../spex_qgis/dock.py" line="585" />
       <source>GDAL cannot open this raster</source>
       <translation>GDAL 无法打开此栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="604" />
+      <location filename="../spex_qgis/dock.py" line="616" />
       <source>coastal aerosol</source>
       <translation>海岸气溶胶</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="605" />
+      <location filename="../spex_qgis/dock.py" line="617" />
       <source>blue</source>
       <translation>蓝</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="606" />
+      <location filename="../spex_qgis/dock.py" line="618" />
       <source>green</source>
       <translation>绿</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="607" />
+      <location filename="../spex_qgis/dock.py" line="619" />
       <source>red</source>
       <translation>红</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="608" />
+      <location filename="../spex_qgis/dock.py" line="620" />
       <source>red edge 1</source>
       <translation>红边 1</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="609" />
+      <location filename="../spex_qgis/dock.py" line="621" />
       <source>red edge 2</source>
       <translation>红边 2</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="610" />
+      <location filename="../spex_qgis/dock.py" line="622" />
       <source>red edge 3</source>
       <translation>红边 3</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="611" />
+      <location filename="../spex_qgis/dock.py" line="623" />
       <source>NIR</source>
       <translation>近红外</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="612" />
+      <location filename="../spex_qgis/dock.py" line="624" />
       <source>narrow NIR</source>
       <translation>窄近红外</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="613" />
+      <location filename="../spex_qgis/dock.py" line="625" />
       <source>water vapour</source>
       <translation>水汽</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="614" />
+      <location filename="../spex_qgis/dock.py" line="626" />
       <source>cirrus</source>
       <translation>卷云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="615" />
+      <location filename="../spex_qgis/dock.py" line="627" />
       <source>SWIR 1</source>
       <translation>短波红外 1</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="616" />
+      <location filename="../spex_qgis/dock.py" line="628" />
       <source>SWIR 2</source>
       <translation>短波红外 2</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="617" />
+      <location filename="../spex_qgis/dock.py" line="629" />
       <source>thermal 1</source>
       <translation>热红外 1</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="618" />
+      <location filename="../spex_qgis/dock.py" line="630" />
       <source>thermal 2</source>
       <translation>热红外 2</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="619" />
+      <location filename="../spex_qgis/dock.py" line="631" />
       <source>panchromatic</source>
       <translation>全色</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="665" />
+      <location filename="../spex_qgis/dock.py" line="677" />
       <source>— not set —</source>
       <translation>— 未设置 —</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="668" />
+      <location filename="../spex_qgis/dock.py" line="680" />
       <source>Band {}</source>
       <translation>波段 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="726" />
+      <location filename="../spex_qgis/dock.py" line="738" />
       <source>Pick a raster with 3 or more bands.</source>
       <translation>请选择包含 3 个或更多波段的栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="730" />
+      <location filename="../spex_qgis/dock.py" line="742" />
       <source>unknown sensor</source>
       <translation>未知传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="731" />
+      <location filename="../spex_qgis/dock.py" line="743" />
       <source>none detected</source>
       <translation>未检测到</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="734" />
+      <location filename="../spex_qgis/dock.py" line="746" />
       <source>{} bands</source>
       <translation>{} 个波段</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="739" />
+      <location filename="../spex_qgis/dock.py" line="751" />
       <source>Not used: {}</source>
       <translation>不使用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="793" />
+      <location filename="../spex_qgis/dock.py" line="805" />
       <source>Drag a rectangle on the map (Esc cancels).</source>
       <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="795" />
+      <location filename="../spex_qgis/dock.py" line="807" />
       <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
       <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="863" />
+      <location filename="../spex_qgis/dock.py" line="875" />
       <source>The whole raster is processed.</source>
       <translation>将处理整个栅格。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="866" />
+      <location filename="../spex_qgis/dock.py" line="878" />
       <source>Select polygons in this layer with the Select tool.</source>
       <translation>请用选择工具在此图层中选择多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="867" />
+      <location filename="../spex_qgis/dock.py" line="879" />
       <source>Click Draw, then draw on the map.</source>
       <translation>点击“绘制”，然后在地图上绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="869" />
+      <location filename="../spex_qgis/dock.py" line="881" />
       <source>Area: {} km²</source>
       <translation>面积：{} 平方千米</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="872" />
+      <location filename="../spex_qgis/dock.py" line="884" />
       <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
       <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="876" />
+      <location filename="../spex_qgis/dock.py" line="888" />
       <source>(partly outside the raster: only the overlap is processed)</source>
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="932" />
+      <location filename="../spex_qgis/dock.py" line="945" />
       <source>SPEX engine unavailable: {}</source>
       <translation>SPEX 引擎不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="934" />
+      <location filename="../spex_qgis/dock.py" line="947" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="936" />
+      <location filename="../spex_qgis/dock.py" line="949" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="942" />
+      <location filename="../spex_qgis/dock.py" line="955" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="944" />
+      <location filename="../spex_qgis/dock.py" line="957" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="960" />
+      <location filename="../spex_qgis/dock.py" line="976" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="983" />
+      <location filename="../spex_qgis/dock.py" line="999" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1030" />
+      <location filename="../spex_qgis/dock.py" line="1047" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1031" />
+      <location filename="../spex_qgis/dock.py" line="1048" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1045" />
-      <location filename="../spex_qgis/dock.py" line="1079" />
+      <location filename="../spex_qgis/dock.py" line="1062" />
+      <location filename="../spex_qgis/dock.py" line="1096" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1051" />
+      <location filename="../spex_qgis/dock.py" line="1068" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1067" />
+      <location filename="../spex_qgis/dock.py" line="1084" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1092" />
+      <location filename="../spex_qgis/dock.py" line="1109" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1108" />
+      <location filename="../spex_qgis/dock.py" line="1125" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1115" />
+      <location filename="../spex_qgis/dock.py" line="1132" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1128" />
-      <location filename="../spex_qgis/dock.py" line="1226" />
+      <location filename="../spex_qgis/dock.py" line="1145" />
+      <location filename="../spex_qgis/dock.py" line="1243" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1144" />
+      <location filename="../spex_qgis/dock.py" line="1161" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1175" />
+      <location filename="../spex_qgis/dock.py" line="1192" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1186" />
+      <location filename="../spex_qgis/dock.py" line="1203" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1198" />
+      <location filename="../spex_qgis/dock.py" line="1215" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1202" />
+      <location filename="../spex_qgis/dock.py" line="1219" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1217" />
+      <location filename="../spex_qgis/dock.py" line="1234" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1219" />
+      <location filename="../spex_qgis/dock.py" line="1236" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1227" />
+      <location filename="../spex_qgis/dock.py" line="1244" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1253" />
+      <location filename="../spex_qgis/dock.py" line="1270" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1254" />
+      <location filename="../spex_qgis/dock.py" line="1271" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1255" />
+      <location filename="../spex_qgis/dock.py" line="1272" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1256" />
+      <location filename="../spex_qgis/dock.py" line="1273" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1257" />
+      <location filename="../spex_qgis/dock.py" line="1274" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1258" />
+      <location filename="../spex_qgis/dock.py" line="1275" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1263" />
+      <location filename="../spex_qgis/dock.py" line="1280" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1274" />
+      <location filename="../spex_qgis/dock.py" line="1291" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1295" />
+      <location filename="../spex_qgis/dock.py" line="1312" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1301" />
+      <location filename="../spex_qgis/dock.py" line="1318" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1302" />
+      <location filename="../spex_qgis/dock.py" line="1319" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1303" />
+      <location filename="../spex_qgis/dock.py" line="1320" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1311" />
+      <location filename="../spex_qgis/dock.py" line="1328" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1336" />
+      <location filename="../spex_qgis/dock.py" line="1353" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1344" />
+      <location filename="../spex_qgis/dock.py" line="1361" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1358" />
+      <location filename="../spex_qgis/dock.py" line="1375" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1380" />
+      <location filename="../spex_qgis/dock.py" line="1397" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1389" />
+      <location filename="../spex_qgis/dock.py" line="1406" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1395" />
+      <location filename="../spex_qgis/dock.py" line="1412" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>

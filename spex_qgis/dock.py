@@ -260,6 +260,16 @@ class SpexDockWidget(QgsDockWidget):
         self.model_widget.setStorageMode(QgsFileWidget.GetDirectory)
         self.model_widget.setDialogTitle(self.tr("SPEX model folder"))
         self.model_widget.setFilePath(settings.model_dir())
+        self.model_base_widget = QgsFileWidget()
+        self.model_base_widget.setStorageMode(QgsFileWidget.GetDirectory)
+        self.model_base_widget.setDialogTitle(self.tr("Base model folder (LoRA checkpoints only)"))
+        self.model_base_widget.setFilePath(settings.model_base_dir())
+        self.model_base_widget.setToolTip(
+            self.tr(
+                "Only for a LoRA checkpoint (non_lora_trainables.bin + adapter): the folder of the base "
+                "model it was trained from. Leave empty for the released (merged) SPEX folder."
+            )
+        )
         self.device_combo = QComboBox()
         for device in ("auto", "cpu", "cuda"):
             self.device_combo.addItem(device, device)
@@ -291,6 +301,7 @@ class SpexDockWidget(QgsDockWidget):
         engine_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         engine_form.addRow(self.tr("Engine"), self.engine_combo)
         engine_form.addRow(self.tr("Model folder"), self.model_widget)
+        engine_form.addRow(self.tr("Base model (LoRA)"), self.model_base_widget)
         engine_form.addRow(self.tr("Device"), self.device_combo)
         engine_form.addRow(self.tr("Precision"), self.precision_combo)
         engine_form.addRow(self.engine_status)
@@ -465,6 +476,7 @@ class SpexDockWidget(QgsDockWidget):
         self.aoi_layer_combo.layerChanged.connect(self._on_aoi_mode_changed)
         self.engine_combo.currentIndexChanged.connect(self._refresh_engine_status)
         self.model_widget.fileChanged.connect(self._refresh_engine_status)
+        self.model_base_widget.fileChanged.connect(self._refresh_engine_status)
         self.device_combo.currentIndexChanged.connect(self._on_device_changed)
         self.precision_combo.currentIndexChanged.connect(self._on_precision_changed)
         self.install_button.clicked.connect(self._on_install_clicked)
@@ -918,6 +930,7 @@ class SpexDockWidget(QgsDockWidget):
             self.engine_combo.setCurrentIndex(0)
         spex = self.engine_combo.currentData() == "spex"
         self.model_widget.setEnabled(spex)
+        self.model_base_widget.setEnabled(spex)
         self.device_combo.setEnabled(spex)
         self.precision_combo.setEnabled(spex)
         self.install_button.setVisible(not available)
@@ -948,6 +961,9 @@ class SpexDockWidget(QgsDockWidget):
             settings.set_engine(engine)
         if spex and model_dir and model_dir != settings.model_dir():
             settings.set_model_dir(model_dir)
+        base_dir = self.model_base_widget.filePath().strip()
+        if spex and base_dir != settings.model_base_dir():
+            settings.set_model_base_dir(base_dir)
         self._update_run_button()
 
     _engine_problem = ""
@@ -1004,6 +1020,7 @@ class SpexDockWidget(QgsDockWidget):
             aoi_crs=crs_to_text(crs) if geometry is not None else None,
             engine=self.engine_combo.currentData() or "spectral",
             model_dir=self.model_widget.filePath(),
+            model_base_dir=self.model_base_widget.filePath(),
             device=self.device_combo.currentData() or "auto",
             precision=self.precision_combo.currentData() or "auto",
             threshold=None if self.threshold_default.isChecked() else self.threshold_spin.value(),

@@ -598,6 +598,33 @@ def test_spex_engine_reason_shown(dock, tmp_path):
         assert dock.run_button.isEnabled() and not dock.model_widget.isEnabled()
 
 
+def test_lora_base_model_folder_is_offered_persisted_and_requested(dock, qgis_iface, tmp_path):
+    """The base model of a LoRA checkpoint: a field of the Engine group, remembered, sent with the request."""
+    assert not dock.model_base_widget.isEnabled()  # the spectral engine has no model
+    available, _reason = dock._deps_status()
+    if not available:
+        pytest.skip("the spex engine's packages are not importable here")
+    type_prompt(dock, "extract the water bodies")
+    dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spex"))
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    base = tmp_path / "base"
+    base.mkdir()
+    dock.model_widget.setFilePath(str(tmp_path))
+    assert dock.model_base_widget.isEnabled()
+    assert build_request(dock.panel_state()).model_base_dir is None  # empty: the released merged layout
+    dock.model_base_widget.setFilePath(str(base))
+    assert build_request(dock.panel_state()).model_base_dir == str(base)
+    assert settings.model_base_dir() == str(base)
+    other = SpexDockWidget(qgis_iface)  # a new QGIS session shows the remembered folder
+    try:
+        assert other.model_base_widget.filePath() == str(base)
+    finally:
+        other.unload()
+        other.deleteLater()
+        settings.set_model_base_dir("")
+        dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spectral"))
+
+
 def test_precision_choice_is_offered_for_spex_persisted_and_requested(dock, qgis_iface, tmp_path):
     combo = dock.precision_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "fp32", "int8", "bf16", "fp16"]

@@ -47,6 +47,7 @@ lint: bootstrap
 bench: samples
 	$(PY) bench/spectral_bench.py
 	$(PY) bench/spex_bench.py
+	$(PY) bench/batch_bench.py
 
 plugin: bootstrap
 	$(PY) build_plugin.py

@@ -387,6 +387,8 @@ def feature_explanation(
         parts.append(f"{c['label']} {shown} ({c['op']} {c['threshold']:g})")
     values = "; ".join(parts)
     if lang == "zh":
+        size, place = _SIZE_ZH.get(size, size), _LOC_ZH.get(place, place)
+        area = f"{area_m2 / 10000:,.2f} 公顷" if area_m2 >= 10000 else f"{area_m2:,.0f} 平方米"
         return (f"{name}区域 {rank}/{total}：{area}（{pixels:,.0f} 像元，{size}），位于{place}。"
                 f"区域内均值与阈值：{values}。置信度 {confidence:.2f}。")  # fmt: skip
     return (f"{name.capitalize()} region {rank} of {total}: {area} ({pixels:,.0f} px, {size}), {place}. "

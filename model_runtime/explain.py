@@ -361,6 +361,23 @@ def feature_confidence(margins: Sequence[float], pixels: float) -> float:
     return round(base, 3)
 
 
+def feature_heading(
+    target_class: str, rank: int, total: int, area_m2: float, pixels: float, attrs: Mapping[str, Any],
+    language: str = "en",
+) -> str:
+    """The first sentence about one polygon (any engine): rank, area, pixels, size level and place."""
+    lang = "zh" if language == "zh" else "en"
+    name = class_name(target_class, lang)
+    place = attrs.get("Location", "")
+    size = attrs.get("Size of area", "")
+    if lang == "zh":
+        size, place = _SIZE_ZH.get(size, size), _LOC_ZH.get(place, place)
+        area = f"{area_m2 / 10000:,.2f} 公顷" if area_m2 >= 10000 else f"{area_m2:,.0f} 平方米"
+        return f"{name}区域 {rank}/{total}：{area}（{pixels:,.0f} 像元，{size}），位于{place}。"
+    area = f"{area_m2 / 10000:,.2f} ha" if area_m2 >= 10000 else f"{area_m2:,.0f} m²"
+    return f"{name.capitalize()} region {rank} of {total}: {area} ({pixels:,.0f} px, {size}), {place}."
+
+
 def feature_explanation(
     target_class: str,
     rank: int,
@@ -375,21 +392,13 @@ def feature_explanation(
     """Text about one polygon: size, place, the mean of each rule value inside it against its threshold,
     and its confidence. ``conditions``: dicts with ``label``, ``op``, ``threshold``, ``mean`` (None when the
     polygon holds no valid pixel of that value)."""
-    lang = "zh" if language == "zh" else "en"
-    name = class_name(target_class, lang)
-    place = attrs.get("Location", "")
-    size = attrs.get("Size of area", "")
-    area = f"{area_m2 / 10000:,.2f} ha" if area_m2 >= 10000 else f"{area_m2:,.0f} m²"
+    heading = feature_heading(target_class, rank, total, area_m2, pixels, attrs, language)
     parts = []
     for c in conditions:
         mean = c.get("mean")
         shown = "n/a" if mean is None or not math.isfinite(mean) else f"{mean:.3f}"
         parts.append(f"{c['label']} {shown} ({c['op']} {c['threshold']:g})")
     values = "; ".join(parts)
-    if lang == "zh":
-        size, place = _SIZE_ZH.get(size, size), _LOC_ZH.get(place, place)
-        area = f"{area_m2 / 10000:,.2f} 公顷" if area_m2 >= 10000 else f"{area_m2:,.0f} 平方米"
-        return (f"{name}区域 {rank}/{total}：{area}（{pixels:,.0f} 像元，{size}），位于{place}。"
-                f"区域内均值与阈值：{values}。置信度 {confidence:.2f}。")  # fmt: skip
-    return (f"{name.capitalize()} region {rank} of {total}: {area} ({pixels:,.0f} px, {size}), {place}. "
-            f"Mean inside vs rule: {values}. Confidence {confidence:.2f}.")  # fmt: skip
+    if language == "zh":
+        return f"{heading}区域内均值与阈值：{values}。置信度 {confidence:.2f}。"
+    return f"{heading} Mean inside vs rule: {values}. Confidence {confidence:.2f}."

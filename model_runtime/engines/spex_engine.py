@@ -181,7 +181,9 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _create_mask(path: str, source, window) -> Any:
+def _create_mask(path: str, source, window, probability: bool = False) -> Any:
+    """The mask GeoTIFF of ``window`` (uint8, MASK_NODATA), or with ``probability`` the model's stitched soft
+    mask (float32 0-1, NaN = no data) on the same grid."""
     from osgeo import gdal
 
     gt = source.geotransform
@@ -192,13 +194,13 @@ def _create_mask(path: str, source, window) -> Any:
         window.xsize,
         window.ysize,
         1,
-        gdal.GDT_Byte,
+        gdal.GDT_Float32 if probability else gdal.GDT_Byte,
         ["TILED=YES", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER"],
     )
     ds.SetGeoTransform((x0, gt[1], gt[2], y0, gt[4], gt[5]))
     if source.crs_wkt:
         ds.SetProjection(source.crs_wkt)
-    ds.GetRasterBand(1).SetNoDataValue(MASK_NODATA)
+    ds.GetRasterBand(1).SetNoDataValue(float("nan") if probability else MASK_NODATA)
     return ds
 
 
@@ -261,12 +263,17 @@ class SpexEngine:
         mask_path = os.path.join(job.workdir, "spex_mask.tif")
         ds = _create_mask(mask_path, source, win)
         band = ds.GetRasterBand(1)
+        # the soft mask too: each feature's confidence is its mean inside the polygon (feature_details)
+        probability_path = os.path.join(job.workdir, "spex_probability.tif")
+        prob_ds = _create_mask(probability_path, source, win, probability=True)
+        prob_band = prob_ds.GetRasterBand(1)
 
         def sink(yoff: int, values: np.ndarray, ok: np.ndarray) -> None:
             t = time.perf_counter()
             out = np.where(values >= MASK_THRESHOLD, MASK_TARGET, MASK_BACKGROUND).astype(np.uint8)
             out[~ok] = MASK_NODATA
             band.WriteArray(out, 0, yoff)
+            prob_band.WriteArray(np.where(ok, values, np.nan).astype(np.float32), 0, yoff)
             timings["write"] += time.perf_counter() - t
 
         stitcher = StripStitcher(win.ysize, win.xsize, sink, TILE_SIZE, TILE_OVERLAP, mode="feather")
@@ -288,7 +295,12 @@ class SpexEngine:
                 if not valid.any():
                     stitcher.add(tile, np.zeros((TILE_SIZE, TILE_SIZE), np.float32), valid_pad)
                     tile_records.append(
-                        {"tile": i + 1, "extent": tile.label(win.yoff, win.xoff), "skipped": True}
+                        {
+                            "tile": i + 1,
+                            "extent": tile.label(win.yoff, win.xoff),
+                            "window": [tile.xoff, tile.yoff, tile.xsize, tile.ysize],
+                            "skipped": True,
+                        }
                     )
                     continue
 
@@ -336,6 +348,7 @@ class SpexEngine:
                     {
                         "tile": i + 1,
                         "extent": tile.label(win.yoff, win.xoff),
+                        "window": [tile.xoff, tile.yoff, tile.xsize, tile.ysize],  # mask pixels
                         "text": out.text,
                         "has_target": has_target,
                         "finish_reason": out.finish_reason,
@@ -347,9 +360,10 @@ class SpexEngine:
                 job.progress(0.05 + 0.95 * (i + 1) / len(tiles), f"SPEX tile {i + 1}/{len(tiles)}")
             stitcher.close()
             band.FlushCache()
+            prob_band.FlushCache()
         finally:
-            band = None
-            ds = None
+            band = prob_band = None
+            ds = prob_ds = None
         if omitted_total:
             warnings.append(
                 f"{omitted_total} small spectral region(s) were left out of the SPIE prompts "
@@ -382,12 +396,61 @@ class SpexEngine:
             "model_load_seconds": round(loaded.load_seconds, 3),
             "seconds": {k: round(v, 3) for k, v in timings.items()},
             "spex_tiles": tile_records,
+            "probability_path": probability_path,
         }
         return EngineOutput(mask_path=mask_path, details=details, warnings=warnings)
 
     def explain(self, job: EngineJob, output: EngineOutput, regions: List[Dict[str, Any]]) -> str:
         """The model's text per tile with target pixels (identical texts merged) + a runtime footnote."""
         return merge_tile_texts(output.details, job.target.class_phrase, job.target.language)
+
+    def feature_details(self, job: EngineJob, output: EngineOutput, polygons, regions) -> List[Dict]:
+        """``{"explain", "confidence"}`` per polygon (aligned with ``polygons.polygons``): its size and place,
+        then the SPEX answer of the tile(s) it lies in; confidence = the mean of the model's stitched soft
+        mask inside the polygon (1: every pixel deep inside the model's mask; thin or edge-only polygons
+        score lower)."""
+        from ..explain import feature_heading
+        from ..feature_stats import polygon_means
+
+        items = polygons.polygons
+        _counts, means = polygon_means(output.details["probability_path"], items, polygons.crs_wkt, ["p"],
+                                       job.check_cancelled)  # fmt: skip
+        language = getattr(job.request, "language", None) or job.target.language
+        answered = [
+            r for r in output.details.get("spex_tiles", [])
+            if r.get("has_target") and (r.get("text") or "").strip()
+        ]  # fmt: skip
+        out = []
+        for i, polygon in enumerate(items):
+            pixels = float(polygon.area_px or 0)
+            heading = feature_heading(job.target.target_class, i + 1, len(items), polygon.area_m2, pixels,
+                                      regions[i], language)  # fmt: skip
+            texts: Dict[str, List[str]] = {}
+            for record in _tiles_over(answered, polygon.rings_px):
+                texts.setdefault(record["text"].strip(), []).append(f"{record['tile']} ({record['extent']})")
+            if language == "zh":
+                said = " ".join(f"SPEX 对图块 {'、'.join(t)} 的回答（英文）：{x}" for x, t in texts.items())
+            else:
+                said = " ".join(f"SPEX on tile {', '.join(t)}: {x}" for x, t in texts.items())
+            mean = float(means["p"][i])
+            confidence = round(min(max(mean, 0.0), 1.0), 3) if np.isfinite(mean) else 0.0
+            tail = f"置信度 {confidence:.2f}。" if language == "zh" else f"Confidence {confidence:.2f}."
+            out.append({"explain": " ".join(p for p in (heading, said, tail) if p), "confidence": confidence})
+        return out
+
+
+def _tiles_over(records: List[Dict[str, Any]], rings_px) -> List[Dict[str, Any]]:
+    """The tile records whose window (mask pixels) overlaps the bounding box of ``rings_px``."""
+    if not len(rings_px):
+        return []
+    points = np.concatenate([np.asarray(ring, dtype=np.float64).reshape(-1, 2) for ring in rings_px])
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    hits = []
+    for record in records:
+        tx, ty, tw, th = record["window"]
+        if x0 < tx + tw and x1 > tx and y0 < ty + th and y1 > ty:
+            hits.append(record)
+    return hits
 
 
 def merge_tile_texts(details: Dict[str, Any], class_phrase: str, language: str = "en") -> str:

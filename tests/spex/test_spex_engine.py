@@ -84,7 +84,7 @@ def test_cli_extract_spex_on_sentinel2(s2_sample, talking_checkpoint, tmp_path, 
     feats = _features(out)
     mask = det["mask"]
     assert len(feats) == result["features"] and (len(feats) > 0) == (mask["target_px"] > 0)
-    assert all(f == expl for f in feats)
+    assert all(f.startswith("Water region ") and "Confidence" in f for f in feats)  # each feature's own text
     assert mask["target_px"] + mask["background_px"] + mask["nodata_px"] == w * h
     # a second run in the same process reuses the loaded model and the ONNX export
     assert main(argv + ["--overwrite"]) == 0
@@ -219,3 +219,53 @@ def test_engine_mask_is_georeferenced_like_the_aoi(s2_sample, talking_checkpoint
     values = set(np.unique(band.ReadAsArray()).tolist())
     assert values <= {0, 1, 255}
     assert out.details["tiles"] == 4
+
+
+def test_feature_details_give_each_polygon_its_tiles_answer_and_mask_confidence(tmp_path):
+    """Per feature: size and place, the answer of the tile(s) it lies in, confidence = mean soft mask."""
+    from types import SimpleNamespace
+
+    from model_runtime.engines.base import EngineOutput
+    from model_runtime.engines.spex_engine import SpexEngine
+    from model_runtime.pipeline import region_dicts
+    from model_runtime.prompts import parse_prompt
+    from model_runtime.vectorize import polygonize_mask
+
+    width, height, gt = 900, 500, (500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0)
+    mask = np.zeros((height, width), np.uint8)
+    mask[50:150, 50:150] = 1  # in tile 1 only (cols 0-511)
+    mask[300:400, 450:600] = 1  # across tiles 1 and 2 (cols 388-899)
+    soft = np.where(mask == 1, 1.0, 0.0).astype(np.float32)
+    soft[300:400, 450:600] = 0.5  # a less certain region
+    paths = {}
+    for name, array, dtype in (("mask", mask, gdal.GDT_Byte), ("prob", soft, gdal.GDT_Float32)):
+        path = str(tmp_path / f"{name}.tif")
+        ds = gdal.GetDriverByName("GTiff").Create(path, width, height, 1, dtype)
+        ds.SetGeoTransform(gt)
+        ds.GetRasterBand(1).WriteArray(array)
+        ds = None
+        paths[name] = path
+    polygons = polygonize_mask(paths["mask"])
+    regions = region_dicts(polygons.polygons, polygons.width, polygons.height)
+    tiles = [
+        {"tile": 1, "extent": "rows 1-500, cols 1-512", "window": [0, 0, 512, 500], "has_target": True,
+         "text": "A square pond."},
+        {"tile": 2, "extent": "rows 1-500, cols 389-900", "window": [388, 0, 512, 500], "has_target": True,
+         "text": "A long reservoir."},
+    ]  # fmt: skip
+    output = EngineOutput(paths["mask"], {"spex_tiles": tiles, "probability_path": paths["prob"]})
+    job = SimpleNamespace(
+        target=parse_prompt("extract the water bodies"),
+        request=SimpleNamespace(language=None),
+        check_cancelled=lambda: None,
+    )
+    details = SpexEngine().feature_details(job, output, polygons, regions)
+    assert len(details) == len(polygons.polygons) == 2
+    by_area = sorted(zip(polygons.polygons, details), key=lambda pd: pd[0].area_px)
+    (small, small_d), (wide, wide_d) = by_area
+    assert small.area_px == 100 * 100 and wide.area_px == 100 * 150
+    assert "SPEX on tile 1 (rows 1-500, cols 1-512): A square pond." in small_d["explain"]
+    assert "reservoir" not in small_d["explain"] and small_d["confidence"] == pytest.approx(1.0)
+    assert "A square pond." in wide_d["explain"] and "A long reservoir." in wide_d["explain"]
+    assert wide_d["confidence"] == pytest.approx(0.5)
+    assert all(d["explain"].startswith("Water region ") for d in details)

@@ -13,8 +13,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
-    QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -27,8 +25,16 @@ from qgis.PyQt.QtGui import QIcon
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 
 from .. import resource_path
+from . import parameters as common
+from .parameters import (
+    ENGINES,
+    add_advanced,
+    engine_parameter,
+    min_area_parameter,
+    model_dir_parameter,
+    prompt_parameter,
+)
 
-ENGINES = ("spectral", "spex")
 DEFAULT_PATTERN = "*.tif;*.tiff;*.vrt;*.img;*.jp2"
 
 
@@ -71,10 +77,10 @@ class SpexBatchAlgorithm(QgsProcessingAlgorithm):
 
     INPUT_FOLDER = "INPUT_FOLDER"
     PATTERN = "PATTERN"
-    PROMPT = "PROMPT"
-    ENGINE = "ENGINE"
-    MODEL_DIR = "MODEL_DIR"
-    MIN_AREA = "MIN_AREA"
+    PROMPT = common.PROMPT
+    ENGINE = common.ENGINE
+    MODEL_DIR = common.MODEL_DIR
+    MIN_AREA = common.MIN_AREA
     WORKERS = "WORKERS"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OUTPUT = "OUTPUT"
@@ -132,37 +138,14 @@ class SpexBatchAlgorithm(QgsProcessingAlgorithm):
                 self.INPUT_FOLDER, self.tr("Folder of rasters"), behavior=QgsProcessingParameterFile.Folder
             )
         )
-        self.addParameter(
-            QgsProcessingParameterString(
-                self.PROMPT, self.tr("Prompt"), defaultValue=self.tr("extract the water bodies")
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.ENGINE,
-                self.tr("Engine"),
-                options=list(ENGINES),
-                defaultValue=ENGINES[0],
-                usesStaticStrings=True,
-            )
-        )
+        self.addParameter(prompt_parameter())
+        self.addParameter(engine_parameter())
         advanced = [
             QgsProcessingParameterString(
                 self.PATTERN, self.tr("File name patterns (separated by ;)"), defaultValue=DEFAULT_PATTERN
             ),
-            QgsProcessingParameterFile(
-                self.MODEL_DIR,
-                self.tr("SPEX model folder (engine spex)"),
-                behavior=QgsProcessingParameterFile.Folder,
-                optional=True,
-            ),
-            QgsProcessingParameterNumber(
-                self.MIN_AREA,
-                self.tr("Minimum polygon area (m²)"),
-                type=QgsProcessingParameterNumber.Double,
-                defaultValue=0.0,
-                minValue=0.0,
-            ),
+            model_dir_parameter(),
+            min_area_parameter(),
             QgsProcessingParameterNumber(
                 self.WORKERS,
                 self.tr("Parallel workers (0: one per CPU core)"),
@@ -171,9 +154,7 @@ class SpexBatchAlgorithm(QgsProcessingAlgorithm):
                 minValue=0,
             ),
         ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_advanced(self, advanced)
         self.addParameter(
             QgsProcessingParameterFolderDestination(
                 self.OUTPUT_FOLDER, self.tr("Output folder (one file per raster)")

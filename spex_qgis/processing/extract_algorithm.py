@@ -38,8 +38,16 @@ from model_runtime.request import AreaOfInterest, ExtractRequest
 
 from .. import resource_path
 from ..request_builder import PRECISIONS, check_precision
+from . import parameters as common
+from .parameters import (
+    ENGINES,
+    add_advanced,
+    engine_parameter,
+    min_area_parameter,
+    model_dir_parameter,
+    prompt_parameter,
+)
 
-ENGINES = ("spectral", "spex")
 DEVICES = ("auto", "cpu", "cuda")
 SENSOR_AUTO = "auto"
 THRESHOLD_METHODS = ("fixed", "otsu")
@@ -99,11 +107,11 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     """Extract the polygons of the class named in a prompt ("extract the water bodies", "提取水体")."""
 
     INPUT = "INPUT"
-    PROMPT = "PROMPT"
+    PROMPT = common.PROMPT
     EXTENT = "EXTENT"
     AOI = "AOI"
-    ENGINE = "ENGINE"
-    MODEL_DIR = "MODEL_DIR"
+    ENGINE = common.ENGINE
+    MODEL_DIR = common.MODEL_DIR
     MODEL_BASE_DIR = "MODEL_BASE_DIR"
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
@@ -111,7 +119,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     BANDS = "BANDS"
     THRESHOLD = "THRESHOLD"
     THRESHOLD_METHOD = "THRESHOLD_METHOD"
-    MIN_AREA = "MIN_AREA"
+    MIN_AREA = common.MIN_AREA
     SIMPLIFY = "SIMPLIFY"
     SCALING = "SCALING"
     LANGUAGE = "LANGUAGE"
@@ -190,11 +198,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     def initAlgorithm(self, config=None):
         """Declare the parameters and outputs."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Multispectral raster")))
-        self.addParameter(
-            QgsProcessingParameterString(
-                self.PROMPT, self.tr("Prompt"), defaultValue=self.tr("extract the water bodies")
-            )
-        )
+        self.addParameter(prompt_parameter())
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
@@ -204,23 +208,8 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 optional=True,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.ENGINE,
-                self.tr("Engine"),
-                options=list(ENGINES),
-                defaultValue=ENGINES[0],
-                usesStaticStrings=True,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterFile(
-                self.MODEL_DIR,
-                self.tr("SPEX model folder (engine spex)"),
-                behavior=QgsProcessingParameterFile.Folder,
-                optional=True,
-            )
-        )
+        self.addParameter(engine_parameter())
+        self.addParameter(model_dir_parameter())
         base = QgsProcessingParameterFile(
             self.MODEL_BASE_DIR,
             self.tr("Base model folder (engine spex, LoRA checkpoints only)"),
@@ -270,13 +259,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 defaultValue=THRESHOLD_METHODS[0],
                 usesStaticStrings=True,
             ),
-            QgsProcessingParameterNumber(
-                self.MIN_AREA,
-                self.tr("Minimum polygon area (m²)"),
-                type=QgsProcessingParameterNumber.Double,
-                minValue=0.0,
-                defaultValue=0.0,
-            ),
+            min_area_parameter(),
             QgsProcessingParameterNumber(
                 self.SIMPLIFY,
                 self.tr("Simplify tolerance (map units, 0: none)"),
@@ -298,9 +281,7 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
                 usesStaticStrings=True,
             ),
         ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_advanced(self, advanced)
         self.addParameter(
             QgsProcessingParameterVectorDestination(
                 self.OUTPUT, self.tr("Extracted polygons"), QgsProcessing.TypeVectorPolygon

@@ -1175,28 +1175,28 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexTask</name>
     <message>
-      <location filename="../spex_qgis/task.py" line="95" />
-      <location filename="../spex_qgis/task.py" line="238" />
+      <location filename="../spex_qgis/task.py" line="90" />
+      <location filename="../spex_qgis/task.py" line="234" />
       <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
       <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="115" />
+      <location filename="../spex_qgis/task.py" line="108" />
       <source>The extraction stopped without a result; details in the SPEX log panel</source>
       <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="163" />
+      <location filename="../spex_qgis/task.py" line="171" />
       <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
       <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="184" />
+      <location filename="../spex_qgis/task.py" line="187" />
       <source>Export failed ({}: {}); details in the SPEX log panel</source>
       <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="252" />
+      <location filename="../spex_qgis/task.py" line="246" />
       <source>The preview stopped without a result</source>
       <translation>预览未产生结果就停止了</translation>
     </message>

@@ -86,15 +86,8 @@ class SpexExtractTask(QgsTask):
             # announcing "Task failed"; finished() reports it as cancelled.
             self.was_cancelled = True
             return True
-        except SpexError as exc:
-            self.error = _one_line(str(exc))
-            return False
-        except Exception as exc:  # a bug: keep the traceback for the log, one line for the user
-            self.error_traceback = traceback.format_exc()
-            self.error = _one_line(
-                tr("Unexpected error ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
-            )
-            return False
+        except Exception as exc:  # a SpexError: its message; anything else: a bug, traceback to the log
+            return _record_error(self, exc, tr("Unexpected error ({}: {}); details in the SPEX log panel"))
 
     def finished(self, ok: bool) -> None:
         """GUI thread: announce the outcome; clean up a temporary output that did not complete."""
@@ -120,6 +113,21 @@ class SpexExtractTask(QgsTask):
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " ".join(lines) if lines else text
+
+
+def _record_error(task, exc: Exception, unexpected: str) -> bool:
+    """Inside a task's ``except``: store ``exc`` as ``task.error`` (one line) and return False for run().
+
+    A :class:`SpexError` is the user's to fix: its own message. Anything else is a bug: its traceback goes
+    to ``task.error_traceback`` (for the log) and ``unexpected`` (``{}`` for the type, ``{}`` for the
+    exception) is the message.
+    """
+    if isinstance(exc, SpexError):
+        task.error = _one_line(str(exc))
+    else:
+        task.error_traceback = traceback.format_exc()
+        task.error = _one_line(unexpected.format(type(exc).__name__, exc))
+    return False
 
 
 class SpexExportTask(QgsTask):
@@ -175,15 +183,8 @@ class SpexExportTask(QgsTask):
         except ExtractionCancelled:
             self.report = None
             return True  # cancelled on request: not a "Task failed"; finished() emits cancelled
-        except SpexError as exc:
-            self.error = _one_line(str(exc))
-            return False
-        except Exception as exc:  # a bug: traceback to the log, one line for the user
-            self.error_traceback = traceback.format_exc()
-            self.error = _one_line(
-                tr("Export failed ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
-            )
-            return False
+        except Exception as exc:  # a SpexError: its message; anything else: a bug, traceback to the log
+            return _record_error(self, exc, tr("Export failed ({}: {}); details in the SPEX log panel"))
 
     def finished(self, ok: bool) -> None:
         """GUI thread: announce the outcome."""
@@ -229,15 +230,8 @@ class SpexPreviewTask(QgsTask):
         except ExtractionCancelled:
             self.was_cancelled = True
             return True
-        except SpexError as exc:
-            self.error = _one_line(str(exc))
-            return False
-        except Exception as exc:  # a bug: traceback to the log, one line for the user
-            self.error_traceback = traceback.format_exc()
-            self.error = _one_line(
-                tr("Unexpected error ({}: {}); details in the SPEX log panel").format(type(exc).__name__, exc)
-            )
-            return False
+        except Exception as exc:  # a SpexError: its message; anything else: a bug, traceback to the log
+            return _record_error(self, exc, tr("Unexpected error ({}: {}); details in the SPEX log panel"))
 
     def finished(self, ok: bool) -> None:
         """GUI thread: announce the outcome."""

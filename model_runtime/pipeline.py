@@ -50,7 +50,7 @@ DEFAULT_MAX_PIXELS = 500_000_000
 FULL_SPIE_REGIONS = 200
 
 
-class _Progress:
+class ProgressTracker:
     """Maps stage-local fractions onto the whole job, monotonic, and polls for cancellation."""
 
     def __init__(self, progress: ProgressCallback | None, is_cancelled: CancelCallback | None):
@@ -126,7 +126,7 @@ def extract(
     from .writers import check_destination, layer_name_from_prompt
 
     started = time.perf_counter()
-    tracker = _Progress(progress, is_cancelled)
+    tracker = ProgressTracker(progress, is_cancelled)
     validate_request(request)
     target = parse_prompt(request.prompt, request.language)
     layer_name = layer_name_from_prompt(target.phrase, default=target.target_class)
@@ -164,7 +164,7 @@ def extract(
     return result
 
 
-def _run(request, engine, target, layer_name, output, workdir, tracker: _Progress) -> ExtractResult:
+def _run(request, engine, target, layer_name, output, workdir, tracker: ProgressTracker) -> ExtractResult:
     from .aoi import resolve_aoi
     from .raster import RasterSource
     from .vectorize import polygonize_mask
@@ -184,17 +184,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         tracker.report(_STAGES["open"][1], "raster opened")
         tracker.check()
 
-        job = EngineJob(
-            source=source,
-            region=region,
-            target=target,
-            request=request,
-            workdir=workdir,
-            progress=tracker.stage("engine"),
-            check_cancelled=tracker.check,
-        )
-        output_mask = engine.run(job)
-        tracker.check()
+        job, output_mask = run_engine(engine, source, region, target, request, workdir, tracker)
 
         counts = _engine_counts(output_mask.details) or mask_counts(output_mask.mask_path)
         if counts["target_px"] + counts["background_px"] == 0:
@@ -291,6 +281,25 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: _Progres
         warnings=warnings,
         details=_jsonable(details),
     )
+
+
+def run_engine(engine, source, region, target, request, workdir: str, tracker: ProgressTracker):
+    """The engine stage of ``request`` on ``region`` of the open ``source``: ``(job, engine output)``.
+
+    Reports its progress as the tracker's "engine" stage and checks for a cancel when it returns.
+    """
+    job = EngineJob(
+        source=source,
+        region=region,
+        target=target,
+        request=request,
+        workdir=workdir,
+        progress=tracker.stage("engine"),
+        check_cancelled=tracker.check,
+    )
+    output = engine.run(job)
+    tracker.check()
+    return job, output
 
 
 def _work_folder_full(workdir: str, exc: BaseException) -> SpexInputError | None:

@@ -36,13 +36,12 @@ def preview_mask(
 
     from .aoi import resolve_aoi
     from .engines import get_engine
-    from .engines.base import EngineJob
-    from .pipeline import _Progress, gdal_job_settings, mask_counts, validate_request
+    from .pipeline import ProgressTracker, gdal_job_settings, mask_counts, run_engine, validate_request
     from .prompts import parse_prompt
     from .raster import RasterSource
 
     started = time.perf_counter()
-    tracker = _Progress(progress, is_cancelled)
+    tracker = ProgressTracker(progress, is_cancelled)
     validate_request(request)
     mask_path = os.path.abspath(os.path.expanduser(mask_path))
     folder = os.path.dirname(mask_path)
@@ -64,17 +63,7 @@ def preview_mask(
                 scaling=request.scaling,
             ) as source:
                 region = resolve_aoi(request.aoi, source)
-                job = EngineJob(
-                    source=source,
-                    region=region,
-                    target=target,
-                    request=request,
-                    workdir=workdir,
-                    progress=tracker.stage("engine"),
-                    check_cancelled=tracker.check,
-                )
-                output = engine.run(job)
-                tracker.check()
+                _job, output = run_engine(engine, source, region, target, request, workdir, tracker)
             counts = mask_counts(output.mask_path)
             gdal.Translate(
                 tmp, output.mask_path, format="GTiff", creationOptions=["COMPRESS=DEFLATE", "TILED=YES"]

@@ -282,6 +282,15 @@ _SEP = r"\s*[,;\s]\s*"
 _BBOX_RE = re.compile(rf"^\s*({_NUMBER}){_SEP}({_NUMBER}){_SEP}({_NUMBER}){_SEP}({_NUMBER})\s*$")
 
 
+def aoi_from_cli(aoi: str | None, aoi_crs: str | None) -> AreaOfInterest | None:
+    """The CLI's ``--aoi`` with its ``--aoi-crs`` (None without ``--aoi``); ``--aoi-crs`` alone is refused."""
+    if aoi:
+        return parse_aoi_arg(aoi, crs=aoi_crs)
+    if aoi_crs:
+        raise SpexInputError("--aoi-crs given without --aoi: add --aoi xmin,ymin,xmax,ymax or drop --aoi-crs")
+    return None
+
+
 def parse_aoi_arg(text: str | None, crs: str | None = None) -> AreaOfInterest | None:
     """The CLI's ``--aoi``: ``"xmin,ymin,xmax,ymax"``, a WKT polygon or a vector file path (None if empty)."""
     if text is None or not str(text).strip():

@@ -225,15 +225,10 @@ def _parse_bands(text: str | None):
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """``spex extract``: run one extraction, print the summary (or JSON)."""
+    from .aoi import aoi_from_cli
     from .pipeline import extract
 
-    aoi = None
-    if args.aoi:
-        from .aoi import parse_aoi_arg
-
-        aoi = parse_aoi_arg(args.aoi, crs=args.aoi_crs)
-    elif args.aoi_crs:
-        raise SpexInputError("--aoi-crs given without --aoi: add --aoi xmin,ymin,xmax,ymax or drop --aoi-crs")
+    aoi = aoi_from_cli(args.aoi, args.aoi_crs)
     request = ExtractRequest(
         raster=args.raster,
         prompt=args.prompt,

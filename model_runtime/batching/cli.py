@@ -92,17 +92,11 @@ def register(sub, float_arg, parse_bands_into) -> None:
 
 def cmd_batch(args: argparse.Namespace, parse_bands_into) -> int:
     """Run ``spex batch``; see the module docstring for the exit status."""
-    from ..errors import SpexInputError
+    from ..aoi import aoi_from_cli
     from .request import BatchRequest
     from .runner import BatchReporter, run_batch
 
-    aoi = None
-    if args.aoi:
-        from ..aoi import parse_aoi_arg
-
-        aoi = parse_aoi_arg(args.aoi, crs=args.aoi_crs)
-    elif args.aoi_crs:
-        raise SpexInputError("--aoi-crs given without --aoi: add --aoi xmin,ymin,xmax,ymax or drop --aoi-crs")
+    aoi = aoi_from_cli(args.aoi, args.aoi_crs)
     request = BatchRequest(
         inputs=args.inputs,
         prompts=args.prompt,

@@ -11,7 +11,6 @@ is 1 when any check failed. A watchdog ends a hung run.
 import os
 import sys
 import tempfile
-import traceback
 
 REPO = os.environ.get("SPEX_REPO") or os.getcwd()
 OUT = os.environ.get("SPEX_WALK_OUT") or os.path.join(REPO, "out", "walkthrough")
@@ -23,7 +22,12 @@ PROMPTS = {
 }
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+# the shared helpers live next to this script (QGIS runs it from the repository root: see the .sh wrapper)
+SCRIPTS = os.path.join(REPO, "scripts")
+if SCRIPTS not in sys.path:
+    sys.path.insert(0, SCRIPTS)
 
+from desktop_helpers import guarded_by, hard_exit, make_log  # noqa: E402
 from osgeo import gdal  # noqa: E402
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer  # noqa: E402
 from qgis.PyQt.QtCore import QPoint, Qt, QTimer  # noqa: E402
@@ -35,10 +39,7 @@ STATE = {"failures": 0, "shot": 0}
 SCRATCH = tempfile.mkdtemp(prefix="spex-walk-")
 
 
-def log(message: str) -> None:
-    """Progress on stderr (xvfb-run passes it through)."""
-    sys.stderr.write(f"[walk] {message}\n")
-    sys.stderr.flush()
+log = make_log("walk")
 
 
 def check(ok: bool, what: str) -> None:
@@ -52,21 +53,15 @@ def finish() -> None:
     """Leave QGIS: status 1 when a check failed."""
     status = 1 if STATE["failures"] else 0
     log(f"{STATE['failures']} failed check(s); exit {status}")
-    os._exit(status)  # QGIS's own exit path can hang under Xvfb while plugins unload
+    hard_exit(status)
 
 
-def guarded(func):
-    """Run a timer step; an exception ends the run with a traceback instead of a hung desktop."""
+def _step_failed() -> None:
+    STATE["failures"] += 1
+    finish()
 
-    def wrapper(*args):
-        try:
-            func(*args)
-        except Exception:
-            traceback.print_exc()
-            STATE["failures"] += 1
-            finish()
 
-    return wrapper
+guarded = guarded_by(_step_failed)  # a failed step counts as a failed check and ends the run
 
 
 def later(ms: int, func) -> None:

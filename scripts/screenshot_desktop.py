@@ -8,7 +8,6 @@ timers so the Qt event loop keeps painting; a watchdog exits with status 1 if an
 
 import os
 import sys
-import traceback
 
 REPO = os.environ.get("SPEX_REPO") or os.getcwd()
 OUT = os.environ.get("SPEX_SCREENSHOT_OUT") or os.path.join(REPO, "docs", "screenshot.png")
@@ -18,7 +17,12 @@ SAMPLE = os.environ.get("SPEX_SCREENSHOT_RASTER") or os.path.join(REPO, "data", 
 PROMPT = os.environ.get("SPEX_SCREENSHOT_PROMPT") or "extract the vegetation"
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+# the shared helpers live next to this script (QGIS runs it from the repository root: see the .sh wrapper)
+SCRIPTS = os.path.join(REPO, "scripts")
+if SCRIPTS not in sys.path:
+    sys.path.insert(0, SCRIPTS)
 
+from desktop_helpers import guarded_by, hard_exit, make_log  # noqa: E402
 from qgis.core import (  # noqa: E402
     QgsApplication,
     QgsContrastEnhancement,
@@ -34,30 +38,17 @@ from qgis.utils import iface  # noqa: E402
 STATE = {"plugin": None, "dock": None, "status": 1}
 
 
-def log(message: str) -> None:
-    """Progress on stderr (xvfb-run passes it through)."""
-    sys.stderr.write(f"[screenshot] {message}\n")
-    sys.stderr.flush()
+log = make_log("screenshot")
 
 
 def quit_qgis(status: int) -> None:
     """Leave QGIS with ``status`` (the shell wrapper checks the PNG as well)."""
     STATE["status"] = status
     log(f"exit {status}")
-    os._exit(status)  # QGIS's own exit path can hang under Xvfb while plugins unload
+    hard_exit(status)
 
 
-def guarded(func):
-    """Run a timer step; any exception ends the run with a traceback instead of a hung desktop."""
-
-    def wrapper(*args):
-        try:
-            func(*args)
-        except Exception:
-            traceback.print_exc()
-            quit_qgis(1)
-
-    return wrapper
+guarded = guarded_by(lambda: quit_qgis(1))  # a failed step ends the run with status 1
 
 
 def true_colour(layer: QgsRasterLayer, roles) -> None:

@@ -8,12 +8,16 @@ grabs the window once the result is in: the panel's engine line shows the runtim
 
 import os
 import sys
-import traceback
 
 SAMPLE = os.environ["SPEX_SCREENSHOT_RASTER"]
 MODEL = os.environ["SPEX_SCREENSHOT_MODEL"]
 OUT = os.environ["SPEX_SCREENSHOT_OUT"]
+# the shared helpers live next to this script (QGIS runs it from the repository root: see the .sh wrapper)
+SCRIPTS = os.path.join(os.environ.get("SPEX_REPO") or os.getcwd(), "scripts")
+if SCRIPTS not in sys.path:
+    sys.path.insert(0, SCRIPTS)
 
+from desktop_helpers import guarded_by, hard_exit, make_log  # noqa: E402
 from qgis.core import QgsProject, QgsRasterLayer  # noqa: E402
 from qgis.PyQt.QtCore import Qt, QTimer  # noqa: E402
 from qgis.PyQt.QtWidgets import QDockWidget  # noqa: E402
@@ -22,29 +26,16 @@ from qgis.utils import iface  # noqa: E402
 STATE = {}
 
 
-def log(message: str) -> None:
-    """Progress on stderr (xvfb-run passes it through)."""
-    sys.stderr.write(f"[screenshot] {message}\n")
-    sys.stderr.flush()
+log = make_log("screenshot")
 
 
 def quit_qgis(status: int) -> None:
-    """Leave QGIS with ``status`` (QGIS's own exit path can hang under Xvfb)."""
+    """Leave QGIS with ``status``."""
     log(f"exit {status}")
-    os._exit(status)
+    hard_exit(status)
 
 
-def guarded(func):
-    """Run a timer step; any exception ends the run with a traceback instead of a hung desktop."""
-
-    def wrapper(*args):
-        try:
-            func(*args)
-        except Exception:
-            traceback.print_exc()
-            quit_qgis(1)
-
-    return wrapper
+guarded = guarded_by(lambda: quit_qgis(1))  # a failed step ends the run with status 1
 
 
 @guarded

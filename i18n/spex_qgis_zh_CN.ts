@@ -2,84 +2,87 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
   <context>
+    <name>SpexAlgorithm</name>
+    <message>
+      <location filename="../spex_qgis/processing/base.py" line="22" />
+      <source>Land cover extraction</source>
+      <translation>地物提取</translation>
+    </message>
+  </context>
+  <context>
     <name>SpexBatchAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="105" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="99" />
       <source>Extract land cover from a folder of rasters</source>
       <translation>从栅格文件夹中批量提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="109" />
-      <source>Land cover extraction</source>
-      <translation>地物提取</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="125" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="107" />
       <source>Runs the prompt on every raster of the input folder whose name matches the pattern, in parallel on local dask workers, and merges the results into one GeoPackage layer whose 'source' field names each feature's raster. One GeoPackage per raster and a manifest are written to the output folder: running again skips the rasters already done and retries the failed ones; a raster that fails never stops the others. Needs the Python packages dask (distributed) and rich.</source>
       <translation>对输入文件夹中文件名与模式匹配的每个栅格运行提示词，在本地 dask 工作进程上并行处理，并将结果合并为一个 GeoPackage 图层，其 'source' 字段标明每个要素所属的栅格。每个栅格各写出一个 GeoPackage，并在输出文件夹中写出一份清单：再次运行时会跳过已完成的栅格并重试失败的栅格；某个栅格失败不会影响其他栅格。需要 Python 包 dask（distributed）和 rich。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="138" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="120" />
       <source>Folder of rasters</source>
       <translation>栅格文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="145" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="127" />
       <source>File name patterns (separated by ;)</source>
       <translation>文件名模式（以 ; 分隔）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="133" />
       <source>Parallel workers (0: one per CPU core)</source>
       <translation>并行工作进程数（0：每个 CPU 核心一个）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="160" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="142" />
       <source>Output folder (one file per raster)</source>
       <translation>输出文件夹（每个栅格一个文件）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="165" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="147" />
       <source>Merged polygons</source>
       <translation>合并的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="168" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="150" />
       <source>Rasters done</source>
       <translation>已完成的栅格数</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="169" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
       <source>Rasters failed</source>
       <translation>失败的栅格数</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="170" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="152" />
       <source>Manifest</source>
       <translation>清单</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="180" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="162" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="191" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="173" />
       <source>OUTPUT: the merged layer is a GeoPackage: choose a .gpkg file.</source>
       <translation>OUTPUT：合并图层为 GeoPackage 格式：请选择 .gpkg 文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="227" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="209" />
       <source>Cancelled: the rasters finished so far are kept; run again to resume.</source>
       <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="235" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="217" />
       <source>No raster could be processed ({failed} failed): see the log above.</source>
       <translation>没有任何栅格处理成功（{failed} 个失败）：请查看上方日志。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="246" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="228" />
       <source>SPEX batch</source>
       <translation>SPEX 批处理</translation>
     </message>
@@ -887,17 +890,12 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="146" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="140" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="150" />
-      <source>Land cover extraction</source>
-      <translation>地物提取</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="164" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
 Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
@@ -910,137 +908,137 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
 可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="200" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="202" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="184" />
       <source>Extent</source>
       <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="206" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="188" />
       <source>Area of interest polygons</source>
       <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="215" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="197" />
       <source>Base model folder (engine spex, LoRA checkpoints only)</source>
       <translation>基础模型文件夹（spex 引擎，仅用于 LoRA 检查点）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="224" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="206" />
       <source>Device (engine spex)</source>
       <translation>设备（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="233" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="215" />
       <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
       <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="240" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="222" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="246" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="228" />
       <source>Band mapping (e.g. red=3,nir=4)</source>
       <translation>波段映射（例如 red=3,nir=4）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="250" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="232" />
       <source>Index threshold (empty: class default)</source>
       <translation>指数阈值（留空：使用类别默认值）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="257" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="239" />
       <source>Threshold method (otsu: from the scene's histogram)</source>
       <translation>阈值方法（otsu：根据本景直方图确定）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="265" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="247" />
       <source>Simplify tolerance (map units, 0: none)</source>
       <translation>简化容差（地图单位，0：不简化）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="272" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="254" />
       <source>Reflectance scaling (empty: detect)</source>
       <translation>反射率缩放（留空：自动检测）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="278" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="260" />
       <source>Explanation language (auto: the prompt's)</source>
       <translation>解释语言（auto：与提示词相同）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="287" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="269" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="290" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="272" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="291" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="273" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="292" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="274" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="293" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="275" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="301" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="283" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="305" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="287" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="335" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="317" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="344" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="326" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="366" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="348" />
       <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="382" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="364" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="444" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="426" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="450" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="432" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="459" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="441" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>

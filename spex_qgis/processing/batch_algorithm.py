@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -20,12 +19,11 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 from qgis.PyQt.QtCore import QCoreApplication
-from qgis.PyQt.QtGui import QIcon
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 
-from .. import resource_path
 from . import parameters as common
+from .base import SpexAlgorithm
 from .parameters import (
     ENGINES,
     add_advanced,
@@ -72,7 +70,7 @@ class _FeedbackReporter:
         self.feedback.setProgressText(text)
 
 
-class SpexBatchAlgorithm(QgsProcessingAlgorithm):
+class SpexBatchAlgorithm(SpexAlgorithm):
     """Extract the class named in a prompt from every raster of a folder; one merged layer out."""
 
     INPUT_FOLDER = "INPUT_FOLDER"
@@ -92,10 +90,6 @@ class SpexBatchAlgorithm(QgsProcessingAlgorithm):
         """Translate ``string`` in the ``SpexBatchAlgorithm`` context."""
         return QCoreApplication.translate("SpexBatchAlgorithm", string)
 
-    def createInstance(self):
-        """A fresh instance (Processing runs each execution on its own copy)."""
-        return SpexBatchAlgorithm()
-
     def name(self):
         """Algorithm id inside the provider: ``spex:batch``."""
         return "batch"
@@ -104,21 +98,9 @@ class SpexBatchAlgorithm(QgsProcessingAlgorithm):
         """Name shown in the toolbox."""
         return self.tr("Extract land cover from a folder of rasters")
 
-    def group(self):
-        """Toolbox group name."""
-        return self.tr("Land cover extraction")
-
-    def groupId(self):
-        """Toolbox group id."""
-        return "landcover"
-
     def tags(self):
         """Search keywords of the toolbox."""
         return ["spex", "prompt", "extract", "batch", "folder", "dask", "mosaic", "批量", "提取"]
-
-    def icon(self):
-        """The SPEX icon."""
-        return QIcon(resource_path("resources", "icons", "spex.svg"))
 
     def shortHelpString(self):
         """Help shown next to the parameters."""

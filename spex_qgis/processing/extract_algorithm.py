@@ -14,7 +14,6 @@ from qgis.core import (
     QgsGeometry,
     QgsMessageLog,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
@@ -31,14 +30,13 @@ from qgis.core import (
     QgsProject,
 )
 from qgis.PyQt.QtCore import QCoreApplication
-from qgis.PyQt.QtGui import QIcon
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
-from .. import resource_path
 from ..request_builder import PRECISIONS, check_precision
 from . import parameters as common
+from .base import SpexAlgorithm
 from .parameters import (
     ENGINES,
     add_advanced,
@@ -103,7 +101,7 @@ def _localized(message: str) -> str:
     return localize(message, qgis_locale())
 
 
-class SpexExtractAlgorithm(QgsProcessingAlgorithm):
+class SpexExtractAlgorithm(SpexAlgorithm):
     """Extract the polygons of the class named in a prompt ("extract the water bodies", "提取水体")."""
 
     INPUT = "INPUT"
@@ -133,10 +131,6 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
         """Translate ``string`` in the ``SpexExtractAlgorithm`` context."""
         return QCoreApplication.translate("SpexExtractAlgorithm", string)
 
-    def createInstance(self):
-        """A fresh instance (Processing runs each execution on its own copy)."""
-        return SpexExtractAlgorithm()
-
     def name(self):
         """Algorithm id inside the provider: ``spex:extract``."""
         return "extract"
@@ -144,14 +138,6 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):
         """Name shown in the toolbox."""
         return self.tr("Extract land cover from a prompt")
-
-    def group(self):
-        """Toolbox group name."""
-        return self.tr("Land cover extraction")
-
-    def groupId(self):
-        """Toolbox group id."""
-        return "landcover"
 
     def tags(self):
         """Search keywords of the toolbox (English and Chinese, whatever the UI language)."""
@@ -172,10 +158,6 @@ class SpexExtractAlgorithm(QgsProcessingAlgorithm):
             "分割",
             "多光谱",
         ]
-
-    def icon(self):
-        """The SPEX icon."""
-        return QIcon(resource_path("resources", "icons", "spex.svg"))
 
     def shortHelpString(self):
         """Help shown next to the parameters."""

@@ -78,6 +78,15 @@ class LoadedModel:
         }
 
 
+def _broken_import(module: str, exc: ImportError) -> str:
+    """One line naming the real cause of a failed import of an installed package."""
+    cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return (
+        f"import {module} failed ({cause}): an installed package is broken or shadowed by an older copy; "
+        f"reinstall it with {PIP_SPEX} (in QGIS: Raster > SPEX > Install SPEX engine dependencies)"
+    )
+
+
 def check_dependencies() -> List[str]:
     """Raise :class:`DependencyMissingError` (with the pip command) if torch/transformers are missing;
     return warnings for optional ones (onnxruntime)."""
@@ -85,8 +94,12 @@ def check_dependencies() -> List[str]:
     for mod in ("torch", "transformers", "safetensors"):
         try:
             __import__(mod)
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:  # the package is there, one of its own imports is not: say which
+                raise DependencyMissingError(_broken_import(mod, exc)) from None
             missing.append(mod)
+        except ImportError as exc:  # installed but broken (e.g. an old system copy shadows what it needs)
+            raise DependencyMissingError(_broken_import(mod, exc)) from None
     if missing:
         raise DependencyMissingError(
             f"the SPEX engine needs {', '.join(missing)}, not installed: run {PIP_SPEX} "

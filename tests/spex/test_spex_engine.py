@@ -269,3 +269,27 @@ def test_feature_details_give_each_polygon_its_tiles_answer_and_mask_confidence(
     assert "A square pond." in wide_d["explain"] and "A long reservoir." in wide_d["explain"]
     assert wide_d["confidence"] == pytest.approx(0.5)
     assert all(d["explain"].startswith("Water region ") for d in details)
+
+
+def test_a_broken_dependency_is_reported_with_its_real_cause(tmp_path, s2_sample):
+    """An installed but broken package (here a torch whose own import fails, as Debian's old sympy makes the
+    real one fail) is reported with the ImportError's text, not as "not installed"; exit 2, one line."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "shadow" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "from sympy.core.numbers import equal_valued_does_not_exist  # noqa\n", encoding="utf-8"
+    )
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "shadow"), repo]))
+    argv = ["extract", s2_sample, "-p", "water", "--engine", "spex", "--model", str(tmp_path),
+            "-o", str(tmp_path / "o.gpkg")]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "model_runtime", *argv], env=env, capture_output=True, text=True, timeout=300
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "import torch failed" in lines[0] and "equal_valued_does_not_exist" in lines[0]
+    assert "not installed" not in lines[0]

@@ -90,67 +90,117 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="645" />
+      <location filename="../spex_qgis/deps.py" line="570" />
+      <source>plugin folder</source>
+      <translation>插件文件夹</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="570" />
+      <source>QGIS's Python</source>
+      <translation>QGIS 的 Python</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="574" />
+      <source>torch {torch} ({where}), vision encoder on ONNX Runtime {ort} {ort_device}, device {device}</source>
+      <translation>torch {torch}（{where}），视觉编码器运行于 ONNX Runtime {ort} {ort_device}，设备 {device}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="590" />
+      <source>use Raster &gt; SPEX &gt; Install SPEX engine dependencies…, or pick the spectral engine</source>
+      <translation>请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”，或选择光谱引擎</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="592" />
+      <source>missing {}</source>
+      <translation>缺少 {}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="593" />
+      <source>too old: {}</source>
+      <translation>版本过旧：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="595" />
+      <source>SPEX engine unavailable ({problems}): {fix}</source>
+      <translation>SPEX 引擎不可用（{problems}）：{fix}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="600" />
+      <source>SPEX engine unavailable: {reason}: {fix}</source>
+      <translation>SPEX 引擎不可用：{reason}：{fix}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="603" />
+      <source>SPEX engine needs a QGIS restart: {modules} was imported before the plugin's package folder was added</source>
+      <translation>SPEX 引擎需要重启 QGIS：{modules} 在插件的依赖包文件夹加入之前已被导入</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="608" />
+      <source>SPEX engine ready: {summary}</source>
+      <translation>SPEX 引擎就绪：{summary}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="649" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="657" />
+      <location filename="../spex_qgis/deps.py" line="661" />
       <source>Offline: a folder of wheels (leave empty to download)</source>
       <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="658" />
+      <location filename="../spex_qgis/deps.py" line="662" />
       <source>Browse…</source>
       <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="672" />
+      <location filename="../spex_qgis/deps.py" line="676" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="674" />
+      <location filename="../spex_qgis/deps.py" line="678" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="675" />
+      <location filename="../spex_qgis/deps.py" line="679" />
       <source>Check again</source>
       <translation>重新检查</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="676" />
+      <location filename="../spex_qgis/deps.py" line="680" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="677" />
+      <location filename="../spex_qgis/deps.py" line="681" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="700" />
+      <location filename="../spex_qgis/deps.py" line="704" />
       <source>Folder of wheels</source>
       <translation>wheel 文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="720" />
+      <location filename="../spex_qgis/deps.py" line="724" />
       <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
       <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="771" />
+      <location filename="../spex_qgis/deps.py" line="775" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="792" />
+      <location filename="../spex_qgis/deps.py" line="796" />
       <source>Done: {status}</source>
       <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="795" />
+      <location filename="../spex_qgis/deps.py" line="799" />
       <source>Failed (exit status {code}): {status}</source>
       <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
@@ -670,219 +720,214 @@
       <translation>（部分超出栅格范围：只处理重叠部分）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="945" />
-      <source>SPEX engine unavailable: {}</source>
-      <translation>SPEX 引擎不可用：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="947" />
+      <location filename="../spex_qgis/dock.py" line="943" />
       <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
       <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="949" />
+      <location filename="../spex_qgis/dock.py" line="945" />
       <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
       <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="955" />
+      <location filename="../spex_qgis/dock.py" line="951" />
       <source>SPEX model ready.</source>
       <translation>SPEX 模型已就绪。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="957" />
+      <location filename="../spex_qgis/dock.py" line="953" />
       <source>Spectral indices: fast, no model needed.</source>
       <translation>光谱指数：速度快，无需模型。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="976" />
+      <location filename="../spex_qgis/dock.py" line="972" />
       <source>Start the extraction in the background</source>
       <translation>在后台开始提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="999" />
+      <location filename="../spex_qgis/dock.py" line="995" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1047" />
+      <location filename="../spex_qgis/dock.py" line="1043" />
       <source>Replace file?</source>
       <translation>替换文件？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1048" />
+      <location filename="../spex_qgis/dock.py" line="1044" />
       <source>'{}' already exists. Replace it?</source>
       <translation>“{}”已存在。要替换它吗？</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1062" />
-      <location filename="../spex_qgis/dock.py" line="1096" />
+      <location filename="../spex_qgis/dock.py" line="1058" />
+      <location filename="../spex_qgis/dock.py" line="1092" />
       <source>Not run: {}</source>
       <translation>未运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1068" />
+      <location filename="../spex_qgis/dock.py" line="1064" />
       <source>Not run: the output file exists.</source>
       <translation>未运行：输出文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1084" />
+      <location filename="../spex_qgis/dock.py" line="1080" />
       <source>Running: {}</source>
       <translation>正在运行：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1109" />
+      <location filename="../spex_qgis/dock.py" line="1105" />
       <source>Previewing: {}</source>
       <translation>正在预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1125" />
+      <location filename="../spex_qgis/dock.py" line="1121" />
       <source>Preview: {}</source>
       <translation>预览：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1132" />
+      <location filename="../spex_qgis/dock.py" line="1128" />
       <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
       <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1145" />
-      <location filename="../spex_qgis/dock.py" line="1243" />
+      <location filename="../spex_qgis/dock.py" line="1141" />
+      <location filename="../spex_qgis/dock.py" line="1239" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1161" />
+      <location filename="../spex_qgis/dock.py" line="1157" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1192" />
+      <location filename="../spex_qgis/dock.py" line="1188" />
       <source>Added '{}' with {} polygons</source>
       <translation>已添加“{}”，共 {} 个多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1203" />
+      <location filename="../spex_qgis/dock.py" line="1199" />
       <source>Done: {} polygons, {} in {:.1f} s</source>
       <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1215" />
+      <location filename="../spex_qgis/dock.py" line="1211" />
       <source>Nothing found: no {} in this area ({:.1f} s).</source>
       <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1219" />
+      <location filename="../spex_qgis/dock.py" line="1215" />
       <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
       <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1234" />
+      <location filename="../spex_qgis/dock.py" line="1230" />
       <source>Failed: {}</source>
       <translation>失败：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1236" />
+      <location filename="../spex_qgis/dock.py" line="1232" />
       <source>The extraction failed.</source>
       <translation>提取失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1244" />
+      <location filename="../spex_qgis/dock.py" line="1240" />
       <source>Extraction cancelled</source>
       <translation>提取已取消</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1270" />
+      <location filename="../spex_qgis/dock.py" line="1266" />
       <source>water</source>
       <translation>水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1271" />
+      <location filename="../spex_qgis/dock.py" line="1267" />
       <source>vegetation</source>
       <translation>植被</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1272" />
+      <location filename="../spex_qgis/dock.py" line="1268" />
       <source>buildings</source>
       <translation>建筑物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1273" />
+      <location filename="../spex_qgis/dock.py" line="1269" />
       <source>bare soil</source>
       <translation>裸土</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1274" />
+      <location filename="../spex_qgis/dock.py" line="1270" />
       <source>clouds</source>
       <translation>云</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1275" />
+      <location filename="../spex_qgis/dock.py" line="1271" />
       <source>snow</source>
       <translation>积雪</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1280" />
+      <location filename="../spex_qgis/dock.py" line="1276" />
       <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
       <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1291" />
+      <location filename="../spex_qgis/dock.py" line="1287" />
       <source>Notes</source>
       <translation>说明</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1312" />
+      <location filename="../spex_qgis/dock.py" line="1308" />
       <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
       <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1318" />
+      <location filename="../spex_qgis/dock.py" line="1314" />
       <source>ESRI Shapefile (*.shp)</source>
       <translation>ESRI Shapefile 文件 (*.shp)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1319" />
+      <location filename="../spex_qgis/dock.py" line="1315" />
       <source>GeoPackage (*.gpkg)</source>
       <translation>GeoPackage 文件 (*.gpkg)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1320" />
+      <location filename="../spex_qgis/dock.py" line="1316" />
       <source>GeoJSON (*.geojson)</source>
       <translation>GeoJSON 文件 (*.geojson)</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1328" />
+      <location filename="../spex_qgis/dock.py" line="1324" />
       <source>Export the SPEX result</source>
       <translation>导出 SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1353" />
+      <location filename="../spex_qgis/dock.py" line="1349" />
       <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
       <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1361" />
+      <location filename="../spex_qgis/dock.py" line="1357" />
       <source>Not exported: the file exists.</source>
       <translation>未导出：文件已存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1375" />
+      <location filename="../spex_qgis/dock.py" line="1371" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1397" />
+      <location filename="../spex_qgis/dock.py" line="1393" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1406" />
+      <location filename="../spex_qgis/dock.py" line="1402" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1412" />
+      <location filename="../spex_qgis/dock.py" line="1408" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
     </message>

@@ -567,13 +567,14 @@ def runtime_summary(check: Dict) -> str:
     modules = check.get("modules", {})
     torch = modules.get("torch", {})
     ort = modules.get("onnxruntime", {})
-    where = "plugin folder" if torch.get("in_deps") else "QGIS's Python"
+    where = tr("plugin folder") if torch.get("in_deps") else tr("QGIS's Python")
     cuda = check.get("cuda")
     ort_device = "CUDA" if cuda and "CUDAExecutionProvider" in check.get("ort_providers", []) else "CPU"
     device = f"GPU {check.get('gpu_name')} (CUDA)" if cuda else "CPU"
-    return (
-        f"torch {torch.get('version', '?')} ({where}), vision encoder on ONNX Runtime "
-        f"{ort.get('version', '?')} {ort_device}, device {device}"
+    text = tr("torch {torch} ({where}), vision encoder on ONNX Runtime {ort} {ort_device}, device {device}")
+    return text.format(
+        torch=torch.get("version", "?"), where=where, ort=ort.get("version", "?"), ort_device=ort_device,
+        device=device,
     )
 
 
@@ -586,22 +587,25 @@ def spex_engine_status(refresh: bool = False) -> Tuple[bool, str]:
     statuses = all_package_status()
     missing = [s.module for s in statuses if s.required and not s.installed]
     old = [f"{s.module} {s.version}" for s in statuses if s.required and s.installed and not s.ok]
-    fix = "use Raster > SPEX > Install SPEX engine dependencies…, or pick the spectral engine"
+    fix = tr("use Raster > SPEX > Install SPEX engine dependencies…, or pick the spectral engine")
     if missing or old:
-        problems = (["missing " + ", ".join(missing)] if missing else []) + (
-            ["too old: " + ", ".join(old)] if old else []
+        problems = ([tr("missing {}").format(", ".join(missing))] if missing else []) + (
+            [tr("too old: {}").format(", ".join(old))] if old else []
         )
-        return False, f"SPEX engine unavailable ({'; '.join(problems)}): {fix}"
+        text = tr("SPEX engine unavailable ({problems}): {fix}")
+        return False, text.format(problems="; ".join(problems), fix=fix)
     check = engine_check(refresh=refresh)
     if not check.get("ok"):
-        return False, f"SPEX engine unavailable: {_describe_error(check.get('error') or {})}: {fix}"
+        reason = _describe_error(check.get("error") or {})
+        return False, tr("SPEX engine unavailable: {reason}: {fix}").format(reason=reason, fix=fix)
     stale = shadowed_modules(used=check.get("deps_modules"))
     if stale:
-        return False, (
-            f"SPEX engine needs a QGIS restart: {', '.join(stale)} was imported before the plugin's package "
+        text = tr(
+            "SPEX engine needs a QGIS restart: {modules} was imported before the plugin's package "
             "folder was added"
         )
-    return True, "SPEX engine ready: " + runtime_summary(check)
+        return False, text.format(modules=", ".join(stale))
+    return True, tr("SPEX engine ready: {summary}").format(summary=runtime_summary(check))
 
 
 def engine_status_line() -> str:

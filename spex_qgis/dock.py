@@ -937,12 +937,8 @@ class SpexDockWidget(QgsDockWidget):
         model_dir = self.model_widget.filePath().strip()
         self._engine_problem = ""  # why Run is off: the spex engine without a usable model folder
         if not available:
-            reason = self.localize(reason)
-            # the reason may already say so ("SPEX engine unavailable (missing torch)"): never say it twice
-            if reason.lower().startswith("spex engine unavailable"):
-                text = reason
-            else:
-                text = self.tr("SPEX engine unavailable: {}").format(reason)
+            # deps.spex_engine_status() says it in a whole translated sentence ("SPEX engine unavailable ...")
+            text = self.localize(reason)
         elif spex and not model_dir:
             text = self._engine_problem = self.tr("Pick the SPEX model folder (config.json + *.safetensors).")
         elif spex and not os.path.isfile(os.path.join(model_dir, "config.json")):

@@ -223,7 +223,8 @@ def _make_lora(tiny_checkpoint, tmp_path, r=4, alpha=8.0):
     base.mkdir()
     save_file({k: stored[k] for k in llm_keys}, str(base / "model.safetensors"))
     lora = tmp_path / "lora"
-    shutil.copytree(tiny_checkpoint, lora, ignore=shutil.ignore_patterns("model*.safetensors*"))
+    # not the shared fixture's onnx/ cache either (another test may have exported its encoder there)
+    shutil.copytree(tiny_checkpoint, lora, ignore=shutil.ignore_patterns("model*.safetensors*", "onnx"))
     # the trainer saves non-LoRA trainables with the PEFT prefix; the builder strips it
     non_lora = {"base_model.model." + k: v for k, v in stored.items() if k not in llm_keys}
     torch.save(non_lora, str(lora / "non_lora_trainables.bin"))

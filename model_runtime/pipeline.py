@@ -164,13 +164,13 @@ def extract(
     return result
 
 
-def _run(request, engine, target, layer_name, output, workdir, tracker: ProgressTracker) -> ExtractResult:
+@contextmanager
+def open_region(request: ExtractRequest):
+    """``(source, region)`` of a request: the raster opened with its sensor, bands, scaling and network
+    permission, the area of interest resolved and held to the pixel-count guard (extract and preview)."""
     from .aoi import resolve_aoi
     from .raster import RasterSource
-    from .vectorize import polygonize_mask
-    from .writers import Feature, write_features
 
-    tracker.report(0.0, "opening raster")
     with RasterSource.open(
         request.raster,
         sensor=request.sensor,
@@ -180,6 +180,15 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: Progress
     ) as source:
         region = resolve_aoi(request.aoi, source)
         _check_size(region.window, getattr(request, "max_pixels", None), bool(request.aoi))
+        yield source, region
+
+
+def _run(request, engine, target, layer_name, output, workdir, tracker: ProgressTracker) -> ExtractResult:
+    from .vectorize import polygonize_mask
+    from .writers import Feature, write_features
+
+    tracker.report(0.0, "opening raster")
+    with open_region(request) as (source, region):
         _check_output_crs(output, source)
         tracker.report(_STAGES["open"][1], "raster opened")
         tracker.check()

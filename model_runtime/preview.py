@@ -34,11 +34,16 @@ def preview_mask(
     """
     from osgeo import gdal
 
-    from .aoi import resolve_aoi
     from .engines import get_engine
-    from .pipeline import ProgressTracker, gdal_job_settings, mask_counts, run_engine, validate_request
+    from .pipeline import (
+        ProgressTracker,
+        gdal_job_settings,
+        mask_counts,
+        open_region,
+        run_engine,
+        validate_request,
+    )
     from .prompts import parse_prompt
-    from .raster import RasterSource
 
     started = time.perf_counter()
     tracker = ProgressTracker(progress, is_cancelled)
@@ -56,13 +61,7 @@ def preview_mask(
     try:
         with gdal_job_settings():
             tracker.report(0.0, "opening raster")
-            with RasterSource.open(
-                request.raster,
-                sensor=request.sensor,
-                bands=dict(request.bands or {}) or None,
-                scaling=request.scaling,
-            ) as source:
-                region = resolve_aoi(request.aoi, source)
+            with open_region(request) as (source, region):
                 _job, output = run_engine(engine, source, region, target, request, workdir, tracker)
             counts = mask_counts(output.mask_path)
             gdal.Translate(

@@ -47,3 +47,12 @@ def test_preview_refuses_to_overwrite_and_cancels_cleanly(aerial_sample, tmp_pat
     with pytest.raises(ExtractionCancelled):
         preview_mask(request, str(tmp_path / "cancelled.tif"), is_cancelled=lambda: True)
     assert sorted(os.listdir(tmp_path)) == ["exists.tif"]
+
+
+def test_preview_keeps_the_pixel_limit_of_a_run(aerial_sample, tmp_path):
+    """Preview opens the raster as extract does: the same pixel-count guard, nothing written past it."""
+    request = ExtractRequest(raster=aerial_sample, prompt="extract the water bodies", max_pixels=1000)
+    mask = tmp_path / "preview.tif"
+    with pytest.raises(SpexInputError, match="pixel limit"):
+        preview_mask(request, str(mask))
+    assert not mask.exists() and os.listdir(tmp_path) == []

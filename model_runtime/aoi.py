@@ -16,6 +16,8 @@ from typing import Tuple
 import numpy as np
 
 from .errors import SpexInputError
+from .gdal_paths import check_dataset_path, quiet_gdal
+from .raster import Window
 from .request import AreaOfInterest
 
 
@@ -72,7 +74,6 @@ def _srs(text: str, what: str):
     srs = osr.SpatialReference()
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     try:
-        from .raster import quiet_gdal
 
         with quiet_gdal():
             err = srs.SetFromUserInput(str(text))
@@ -129,8 +130,6 @@ def _read_vector(path: str):
     """(union of all polygons as MultiPolygon, layer SRS or None) from every layer of a vector file."""
     from osgeo import ogr
 
-    from .gdal_paths import check_dataset_path
-    from .raster import quiet_gdal
 
     check_dataset_path(path, "AOI file")
     try:
@@ -178,7 +177,6 @@ def resolve_aoi(aoi: AreaOfInterest | None, source) -> AoiRegion:
     """
     from osgeo import ogr
 
-    from .raster import Window
 
     full = Window(0, 0, source.width, source.height)
     extent = _box(*source.window_bounds(full))
@@ -203,7 +201,6 @@ def resolve_aoi(aoi: AreaOfInterest | None, source) -> AoiRegion:
         rectangle = src_srs is None or raster_srs is None or src_srs.IsSame(raster_srs)
         what = f"AOI bbox {','.join(f'{v:g}' for v in bbox)}"
     else:
-        from .raster import quiet_gdal
 
         try:
             with quiet_gdal():
@@ -264,7 +261,6 @@ def _check_bbox(bbox) -> Tuple[float, float, float, float]:
 
 def _envelope_window(env, gt, width: int, height: int):
     """Pixels whose centres fall inside the envelope (minx, maxx, miny, maxy), clipped to the raster."""
-    from .raster import Window
 
     minx, maxx, miny, maxy = env
     cols = sorted(((minx - gt[0]) / gt[1], (maxx - gt[0]) / gt[1]))
@@ -303,7 +299,6 @@ def parse_aoi_arg(text: str | None, crs: str | None = None) -> AreaOfInterest | 
     if re.match(r"^\s*(MULTI)?POLYGON\s*(Z|M|ZM)?\s*\(", text, re.IGNORECASE):
         return AreaOfInterest(wkt=text, crs=crs)
     if os.path.lexists(text) or text.startswith("/vsi"):
-        from .gdal_paths import check_dataset_path
 
         check_dataset_path(text, "AOI file")  # a FIFO or device is refused here, before anything reads it
         return AreaOfInterest(vector_path=text, crs=crs)

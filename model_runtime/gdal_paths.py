@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from typing import List, Set
 
 from .errors import SpexInputError
@@ -34,6 +35,19 @@ _DRIVER_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_]+):(?![\\/])")
 _MAX_VRT_DEPTH = 16
 _MAX_VRT_BYTES = 64 * 1024 * 1024
 _NETWORK_HINT = "pass --allow-network (allow_network=True) to let GDAL read it over the network"
+
+
+@contextmanager
+def quiet_gdal():
+    """Silence GDAL's error printing for a block (errors stay readable with ``gdal.GetLastErrorMsg``)."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    gdal.ErrorReset()
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
 
 
 def is_network_path(path: str) -> bool:
@@ -113,8 +127,6 @@ def check_dataset_path(path: str, what: str = "raster", allow_network: bool = Fa
 
 def _check_not_network_driver(text: str, what: str) -> None:
     from osgeo import gdal
-
-    from .raster import quiet_gdal
 
     try:
         with quiet_gdal():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Tuple
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from .bands import BAND_ROLES, BandDetection, detect_band_roles
 from .errors import SpexInputError
+from .gdal_paths import check_dataset_path, quiet_gdal
 from .scaling import ReflectanceScaling, detect_scaling
 
 # Metres per degree on the WGS84 ellipsoid (good to ~0.5 %, enough for areas and size thresholds).
@@ -49,19 +49,6 @@ class Window:
         return Window(x0, y0, x1 - x0, y1 - y0)
 
 
-@contextmanager
-def quiet_gdal():
-    """Silence GDAL's error printing for a block (errors stay readable with ``gdal.GetLastErrorMsg``)."""
-    from osgeo import gdal
-
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    gdal.ErrorReset()
-    try:
-        yield
-    finally:
-        gdal.PopErrorHandler()
-
-
 def open_gdal_raster(path: str, allow_network: bool = False):
     """``gdal.OpenEx(path, OF_RASTER)``; one-line :class:`SpexInputError` messages for the usual mistakes.
 
@@ -70,7 +57,6 @@ def open_gdal_raster(path: str, allow_network: bool = False):
     """
     from osgeo import gdal
 
-    from .gdal_paths import check_dataset_path
 
     text = "" if path is None else str(path).strip()
     if not text:

@@ -62,28 +62,19 @@ def _plan(request: BatchRequest, output_dir: str):
     rasters = resolve_inputs(request.inputs, request.pattern, request.recursive)
     names = output_names(rasters)
     prompts = request.prompt_list()
-    if not prompts or not all(p.strip() for p in prompts):
-        raise SpexInputError('no prompt given: pass --prompt "extract the water bodies" (once per prompt)')
-    from ..prompts import parse_prompt
-    from ..request import ENGINES, AreaOfInterest
-
-    for prompt in prompts:  # the same for every item: a bad one is the request's error, not 1000 failures
-        parse_prompt(prompt, request.language)
-    if request.engine not in ENGINES:
-        raise SpexInputError(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
+    _check_prompts_and_engine(request, prompts)
     options = request.extract_options()
     records: List[ItemRecord] = []
     requests: Dict[str, Any] = {}
     mosaics: List[_Mosaic] = []
-    hashes: Dict[str, str] = {}
     for raster in rasters:
         stem = os.path.splitext(names[raster])[0]
         try:
-            hashes[raster] = input_hash(raster)
+            digest = input_hash(raster)
         except OSError:
-            hashes[raster] = ""  # missing/unreadable: extract() reports it as the item's failure
+            digest = ""  # missing/unreadable: extract() reports it as the item's failure
         grid = None
-        if request.chunk_size and hashes[raster]:
+        if request.chunk_size and digest:
             try:
                 grid = plan_chunks(
                     raster,
@@ -101,7 +92,7 @@ def _plan(request: BatchRequest, output_dir: str):
                             item_id=stem + suffix,
                             input=raster,
                             output=os.path.join(output_dir, stem + suffix + ".gpkg"),
-                            input_hash=hashes[raster],
+                            input_hash=digest,
                             prompt=prompt,
                             status="failed",
                             error=" ".join(str(error).split()),
@@ -109,57 +100,73 @@ def _plan(request: BatchRequest, output_dir: str):
                     )
                 continue
         for k, prompt in enumerate(prompts):
-            suffix = _prompt_suffix(prompts, k, request.language)
+            name = stem + _prompt_suffix(prompts, k, request.language)
             if grid is None:
-                item_id = stem + suffix
-                output = os.path.join(output_dir, stem + suffix + ".gpkg")
+                output = os.path.join(output_dir, name + ".gpkg")
                 records.append(
                     ItemRecord(
-                        item_id=item_id,
+                        item_id=name,
                         input=raster,
                         output=output,
-                        input_hash=hashes[raster],
+                        input_hash=digest,
                         prompt=prompt,
                         params_hash=params_hash({**options, "prompt": prompt}),
                     )
                 )
-                requests[item_id] = request.item_request(raster, prompt, output)
-                continue
-            mosaic = _Mosaic(
-                raster, prompt, os.path.join(output_dir, stem + suffix + ".gpkg"), stem + suffix, grid
-            )
-            for chunk in grid.chunks:
-                item_id = f"{stem}{suffix}/r{chunk.row}c{chunk.col}"
-                output = os.path.join(output_dir, "chunks", stem + suffix, f"r{chunk.row}_c{chunk.col}.gpkg")
-                chunk_options = {**options, "simplify": 0.0, "min_area_m2": 0.0}
-                window = dict(zip(("xoff", "yoff", "xsize", "ysize"), chunk.window))
-                records.append(
-                    ItemRecord(
-                        item_id=item_id,
-                        input=raster,
-                        output=output,
-                        input_hash=hashes[raster],
-                        prompt=prompt,
-                        chunk={
-                            **dict(zip(("xoff", "yoff", "xsize", "ysize"), chunk.core)),
-                            "overlap": grid.overlap,
-                        },
-                        params_hash=params_hash({**chunk_options, "prompt": prompt, "window": window}),
-                    )
-                )
-                # the polygons must stay on the pixel grid and whole until merged: simplify and the area
-                # filter are applied to the merged regions, as a single run applies them to whole regions
-                requests[item_id] = request.item_request(
-                    raster,
-                    prompt,
-                    output,
-                    aoi=AreaOfInterest(bbox=chunk.bbox(grid.geotransform)),
-                    simplify=0.0,
-                    min_area_m2=0.0,
-                )
-                mosaic.chunks.append((chunk, item_id))
-            mosaics.append(mosaic)
+                requests[name] = request.item_request(raster, prompt, output)
+            else:
+                mosaic = _Mosaic(raster, prompt, os.path.join(output_dir, name + ".gpkg"), name, grid)
+                _plan_chunks(request, mosaic, digest, options, output_dir, records, requests)
+                mosaics.append(mosaic)
     return records, requests, mosaics
+
+
+def _check_prompts_and_engine(request: BatchRequest, prompts: List[str]) -> None:
+    """The prompts and the engine are the same for every item: a bad one is the request's error, not a
+    thousand item failures."""
+    from ..prompts import parse_prompt
+    from ..request import ENGINES
+
+    if not prompts or not all(p.strip() for p in prompts):
+        raise SpexInputError('no prompt given: pass --prompt "extract the water bodies" (once per prompt)')
+    for prompt in prompts:
+        parse_prompt(prompt, request.language)
+    if request.engine not in ENGINES:
+        raise SpexInputError(f"unknown engine {request.engine!r}: use one of {', '.join(ENGINES)}")
+
+
+def _plan_chunks(request, mosaic, digest, options, output_dir, records, requests) -> None:
+    """One item per chunk of ``mosaic.grid``, appended to ``records``/``requests`` and to the mosaic."""
+    from ..request import AreaOfInterest
+
+    grid, name, prompt, raster = mosaic.grid, mosaic.item_id, mosaic.prompt, mosaic.raster
+    chunk_options = {**options, "simplify": 0.0, "min_area_m2": 0.0}
+    for chunk in grid.chunks:
+        item_id = f"{name}/r{chunk.row}c{chunk.col}"
+        output = os.path.join(output_dir, "chunks", name, f"r{chunk.row}_c{chunk.col}.gpkg")
+        window = dict(zip(("xoff", "yoff", "xsize", "ysize"), chunk.window))
+        records.append(
+            ItemRecord(
+                item_id=item_id,
+                input=raster,
+                output=output,
+                input_hash=digest,
+                prompt=prompt,
+                chunk={**dict(zip(("xoff", "yoff", "xsize", "ysize"), chunk.core)), "overlap": grid.overlap},
+                params_hash=params_hash({**chunk_options, "prompt": prompt, "window": window}),
+            )
+        )
+        # the polygons must stay on the pixel grid and whole until merged: simplify and the area
+        # filter are applied to the merged regions, as a single run applies them to whole regions
+        requests[item_id] = request.item_request(
+            raster,
+            prompt,
+            output,
+            aoi=AreaOfInterest(bbox=chunk.bbox(grid.geotransform)),
+            simplify=0.0,
+            min_area_m2=0.0,
+        )
+        mosaic.chunks.append((chunk, item_id))
 
 
 def _validate(request: BatchRequest) -> Tuple[str, str]:
@@ -218,7 +225,7 @@ def run_batch(
 
     Raises SpexInputError before any work for a bad request, ExtractionCancelled after a cancel (finished
     outputs kept, manifest saved); per-item problems never raise, they are ``failed`` items."""
-    from .cluster import batch_client, require_dask
+    from .cluster import require_dask
 
     require_dask()
     started = time.perf_counter()
@@ -237,23 +244,7 @@ def run_batch(
         "overlap": mosaics[0].grid.overlap if mosaics else request.overlap,
         "merged_output": merged,
     }
-    todo: List[ItemRecord] = []
-    skipped = 0
-    for record in records:
-        previous = manifest.items.get(record.item_id)
-        record.attempts = previous.attempts if previous is not None else 0
-        if record.status == "failed":  # failed while planning (e.g. a raster that cannot be chunked)
-            continue
-        if manifest.is_finished(record):
-            old = manifest.items[record.item_id]
-            record.__dict__.update({k: v for k, v in asdict(old).items() if k not in ("item_id",)})
-            skipped += 1
-            continue
-        if os.path.exists(record.output) and not manifest.owns(record.output) and not request.overwrite:
-            record.status = "failed"
-            record.error = f"output {record.output} already exists: pass --overwrite or another --output-dir"
-            continue
-        todo.append(record)
+    todo, skipped = _items_to_run(records, manifest, request.overwrite)
     for record in todo:
         if record.chunk is not None:
             os.makedirs(os.path.dirname(record.output), exist_ok=True)
@@ -264,41 +255,13 @@ def run_batch(
         if record.status == "failed":
             reporter.item(record)
 
-    workers, dashboard = 0, None
-    if todo:
-        if client is not None:
-            workers, dashboard = (
-                _run_on(client, request, todo, requests, manifest, reporter, is_cancelled),
-                None,
-            )
-        else:
-            with batch_client(
-                request.engine,
-                request.workers,
-                request.threads_per_worker,
-                request.processes,
-                request.scheduler,
-                request.dashboard,
-            ) as (own, count, link):
-                reporter.cluster(count, link)
-                dashboard = link
-                _run_on(own, request, todo, requests, manifest, reporter, is_cancelled)
-                workers = count
+    workers, dashboard = _execute(client, request, todo, requests, manifest, reporter, is_cancelled)
 
     warnings: List[str] = []
     mosaic_results = [_merge_mosaic(m, manifest, request, warnings, reporter, is_cancelled) for m in mosaics]
-    if mosaics:
-        sources = [(m["input"], m["output"]) for m in mosaic_results if m.get("status") == "done"]
-    else:
-        sources = [(r.input, r.output) for r in records if r.status == "done" and os.path.exists(r.output)]
-    merged_features = 0
-    merged_path: Optional[str] = None
-    if sources:
-        from .merge import write_merged
-
-        reporter.message(f"writing the merged layer of {len(sources)} outputs")
-        merged_features = write_merged(merged, sources, _checker(is_cancelled))
-        merged_path = merged
+    merged_path, merged_features = _write_merged_layer(
+        merged, records, mosaic_results, reporter, is_cancelled
+    )
     manifest.save()
     counts = {
         "total": len(records),
@@ -319,6 +282,66 @@ def run_batch(
         mosaics=mosaic_results,
         warnings=warnings,
     )
+
+
+def _items_to_run(records: List[ItemRecord], manifest: Manifest, overwrite: bool):
+    """Split the planned ``records`` into those to run now and a count of those a previous run finished.
+
+    A record whose output exists but that the manifest does not own fails here (nothing is overwritten
+    without ``overwrite``); a record that failed while planning stays failed."""
+    todo: List[ItemRecord] = []
+    skipped = 0
+    for record in records:
+        previous = manifest.items.get(record.item_id)
+        record.attempts = previous.attempts if previous is not None else 0
+        if record.status == "failed":  # failed while planning (e.g. a raster that cannot be chunked)
+            continue
+        if manifest.is_finished(record):
+            old = manifest.items[record.item_id]
+            record.__dict__.update({k: v for k, v in asdict(old).items() if k not in ("item_id",)})
+            skipped += 1
+            continue
+        if os.path.exists(record.output) and not manifest.owns(record.output) and not overwrite:
+            record.status = "failed"
+            record.error = f"output {record.output} already exists: pass --overwrite or another --output-dir"
+            continue
+        todo.append(record)
+    return todo, skipped
+
+
+def _execute(client, request, todo, requests, manifest, reporter, is_cancelled):
+    """Run ``todo`` on ``client`` or on a cluster made for this batch; returns (workers, dashboard link)."""
+    from .cluster import batch_client
+
+    if not todo:
+        return 0, None
+    if client is not None:
+        return _run_on(client, request, todo, requests, manifest, reporter, is_cancelled), None
+    with batch_client(
+        request.engine,
+        request.workers,
+        request.threads_per_worker,
+        request.processes,
+        request.scheduler,
+        request.dashboard,
+    ) as (own, count, link):
+        reporter.cluster(count, link)
+        _run_on(own, request, todo, requests, manifest, reporter, is_cancelled)
+        return count, link
+
+
+def _write_merged_layer(merged, records, mosaic_results, reporter, is_cancelled):
+    """Write every finished output (or each mosaic) into the merged GeoPackage; returns (path, features)."""
+    if mosaic_results:
+        sources = [(m["input"], m["output"]) for m in mosaic_results if m.get("status") == "done"]
+    else:
+        sources = [(r.input, r.output) for r in records if r.status == "done" and os.path.exists(r.output)]
+    if not sources:
+        return None, 0
+    from .merge import write_merged
+
+    reporter.message(f"writing the merged layer of {len(sources)} outputs")
+    return merged, write_merged(merged, sources, _checker(is_cancelled))
 
 
 def _checker(is_cancelled):

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List
 
 import numpy as np
@@ -183,9 +184,41 @@ def open_region(request: ExtractRequest):
         yield source, region
 
 
+@dataclass
+class _Described:
+    """What one run found before anything is written: the engine's mask, its polygons and their texts."""
+
+    output_mask: Any  # EngineOutput
+    counts: Dict[str, int]
+    polygons: Any  # vectorize.PolygonizeResult
+    regions: List[Dict[str, Any]]
+    explanation: str
+    per_feature: List[Dict[str, Any]] | None
+    source_info: Dict[str, Any]
+
+
 def _run(request, engine, target, layer_name, output, workdir, tracker: ProgressTracker) -> ExtractResult:
+    from .writers import write_features
+
+    found = _find_and_describe(request, engine, target, output, workdir, tracker)
+    features = _features(found, target, request, output)
+    tracker.report(_STAGES["write"][0], "writing polygons")
+    tracker.check()
+    written = write_features(
+        output,
+        features,
+        found.polygons.crs_wkt,
+        layer_name=layer_name,
+        explanation=found.explanation,
+        overwrite=request.overwrite,
+        check_cancelled=tracker.check,
+    )
+    return _result(found, written, target, request)
+
+
+def _find_and_describe(request, engine, target, output, workdir, tracker: ProgressTracker) -> _Described:
+    """Open the raster, run the engine, vectorise its mask and explain the regions (nothing written yet)."""
     from .vectorize import polygonize_mask
-    from .writers import Feature, write_features
 
     tracker.report(0.0, "opening raster")
     with open_region(request) as (source, region):
@@ -217,23 +250,28 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: Progress
         if getattr(engine, "feature_details", None) is not None and polygons.polygons:
             per_feature = engine.feature_details(job, output_mask, polygons, regions)
             tracker.check()
+        return _Described(
+            output_mask, counts, polygons, regions, explanation, per_feature, _source_details(source, region)
+        )
 
-        source_info = _source_details(source, region)
 
-    from .writers import output_format
+def _features(found: _Described, target, request, output: str) -> list:
+    """One writer feature per polygon, with its attribute values."""
+    from .writers import Feature, output_format
 
     # output in the mask's CRS (all but GeoJSON): the centroid is the GEOS one already measured, mapped
     # from pixel to CRS coordinates, so the writer need not compute it again
-    gt = polygons.geotransform
+    gt = found.polygons.geotransform
     same_crs = output_format(output) != "GeoJSON"
+    per_feature = found.per_feature
     features = []
-    for index, polygon in enumerate(polygons.polygons):
-        attrs = regions[index]
+    for index, polygon in enumerate(found.polygons.polygons):
+        attrs = found.regions[index]
         values = {
             "class": target.target_class,
             "prompt": target.phrase,
             "engine": request.engine,
-            "explain": per_feature[index]["explain"] if per_feature else explanation,
+            "explain": per_feature[index]["explain"] if per_feature else found.explanation,
             "area_m2": round(polygon.area_m2, 2),
             "region_id": index + 1,
             "size": attrs.get("Size of area"),
@@ -246,32 +284,26 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: Progress
             values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy
             values["centroid_y"] = gt[3] + gt[4] * cx + gt[5] * cy
         features.append(Feature(polygon.wkb, values))
-    tracker.report(_STAGES["write"][0], "writing polygons")
-    tracker.check()
-    written = write_features(
-        output,
-        features,
-        polygons.crs_wkt,
-        layer_name=layer_name,
-        explanation=explanation,
-        overwrite=request.overwrite,
-        check_cancelled=tracker.check,
-    )
+    return features
 
-    warnings: List[str] = list(output_mask.warnings)
-    if not features:
+
+def _result(found: _Described, written, target, request) -> ExtractResult:
+    """The run's summary: what was written, the warnings and the details a front end shows."""
+    polygons = found.polygons
+    warnings: List[str] = list(found.output_mask.warnings)
+    if not polygons.polygons:
         warnings.append(f"no {target.target_class} found: the output layer is empty")
     warnings.extend(written.warnings)
-    details: Dict[str, Any] = dict(output_mask.details or {})
-    details.update(source_info)
-    details["mask"] = counts
+    details: Dict[str, Any] = dict(found.output_mask.details or {})
+    details.update(found.source_info)
+    details["mask"] = found.counts
     details["polygons"] = {
-        "count": len(features),
+        "count": len(polygons.polygons),
         "dropped_small": polygons.dropped_small,
         "repaired": polygons.repaired,
         "simplify": float(request.simplify),
         "min_area_m2": float(request.min_area_m2),
-        "spie_bounding_boxes": min(len(features), FULL_SPIE_REGIONS),
+        "spie_bounding_boxes": min(len(polygons.polygons), FULL_SPIE_REGIONS),
     }
     details["language"] = target.language
     return ExtractResult(
@@ -283,8 +315,8 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: Progress
         output_format=written.format,
         features=written.features,
         area_m2=round(polygons.total_area_m2, 2),
-        explanation=explanation,
-        attributes=_jsonable(regions),
+        explanation=found.explanation,
+        attributes=_jsonable(found.regions),
         crs_wkt=written.crs_wkt,
         sidecars=written.sidecars,
         warnings=warnings,

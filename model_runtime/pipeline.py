@@ -26,8 +26,9 @@ import numpy as np
 
 from .atomic import make_job_dir
 from .engines import get_engine
-from .engines.base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob
+from .engines.base import EngineJob
 from .errors import ExtractionCancelled, SpexInputError
+from .mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
 from .request import ENGINES, CancelCallback, ExtractRequest, ExtractResult, ProgressCallback
 
 # share of the whole job given to each stage (progress fractions)

@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .engines.base import MASK_TARGET
 from .errors import SpexInputError
+from .mask_raster import MASK_TARGET
 
 gdal.UseExceptions()
 ogr.UseExceptions()

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Protocol
 
+# the mask values, re-exported for the engines that write them
+from ..mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET  # noqa: F401
+
 if TYPE_CHECKING:  # imports for annotations only: keep engine modules importable without GDAL at import time
     from ..aoi import AoiRegion
     from ..prompts import PromptTarget
     from ..raster import RasterSource
     from ..request import ExtractRequest
-
-MASK_TARGET = 1  # pixel belongs to the requested class
-MASK_BACKGROUND = 0  # valid pixel, not the class
-MASK_NODATA = 255  # no-data in the raster or outside the AOI polygon: never becomes a polygon
 
 
 @dataclass

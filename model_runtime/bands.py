@@ -389,10 +389,32 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
     means "not used": the role is left out even when the raster or the preset would give it (the QGIS
     panel's "not set").
     """
-    from osgeo import gdal
-
     count = ds.RasterCount
     name = os.path.basename(ds.GetDescription() or "") or "the raster"
+    user, excluded = _user_mapping(user_bands, count, name)
+    chosen = resolve_sensor_name(sensor)
+    family, level, sensor_reason = identify_sensor(ds)
+    if chosen:
+        family, level = SENSOR_PRESETS[chosen].family, SENSOR_PRESETS[chosen].level
+    notes: List[str] = []
+    meta = _roles_from_metadata(ds, family, notes)
+    preset = _preset_choice(ds, chosen, family, level, sensor_reason, name, user, meta, notes)
+    roles, source = _merge_roles(preset, meta, user, excluded, notes)
+    ordered = {r: roles[r] for r in BAND_ROLES if r in roles}
+    if not ordered:
+        notes.append("no band roles detected: map them with --bands, e.g. --bands red=3,nir=4")
+    return BandDetection(
+        sensor=preset.sensor_name,
+        roles=ordered,
+        source_of_each_role={r: source[r] for r in ordered},
+        notes=notes,
+        sensor_reason=preset.sensor_reason,
+        band_labels=meta.labels,
+    )
+
+
+def _user_mapping(user_bands, count: int, name: str) -> Tuple[Dict[str, int], set]:
+    """The user's explicit mapping, checked against the band count, and the roles set to "not used"."""
     excluded = set()
     if isinstance(user_bands, dict):
         excluded = {str(r).strip().lower() for r, i in user_bands.items() if i == 0}
@@ -410,24 +432,32 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
         raise SpexInputError(
             f"band {duplicates[0]} is mapped to {' and '.join(roles)}: give each role its own band"
         )
-    chosen = resolve_sensor_name(sensor)
-    family, level, sensor_reason = identify_sensor(ds)
-    if chosen:
-        family, level = SENSOR_PRESETS[chosen].family, SENSOR_PRESETS[chosen].level
-    notes: List[str] = []
+    return user, excluded
 
-    # 2. what the raster says about each band
-    meta_roles: Dict[str, int] = {}
-    meta_source: Dict[str, str] = {}
-    color_roles: Dict[str, int] = {}
-    labels: List[str] = []
+
+@dataclass
+class _MetadataRoles:
+    """What the raster says about each band: roles from names/wavelengths, colour interpretation, labels."""
+
+    roles: Dict[str, int] = field(default_factory=dict)
+    source: Dict[str, str] = field(default_factory=dict)
+    colours: Dict[str, int] = field(default_factory=dict)
+    labels: List[str] = field(default_factory=list)
+
+
+def _roles_from_metadata(ds, family, notes: List[str]) -> _MetadataRoles:
+    """Roles from band descriptions, BANDNAME metadata and wavelengths; colour interpretation (plain RGB)."""
+    from osgeo import gdal
+
+    meta = _MetadataRoles()
+    meta_roles, meta_source = meta.roles, meta.source
     wavelengths: Dict[int, Tuple[float, float | None, str]] = {}
-    for i in range(1, count + 1):
+    for i in range(1, ds.RasterCount + 1):
         band = ds.GetRasterBand(i)
         desc = (band.GetDescription() or "").strip()
         md = band.GetMetadata() or {}
         bandname = str(md.get("BANDNAME") or md.get("band_name") or md.get("common_name") or "").strip()
-        labels.append(desc or bandname)
+        meta.labels.append(desc or bandname)
         found = None
         for text, what in ((desc, "band description"), (bandname, "band metadata BANDNAME")):
             role = role_from_name(text, family) if text else None
@@ -444,7 +474,7 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
         interp = band.GetColorInterpretation()
         colour = {gdal.GCI_RedBand: "red", gdal.GCI_GreenBand: "green", gdal.GCI_BlueBand: "blue"}.get(interp)
         if colour:
-            color_roles.setdefault(colour, i)
+            meta.colours.setdefault(colour, i)
         if found is None:
             continue
         role, why = found
@@ -459,13 +489,28 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
             continue
         meta_roles[role], meta_source[role] = i, why
     # Colour interpretation only counts when the bands are not otherwise described (a plain RGB(N) image).
-    if len(color_roles) == 3 and not any(r in meta_roles for r in ("red", "green", "blue")):
-        for role, i in color_roles.items():
+    if len(meta.colours) == 3 and not any(r in meta_roles for r in ("red", "green", "blue")):
+        for role, i in meta.colours.items():
             if i not in meta_roles.values():
                 meta_roles[role] = i
                 meta_source[role] = f"colour interpretation {role.capitalize()}"
+    return meta
 
-    # 3./4. preset
+
+@dataclass
+class _PresetChoice:
+    """The sensor preset that gives positional roles, why it was chosen, and the sensor reported."""
+
+    name: str | None
+    why: str
+    roles: Dict[str, int]
+    sensor_name: str | None
+    sensor_reason: str
+
+
+def _preset_choice(ds, chosen, family, level, sensor_reason, name, user, meta, notes) -> _PresetChoice:
+    """The preset: the user's, else the one the metadata names, else one guessed from the band count."""
+    count = ds.RasterCount
     preset_name, preset_why = None, ""
     if chosen:
         preset_name, preset_why = chosen, "chosen by the user"
@@ -474,7 +519,7 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
         preset_name = _preset_for(family, level, count)
         preset_why = f"guessed: {sensor_reason}"
     else:
-        preset_name, preset_why = _guess_preset_from_count(ds, color_roles)
+        preset_name, preset_why = _guess_preset_from_count(ds, meta.colours)
         if preset_name:
             sensor_reason = f"guessed from the band count: {preset_why}"
             preset_why = f"guessed from {preset_why}"
@@ -483,7 +528,7 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
         preset = SENSOR_PRESETS[preset_name]
         if preset.band_count == count:
             preset_roles = {r: i for i, r in enumerate(preset.roles, start=1) if r}
-        elif chosen and not meta_roles and not user:
+        elif chosen and not meta.roles and not user:
             raise SpexInputError(
                 f"sensor preset {chosen} has {preset.band_count} bands but {name} has {count}: choose a "
                 "matching preset (spex info --sensors) or map the bands with --bands red=N,nir=N"
@@ -499,15 +544,18 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
             notes.append(f"sensor {sensor_name} from metadata; band roles from band names only")
     if sensor_name is None:
         sensor_reason = sensor_reason or "unknown (no sensor metadata, band count matches no preset)"
+    return _PresetChoice(preset_name, preset_why, preset_roles, sensor_name, sensor_reason)
 
-    # merge: preset < metadata < user
+
+def _merge_roles(preset: _PresetChoice, meta: _MetadataRoles, user, excluded, notes):
+    """Merge the three sources, later ones winning: preset < metadata < user; then drop excluded roles."""
     roles: Dict[str, int] = {}
     source: Dict[str, str] = {}
-    for role, i in preset_roles.items():
-        if role not in meta_roles and i not in meta_roles.values():
-            roles[role], source[role] = i, f"preset {preset_name} ({preset_why}), band {i}"
-    for role, i in meta_roles.items():
-        roles[role], source[role] = i, meta_source[role]
+    for role, i in preset.roles.items():
+        if role not in meta.roles and i not in meta.roles.values():
+            roles[role], source[role] = i, f"preset {preset.name} ({preset.why}), band {i}"
+    for role, i in meta.roles.items():
+        roles[role], source[role] = i, meta.source[role]
     for role, i in user.items():
         for other, j in list(roles.items()):
             if j == i and other != role and other not in user:
@@ -517,14 +565,4 @@ def detect_band_roles(ds, sensor: str | None = None, user_bands=None) -> BandDet
     for role in excluded & set(roles):
         notes.append(f"{role} (band {roles[role]}) not used, as set by the user")
         del roles[role], source[role]
-    ordered = {r: roles[r] for r in BAND_ROLES if r in roles}
-    if not ordered:
-        notes.append("no band roles detected: map them with --bands, e.g. --bands red=3,nir=4")
-    return BandDetection(
-        sensor=sensor_name,
-        roles=ordered,
-        source_of_each_role={r: source[r] for r in ordered},
-        notes=notes,
-        sensor_reason=sensor_reason,
-        band_labels=labels,
-    )
+    return roles, source

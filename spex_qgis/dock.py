@@ -298,8 +298,9 @@ class SpexDockWidget(QgsDockWidget):
 
     def cancel(self) -> None:
         """Ask the running extraction or preview to stop (it stops at the next block/tile)."""
-        if self.controller.cancel():
+        if self.controller.busy():  # before cancelling: a task not started yet says "cancelled" at once
             self.status_label.setText(self.tr("Cancelling…"))
+        self.controller.cancel()
 
     # -------------------------------------------------- what the controller says
     def _on_started(self, kind: str, name: str) -> None:

@@ -304,6 +304,18 @@ def test_cancel_leaves_no_layer_and_no_file(dock, qgis_iface):
     assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
 
 
+def test_cancelled_run_replaces_the_previous_result(dock, qgis_iface):
+    _layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")
+    assert result.explanation.split()[0] in dock.explanation.toPlainText()
+    type_prompt(dock, "extract the vegetation")
+    QTest.mouseClick(dock.run_button, Qt.LeftButton)
+    QTest.mouseClick(dock.cancel_button, Qt.LeftButton)
+    wait_finished(dock)
+    shown = dock.explanation.toPlainText()
+    assert shown.startswith("Cancelled: nothing was written.") and result.explanation.split()[0] not in shown
+    assert dock.status_label.text() == "Cancelled: nothing was written." and dock.progress.value() == 0
+
+
 def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_iface):
     layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")  # water from NDWI: green + nir
     assert result.features > 0 and result.details["bands"]["nir"] == 4

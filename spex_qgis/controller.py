@@ -253,6 +253,12 @@ class SpexController(QObject):
         if precision != settings.precision():
             settings.set_precision(precision)
 
+    @staticmethod
+    def remember_band_edits(source: str, edits) -> None:
+        """Remember the user's band edits for this raster file only (None forgets them): another file
+        of the same sensor may order its bands otherwise."""
+        settings.set_band_mapping(source, edits)
+
     def unload(self) -> None:
         """Cancel whatever still runs (plugin unload)."""
         self.cancel()

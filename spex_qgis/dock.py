@@ -140,6 +140,7 @@ class SpexDockWidget(QgsDockWidget):
     def _connect(self) -> None:
         self.input_panel.layerChanged.connect(self._on_raster_changed)
         self.input_panel.rasterCrsChanged.connect(self.aoi_panel.show_area)
+        self.input_panel.bandEditsChanged.connect(self.controller.remember_band_edits)
         self.engine_panel.changed.connect(self._on_engine_changed)
         self.engine_panel.installRequested.connect(self._on_install_clicked)
         self.run_button.clicked.connect(self.run)

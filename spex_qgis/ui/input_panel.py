@@ -76,11 +76,13 @@ def _sensor_presets() -> dict:
 
 class InputPanel(QWidget):
     """Raster picker, sensor preset and band table; ``layerChanged(layer)`` once the table shows it,
-    ``rasterCrsChanged()`` when the chosen raster's CRS changes, ``detectingChanged(bool)``."""
+    ``rasterCrsChanged()`` when the chosen raster's CRS changes, ``detectingChanged(bool)``,
+    ``bandEditsChanged(source, edits)`` when the user changed the table (the controller remembers them)."""
 
     layerChanged = pyqtSignal(object)
     rasterCrsChanged = pyqtSignal()
     detectingChanged = pyqtSignal(bool)
+    bandEditsChanged = pyqtSignal(str, object)  # raster source, {role: band} edits (None: forget them)
 
     def __init__(self, localize: Callable[[str], str], parent: QWidget | None = None):
         """``localize``: renders a runtime message (a detection note) in the UI language."""
@@ -334,14 +336,14 @@ class InputPanel(QWidget):
         if multiband_gdal(layer):
             choices = self.table_choices()
             edits = {role: band for role, band in choices.items() if band != self.detected_roles.get(role, 0)}
-            settings.set_band_mapping(layer.source(), edits or None)
+            self.bandEditsChanged.emit(layer.source(), edits or None)
         self._update_summary("")
 
     def reset_bands(self) -> None:
         """Forget the user's edits for this file and show the detected mapping again."""
         layer = self.layer_combo.currentLayer()
         if multiband_gdal(layer):
-            settings.set_band_mapping(layer.source(), None)
+            self.bandEditsChanged.emit(layer.source(), None)
         self.sensor_combo.setCurrentIndex(0)
         self._fill_band_table(layer, self.detected_roles)
         self._update_summary("")

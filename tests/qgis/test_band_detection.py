@@ -59,7 +59,8 @@ def test_detection_is_off_the_gui_thread_and_a_stale_answer_is_ignored(
             QCoreApplication.processEvents()
             time.sleep(0.005)
         assert panel.band_mapping() == s2_mapping and panel.detected_sensor == "sentinel2_l2a"
-        assert "Sentinel-2 sample" in panel.bands_summary.text() and "aerial" not in panel.bands_summary.text()
+        summary = panel.bands_summary.text()
+        assert "Sentinel-2 sample" in summary and "aerial" not in summary
         assert threading.main_thread().ident not in threads and len(threads) == 2
     finally:
         release.set()

@@ -14,7 +14,9 @@ from typing import List, Tuple
 
 
 def python_files(folder: str) -> List[str]:
-    """The ``.py`` files under ``folder`` (caches skipped), sorted."""
+    """The ``.py`` files under ``folder`` (caches skipped), sorted; a file is its own list."""
+    if os.path.isfile(folder):
+        return [folder]
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
@@ -44,7 +46,7 @@ def functions(path: str) -> List[Tuple[int, str]]:
 def main(argv=None) -> int:
     """Print the report; 1 when a limit is exceeded."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+")
+    parser.add_argument("folders", nargs="+", help="packages, folders or single .py files")
     parser.add_argument("--top", type=int, default=8)
     parser.add_argument("--max-file", type=int, default=0, help="fail above this many lines per file")
     parser.add_argument("--max-function", type=int, default=0, help="fail above this many lines per function")

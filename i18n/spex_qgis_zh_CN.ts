@@ -797,6 +797,11 @@
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="340" />
+      <source>Reading the bands…</source>
+      <translation>正在读取波段…</translation>
+    </message>
+    <message>
       <location filename="../spex_qgis/dock.py" line="1157" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>

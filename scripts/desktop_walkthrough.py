@@ -149,6 +149,16 @@ def step_load() -> None:
     iface.mapCanvas().setExtent(layers[2].extent())
     dock().layer_combo.setLayer(layers[2])
     dock().bands_group.setCollapsed(False)
+    when(bands_read, step_bands)  # the bands are detected on a worker thread
+
+
+def bands_read() -> bool:
+    """Whether the panel's background band detection has answered."""
+    return not dock().input_panel.detecting()
+
+
+@guarded
+def step_bands() -> None:
     check(dock().band_mapping() == {"red": 1, "green": 2, "blue": 3, "nir": 4}, "aerial bands detected")
     later(500, step_zoom)
 
@@ -167,14 +177,20 @@ def step_remove() -> None:
     aerial_id = STATE["aerial"].id()
     QgsProject.instance().removeMapLayer(aerial_id)
     STATE.pop("aerial")
+    when(bands_read, step_removed)
+
+
+@guarded
+def step_removed() -> None:
     shown = dock().layer_combo.currentLayer()
-    check(shown is not None and shown.id() == dock()._bands_layer_id, "band table follows the raster shown")
+    followed = shown is not None and shown.id() == dock().input_panel.bands_layer_id
+    check(followed, "band table follows the raster shown")
     check(
         shown is not None and all(b <= shown.bandCount() for b in dock().band_mapping().values()),
         "no band beyond the shown raster's band count after removing the chosen layer",
     )
     check("aerial_rgbn" not in dock().bands_summary.text(), "the removed raster is not named any more")
-    later(1500, step_draw)
+    later(1200, step_draw)
 
 
 @guarded

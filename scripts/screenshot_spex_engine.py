@@ -101,7 +101,7 @@ def step_grab() -> None:
         if type(box).__name__ == "QgsCollapsibleGroupBox":
             keep_open = (dock.tr("Engine"), dock.tr("Explanation"), dock.tr("Prompt"))
             box.setCollapsed(box.title() not in keep_open)
-    dock._refresh_engine_status()  # expanding a QgsCollapsibleGroupBox re-shows children hidden before
+    dock.refresh_engine_status()  # expanding a QgsCollapsibleGroupBox re-shows children hidden before
     iface.layerTreeView().expandAll()
     iface.mapCanvas().refreshAllLayers()
     QTimer.singleShot(2500, lambda: save(iface.mainWindow().grab()))

@@ -152,8 +152,8 @@ class SpexPlugin:
         from .deps import show_install_dialog
 
         show_install_dialog(self.iface.mainWindow())
-        if self.dock is not None and hasattr(self.dock, "_refresh_engine_status"):
-            self.dock._refresh_engine_status()
+        if self.dock is not None and hasattr(self.dock, "refresh_engine_status"):
+            self.dock.refresh_engine_status()
 
     # --------------------------------------------------------------------- unload
     def unload(self) -> None:

@@ -41,6 +41,7 @@ from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
 from spex_qgis.request_builder import build_request
 from spex_qgis.task import session_temp_dir
+from spex_qgis.ui.engine_panel import deps_status
 
 
 @pytest.fixture
@@ -59,6 +60,7 @@ def dock(qgis_app, qgis_iface, qgis_new_project, scene_path):
     widget = SpexDockWidget(qgis_iface)
     widget.resize(380, 900)
     widget.show()
+    wait_bands(widget)
     yield widget
     if widget.task is not None:
         widget.cancel()
@@ -76,6 +78,22 @@ def wait_finished(widget: SpexDockWidget, timeout: float = 120.0) -> None:
         time.sleep(0.01)
     assert widget.task is None, "the extraction did not finish in time"
     QCoreApplication.processEvents()
+
+
+def wait_bands(widget: SpexDockWidget, timeout: float = 30.0) -> None:
+    """Wait until the background band detection answered (the table then shows the detected roles)."""
+    deadline = time.monotonic() + timeout
+    while widget.input_panel.detecting() and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.005)
+    assert not widget.input_panel.detecting(), "the band detection did not answer in time"
+    QCoreApplication.processEvents()
+
+
+def choose_raster(widget: SpexDockWidget, layer) -> None:
+    """Pick ``layer`` in the Raster box and wait for its bands."""
+    widget.layer_combo.setLayer(layer)
+    wait_bands(widget)
 
 
 def type_prompt(widget: SpexDockWidget, text: str) -> None:
@@ -176,7 +194,7 @@ def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path, tmp_path):
     raster = QgsRasterLayer(s2_path, "Sentinel-2 sample")
     QgsProject.instance().addMapLayer(raster)
     assert dock.layer_combo.currentLayer() is aerial  # adding a layer does not steal the choice
-    dock.layer_combo.setLayer(raster)
+    choose_raster(dock, raster)
     mapping = dock.band_mapping()
     assert mapping["red"] == 3 and mapping["nir"] == 4 and mapping["swir1"] == 5
     summary = dock.bands_summary.text().split("<i>")[0]  # the runtime's notes (in italics) may name ids
@@ -184,16 +202,17 @@ def test_panel_detects_sensor_and_bands(dock, qgis_iface, s2_path, tmp_path):
     assert "sentinel2_l2a" not in dock.sensor_combo.itemText(0) + dock.sensor_combo.itemText(1)
     dock.set_band("swir2", 5)  # a user edit is remembered for this file
     assert settings.band_mapping(s2_path)["swir2"] == 5
-    dock._on_layer_changed(raster)  # re-picking the layer restores the remembered mapping
+    dock.input_panel.show_layer(raster)  # re-picking the layer restores the remembered mapping
+    wait_bands(dock)
     assert dock.band_mapping()["swir2"] == 5
     # another file of the same sensor starts from its own detection, not from this file's edits
     copy = str(tmp_path / "same_sensor_copy.tif")
     gdal.Translate(copy, s2_path)
     other = QgsRasterLayer(copy, "copy")
     QgsProject.instance().addMapLayer(other)
-    dock.layer_combo.setLayer(other)
+    choose_raster(dock, other)
     assert dock.band_mapping()["swir2"] == 6
-    dock.layer_combo.setLayer(raster)
+    choose_raster(dock, raster)
     assert dock.band_mapping()["swir2"] == 5
     dock.reset_bands_button.click()
     assert dock.band_mapping()["swir2"] == 6 and settings.band_mapping(s2_path) == {}
@@ -207,14 +226,15 @@ def test_band_table_follows_the_project(dock, qgis_iface, s2_path, tmp_path):
     rgb = QgsRasterLayer(rgb_path, "rgb_only")
     s2 = QgsRasterLayer(s2_path, "Sentinel-2 sample")
     QgsProject.instance().addMapLayers([rgb, s2])
-    dock.layer_combo.setLayer(aerial)
+    choose_raster(dock, aerial)
     dock.set_band("nir", 0)  # remembered for aerial_rgbn only
     aerial_id = aerial.id()
     QgsProject.instance().removeMapLayer(aerial_id)
     QCoreApplication.processEvents()
+    wait_bands(dock)
     shown = dock.layer_combo.currentLayer()
     assert shown is not None and shown.id() != aerial_id
-    assert dock._bands_layer_id == shown.id()
+    assert dock.input_panel.bands_layer_id == shown.id()
     assert all(band <= shown.bandCount() for band in dock.band_mapping().values())
     assert shown.name() in dock.bands_summary.text() and "aerial" not in dock.bands_summary.text()
     type_prompt(dock, "extract the water bodies")
@@ -224,11 +244,11 @@ def test_band_table_follows_the_project(dock, qgis_iface, s2_path, tmp_path):
         assert source.roles == {r: b for r, b in dock.band_mapping().items()}
     shown.setName("renamed raster")
     assert "renamed raster" in dock.bands_summary.text()
-    dock.layer_combo.setLayer(s2)
+    choose_raster(dock, s2)
     dock.set_band("swir2", 5)
     reloaded = SpexDockWidget(qgis_iface)  # plugin reload: a new panel reads the remembered edits back
     try:
-        reloaded.layer_combo.setLayer(s2)
+        choose_raster(reloaded, s2)
         assert reloaded.band_mapping()["swir2"] == 5
     finally:
         reloaded.unload()
@@ -282,6 +302,18 @@ def test_cancel_leaves_no_layer_and_no_file(dock, qgis_iface):
     assert set(os.listdir(session_temp_dir())) == before
     assert any("cancel" in m.lower() for m in messages(qgis_iface, Qgis.Info))
     assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+
+
+def test_cancelled_run_replaces_the_previous_result(dock, qgis_iface):
+    _layer, result = run_prompt(dock, qgis_iface, "extract the water bodies")
+    assert result.explanation.split()[0] in dock.explanation.toPlainText()
+    type_prompt(dock, "extract the vegetation")
+    QTest.mouseClick(dock.run_button, Qt.LeftButton)
+    QTest.mouseClick(dock.cancel_button, Qt.LeftButton)
+    wait_finished(dock)
+    shown = dock.explanation.toPlainText()
+    assert shown.startswith("Cancelled: nothing was written.") and result.explanation.split()[0] not in shown
+    assert dock.status_label.text() == "Cancelled: nothing was written." and dock.progress.value() == 0
 
 
 def test_not_set_band_is_not_used_and_failure_replaces_the_result(dock, qgis_iface):
@@ -562,14 +594,14 @@ def test_selected_features_and_extent_modes(dock, qgis_iface):
     dock.set_aoi_mode("features")
     dock.aoi_layer_combo.setLayer(polys)
     assert dock.current_aoi() == (None, None)
-    assert dock._aoi_band.numberOfVertices() == 0 and "Select" in dock.aoi_status.text()
+    assert dock.aoi_panel.rubber_band.numberOfVertices() == 0 and "Select" in dock.aoi_status.text()
     polys.selectAll()  # with the Select tool: the panel follows the selection
     geometry, crs = dock.current_aoi()
     assert geometry.boundingBox() == inner and crs == raster.crs()
     assert "km²" in dock.aoi_status.text()
-    assert dock._aoi_band.asGeometry().boundingBox() == inner
+    assert dock.aoi_panel.rubber_band.asGeometry().boundingBox() == inner
     polys.removeSelection()
-    assert dock._aoi_band.numberOfVertices() == 0
+    assert dock.aoi_panel.rubber_band.numberOfVertices() == 0
     polys.selectAll()
     dock.set_aoi_mode("extent")
     geometry, _crs = dock.current_aoi()
@@ -579,7 +611,7 @@ def test_selected_features_and_extent_modes(dock, qgis_iface):
 
 
 def test_spex_engine_reason_shown(dock, tmp_path):
-    available, reason = dock._deps_status()
+    available, reason = deps_status()
     item = dock.engine_combo.model().item(1)
     assert item.isEnabled() == available
     if not available:
@@ -601,7 +633,7 @@ def test_spex_engine_reason_shown(dock, tmp_path):
 def test_lora_base_model_folder_is_offered_persisted_and_requested(dock, qgis_iface, tmp_path):
     """The base model of a LoRA checkpoint: a field of the Engine group, remembered, sent with the request."""
     assert not dock.model_base_widget.isEnabled()  # the spectral engine has no model
-    available, _reason = dock._deps_status()
+    available, _reason = deps_status()
     if not available:
         pytest.skip("the spex engine's packages are not importable here")
     type_prompt(dock, "extract the water bodies")
@@ -636,7 +668,7 @@ def test_precision_choice_is_offered_for_spex_persisted_and_requested(dock, qgis
     assert settings.precision() == "int8"
     state = dock.panel_state()
     assert state.precision == "int8" and build_request(state).precision == "auto"  # spectral: ignored
-    available, _reason = dock._deps_status()
+    available, _reason = deps_status()
     if available:
         dock.engine_combo.setCurrentIndex(dock.engine_combo.findData("spex"))
         assert combo.isEnabled()
@@ -809,6 +841,7 @@ def test_raster_picker_follows_active_layer_and_skips_single_band(dock, qgis_ifa
     assert dock.layer_combo.currentLayer().name() == "aerial RGBN sample"
     dock._on_active_layer_changed(s2)
     assert dock.layer_combo.currentLayer().id() == s2.id()
+    wait_bands(dock)
     assert "sentinel2" in dock.bands_summary.text()
 
 
@@ -817,7 +850,7 @@ def test_area_is_shown_as_a_rubber_band(dock, qgis_iface):
     inner = QgsRectangle(extent.xMinimum(), extent.yMinimum(), extent.center().x(), extent.center().y())
     dock.set_aoi_mode("rectangle")
     dock.set_drawn_aoi(QgsGeometry.fromRect(inner), dock.canvas.mapSettings().destinationCrs())
-    band = dock._aoi_band
+    band = dock.aoi_panel.rubber_band
     assert band in dock.canvas.scene().items()
     assert abs(band.asGeometry().area() - inner.area()) < 1e-6 * inner.area()
     dock.set_aoi_mode("layer")  # whole layer: nothing drawn
@@ -850,7 +883,7 @@ def test_unload_during_a_run_cancels_and_removes_the_rubber_band(dock, qgis_ifac
     extent = dock.layer_combo.currentLayer().extent()
     dock.set_aoi_mode("rectangle")
     dock.set_drawn_aoi(QgsGeometry.fromRect(extent), dock.canvas.mapSettings().destinationCrs())
-    band = dock._aoi_band
+    band = dock.aoi_panel.rubber_band
     type_prompt(dock, "extract the vegetation")
     dock.run_button.click()
     task = dock.task

@@ -16,6 +16,25 @@ from functools import cache
 from typing import Dict, List, Tuple
 
 ZH: Dict[str, str] = {
+    # options (model_runtime.request_builder): {} before "DIR"/"value" is the option's name
+    "the spex engine needs the SPEX model folder: pass {} DIR (or use {} spectral, which needs no weights)": (
+        "SPEX 引擎需要 SPEX 模型文件夹：请指定 {0}（或改用不需要权重的 {1} spectral）"
+    ),
+    "model folder {} does not exist: point {} at the folder holding the SPEX config.json and weights": (
+        "模型文件夹 {0} 不存在：请让 {1} 指向包含 SPEX config.json 和权重文件的文件夹"
+    ),
+    "unknown {} value '{}': use one of {}": "{0} 的取值“{1}”未知：请使用 {2} 之一",
+    "unknown device '{}': use auto, cpu, cuda or cuda:N": "未知设备“{0}”：请使用 auto、cpu、cuda 或 cuda:N",
+    "precision int8 runs on the CPU only: use {} cpu for int8, or {} auto on the GPU": (
+        "int8 精度只能在 CPU 上运行：int8 请将 {0} 设为 cpu，或在 GPU 上将 {1} 设为 auto"
+    ),
+    "precision fp16 needs a GPU: use {} cuda for fp16, or {} auto, fp32 or int8 on the CPU": (
+        "fp16 精度需要 GPU：fp16 请将 {0} 设为 cuda，或在 CPU 上将 {1} 设为 auto、fp32 或 int8"
+    ),
+    "{} must be a number, got '{}'": "{0} 必须是数字，而不是“{1}”",
+    "{} must be a finite number, got '{}'": "{0} 必须是有限的数字，而不是“{1}”",
+    "{} cannot be negative, got '{}': use 0 to turn it off": "{0} 不能为负数（“{1}”）：设为 0 即关闭",
+    "{} must be 0 or a positive whole number, got '{}'": "{0} 必须是 0 或正整数，而不是“{1}”",
     # prompts
     "ask for one of water, vegetation, building, bare soil, cloud, snow (e.g. 'extract the water bodies')": (
         "请指定以下类别之一：水体、植被、建筑、裸土、云、雪（例如“提取水体”）"

@@ -26,7 +26,17 @@ from typing import Callable, List, Sequence
 
 from . import __version__
 from .errors import ExtractionCancelled, SpexInputError
-from .options import DEVICES, ENGINES, LANGUAGES, PRECISIONS, THRESHOLD_METHODS
+from .options import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_AREA_M2,
+    DEFAULT_SIMPLIFY,
+    DEVICES,
+    ENGINES,
+    LANGUAGES,
+    PRECISIONS,
+    THRESHOLD_METHODS,
+)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -61,20 +71,7 @@ def _float_arg(name: str) -> Callable[[str], float]:
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-
-    return convert
-
-
-def _int_arg(name: str) -> Callable[[str], int]:
-    def convert(text: str) -> int:
-        try:
-            value = int(text.replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be 0 or positive, got {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got '{text}'") from None
 
     return convert
 
@@ -158,22 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--scaling", metavar="MODE", help="auto | none | s2 | s2-offset | landsat-c2-l2 | GAIN,OFFSET"
     )
-    ex.add_argument("--threshold", type=_float_arg("--threshold"), help="primary index threshold override")
+    # numbers are parsed by model_runtime.request_builder, like the panel's and Processing's values
+    ex.add_argument("--threshold", metavar="T", help="primary index threshold override")
     ex.add_argument("--threshold-method", choices=THRESHOLD_METHODS, default=THRESHOLD_METHODS[0])
     ex.add_argument(
-        "--min-area", type=_float_arg("--min-area"), default=0.0, metavar="M2", help="drop smaller polygons"
+        "--min-area", default=DEFAULT_MIN_AREA_M2, metavar="M2", help="drop smaller polygons"
     )
     ex.add_argument(
-        "--simplify", type=_float_arg("--simplify"), default=0.0, metavar="TOL", help="tolerance, map units"
+        "--simplify", default=DEFAULT_SIMPLIFY, metavar="TOL", help="tolerance, map units"
     )
     ex.add_argument("--language", choices=LANGUAGES, help="explanation language (default: the prompt's)")
-    ex.add_argument("--max-new-tokens", type=int, default=64, help=argparse.SUPPRESS)
+    ex.add_argument("--max-new-tokens", default=DEFAULT_MAX_NEW_TOKENS, help=argparse.SUPPRESS)
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output")
     ex.add_argument(
         "--max-pixels",
-        type=_int_arg("--max-pixels"),
         metavar="N",
-        help="size guard: refuse to process more than N pixels (default 500 million; 0: no limit)",
+        help=f"size guard: refuse to process more than N pixels (default {DEFAULT_MAX_PIXELS:_}, 0: none)",
     )
     _add_network_option(ex)
     ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -144,7 +144,9 @@ class SpexDockWidget(QgsDockWidget):
         """A runtime message (error, progress stage) in the UI language (see model_runtime.messages)."""
         from model_runtime.messages import localize
 
-        return localize(message, self.ui_language(), panel=True)
+        from .request_builder import option_labels  # CLI flags left in a message: the panel's labels
+
+        return localize(message, self.ui_language(), panel=True, labels=option_labels())
 
     @staticmethod
     def _icon(name: str):

@@ -71,7 +71,9 @@ def _float_arg(name: str) -> Callable[[str], float]:
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got '{text}'") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number, got '{text}': write e.g. 0.25 or 100"
+            ) from None
 
     return convert
 
@@ -158,12 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     # numbers are parsed by model_runtime.request_builder, like the panel's and Processing's values
     ex.add_argument("--threshold", metavar="T", help="primary index threshold override")
     ex.add_argument("--threshold-method", choices=THRESHOLD_METHODS, default=THRESHOLD_METHODS[0])
-    ex.add_argument(
-        "--min-area", default=DEFAULT_MIN_AREA_M2, metavar="M2", help="drop smaller polygons"
-    )
-    ex.add_argument(
-        "--simplify", default=DEFAULT_SIMPLIFY, metavar="TOL", help="tolerance, map units"
-    )
+    ex.add_argument("--min-area", default=DEFAULT_MIN_AREA_M2, metavar="M2", help="drop smaller polygons")
+    ex.add_argument("--simplify", default=DEFAULT_SIMPLIFY, metavar="TOL", help="tolerance, map units")
     ex.add_argument("--language", choices=LANGUAGES, help="explanation language (default: the prompt's)")
     ex.add_argument("--max-new-tokens", default=DEFAULT_MAX_NEW_TOKENS, help=argparse.SUPPRESS)
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output")

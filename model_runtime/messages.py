@@ -31,10 +31,16 @@ ZH: Dict[str, str] = {
     "precision fp16 needs a GPU: use {} cuda for fp16, or {} auto, fp32 or int8 on the CPU": (
         "fp16 精度需要 GPU：fp16 请将 {0} 设为 cuda，或在 CPU 上将 {1} 设为 auto、fp32 或 int8"
     ),
-    "{} must be a number, got '{}'": "{0} 必须是数字，而不是“{1}”",
-    "{} must be a finite number, got '{}'": "{0} 必须是有限的数字，而不是“{1}”",
+    "{} must be a number, got '{}': write e.g. 0.25 or 100": (
+        "{0} 必须是数字，而不是“{1}”：请写成例如 0.25 或 100"
+    ),
+    "{} must be a finite number, got '{}': write e.g. 0.25": (
+        "{0} 必须是有限的数字，而不是“{1}”：请写成例如 0.25"
+    ),
     "{} cannot be negative, got '{}': use 0 to turn it off": "{0} 不能为负数（“{1}”）：设为 0 即关闭",
-    "{} must be 0 or a positive whole number, got '{}'": "{0} 必须是 0 或正整数，而不是“{1}”",
+    "{} must be 0 or a positive whole number, got '{}': write e.g. 1000": (
+        "{0} 必须是 0 或正整数，而不是“{1}”：请写成例如 1000"
+    ),
     # the spex command line (model_runtime.cli)
     "{} (see '{} --help')": "{0}（参见“{1} --help”）",
     "no raster given: run 'spex info RASTER' (or 'spex info --sensors')": (

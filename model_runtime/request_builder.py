@@ -183,12 +183,18 @@ def _bands(value: Any) -> Dict[str, int]:
     from .bands import parse_band_mapping
 
     with naming("bands"):
-        if isinstance(value, Mapping):
-            # 0 travels on: it tells the runtime not to use a role it would otherwise detect
-            used = parse_band_mapping({r: i for r, i in value.items() if i})
-            parse_band_mapping({r: 1 for r, i in value.items() if not i})  # their roles are checked too
-            return {str(r).strip().lower(): used.get(str(r).strip().lower(), 0) for r in value}
-        return parse_band_mapping(str(value))
+        if not isinstance(value, Mapping):
+            if any("=" not in item for item in str(value).replace(";", ",").split(",") if item.strip()):
+                return parse_band_mapping(str(value))  # refuses the item, naming the role=band form
+            pairs = [item.partition("=") for item in str(value).replace(";", ",").split(",") if item.strip()]
+            if len({role.strip().lower() for role, _sep, _band in pairs}) < len(pairs):
+                return parse_band_mapping(str(value))  # a role given twice: refused unless the same band
+            value = {role: band for role, _sep, band in pairs}
+        # 0 travels on: it tells the runtime not to use a role it would otherwise detect
+        unused = [role for role, band in value.items() if str(band).strip() in ("0", "0.0")]
+        used = parse_band_mapping({role: band for role, band in value.items() if role not in unused})
+        parse_band_mapping({role: 1 for role in unused})  # their roles are checked too
+        return {str(role).strip().lower(): used.get(str(role).strip().lower(), 0) for role in value}
 
 
 def _scaling(text: Optional[str]) -> Optional[str]:
@@ -208,9 +214,11 @@ def _number(option: str, value: Any) -> Optional[float]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise SpexInputError(f"{flag(option)} must be a number, got '{value}'") from None
+            raise SpexInputError(
+                f"{flag(option)} must be a number, got '{value}': write e.g. 0.25 or 100"
+            ) from None
         if not math.isfinite(number):
-            raise SpexInputError(f"{flag(option)} must be a finite number, got '{value}'")
+            raise SpexInputError(f"{flag(option)} must be a finite number, got '{value}': write e.g. 0.25")
     return number
 
 
@@ -230,7 +238,9 @@ def _count(option: str, value: Any, default: Optional[int]) -> Optional[int]:
         return default
     if number < 0 or number != int(number):
         with naming(option):
-            raise SpexInputError(f"{flag(option)} must be 0 or a positive whole number, got '{value}'")
+            raise SpexInputError(
+                f"{flag(option)} must be 0 or a positive whole number, got '{value}': write e.g. 1000"
+            )
     return int(number)
 
 

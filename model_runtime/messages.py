@@ -41,6 +41,39 @@ ZH: Dict[str, str] = {
     "{} must be 0 or a positive whole number, got '{}': write e.g. 1000": (
         "{0} 必须是 0 或正整数，而不是“{1}”：请写成例如 1000"
     ),
+    # the QGIS panel's own rules (spex_qgis/request_builder.py)
+    "No raster layer selected: add a multispectral raster to the project and pick it in the SPEX panel.": (
+        "未选择栅格图层：请将多光谱栅格添加到项目中，并在 SPEX 面板中选择它。"
+    ),
+    "Layer '{}' is not a file raster (provider '{}'): save it as a GeoTIFF (right-click > Export > Save "
+    "As...) and pick the saved layer.": (
+        "图层“{0}”不是文件栅格（数据源“{1}”）：请将其另存为 GeoTIFF（右键 > 导出 > 另存为...），"
+        "然后选择保存的图层。"
+    ),
+    "Unknown area mode '{}': choose one of {}.": "未知的区域模式“{0}”：请选择 {1} 之一。",
+    "Map extent unavailable: zoom the map to the area, or choose 'Whole layer'.": (
+        "无法获取地图范围：请将地图缩放到该区域，或选择“整个图层”。"
+    ),
+    "No rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'.": (
+        "未绘制矩形：请点击“绘制”并在地图上拖出一个矩形，或选择“整个图层”。"
+    ),
+    "No polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, or choose "
+    "'Whole layer'.": "未绘制多边形：请点击“绘制”，在地图上点击各顶点并右键结束，或选择“整个图层”。",
+    "No polygon features selected: select polygons in the chosen vector layer with the Select tool, or "
+    "choose another area.": "未选择多边形要素：请用选择工具在所选矢量图层中选择多边形，或选择其他区域。",
+    "Unknown output mode '{}': choose 'temporary' or 'file'.": (
+        "未知的输出方式“{0}”：请选择 'temporary' 或 'file'。"
+    ),
+    "No temporary folder configured: choose 'Save to file' and pick an output file.": (
+        "未配置临时文件夹：请选择“保存到文件”并选择输出文件。"
+    ),
+    "No output file chosen: pick a .gpkg, .shp or .geojson file, or choose 'Temporary layer'.": (
+        "未选择输出文件：请选择 .gpkg、.shp 或 .geojson 文件，或选择“临时图层”。"
+    ),
+    "Unsupported output format '{}': use one of {}.": "不支持的输出格式“{0}”：请使用 {1} 之一。",
+    "Output folder '{}' does not exist: create it or pick another file.": (
+        "输出文件夹“{0}”不存在：请创建它或选择其他文件。"
+    ),
     # the spex command line (model_runtime.cli)
     "{} (see '{} --help')": "{0}（参见“{1} --help”）",
     "no raster given: run 'spex info RASTER' (or 'spex info --sensors')": (

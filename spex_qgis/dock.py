@@ -273,7 +273,7 @@ class SpexDockWidget(QgsDockWidget):
             )
         )
         self.device_combo = QComboBox()
-        for device in ("auto", "cpu", "cuda"):
+        for device in settings.DEVICES:
             self.device_combo.addItem(device, device)
         index = self.device_combo.findData(settings.device())
         self.device_combo.setCurrentIndex(max(index, 0))

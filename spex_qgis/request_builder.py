@@ -17,22 +17,21 @@ from model_runtime.errors import SpexInputError
 from model_runtime.options import DEFAULT_OUTPUT_EXTENSION, OUTPUT_FORMATS
 from model_runtime.request import AreaOfInterest, ExtractRequest
 from model_runtime.request_builder import build_request as runtime_build_request
-from model_runtime.request_builder import check_precision  # noqa: F401 - the panel's precision check
 
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 OUTPUT_MODES = ("temporary", "file")
 
-# What to tell the user when a geometry-based AOI mode has no geometry yet.
-_MISSING_AOI_FIX = {
-    "extent": "map extent unavailable: zoom the map to the area, or choose 'Whole layer'",
-    "rectangle": "no rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'",
+# What to tell the user when a geometry-based AOI mode has no geometry yet (Chinese: model_runtime.messages).
+MISSING_AOI = {
+    "extent": "Map extent unavailable: zoom the map to the area, or choose 'Whole layer'.",
+    "rectangle": "No rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'.",
     "polygon": (
-        "no polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, "
-        "or choose 'Whole layer'"
+        "No polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, "
+        "or choose 'Whole layer'."
     ),
     "features": (
-        "no polygon features selected: select polygons in the chosen vector layer with the Select tool, "
-        "or choose another area"
+        "No polygon features selected: select polygons in the chosen vector layer with the Select tool, "
+        "or choose another area."
     ),
 }
 
@@ -75,14 +74,19 @@ def build_request(state: PanelState) -> ExtractRequest:
     in Processing.
     """
     raster = (state.raster_source or "").strip()
-    if raster and state.raster_provider != "gdal":
-        error = SpexInputError(
+    if not raster:  # the panel's raster is a layer of the project, not a path
+        raise SpexInputError(
+            "No raster layer selected: add a multispectral raster to the project "
+            "and pick it in the SPEX panel.",
+            option="raster",
+        )
+    if state.raster_provider != "gdal":
+        raise SpexInputError(
             f"Layer '{state.raster_name or raster}' is not a file raster "
             f"(provider '{state.raster_provider}'): "
-            "save it as a GeoTIFF (right-click > Export > Save As...) and pick the saved layer."
+            "save it as a GeoTIFF (right-click > Export > Save As...) and pick the saved layer.",
+            option="raster",
         )
-        error.option = "raster"
-        raise error
     return runtime_build_request(panel_values(state))
 
 
@@ -149,8 +153,7 @@ def _area_of_interest(state: PanelState) -> AreaOfInterest | None:
         return None
     wkt = (state.aoi_wkt or "").strip()
     if not wkt or wkt.upper().endswith("EMPTY"):
-        problem, fix = _MISSING_AOI_FIX[state.aoi_mode].split(": ", 1)
-        raise SpexInputError(f"{problem[0].upper()}{problem[1:]}: {fix}.")
+        raise SpexInputError(MISSING_AOI[state.aoi_mode], option="aoi")
     return AreaOfInterest(wkt=wkt, crs=(state.aoi_crs or None))
 
 

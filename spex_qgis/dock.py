@@ -48,6 +48,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from model_runtime.errors import SpexError, SpexInputError
+from model_runtime.options import FORMATS
 
 from . import layers as result_layers
 from . import settings
@@ -66,7 +67,7 @@ EXAMPLE_PROMPTS = (
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 # Export formats: (OGR driver, extension); the file dialog offers them in this order, the first by default
 # (GeoPackage keeps the explanation in one field; a Shapefile has to split it).
-EXPORT_FORMATS = (("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("GeoJSON", ".geojson"))
+EXPORT_FORMATS = tuple((fmt.driver, fmt.extensions[0]) for fmt in FORMATS)  # model_runtime.options
 CORE_ROLES = ("blue", "green", "red", "rededge1", "nir", "swir1", "swir2")
 
 

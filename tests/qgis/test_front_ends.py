@@ -190,3 +190,26 @@ def test_batch_passes_every_shared_option_to_its_items(provider, tmp_path):
     item = request.item_request("a.tif", PROMPT, "a.gpkg")
     assert (item.sensor, item.bands, item.scaling) == ("aerial_rgbn", {"red": 3, "nir": 4}, "s2")
     assert (item.threshold, item.min_area_m2, item.simplify, item.language) == (0.3, 100.0, 1.5, "en")
+
+
+def test_each_front_end_names_the_option_in_its_own_words(provider, dock, scene_path, tmp_path, capsys):
+    """One runtime message; the CLI shows the flag, Processing its parameter's label, the panel its field."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from model_runtime.cli import main
+
+    with pytest.raises(SpexInputError) as info:
+        runtime_build_request({"raster": scene_path, "prompt": PROMPT, "threshold": "high"})
+    assert info.value.option == "threshold" and str(info.value).startswith("--threshold must be a number")
+    out = str(tmp_path / "o.gpkg")
+    assert main(["extract", scene_path, "-p", PROMPT, "-o", out, "--threshold", "x"]) == 2
+    assert capsys.readouterr().err.startswith("spex: error: --threshold must be a number, got 'x'")
+    with pytest.raises(QgsProcessingException) as failed:
+        processing.run(
+            "spex:extract",
+            {"INPUT": scene_path, "PROMPT": PROMPT, "BANDS": "nir=x", "OUTPUT": str(tmp_path / "p.gpkg")},
+        )
+    assert str(failed.value).startswith("Band mapping (e.g. red=3,nir=4): band number 'x'")
+    shown = dock.localize(str(info.value))
+    assert shown.startswith("“Threshold” must be a number") and "--" not in shown

@@ -32,57 +32,57 @@
       <translation>文件名模式（以 ; 分隔）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="133" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="134" />
       <source>Parallel workers (0: one per CPU core)</source>
       <translation>并行工作进程数（0：每个 CPU 核心一个）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="142" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="143" />
       <source>Output folder (one file per raster)</source>
       <translation>输出文件夹（每个栅格一个文件）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="147" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="148" />
       <source>Merged polygons</source>
       <translation>合并的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="150" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
       <source>Rasters done</source>
       <translation>已完成的栅格数</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="151" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="152" />
       <source>Rasters failed</source>
       <translation>失败的栅格数</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="152" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="153" />
       <source>Manifest</source>
       <translation>清单</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="162" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="169" />
       <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
       <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="173" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="178" />
       <source>OUTPUT: the merged layer is a GeoPackage: choose a .gpkg file.</source>
       <translation>OUTPUT：合并图层为 GeoPackage 格式：请选择 .gpkg 文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="209" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="212" />
       <source>Cancelled: the rasters finished so far are kept; run again to resume.</source>
       <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="217" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="220" />
       <source>No raster could be processed ({failed} failed): see the log above.</source>
       <translation>没有任何栅格处理成功（{failed} 个失败）：请查看上方日志。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="228" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="231" />
       <source>SPEX batch</source>
       <translation>SPEX 批处理</translation>
     </message>
@@ -219,6 +219,7 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="173" />
+      <location filename="../spex_qgis/request_builder.py" line="118" />
       <source>Raster</source>
       <translation>栅格</translation>
     </message>
@@ -229,11 +230,13 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="176" />
+      <location filename="../spex_qgis/request_builder.py" line="127" />
       <source>Sensor</source>
       <translation>传感器</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="180" />
+      <location filename="../spex_qgis/request_builder.py" line="128" />
       <source>Bands</source>
       <translation>波段</translation>
     </message>
@@ -269,6 +272,7 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="207" />
+      <location filename="../spex_qgis/request_builder.py" line="119" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
@@ -314,6 +318,7 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="249" />
+      <location filename="../spex_qgis/request_builder.py" line="121" />
       <source>Area of interest</source>
       <translation>感兴趣区域</translation>
     </message>
@@ -380,26 +385,31 @@
     <message>
       <location filename="../spex_qgis/dock.py" line="302" />
       <location filename="../spex_qgis/dock.py" line="309" />
+      <location filename="../spex_qgis/request_builder.py" line="122" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="303" />
+      <location filename="../spex_qgis/request_builder.py" line="123" />
       <source>Model folder</source>
       <translation>模型文件夹</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="304" />
+      <location filename="../spex_qgis/request_builder.py" line="124" />
       <source>Base model (LoRA)</source>
       <translation>基础模型（LoRA）</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="305" />
+      <location filename="../spex_qgis/request_builder.py" line="125" />
       <source>Device</source>
       <translation>设备</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="306" />
+      <location filename="../spex_qgis/request_builder.py" line="126" />
       <source>Precision</source>
       <translation>精度</translation>
     </message>
@@ -410,6 +420,7 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="314" />
+      <location filename="../spex_qgis/request_builder.py" line="120" />
       <source>Save to file</source>
       <translation>保存到文件</translation>
     </message>
@@ -500,21 +511,25 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="429" />
+      <location filename="../spex_qgis/request_builder.py" line="130" />
       <source>Threshold</source>
       <translation>阈值</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="430" />
+      <location filename="../spex_qgis/request_builder.py" line="131" />
       <source>Method</source>
       <translation>方法</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="431" />
+      <location filename="../spex_qgis/request_builder.py" line="132" />
       <source>Minimum area</source>
       <translation>最小面积</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="432" />
+      <location filename="../spex_qgis/request_builder.py" line="133" />
       <source>Simplify</source>
       <translation>简化</translation>
     </message>
@@ -546,11 +561,13 @@
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="451" />
+      <location filename="../spex_qgis/request_builder.py" line="129" />
       <source>Reflectance scaling</source>
       <translation>反射率缩放</translation>
     </message>
     <message>
       <location filename="../spex_qgis/dock.py" line="452" />
+      <location filename="../spex_qgis/request_builder.py" line="134" />
       <source>Explanation language</source>
       <translation>解释语言</translation>
     </message>
@@ -940,12 +957,12 @@
   <context>
     <name>SpexExtractAlgorithm</name>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="140" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="121" />
       <source>Extract land cover from a prompt</source>
       <translation>根据提示词提取地物</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="164" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="145" />
       <source>Extracts the land-cover class named in the prompt (for example "extract the water bodies" or "提取水体") from a multispectral raster (Sentinel-2, Landsat 8/9, 4-band RGBN aerial) and writes its polygons. Every feature carries an explanation of why it was extracted.
 
 Engine "spectral" uses spectral indices and needs no model. Engine "spex" runs the SPEX vision-language model from the model folder and needs the optional packages (Raster &gt; SPEX &gt; Install SPEX engine dependencies).
@@ -958,137 +975,92 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
 可用范围和/或多边形图层限定处理区域（两者都给出时取交集）。波段角色根据传感器和波段描述自动检测；可用例如 "red=3,nir=4" 覆盖。阈值覆盖该类别主要指数的阈值；otsu 方法根据本景直方图确定阈值。最小面积用于舍弃小多边形；简化用于平滑轮廓（地图单位）。缩放：auto、none、s2、s2-offset、landsat-c2-l2 或 GAIN,OFFSET。模型精度（spex 引擎）：auto 在 CPU 上为精确的 fp32，在 GPU 上为 bf16/fp16；int8 在 CPU 上约快一倍，但精度较低。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="182" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="163" />
       <source>Multispectral raster</source>
       <translation>多光谱栅格</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="184" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="165" />
       <source>Extent</source>
       <translation>范围</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="188" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="169" />
       <source>Area of interest polygons</source>
       <translation>感兴趣区域多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="197" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="178" />
       <source>Base model folder (engine spex, LoRA checkpoints only)</source>
       <translation>基础模型文件夹（spex 引擎，仅用于 LoRA 检查点）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="206" />
-      <source>Device (engine spex)</source>
-      <translation>设备（spex 引擎）</translation>
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="187" />
+      <source>Largest area processed (pixels, 0: no limit)</source>
+      <translation>处理区域上限（像元数，0：不限制）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="215" />
-      <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
-      <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="222" />
-      <source>Sensor</source>
-      <translation>传感器</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="228" />
-      <source>Band mapping (e.g. red=3,nir=4)</source>
-      <translation>波段映射（例如 red=3,nir=4）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="232" />
-      <source>Index threshold (empty: class default)</source>
-      <translation>指数阈值（留空：使用类别默认值）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="239" />
-      <source>Threshold method (otsu: from the scene's histogram)</source>
-      <translation>阈值方法（otsu：根据本景直方图确定）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="247" />
-      <source>Simplify tolerance (map units, 0: none)</source>
-      <translation>简化容差（地图单位，0：不简化）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="254" />
-      <source>Reflectance scaling (empty: detect)</source>
-      <translation>反射率缩放（留空：自动检测）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="260" />
-      <source>Explanation language (auto: the prompt's)</source>
-      <translation>解释语言（auto：与提示词相同）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="269" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="195" />
       <source>Extracted polygons</source>
       <translation>提取的多边形</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="272" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="198" />
       <source>Extracted class</source>
       <translation>提取的类别</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="273" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="199" />
       <source>Number of polygons</source>
       <translation>多边形数量</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="274" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="200" />
       <source>Total area (m²)</source>
       <translation>总面积（平方米）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="275" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="201" />
       <source>Explanation</source>
       <translation>解释</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="283" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="209" />
       <source>INPUT: the raster could not be opened: choose a readable raster file.</source>
       <translation>INPUT：无法打开该栅格：请选择可读取的栅格文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="287" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="213" />
       <source>INPUT: '{name}' is not a file raster (provider {provider}): save it as a GeoTIFF (Export &gt; Save As...) and use that file.</source>
       <translation>INPUT：“{name}”不是文件栅格（数据提供者 {provider}）：请将其另存为 GeoTIFF（导出 &gt; 另存为...）并使用该文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="317" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="243" />
       <source>AOI: the area-of-interest layer has no polygon (empty selection?): select polygons or untick 'Selected features only'.</source>
       <translation>AOI：感兴趣区域图层中没有多边形（选择集为空？）：请选择多边形，或取消勾选“仅选中要素”。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="326" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="252" />
       <source>AOI: the polygons do not overlap the extent: widen the extent or clear it.</source>
       <translation>AOI：多边形与范围不重叠：请扩大范围或清除范围。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="348" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="275" />
       <source>MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.</source>
       <translation>MODEL_DIR：spex 引擎需要 SPEX 模型文件夹：请设置 MODEL_DIR，或使用 spectral 引擎。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="364" />
-      <source>PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.</source>
-      <translation>PROMPT：提示词为空：请输入要提取的内容，例如“提取水体”。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="426" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="315" />
       <source>Cancelled: nothing was written.</source>
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="432" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="321" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="441" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="330" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -1182,29 +1154,80 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexProcessingParameters</name>
     <message>
-      <location filename="../spex_qgis/processing/parameters.py" line="33" />
+      <location filename="../spex_qgis/processing/parameters.py" line="77" />
       <source>Prompt</source>
       <translation>提示词</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/parameters.py" line="33" />
+      <location filename="../spex_qgis/processing/parameters.py" line="77" />
       <source>extract the water bodies</source>
       <translation>提取水体</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/parameters.py" line="40" />
+      <location filename="../spex_qgis/processing/parameters.py" line="82" />
       <source>Engine</source>
       <translation>引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/parameters.py" line="51" />
+      <location filename="../spex_qgis/processing/parameters.py" line="89" />
       <source>SPEX model folder (engine spex)</source>
       <translation>SPEX 模型文件夹（spex 引擎）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/parameters.py" line="61" />
+      <location filename="../spex_qgis/processing/parameters.py" line="97" />
+      <source>Device (engine spex)</source>
+      <translation>设备（spex 引擎）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="103" />
+      <source>Model precision (engine spex; int8: faster on CPU, less exact)</source>
+      <translation>模型精度（spex 引擎；int8：CPU 上更快，精度略低）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="111" />
+      <source>Sensor</source>
+      <translation>传感器</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="118" />
+      <source>Band mapping (e.g. red=3,nir=4)</source>
+      <translation>波段映射（例如 red=3,nir=4）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="125" />
+      <source>Reflectance scaling (empty: detect)</source>
+      <translation>反射率缩放（留空：自动检测）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="133" />
+      <source>Index threshold (empty: class default)</source>
+      <translation>指数阈值（留空：使用类别默认值）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="143" />
+      <source>Threshold method (otsu: from the scene's histogram)</source>
+      <translation>阈值方法（otsu：根据本景直方图确定）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="151" />
       <source>Minimum polygon area (m²)</source>
       <translation>最小多边形面积（m²）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="162" />
+      <source>Simplify tolerance (map units, 0: none)</source>
+      <translation>简化容差（地图单位，0：不简化）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="171" />
+      <source>Explanation language (auto: the prompt's)</source>
+      <translation>解释语言（auto：与提示词相同）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/processing/parameters.py" line="207" />
+      <location filename="../spex_qgis/processing/parameters.py" line="209" />
+      <source>Detect from the raster</source>
+      <translation>从栅格自动检测</translation>
     </message>
   </context>
   <context>

@@ -26,7 +26,17 @@ from typing import Callable, List, Sequence
 
 from . import __version__
 from .errors import ExtractionCancelled, SpexInputError
-from .request import ENGINES, ExtractRequest
+from .options import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_AREA_M2,
+    DEFAULT_SIMPLIFY,
+    DEVICES,
+    ENGINES,
+    LANGUAGES,
+    PRECISIONS,
+    THRESHOLD_METHODS,
+)
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -61,20 +71,9 @@ def _float_arg(name: str) -> Callable[[str], float]:
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-
-    return convert
-
-
-def _int_arg(name: str) -> Callable[[str], int]:
-    def convert(text: str) -> int:
-        try:
-            value = int(text.replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be 0 or positive, got {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number, got '{text}': write e.g. 0.25 or 100"
+            ) from None
 
     return convert
 
@@ -139,16 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--aoi", metavar="BBOX|FILE", help="area of interest: xmin,ymin,xmax,ymax or a polygon vector file"
     )
     ex.add_argument("--aoi-crs", metavar="CRS", help="CRS of a --aoi bounding box (default: the raster's)")
-    ex.add_argument("--engine", choices=ENGINES, default="spectral", help="spectral (default) or spex")
+    ex.add_argument("--engine", choices=ENGINES, default=ENGINES[0], help="spectral (default) or spex")
     ex.add_argument("--model", metavar="DIR", help="SPEX model folder (engine spex)")
     ex.add_argument(
         "--model-base", metavar="DIR", help="engine spex, LoRA checkpoint only: the base model folder"
     )
-    ex.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (engine spex)")
+    ex.add_argument("--device", default=DEVICES[0], help=" | ".join(DEVICES) + " | cuda:N (engine spex)")
     ex.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16", "int8"),
-        default="auto",
+        choices=PRECISIONS,
+        default=PRECISIONS[0],
         help="engine spex: auto (bf16/fp16 on GPU, fp32 on CPU) or int8 (CPU, faster, approximate)",
     )
     ex.add_argument(
@@ -158,22 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--scaling", metavar="MODE", help="auto | none | s2 | s2-offset | landsat-c2-l2 | GAIN,OFFSET"
     )
-    ex.add_argument("--threshold", type=_float_arg("--threshold"), help="primary index threshold override")
-    ex.add_argument("--threshold-method", choices=("fixed", "otsu"), default="fixed")
-    ex.add_argument(
-        "--min-area", type=_float_arg("--min-area"), default=0.0, metavar="M2", help="drop smaller polygons"
-    )
-    ex.add_argument(
-        "--simplify", type=_float_arg("--simplify"), default=0.0, metavar="TOL", help="tolerance, map units"
-    )
-    ex.add_argument("--language", choices=("en", "zh"), help="explanation language (default: the prompt's)")
-    ex.add_argument("--max-new-tokens", type=int, default=64, help=argparse.SUPPRESS)
+    # numbers are parsed by model_runtime.request_builder, like the panel's and Processing's values
+    ex.add_argument("--threshold", metavar="T", help="primary index threshold override")
+    ex.add_argument("--threshold-method", choices=THRESHOLD_METHODS, default=THRESHOLD_METHODS[0])
+    ex.add_argument("--min-area", default=DEFAULT_MIN_AREA_M2, metavar="M2", help="drop smaller polygons")
+    ex.add_argument("--simplify", default=DEFAULT_SIMPLIFY, metavar="TOL", help="tolerance, map units")
+    ex.add_argument("--language", choices=LANGUAGES, help="explanation language (default: the prompt's)")
+    ex.add_argument("--max-new-tokens", default=DEFAULT_MAX_NEW_TOKENS, help=argparse.SUPPRESS)
     ex.add_argument("--overwrite", action="store_true", help="replace an existing output")
     ex.add_argument(
         "--max-pixels",
-        type=_int_arg("--max-pixels"),
         metavar="N",
-        help="size guard: refuse to process more than N pixels (default 500 million; 0: no limit)",
+        help=f"size guard: refuse to process more than N pixels (default {DEFAULT_MAX_PIXELS:_}, 0: none)",
     )
     _add_network_option(ex)
     ex.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -194,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .batching import cli as batch_cli  # `spex batch` (issue 13); dask is imported only when it runs
 
-    batch_cli.register(sub, _float_arg, _parse_bands)
+    batch_cli.register(sub, _float_arg)
     _register_optional_commands(sub)
     return parser
 
@@ -223,35 +218,40 @@ def _parse_bands(text: str | None):
     return parse_band_mapping(text)
 
 
+def extract_values(args: argparse.Namespace) -> dict:
+    """The option values (see :mod:`model_runtime.options`) of parsed ``spex extract`` arguments."""
+    return {
+        "raster": args.raster,
+        "prompt": args.prompt,
+        "output": args.output,
+        "aoi": args.aoi,
+        "aoi_crs": args.aoi_crs,
+        "engine": args.engine,
+        "model_dir": args.model,
+        "model_base_dir": args.model_base,
+        "device": args.device,
+        "precision": args.precision,
+        "sensor": args.sensor,
+        "bands": args.bands,
+        "scaling": args.scaling,
+        "threshold": args.threshold,
+        "threshold_method": args.threshold_method,
+        "min_area_m2": args.min_area,
+        "simplify": args.simplify,
+        "language": args.language,
+        "overwrite": args.overwrite,
+        "max_new_tokens": args.max_new_tokens,
+        "allow_network": args.allow_network,
+        "max_pixels": args.max_pixels,
+    }
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     """``spex extract``: run one extraction, print the summary (or JSON)."""
-    from .aoi import aoi_from_cli
     from .pipeline import extract
+    from .request_builder import build_request
 
-    aoi = aoi_from_cli(args.aoi, args.aoi_crs)
-    request = ExtractRequest(
-        raster=args.raster,
-        prompt=args.prompt,
-        output=args.output,
-        aoi=aoi,
-        engine=args.engine,
-        model_dir=args.model,
-        model_base_dir=args.model_base,
-        device=args.device,
-        sensor=args.sensor,
-        bands=_parse_bands(args.bands),
-        scaling=args.scaling,
-        threshold=args.threshold,
-        threshold_method=args.threshold_method,
-        min_area_m2=args.min_area,
-        simplify=args.simplify,
-        overwrite=args.overwrite,
-        language=args.language,
-        max_new_tokens=args.max_new_tokens,
-        precision=args.precision,
-        allow_network=args.allow_network,
-        max_pixels=args.max_pixels,
-    )
+    request = build_request(extract_values(args))
     show_progress = not (args.quiet or args.json) and _isatty(sys.stderr)
     bar = _TerminalProgress() if show_progress else None
     try:

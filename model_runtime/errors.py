@@ -11,7 +11,18 @@ class SpexError(Exception):
 
 
 class SpexInputError(SpexError):
-    """Bad input from the user: one-line message with the problem and the fix (CLI exit status 2)."""
+    """Bad input from the user: one-line message with the problem and the fix (CLI exit status 2).
+
+    ``option``: the option at fault (an ExtractRequest field name, see :mod:`model_runtime.options`), when
+    one is; each front end names it in its own words (CLI flag, panel label, Processing parameter).
+    """
+
+    option = None
+
+    def __init__(self, *args, option=None):
+        super().__init__(*args)
+        if option is not None:
+            self.option = option
 
 
 class ModelLoadError(SpexInputError):

@@ -13,9 +13,74 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 ZH: Dict[str, str] = {
+    # options (model_runtime.request_builder): {} before "DIR"/"value" is the option's name
+    "the spex engine needs the SPEX model folder: pass {} DIR (or use {} spectral, which needs no weights)": (
+        "SPEX 引擎需要 SPEX 模型文件夹：请指定 {0}（或改用不需要权重的 {1} spectral）"
+    ),
+    "model folder {} does not exist: point {} at the folder holding the SPEX config.json and weights": (
+        "模型文件夹 {0} 不存在：请让 {1} 指向包含 SPEX config.json 和权重文件的文件夹"
+    ),
+    "unknown {} value '{}': use one of {}": "{0} 的取值“{1}”未知：请使用 {2} 之一",
+    "unknown device '{}': use auto, cpu, cuda or cuda:N": "未知设备“{0}”：请使用 auto、cpu、cuda 或 cuda:N",
+    "precision int8 runs on the CPU only: use {} cpu for int8, or {} auto on the GPU": (
+        "int8 精度只能在 CPU 上运行：int8 请将 {0} 设为 cpu，或在 GPU 上将 {1} 设为 auto"
+    ),
+    "precision fp16 needs a GPU: use {} cuda for fp16, or {} auto, fp32 or int8 on the CPU": (
+        "fp16 精度需要 GPU：fp16 请将 {0} 设为 cuda，或在 CPU 上将 {1} 设为 auto、fp32 或 int8"
+    ),
+    "{} must be a number, got '{}': write e.g. 0.25 or 100": (
+        "{0} 必须是数字，而不是“{1}”：请写成例如 0.25 或 100"
+    ),
+    "{} must be a finite number, got '{}': write e.g. 0.25": (
+        "{0} 必须是有限的数字，而不是“{1}”：请写成例如 0.25"
+    ),
+    "{} cannot be negative, got '{}': use 0 to turn it off": "{0} 不能为负数（“{1}”）：设为 0 即关闭",
+    "{} must be 0 or a positive whole number, got '{}': write e.g. 1000": (
+        "{0} 必须是 0 或正整数，而不是“{1}”：请写成例如 1000"
+    ),
+    # the QGIS panel's own rules (spex_qgis/request_builder.py)
+    "No raster layer selected: add a multispectral raster to the project and pick it in the SPEX panel.": (
+        "未选择栅格图层：请将多光谱栅格添加到项目中，并在 SPEX 面板中选择它。"
+    ),
+    "Layer '{}' is not a file raster (provider '{}'): save it as a GeoTIFF (right-click > Export > Save "
+    "As...) and pick the saved layer.": (
+        "图层“{0}”不是文件栅格（数据源“{1}”）：请将其另存为 GeoTIFF（右键 > 导出 > 另存为...），"
+        "然后选择保存的图层。"
+    ),
+    "Unknown area mode '{}': choose one of {}.": "未知的区域模式“{0}”：请选择 {1} 之一。",
+    "Map extent unavailable: zoom the map to the area, or choose 'Whole layer'.": (
+        "无法获取地图范围：请将地图缩放到该区域，或选择“整个图层”。"
+    ),
+    "No rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'.": (
+        "未绘制矩形：请点击“绘制”并在地图上拖出一个矩形，或选择“整个图层”。"
+    ),
+    "No polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, or choose "
+    "'Whole layer'.": "未绘制多边形：请点击“绘制”，在地图上点击各顶点并右键结束，或选择“整个图层”。",
+    "No polygon features selected: select polygons in the chosen vector layer with the Select tool, or "
+    "choose another area.": "未选择多边形要素：请用选择工具在所选矢量图层中选择多边形，或选择其他区域。",
+    "Unknown output mode '{}': choose 'temporary' or 'file'.": (
+        "未知的输出方式“{0}”：请选择 'temporary' 或 'file'。"
+    ),
+    "No temporary folder configured: choose 'Save to file' and pick an output file.": (
+        "未配置临时文件夹：请选择“保存到文件”并选择输出文件。"
+    ),
+    "No output file chosen: pick a .gpkg, .shp or .geojson file, or choose 'Temporary layer'.": (
+        "未选择输出文件：请选择 .gpkg、.shp 或 .geojson 文件，或选择“临时图层”。"
+    ),
+    "Unsupported output format '{}': use one of {}.": "不支持的输出格式“{0}”：请使用 {1} 之一。",
+    "Output folder '{}' does not exist: create it or pick another file.": (
+        "输出文件夹“{0}”不存在：请创建它或选择其他文件。"
+    ),
+    # the spex command line (model_runtime.cli)
+    "{} (see '{} --help')": "{0}（参见“{1} --help”）",
+    "no raster given: run 'spex info RASTER' (or 'spex info --sensors')": (
+        "未指定栅格：请运行“spex info 栅格”（或“spex info --sensors”）"
+    ),
+    "argument {} holds bytes that are not valid UTF-8: pass text (and file names) in UTF-8, e.g. rename the "
+    "file": "参数 {0} 含有无效的 UTF-8 字节：请以 UTF-8 传入文本（和文件名），例如重命名该文件",
     # prompts
     "ask for one of water, vegetation, building, bare soil, cloud, snow (e.g. 'extract the water bodies')": (
         "请指定以下类别之一：水体、植被、建筑、裸土、云、雪（例如“提取水体”）"
@@ -56,7 +121,7 @@ ZH: Dict[str, str] = {
         "请将它们叠加到一个文件中，例如 gdalbuildvrt -separate stack.vrt B*.tif"
     ),
     "{} needs the {} band(s), not found in {} (detected: {}): map them with --bands {}": (
-        "{0} 需要 {1} 波段，但在 {2} 中未找到（已检测到：{3}）：请在“波段映射”中指定（命令行：--bands {4}）"
+        "{0} 需要 {1} 波段，但在 {2} 中未找到（已检测到：{3}）：请用 --bands 指定（{4}）"
     ),
     "GDAL could not read bands {} of {} at {}: the file may be truncated or corrupt; check it with "
     "gdalinfo -checksum": (
@@ -84,7 +149,7 @@ ZH: Dict[str, str] = {
     ),
     "sensor preset {} has {} bands but {} has {}: choose a matching preset (spex info --sensors) or map the "
     "bands with --bands red=N,nir=N": (
-        "传感器预设 {0} 有 {1} 个波段，而 {2} 有 {3} 个：请选择匹配的预设，或在“波段映射”中指定波段"
+        "传感器预设 {0} 有 {1} 个波段，而 {2} 有 {3} 个：请选择匹配的预设，或用 --bands 指定波段"
     ),
     "scaling '{}' is not understood: use auto, {} or GAIN,OFFSET (e.g. 0.0001,-0.1)": (
         "无法识别缩放方式“{0}”：请使用 auto、{1} 或 增益,偏移（例如 0.0001,-0.1）"
@@ -137,8 +202,8 @@ ZH: Dict[str, str] = {
     "no spectral rule for class {}: use one of {}": "类别 {0} 没有光谱规则：请使用 {1} 之一",
     "extracting {} needs the {} band(s), which this raster lacks or were not identified: map them with "
     "--bands (e.g. --bands {}=N) or use a raster that has them": (
-        "提取{0}需要 {1} 波段，而该栅格没有这些波段或未能识别：请在“波段映射”中指定"
-        "（命令行：--bands {2}=N），或使用包含这些波段的栅格"
+        "提取{0}需要 {1} 波段，而该栅格没有这些波段或未能识别：请用 --bands 指定（例如 {2}=N），"
+        "或使用包含这些波段的栅格"
     ),
     "threshold {} is not a number: give e.g. --threshold 0.2": "阈值 {0} 不是数字：请给出例如 0.2",
     "threshold {} is outside the {} range [{}, {}]: give a value inside it (default {})": (
@@ -232,7 +297,7 @@ ZH: Dict[str, str] = {
     "band {} was {}; now {} as mapped by the user": "波段 {0} 原为 {1}；现按用户映射改为 {2}",
     "{} (band {}) not used, as set by the user": "{0}（波段 {1}）按用户设置不使用",
     "no band roles detected: map them with --bands, e.g. --bands red=3,nir=4": (
-        "未检测到波段角色：请在“波段映射”中指定（命令行：--bands red=3,nir=4）"
+        "未检测到波段角色：请用 --bands 指定，例如 red=3,nir=4"
     ),
     # progress stages shown under the panel's progress bar
     "opening raster": "正在打开栅格",
@@ -463,17 +528,40 @@ def _compiled(catalogue: str) -> List[Tuple[re.Pattern, str, int]]:
     return [(regex, translated, fields) for regex, translated, fields, _length in compiled]
 
 
-def localize(message: str, language: str | None, panel: bool = False) -> str:
+def localize(
+    message: str, language: str | None, panel: bool = False, labels: Mapping[str, str] | None = None
+) -> str:
     """``message`` in ``language`` ("zh"/"zh_CN"/"zh-Hans"...: Chinese; anything else: English).
 
     ``panel``: English fixes name the QGIS panel's controls instead of CLI flags (Chinese does both).
-    Unknown messages come back unchanged.
+    ``labels``: option name -> the front end's word for it; the CLI flags left in the message are replaced
+    by them (see :func:`render_options`). Unknown messages come back unchanged.
     """
     if not message:
         return message
     if (language or "").lower().startswith("zh"):
-        return _translate(message, "zh", depth=0)
-    return _translate(message, "panel-en", depth=2) if panel else message
+        message = _translate(message, "zh", depth=0)
+    elif panel:
+        message = _translate(message, "panel-en", depth=2)
+    return render_options(message, labels) if labels else message
+
+
+def render_options(message: str, labels: Mapping[str, str]) -> str:
+    """``message`` with each CLI flag of an option (``--threshold``, see ``options.CLI_FLAGS``)
+    replaced by ``labels[option]`` in quotes: how the panel or a Processing dialog names the option. Flags
+    of options missing from ``labels`` stay as they are."""
+    from .options import CLI_FLAGS
+
+    words = {flag: labels[option] for option, flag in CLI_FLAGS.items() if option in labels}
+
+    def replace(match: re.Match) -> str:
+        label = words.get(match.group(0))
+        return f"“{label}”" if label else match.group(0)
+
+    return _FLAG.sub(replace, message)
+
+
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z](?![\w-])")
 
 
 def _translate(message: str, catalogue: str, depth: int) -> str:

@@ -29,6 +29,7 @@ from .engines import get_engine
 from .engines.base import EngineJob
 from .errors import ExtractionCancelled, SpexInputError
 from .mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
+from .options import DEFAULT_MAX_PIXELS, THRESHOLD_METHODS
 from .request import ENGINES, CancelCallback, ExtractRequest, ExtractResult, ProgressCallback
 
 # share of the whole job given to each stage (progress fractions)
@@ -39,15 +40,11 @@ _STAGES = {
     "explain": (0.93, 0.96),
     "write": (0.96, 1.0),
 }
-THRESHOLD_METHODS = ("fixed", "otsu")
 #: GDAL block cache while a job runs: every raster block is read once, so GDAL's default cache (5 % of the
 #: RAM) only holds dead blocks; 256 MB keeps the peak memory of a Sentinel-2 tile job well under 1 GB.
 JOB_GDAL_CACHE_BYTES = 256 * 1024 * 1024
 _cache_lock = threading.Lock()
 _cache_state = {"users": 0, "saved": None, "threads_set": False}
-#: size guard: largest window (pixels) processed unless the request raises it (``--max-pixels``, 0: none).
-#: 500 million pixels is about four Sentinel-2 10 m tiles: minutes of work, not hours.
-DEFAULT_MAX_PIXELS = 500_000_000
 #: regions that get the full SPIE dict with the rotated bounding box (largest first); see region_dicts()
 FULL_SPIE_REGIONS = 200
 

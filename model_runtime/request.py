@@ -9,15 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .options import ENGINES, OUTPUT_FORMATS, PRECISIONS  # noqa: F401 - re-exported for older imports
+
 #: progress(fraction in [0, 1], short message) — called from the worker thread.
 ProgressCallback = Callable[[float, str], None]
 #: is_cancelled() -> True once the caller wants the job to stop (checked between blocks/tiles).
 CancelCallback = Callable[[], bool]
 
-ENGINES = ("spectral", "spex")
-#: ExtractRequest.precision values (engine "spex"); int8 is CPU-only, fp16/bf16 need CUDA.
-PRECISIONS = ("auto", "fp32", "int8", "bf16", "fp16")
-OUTPUT_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 
 @dataclass
@@ -36,7 +34,20 @@ class AreaOfInterest:
 
 @dataclass
 class ExtractRequest:
-    """One extraction job: what to read, what to look for, where to write."""
+    """One extraction job: what to read, what to look for, where to write.
+
+    The fields come in groups (every front end sets them through
+    :func:`model_runtime.request_builder.build_request`, which validates them against
+    :mod:`model_runtime.options`):
+
+    * input and output: ``raster``, ``prompt``, ``output``, ``aoi``, ``overwrite``, ``allow_network``,
+      ``max_pixels``;
+    * engine choice: ``engine``, and for engine "spex" only (:data:`SPEX_FIELDS`) ``model_dir``,
+      ``model_base_dir``, ``device``, ``precision``, ``max_new_tokens``;
+    * how the raster is read (both engines): ``sensor``, ``bands``, ``scaling``;
+    * the class's index rule: ``threshold``, ``threshold_method``;
+    * polygons and explanation (both engines): ``min_area_m2``, ``simplify``, ``language``.
+    """
 
     raster: str
     prompt: str
@@ -59,6 +70,10 @@ class ExtractRequest:
     precision: str = "auto"  # engine "spex": auto | fp32 | fp16 | bf16 | int8 (int8: CPU, opt-in)
     allow_network: bool = False  # let GDAL read remote sources (/vsicurl/, /vsis3/, WMS, remote VRT sources)
     max_pixels: Optional[int] = None  # size guard of the processed window; None: the default, 0: no limit
+
+
+#: ExtractRequest fields that only the spex engine reads
+SPEX_FIELDS = ("model_dir", "model_base_dir", "device", "precision", "max_new_tokens")
 
 
 @dataclass

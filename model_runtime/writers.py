@@ -27,7 +27,14 @@ from osgeo import gdal, ogr, osr
 
 from . import atomic
 from .errors import SpexInputError
-from .request import OUTPUT_FORMATS
+from .options import (
+    DBF_NAME_CHARS,
+    DBF_TEXT_BYTES,
+    EXPLAIN_SIDECAR,
+    MAX_SPLIT_FIELDS,
+    OUTPUT_FORMATS,
+    output_files,
+)
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -47,12 +54,7 @@ FIELDS: Sequence[Tuple[str, int]] = (
     ("centroid_y", ogr.OFTReal),
     ("confidence", ogr.OFTReal),  # 0-1 per feature, when the engine gives one (docs/spectral.md)
 )
-DBF_TEXT_BYTES = 254  # dBASE character field limit
 CANCEL_EVERY = 1000  # features between two cancel checks while writing
-MAX_SPLIT_FIELDS = 99  # "explain_99" is the longest name that fits the 10-character dBASE limit
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-# derived files of an old Shapefile that would be stale after an overwrite
-SHAPEFILE_STALE = (".qix", ".sbn", ".sbx", ".qmd", ".explain.txt")
 
 
 @dataclass
@@ -98,9 +100,7 @@ def existing_outputs(path: str) -> List[str]:
     """Files an output at ``path`` would replace (for a Shapefile: every part of the set)."""
     if output_format(path) != "ESRI Shapefile":
         return [path] if os.path.lexists(path) else []
-    base = _shapefile_base(path)
-    candidates = [path] + [base + ext for ext in SHAPEFILE_PARTS + SHAPEFILE_STALE]
-    return sorted({c for c in candidates if os.path.lexists(c)})
+    return sorted({c for c in output_files(path) if os.path.lexists(c)})
 
 
 def check_destination(path: str, overwrite: bool = False) -> str:
@@ -188,8 +188,27 @@ def split_utf8(text: str, max_bytes: int = DBF_TEXT_BYTES) -> List[str]:
     return chunks or [""]
 
 
-def _split_name(base: str, index: int) -> str:
-    return base if index == 0 else f"{base}_{index + 1}"
+def split_field_name(base: str, index: int) -> str:
+    """The dBASE name of piece ``index`` (0-based) of a split text field: ``explain``, ``explain_2``, ...
+    The base is shortened so the name keeps the 10-character dBASE limit."""
+    suffix = "" if index == 0 else f"_{index + 1}"
+    return base[: DBF_NAME_CHARS - len(suffix)] + suffix
+
+
+def text_pieces(values: Iterable[Any]) -> int:
+    """How many dBASE text fields the longest of ``values`` needs when split by :func:`split_utf8` (at least
+    1; not capped): the Shapefile writers (the runtime's and the plugin's export) size split fields so."""
+    needed = 1
+    for value in set(v for v in values if isinstance(v, str)):
+        if len(value) * 4 > DBF_TEXT_BYTES and len(value.encode("utf-8")) > DBF_TEXT_BYTES:
+            needed = max(needed, len(split_utf8(value)))
+    return needed
+
+
+def split_text_fields(name: str, values: Iterable[Any]) -> List[str]:
+    """The dBASE fields holding text attribute ``name`` with these ``values``: ``name``, ``name_2``... as many
+    as the longest value needs, at most :data:`MAX_SPLIT_FIELDS` (a longer text keeps its beginning)."""
+    return [split_field_name(name, i) for i in range(min(text_pieces(values), MAX_SPLIT_FIELDS))]
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -408,11 +427,11 @@ def _write_shapefile(
     text_fields = [name for name, ftype in FIELDS if ftype == ogr.OFTString]
     parts: Dict[str, int] = {}
     for name in text_fields:
-        longest = max((len(str(f.attributes.get(name) or "").encode("utf-8")) for f in features), default=0)
+        values = [str(f.attributes.get(name) or "") for f in features]
         if name == "explain":
-            longest = max(longest, len(explanation.encode("utf-8")))
-        needed = max(1, -(-longest // DBF_TEXT_BYTES))
-        parts[name] = min(needed, MAX_SPLIT_FIELDS)
+            values.append(explanation)
+        needed = text_pieces(values)
+        parts[name] = len(split_text_fields(name, values))
         if needed > MAX_SPLIT_FIELDS and name != "explain":
             warnings.append(
                 f"Shapefile: {name!r} needs {needed} text fields, only {MAX_SPLIT_FIELDS} fit; "
@@ -421,7 +440,7 @@ def _write_shapefile(
     explain_bytes = len(explanation.encode("utf-8"))
     sidecar = None
     if explain_bytes > DBF_TEXT_BYTES or parts["explain"] > 1:
-        sidecar = _shapefile_base(path) + ".explain.txt"
+        sidecar = _shapefile_base(path) + EXPLAIN_SIDECAR
 
     workdir = atomic.make_temp_dir(folder)
     ds = layer = defn = out = geom = None
@@ -433,7 +452,7 @@ def _write_shapefile(
         )
         for name, ftype in FIELDS:
             for i in range(parts.get(name, 1)):
-                defn = ogr.FieldDefn(_split_name(name, i), ftype)
+                defn = ogr.FieldDefn(split_field_name(name, i), ftype)
                 if ftype == ogr.OFTString:
                     defn.SetWidth(DBF_TEXT_BYTES)
                 elif ftype == ogr.OFTReal:
@@ -454,7 +473,7 @@ def _write_shapefile(
                     continue
                 if ftype == ogr.OFTString:
                     for i, chunk in enumerate(split_utf8(str(value))[: parts[name]]):
-                        out.SetField(_split_name(name, i), chunk)
+                        out.SetField(split_field_name(name, i), chunk)
                 else:
                     out.SetField(name, value)
             layer.CreateFeature(out)
@@ -470,10 +489,7 @@ def _write_shapefile(
             atomic.fsync_path(os.path.join(workdir, name))
         # the .shp last: a reader that sees it sees the whole set. Parts of an old set that the new one lacks
         # (an old .prj when the new raster has no CRS, a spatial index) go, but only with overwrite.
-        base = _shapefile_base(path)
-        stale = [
-            base + e for e in SHAPEFILE_PARTS + SHAPEFILE_STALE if os.path.basename(base + e) not in produced
-        ]
+        stale = [f for f in output_files(path) if os.path.basename(f) not in produced]
         pairs = [
             (os.path.join(workdir, name), os.path.join(folder, name))
             for name in sorted(produced, key=lambda n: n.lower().endswith(".shp"))
@@ -496,7 +512,7 @@ def _write_shapefile(
     if sidecar is not None:
         n = parts["explain"]
         fields_text = "explain" if n == 1 else f"explain, explain_2 .. explain_{n}"
-        complete = "" if -(-explain_bytes // DBF_TEXT_BYTES) <= n else " (only its beginning fits the fields)"
+        complete = "" if text_pieces([explanation]) <= n else " (only its beginning fits the fields)"
         warnings.append(
             f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: "
             f"the explanation ({explain_bytes} bytes) is split over the fields {fields_text}{complete} "
@@ -518,8 +534,8 @@ def read_shapefile_text(feature: ogr.Feature, name: str) -> str:
     pieces = []
     defn = feature.GetDefnRef()
     i = 0
-    while defn.GetFieldIndex(_split_name(name, i)) >= 0:
-        value = feature.GetField(_split_name(name, i))
+    while defn.GetFieldIndex(split_field_name(name, i)) >= 0:
+        value = feature.GetField(split_field_name(name, i))
         pieces.append(value or "")
         i += 1
     return "".join(pieces)

@@ -34,12 +34,10 @@ from qgis.PyQt.QtCore import QCoreApplication, QVariant
 from qgis.PyQt.QtGui import QColor
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
-from model_runtime.writers import DBF_TEXT_BYTES, MAX_SPLIT_FIELDS
-from model_runtime.writers import split_utf8 as _runtime_split
+from model_runtime.options import DBF_TEXT_BYTES, EXPLAIN_SIDECAR, OUTPUT_FORMATS, output_files
+from model_runtime.writers import split_field_name, split_text_fields, split_utf8  # noqa: F401 - the rule
 
 RESULTS_GROUP = "SPEX results"
-_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".qix", ".sbn", ".sbx", ".qmd")
-_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 _PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 # Packaged plugin: styles inside the plugin folder; source checkout: <repo>/resources/styles.
 STYLE_DIRS = (
@@ -214,22 +212,6 @@ def add_mask_preview(
     return layer
 
 
-def split_utf8(text: str, limit: int = DBF_TEXT_BYTES) -> List[str]:
-    """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes without cutting a character in two."""
-    return _runtime_split(text, limit)
-
-
-def split_field_name(base: str, index: int) -> str:
-    """The DBF name of piece ``index`` (0-based) of a split text field: ``explain``, ``explain_2``, ...
-
-    The same rule as the runtime's Shapefile writer; the base is shortened to keep the 10-character limit.
-    """
-    if index == 0:
-        return base[:10]
-    suffix = f"_{index + 1}"
-    return base[: 10 - len(suffix)] + suffix
-
-
 def export_layer(
     layer: QgsVectorLayer,
     path: str,
@@ -246,8 +228,8 @@ def export_layer(
     nothing).
     """
     ext = os.path.splitext(path)[1].lower()
-    driver = fmt or _FORMATS.get(ext)
-    if driver not in ("GPKG", "ESRI Shapefile", "GeoJSON"):
+    driver = fmt or OUTPUT_FORMATS.get(ext)
+    if driver not in set(OUTPUT_FORMATS.values()):
         raise SpexInputError(
             tr("Unsupported export format '{}': use .gpkg, .shp or .geojson.").format(fmt or ext)
         )
@@ -295,10 +277,7 @@ def export_layer(
 
 def existing_files(path: str) -> List[str]:
     """The files an export to ``path`` would replace (a Shapefile: every part of the set, and the sidecar)."""
-    root, ext = os.path.splitext(path)
-    if ext.lower() != ".shp":
-        return [path] if os.path.lexists(path) else []
-    candidates = [path] + [root + part for part in _SHAPEFILE_PARTS + (".explain.txt",)]
+    candidates = list(output_files(path))  # the runtime's list of the files of each format
     return sorted({c for c in candidates if os.path.lexists(c)}, key=candidates.index)
 
 
@@ -350,27 +329,25 @@ def _export_shapefile(
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.splitext(os.path.basename(path))[0]
     src_fields = [f for f in layer.fields() if f.name().lower() != "fid"]  # GeoPackage id: not an attribute
-    # Text fields too wide for DBF and into how many pieces (the longest value decides, capped like the
-    # runtime so the names fit; the sidecar then still holds everything).
-    pieces_needed: Dict[str, int] = {}
-    texts: Dict[str, Dict[str, None]] = {}  # field -> its distinct long values, in order (a dict as a set)
-    pieces: Dict[str, List[str]] = {}  # long value -> its DBF pieces; polygons share one explanation
+    # Text fields too wide for DBF are split by the runtime writer's rule (split_text_fields): the same
+    # field names and pieces as `spex extract -o x.shp`; the sidecar then still holds every long text.
     text_fields = [f.name() for f in src_fields if f.type() == QVariant.String]
+    values: Dict[str, List[str]] = {name: [] for name in text_fields}
     for feat in layer.getFeatures():
         for name in text_fields:
-            value = feat[name]
-            if isinstance(value, str) and len(value) * 4 > DBF_TEXT_BYTES:  # cheap test before encoding
-                if value not in pieces:
-                    pieces[value] = split_utf8(value)
-                if len(pieces[value]) > 1:
-                    pieces_needed[name] = max(pieces_needed.get(name, 1), len(pieces[value]))
-                    texts.setdefault(name, {})[value] = None
-    out_fields = QgsFields()
+            if isinstance(feat[name], str):
+                values[name].append(feat[name])
     split_fields: Dict[str, List[str]] = {}
+    texts: Dict[str, Dict[str, None]] = {}  # field -> its distinct long values, in order (a dict as a set)
+    for name in text_fields:
+        fields = split_text_fields(name, values[name])
+        if len(fields) > 1:
+            split_fields[name] = fields
+            texts[name] = {v: None for v in values[name] if len(v.encode("utf-8")) > DBF_TEXT_BYTES}
+    pieces: Dict[str, List[str]] = {v: split_utf8(v) for long in texts.values() for v in long}
+    out_fields = QgsFields()
     for f in src_fields:
-        if f.name() in pieces_needed:
-            count = min(pieces_needed[f.name()], MAX_SPLIT_FIELDS)
-            split_fields[f.name()] = [split_field_name(f.name(), i) for i in range(count)]
+        if f.name() in split_fields:
             for name in split_fields[f.name()]:
                 out_fields.append(QgsField(name, QVariant.String, "String", DBF_TEXT_BYTES))
         elif f.type() == QVariant.String and not 0 < f.length() <= DBF_TEXT_BYTES:
@@ -419,16 +396,15 @@ def _export_shapefile(
         # the run-level explanation (the layer abstract; each feature's explain is about that feature)
         run_text = run_explanation(layer)
         if run_text and "explain" not in texts:
-            with open(os.path.join(workdir, f"{base}.explain.txt"), "w", encoding="utf-8") as handle:
+            with open(os.path.join(workdir, base + EXPLAIN_SIDECAR), "w", encoding="utf-8") as handle:
                 handle.write(run_text)
-            run_sidecar = os.path.join(folder, f"{base}.explain.txt")
+            run_sidecar = os.path.join(folder, base + EXPLAIN_SIDECAR)
         else:
             run_sidecar = None
         produced = os.listdir(workdir)
         if overwrite:  # parts of the old set that this export does not replace would be stale
-            for ext in _SHAPEFILE_PARTS + (".explain.txt",):
-                old = os.path.join(folder, base + ext)
-                if base + ext not in produced and os.path.lexists(old):
+            for old in output_files(os.path.join(folder, base + ".shp")):
+                if os.path.basename(old) not in produced and os.path.lexists(old):
                     os.remove(old)
         for name in sorted(produced, key=lambda n: n.lower().endswith(".shp")):  # the .shp last
             os.replace(os.path.join(workdir, name), os.path.join(folder, name))

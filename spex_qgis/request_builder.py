@@ -14,23 +14,24 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 from model_runtime.errors import SpexInputError
-from model_runtime.request import OUTPUT_FORMATS, PRECISIONS, AreaOfInterest, ExtractRequest
+from model_runtime.options import DEFAULT_OUTPUT_EXTENSION, OUTPUT_FORMATS
+from model_runtime.request import AreaOfInterest, ExtractRequest
+from model_runtime.request_builder import build_request as runtime_build_request
 
 AOI_MODES = ("layer", "extent", "rectangle", "polygon", "features")
 OUTPUT_MODES = ("temporary", "file")
-THRESHOLD_METHODS = ("fixed", "otsu")
 
-# What to tell the user when a geometry-based AOI mode has no geometry yet.
-_MISSING_AOI_FIX = {
-    "extent": "map extent unavailable: zoom the map to the area, or choose 'Whole layer'",
-    "rectangle": "no rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'",
+# What to tell the user when a geometry-based AOI mode has no geometry yet (Chinese: model_runtime.messages).
+MISSING_AOI = {
+    "extent": "Map extent unavailable: zoom the map to the area, or choose 'Whole layer'.",
+    "rectangle": "No rectangle drawn: click 'Draw' and drag a rectangle on the map, or choose 'Whole layer'.",
     "polygon": (
-        "no polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, "
-        "or choose 'Whole layer'"
+        "No polygon drawn: click 'Draw', click the vertices on the map and right-click to finish, "
+        "or choose 'Whole layer'."
     ),
     "features": (
-        "no polygon features selected: select polygons in the chosen vector layer with the Select tool, "
-        "or choose another area"
+        "No polygon features selected: select polygons in the chosen vector layer with the Select tool, "
+        "or choose another area."
     ),
 }
 
@@ -66,108 +67,83 @@ class PanelState:
 
 
 def build_request(state: PanelState) -> ExtractRequest:
-    """Validate ``state`` and return the request; raise :class:`SpexInputError` (one line) on bad input."""
+    """Validate ``state`` and return the request; raise :class:`SpexInputError` (one line) on bad input.
+
+    The panel's own rules (a file raster, the area mode, the output mode) are checked here; every option
+    the runtime knows goes through :func:`model_runtime.request_builder.build_request`, as on the CLI and
+    in Processing.
+    """
     raster = (state.raster_source or "").strip()
-    if not raster:
+    if not raster:  # the panel's raster is a layer of the project, not a path
         raise SpexInputError(
             "No raster layer selected: add a multispectral raster to the project "
-            "and pick it in the SPEX panel."
+            "and pick it in the SPEX panel.",
+            option="raster",
         )
     if state.raster_provider != "gdal":
         raise SpexInputError(
             f"Layer '{state.raster_name or raster}' is not a file raster "
             f"(provider '{state.raster_provider}'): "
-            "save it as a GeoTIFF (right-click > Export > Save As...) and pick the saved layer."
+            "save it as a GeoTIFF (right-click > Export > Save As...) and pick the saved layer.",
+            option="raster",
         )
+    return runtime_build_request(panel_values(state))
+
+
+def panel_values(state: PanelState) -> Dict[str, object]:
+    """The runtime option values (see :mod:`model_runtime.options`) that ``state`` stands for."""
     prompt = " ".join((state.prompt or "").split())
-    if not prompt:
-        raise SpexInputError(
-            "The prompt is empty: type what to extract, e.g. 'extract the water bodies' or '提取水体'."
-        )
-    if state.engine not in ("spectral", "spex"):
-        raise SpexInputError(f"Unknown engine '{state.engine}': choose 'spectral' or 'spex'.")
-    model_dir = (state.model_dir or "").strip() or None
-    if state.engine == "spex":
-        if not model_dir:
-            raise SpexInputError(
-                "The SPEX engine needs a model folder: pick the downloaded SPEX checkpoint folder, "
-                "or use the spectral engine."
-            )
-        if not os.path.isdir(model_dir):
-            raise SpexInputError(
-                f"Model folder '{model_dir}' does not exist: pick the folder that holds config.json and the "
-                "*.safetensors files."
-            )
-    device = (state.device or "auto").strip().lower()
-    precision = check_precision(device, state.precision) if state.engine == "spex" else "auto"
-    sensor = (state.sensor or "").strip() or None
-    if sensor and sensor.lower() == "auto":
-        sensor = None
-    # 0 travels on: it tells the runtime not to use a role it would otherwise detect.
-    bands = {role: int(index or 0) for role, index in (state.bands or {}).items() if int(index or 0) >= 0}
-    if state.threshold_method not in THRESHOLD_METHODS:
-        raise SpexInputError(
-            f"Unknown threshold method '{state.threshold_method}': "
-            f"choose one of {', '.join(THRESHOLD_METHODS)}."
-        )
-    if (state.min_area_m2 or 0) < 0 or (state.simplify or 0) < 0:
-        raise SpexInputError(
-            "Minimum area and simplify tolerance cannot be negative: use 0 to turn them off."
-        )
-    return ExtractRequest(
-        raster=raster,
-        prompt=prompt,
-        output=_output_path(state, prompt),
-        aoi=_area_of_interest(state),
-        engine=state.engine,
-        model_dir=model_dir if state.engine == "spex" else None,
-        model_base_dir=((state.model_base_dir or "").strip() or None) if state.engine == "spex" else None,
-        device=device,
-        precision=precision,
-        sensor=sensor,
-        bands=bands,
-        threshold=None if state.threshold is None else float(state.threshold),
-        threshold_method=state.threshold_method,
-        min_area_m2=float(state.min_area_m2 or 0.0),
-        simplify=float(state.simplify or 0.0),
-        scaling=_scaling(state.scaling),
-        language=state.language or None,
-        overwrite=bool(state.overwrite),
-    )
+    return {
+        "raster": state.raster_source,
+        "prompt": prompt,
+        "output": _output_path(state, prompt) if prompt else None,
+        "aoi": _area_of_interest(state),
+        "engine": state.engine,
+        "model_dir": state.model_dir,
+        "model_base_dir": state.model_base_dir,
+        "device": state.device,
+        "precision": state.precision,
+        "sensor": state.sensor,
+        "bands": dict(state.bands or {}),
+        "scaling": state.scaling,
+        "threshold": state.threshold,
+        "threshold_method": state.threshold_method,
+        "min_area_m2": state.min_area_m2,
+        "simplify": state.simplify,
+        "language": state.language,
+        "overwrite": state.overwrite,
+    }
 
 
-def _scaling(text: str | None) -> str | None:
-    """The scaling the runtime should apply (None: detect); a value it cannot read is refused here."""
-    text = (text or "").strip()
-    if not text or text.lower() == "auto":
-        return None
-    from model_runtime.scaling import parse_scaling
+def option_labels() -> Dict[str, str]:
+    """Option name -> the panel's label for it, in the UI language: how runtime messages name an option
+    in the panel (see :func:`model_runtime.messages.render_options`)."""
+    return {
+        "raster": tr("Raster"),
+        "prompt": tr("Prompt"),
+        "output": tr("Save to file"),
+        "aoi": tr("Area of interest"),
+        "engine": tr("Engine"),
+        "model_dir": tr("Model folder"),
+        "model_base_dir": tr("Base model (LoRA)"),
+        "device": tr("Device"),
+        "precision": tr("Precision"),
+        "sensor": tr("Sensor"),
+        "bands": tr("Bands"),
+        "scaling": tr("Reflectance scaling"),
+        "threshold": tr("Threshold"),
+        "threshold_method": tr("Method"),
+        "min_area_m2": tr("Minimum area"),
+        "simplify": tr("Simplify"),
+        "language": tr("Explanation language"),
+    }
 
-    parse_scaling(text)  # raises SpexInputError naming the accepted forms
-    return text
 
+def tr(text: str) -> str:
+    """Translate ``text`` in the panel's context ``SpexDockWidget`` (Qt imported when labels are read)."""
+    from qgis.PyQt.QtCore import QCoreApplication
 
-def check_precision(device: str, precision: str | None) -> str:
-    """The normalised SPEX ``precision`` for ``device``; raise :class:`SpexInputError` (one line) for an
-    unknown name or a combination that can never run (int8 on a GPU, fp16 on the CPU).
-
-    ``device`` "auto" is left to the runtime, which knows whether a GPU is there.
-    """
-    value = (precision or "auto").strip().lower()
-    if value not in PRECISIONS:
-        raise SpexInputError(f"Unknown precision '{precision}': choose one of {', '.join(PRECISIONS)}.")
-    device = (device or "auto").strip().lower()
-    if value == "int8" and device.startswith("cuda"):
-        raise SpexInputError(
-            "Precision int8 runs on the CPU only: choose device 'cpu' for int8, "
-            "or precision 'auto' on the GPU."
-        )
-    if value == "fp16" and device == "cpu":
-        raise SpexInputError(
-            "Precision fp16 needs a GPU: choose device 'cuda' for fp16, "
-            "or precision 'auto', 'fp32' or 'int8' on the CPU."
-        )
-    return value
+    return QCoreApplication.translate("SpexDockWidget", text)
 
 
 def _area_of_interest(state: PanelState) -> AreaOfInterest | None:
@@ -177,8 +153,7 @@ def _area_of_interest(state: PanelState) -> AreaOfInterest | None:
         return None
     wkt = (state.aoi_wkt or "").strip()
     if not wkt or wkt.upper().endswith("EMPTY"):
-        problem, fix = _MISSING_AOI_FIX[state.aoi_mode].split(": ", 1)
-        raise SpexInputError(f"{problem[0].upper()}{problem[1:]}: {fix}.")
+        raise SpexInputError(MISSING_AOI[state.aoi_mode], option="aoi")
     return AreaOfInterest(wkt=wkt, crs=(state.aoi_crs or None))
 
 
@@ -198,7 +173,8 @@ def _output_path(state: PanelState, prompt: str) -> str:
         )
     root, ext = os.path.splitext(path)
     if not ext:
-        path = root + ".gpkg"  # the save dialog may hand back a bare name: GeoPackage is the default format
+        # the save dialog may hand back a bare name: GeoPackage is the default format
+        path = root + DEFAULT_OUTPUT_EXTENSION
     elif ext.lower() not in OUTPUT_FORMATS:
         supported = ", ".join(sorted({e for e in OUTPUT_FORMATS if e != ".json"}))
         raise SpexInputError(f"Unsupported output format '{ext}': use one of {supported}.")

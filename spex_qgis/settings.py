@@ -12,12 +12,10 @@ from typing import Dict, List
 
 from qgis.core import QgsSettings
 
-from model_runtime.request import PRECISIONS
+from model_runtime.options import DEVICES, ENGINES, PRECISIONS
 
 PREFIX = "spex_qgis/"
 PROMPT_HISTORY_MAX = 20
-DEVICES = ("auto", "cpu", "cuda")
-ENGINES = ("spectral", "spex")
 
 KEY_MODEL_DIR = "model_dir"
 KEY_MODEL_BASE_DIR = "model_base_dir"

@@ -13,10 +13,9 @@ import sys
 EXIT_SOME_FAILED = 3
 
 
-def register(sub, float_arg, parse_bands_into) -> None:
-    """Add the ``batch`` subparser to ``sub`` (``float_arg(name)`` converts numbers with a clear error;
-    ``parse_bands_into`` maps ``--bands`` text to a dict)."""
-    from ..request import ENGINES
+def register(sub, float_arg) -> None:
+    """Add the ``batch`` subparser to ``sub`` (``float_arg(name)`` converts numbers with a clear error)."""
+    from ..options import ENGINES, LANGUAGES, PRECISIONS, THRESHOLD_METHODS
 
     parser = sub.add_parser(
         "batch",
@@ -68,18 +67,18 @@ def register(sub, float_arg, parse_bands_into) -> None:
         "else a local cluster)",
     )
     parser.add_argument("--no-dashboard", action="store_true", help="do not serve the local dask dashboard")
-    parser.add_argument("--engine", choices=ENGINES, default="spectral")
+    parser.add_argument("--engine", choices=ENGINES, default=ENGINES[0])
     parser.add_argument("--model", metavar="DIR", help="SPEX model folder (engine spex)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16", "int8"), default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     parser.add_argument("--sensor", metavar="NAME")
     parser.add_argument("--bands", metavar="ROLE=N,...")
     parser.add_argument("--scaling", metavar="MODE")
     parser.add_argument("--threshold", type=float_arg("--threshold"))
-    parser.add_argument("--threshold-method", choices=("fixed", "otsu"), default="fixed")
+    parser.add_argument("--threshold-method", choices=THRESHOLD_METHODS, default=THRESHOLD_METHODS[0])
     parser.add_argument("--min-area", type=float_arg("--min-area"), default=0.0, metavar="M2")
     parser.add_argument("--simplify", type=float_arg("--simplify"), default=0.0, metavar="TOL")
-    parser.add_argument("--language", choices=("en", "zh"))
+    parser.add_argument("--language", choices=LANGUAGES)
     parser.add_argument("--aoi", metavar="BBOX|FILE", help="area of interest applied to every raster")
     parser.add_argument("--aoi-crs", metavar="CRS")
     parser.add_argument(
@@ -87,16 +86,33 @@ def register(sub, float_arg, parse_bands_into) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object (the result) on stdout")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no table")
-    parser.set_defaults(func=lambda args: cmd_batch(args, parse_bands_into))
+    parser.set_defaults(func=cmd_batch)
 
 
-def cmd_batch(args: argparse.Namespace, parse_bands_into) -> int:
+def cmd_batch(args: argparse.Namespace) -> int:
     """Run ``spex batch``; see the module docstring for the exit status."""
-    from ..aoi import aoi_from_cli
-    from .request import BatchRequest
+    from ..request_builder import build_options
+    from .request import EXTRACT_OPTIONS, BatchRequest
     from .runner import BatchReporter, run_batch
 
-    aoi = aoi_from_cli(args.aoi, args.aoi_crs)
+    options = build_options(
+        {
+            "aoi": args.aoi,
+            "aoi_crs": args.aoi_crs,
+            "engine": args.engine,
+            "model_dir": args.model,
+            "device": args.device,
+            "precision": args.precision,
+            "sensor": args.sensor,
+            "bands": args.bands,
+            "scaling": args.scaling,
+            "threshold": args.threshold,
+            "threshold_method": args.threshold_method,
+            "min_area_m2": args.min_area,
+            "simplify": args.simplify,
+            "language": args.language,
+        }
+    )
     request = BatchRequest(
         inputs=args.inputs,
         prompts=args.prompt,
@@ -106,24 +122,13 @@ def cmd_batch(args: argparse.Namespace, parse_bands_into) -> int:
         chunk_size=args.chunk_size,
         overlap=args.overlap,
         merged_output=args.merged,
-        aoi=aoi,
+        aoi=options["aoi"],
         overwrite=args.overwrite,
         workers=args.workers,
         threads_per_worker=args.threads_per_worker,
         scheduler=args.scheduler,
         dashboard=not args.no_dashboard,
-        engine=args.engine,
-        model_dir=args.model,
-        device=args.device,
-        sensor=args.sensor,
-        bands=parse_bands_into(args.bands),
-        scaling=args.scaling,
-        threshold=args.threshold,
-        threshold_method=args.threshold_method,
-        min_area_m2=args.min_area,
-        simplify=args.simplify,
-        language=args.language,
-        precision=args.precision,
+        **{name: options[name] for name in EXTRACT_OPTIONS},
     )
     quiet = args.quiet or args.json
     if quiet:

@@ -25,19 +25,18 @@ from model_runtime.errors import ExtractionCancelled, SpexInputError
 from . import parameters as common
 from .base import SpexAlgorithm
 from .parameters import (
-    ENGINES,
     add_advanced,
+    check_sensor_values,
+    device_parameter,
     engine_parameter,
-    min_area_parameter,
+    input_error,
     model_dir_parameter,
+    option_parameters,
+    option_values,
     prompt_parameter,
 )
 
 DEFAULT_PATTERN = "*.tif;*.tiff;*.vrt;*.img;*.jp2"
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
 
 
 class _FeedbackReporter:
@@ -79,6 +78,7 @@ class SpexBatchAlgorithm(SpexAlgorithm):
     ENGINE = common.ENGINE
     MODEL_DIR = common.MODEL_DIR
     MIN_AREA = common.MIN_AREA
+    DEVICE = common.DEVICE
     WORKERS = "WORKERS"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     OUTPUT = "OUTPUT"
@@ -127,7 +127,8 @@ class SpexBatchAlgorithm(SpexAlgorithm):
                 self.PATTERN, self.tr("File name patterns (separated by ;)"), defaultValue=DEFAULT_PATTERN
             ),
             model_dir_parameter(),
-            min_area_parameter(),
+            device_parameter(),
+            *option_parameters(),
             QgsProcessingParameterNumber(
                 self.WORKERS,
                 self.tr("Parallel workers (0: one per CPU core)"),
@@ -151,9 +152,15 @@ class SpexBatchAlgorithm(SpexAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.FAILED, self.tr("Rasters failed")))
         self.addOutput(QgsProcessingOutputString(self.MANIFEST, self.tr("Manifest")))
 
+    def checkParameterValues(self, parameters, context):
+        """QGIS's checks, with SENSOR also accepted as a preset id as well as an index."""
+        return super().checkParameterValues(check_sensor_values(parameters), context)
+
     def build_request(self, parameters, context):
         """The :class:`model_runtime.BatchRequest` of ``parameters``."""
         from model_runtime import BatchRequest
+        from model_runtime.batching.request import EXTRACT_OPTIONS
+        from model_runtime.request_builder import build_options
 
         folder = self.parameterAsFile(parameters, self.INPUT_FOLDER, context)
         prompt = self.parameterAsString(parameters, self.PROMPT, context).strip()
@@ -161,12 +168,10 @@ class SpexBatchAlgorithm(SpexAlgorithm):
             raise QgsProcessingException(
                 self.tr("PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.")
             )
-        engine = self.parameterAsEnumString(parameters, self.ENGINE, context) or ENGINES[0]
-        model_dir = self.parameterAsFile(parameters, self.MODEL_DIR, context) or None
-        if engine == "spex" and not model_dir:
-            from .. import settings
-
-            model_dir = settings.model_dir() or None
+        # Only the parameters count: a run never depends on what the SPEX panel last remembered.
+        values = option_values(self, parameters, context)
+        values.pop("prompt", None)
+        options = build_options(values)
         merged = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not merged.lower().endswith(".gpkg"):
             raise QgsProcessingException(
@@ -179,14 +184,12 @@ class SpexBatchAlgorithm(SpexAlgorithm):
             output_dir=self.parameterAsString(parameters, self.OUTPUT_FOLDER, context),
             pattern=self.parameterAsString(parameters, self.PATTERN, context) or None,
             merged_output=merged,
-            engine=engine,
-            model_dir=model_dir,
-            min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
             workers=workers or None,
             processes=False,
             dashboard=False,
             # the destination was chosen in the dialog, which asks before replacing a file
             overwrite=True,
+            **{name: options[name] for name in EXTRACT_OPTIONS},
         )
 
     def processAlgorithm(self, parameters, context, feedback):
@@ -209,7 +212,7 @@ class SpexBatchAlgorithm(SpexAlgorithm):
                 self.tr("Cancelled: the rasters finished so far are kept; run again to resume.")
             ) from error
         except SpexInputError as error:
-            raise QgsProcessingException(_one_line(error)) from error
+            raise input_error(self, error) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         if result.merged_output is None:

@@ -7,49 +7,45 @@ A thin Processing front end of :func:`model_runtime.extract`: parameters -> :cla
 from __future__ import annotations
 
 from qgis.core import (
-    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsGeometry,
-    QgsMessageLog,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
     QgsProject,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.options import DEFAULT_MAX_PIXELS
 from model_runtime.request import AreaOfInterest, ExtractRequest
+from model_runtime.request_builder import build_request as runtime_build_request
 
-from ..request_builder import PRECISIONS, check_precision
 from . import parameters as common
 from .base import SpexAlgorithm
 from .parameters import (
-    ENGINES,
     add_advanced,
+    check_sensor_values,
+    device_parameter,
     engine_parameter,
-    min_area_parameter,
+    input_error,
     model_dir_parameter,
+    option_parameters,
+    option_values,
     prompt_parameter,
 )
 
-DEVICES = ("auto", "cpu", "cuda")
-SENSOR_AUTO = "auto"
-THRESHOLD_METHODS = ("fixed", "otsu")
-LANGUAGES = ("auto", "en", "zh")  # auto: the prompt's language
 # Post-processors must outlive processAlgorithm (Processing calls them afterwards): one per output file.
 _POST_PROCESSORS: dict = {}
 
@@ -77,30 +73,6 @@ class ResultLayerPostProcessor(QgsProcessingLayerPostProcessorInterface):
         group.setExpanded(True)
 
 
-def _sensor_names():
-    """Sensor preset names of the runtime ("auto" first)."""
-    # Called from initAlgorithm, i.e. from C++: an exception there aborts QGIS, so degrade instead.
-    try:
-        from model_runtime.bands import SENSOR_PRESETS
-    except Exception as error:  # noqa: BLE001 - logged, the toolbox must still load
-        QgsMessageLog.logMessage(f"SPEX: sensor presets unavailable ({error})", "SPEX", Qgis.Warning)
-        return [SENSOR_AUTO]
-    return [SENSOR_AUTO] + sorted(SENSOR_PRESETS)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _localized(message: str) -> str:
-    """A runtime message in the QGIS UI language (Chinese when QGIS runs in Chinese)."""
-    from model_runtime.messages import localize
-
-    from ..plugin import qgis_locale
-
-    return localize(message, qgis_locale())
-
-
 class SpexExtractAlgorithm(SpexAlgorithm):
     """Extract the polygons of the class named in a prompt ("extract the water bodies", "提取水体")."""
 
@@ -111,21 +83,30 @@ class SpexExtractAlgorithm(SpexAlgorithm):
     ENGINE = common.ENGINE
     MODEL_DIR = common.MODEL_DIR
     MODEL_BASE_DIR = "MODEL_BASE_DIR"
-    DEVICE = "DEVICE"
-    PRECISION = "PRECISION"
-    SENSOR = "SENSOR"
-    BANDS = "BANDS"
-    THRESHOLD = "THRESHOLD"
-    THRESHOLD_METHOD = "THRESHOLD_METHOD"
+    DEVICE = common.DEVICE
+    PRECISION = common.PRECISION
+    SENSOR = common.SENSOR
+    BANDS = common.BANDS
+    THRESHOLD = common.THRESHOLD
+    THRESHOLD_METHOD = common.THRESHOLD_METHOD
     MIN_AREA = common.MIN_AREA
-    SIMPLIFY = "SIMPLIFY"
-    SCALING = "SCALING"
-    LANGUAGE = "LANGUAGE"
+    SIMPLIFY = common.SIMPLIFY
+    SCALING = common.SCALING
+    LANGUAGE = common.LANGUAGE
+    MAX_PIXELS = "MAX_PIXELS"
     OUTPUT = "OUTPUT"
     CLASS = "CLASS"
     FEATURES = "FEATURES"
     AREA_M2 = "AREA_M2"
     EXPLANATION = "EXPLANATION"
+    #: this algorithm's own parameters that set a runtime option (the shared ones: common.OPTIONS)
+    EXTRA_OPTIONS = {
+        "INPUT": "raster",
+        "EXTENT": "aoi",
+        "MODEL_BASE_DIR": "model_base_dir",
+        "MAX_PIXELS": "max_pixels",
+        "OUTPUT": "output",
+    }
 
     def tr(self, string):
         """Translate ``string`` in the ``SpexExtractAlgorithm`` context."""
@@ -200,70 +181,15 @@ class SpexExtractAlgorithm(SpexAlgorithm):
         )
         base.setFlags(base.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(base)
-        self.addParameter(
-            QgsProcessingParameterEnum(
-                self.DEVICE,
-                self.tr("Device (engine spex)"),
-                options=list(DEVICES),
-                defaultValue=DEVICES[0],
-                usesStaticStrings=True,
-            )
+        self.addParameter(device_parameter())
+        max_pixels = QgsProcessingParameterNumber(
+            self.MAX_PIXELS,
+            self.tr("Largest area processed (pixels, 0: no limit)"),
+            type=QgsProcessingParameterNumber.Integer,
+            minValue=0,
+            defaultValue=DEFAULT_MAX_PIXELS,
         )
-        advanced = [
-            QgsProcessingParameterEnum(
-                self.PRECISION,
-                self.tr("Model precision (engine spex; int8: faster on CPU, less exact)"),
-                options=list(PRECISIONS),
-                defaultValue=PRECISIONS[0],
-                usesStaticStrings=True,
-            ),
-            QgsProcessingParameterEnum(
-                self.SENSOR,
-                self.tr("Sensor"),
-                options=_sensor_names(),
-                defaultValue=SENSOR_AUTO,
-                usesStaticStrings=True,
-            ),
-            QgsProcessingParameterString(
-                self.BANDS, self.tr("Band mapping (e.g. red=3,nir=4)"), defaultValue="", optional=True
-            ),
-            QgsProcessingParameterNumber(
-                self.THRESHOLD,
-                self.tr("Index threshold (empty: class default)"),
-                type=QgsProcessingParameterNumber.Double,
-                defaultValue=None,
-                optional=True,
-            ),
-            QgsProcessingParameterEnum(
-                self.THRESHOLD_METHOD,
-                self.tr("Threshold method (otsu: from the scene's histogram)"),
-                options=list(THRESHOLD_METHODS),
-                defaultValue=THRESHOLD_METHODS[0],
-                usesStaticStrings=True,
-            ),
-            min_area_parameter(),
-            QgsProcessingParameterNumber(
-                self.SIMPLIFY,
-                self.tr("Simplify tolerance (map units, 0: none)"),
-                type=QgsProcessingParameterNumber.Double,
-                minValue=0.0,
-                defaultValue=0.0,
-            ),
-            QgsProcessingParameterString(
-                self.SCALING,
-                self.tr("Reflectance scaling (empty: detect)"),
-                defaultValue="",
-                optional=True,
-            ),
-            QgsProcessingParameterEnum(
-                self.LANGUAGE,
-                self.tr("Explanation language (auto: the prompt's)"),
-                options=list(LANGUAGES),
-                defaultValue=LANGUAGES[0],
-                usesStaticStrings=True,
-            ),
-        ]
-        add_advanced(self, advanced)
+        add_advanced(self, option_parameters() + [max_pixels])
         self.addParameter(
             QgsProcessingParameterVectorDestination(
                 self.OUTPUT, self.tr("Extracted polygons"), QgsProcessing.TypeVectorPolygon
@@ -332,72 +258,35 @@ class SpexExtractAlgorithm(SpexAlgorithm):
         crs_text = (crs.authid() or crs.toWkt()) if crs.isValid() else None
         return AreaOfInterest(wkt=geometry.asWkt(), crs=crs_text)
 
-    def _bands(self, parameters, context):
-        text = self.parameterAsString(parameters, self.BANDS, context).strip()
-        if not text:
-            return {}
-        from model_runtime.bands import parse_band_mapping
+    def checkParameterValues(self, parameters, context):
+        """QGIS's checks, with SENSOR also accepted as a preset id ("sentinel2") as well as an index."""
+        return super().checkParameterValues(check_sensor_values(parameters), context)
 
-        return parse_band_mapping(text)
+    def build_request(self, parameters, context) -> ExtractRequest:
+        """The :class:`ExtractRequest` of ``parameters`` (raises QgsProcessingException/SpexInputError).
 
-    def _model_dir(self, parameters, context, engine):
-        # Only the parameter counts: a run must not depend on what the SPEX panel last remembered.
-        folder = self.parameterAsFile(parameters, self.MODEL_DIR, context) or ""
-        if not folder and engine == "spex":
+        Only the parameters count: a run never depends on what the SPEX panel last remembered.
+        """
+        layer, raster = self._raster_path(parameters, context)
+        values = option_values(self, parameters, context)
+        engine = values.get("engine") or "spectral"
+        if engine == "spex" and not values.get("model_dir"):
             raise QgsProcessingException(
                 self.tr("MODEL_DIR: engine spex needs the SPEX model folder: set MODEL_DIR, or use spectral.")
             )
-        return folder or None
-
-    def _model_base_dir(self, parameters, context, engine):
-        if engine != "spex":
-            return None
-        # Only the parameter counts, as for MODEL_DIR.
-        return self.parameterAsFile(parameters, self.MODEL_BASE_DIR, context) or None
-
-    def build_request(self, parameters, context) -> ExtractRequest:
-        """The :class:`ExtractRequest` of ``parameters`` (raises QgsProcessingException/SpexInputError)."""
-        layer, raster = self._raster_path(parameters, context)
-        prompt = self.parameterAsString(parameters, self.PROMPT, context).strip()
-        if not prompt:
-            raise QgsProcessingException(
-                self.tr("PROMPT: the prompt is empty: type what to extract, e.g. 'extract the water bodies'.")
-            )
-        engine = self.parameterAsEnumString(parameters, self.ENGINE, context) or ENGINES[0]
-        sensor = self.parameterAsEnumString(parameters, self.SENSOR, context) or SENSOR_AUTO
-        device = self.parameterAsEnumString(parameters, self.DEVICE, context) or DEVICES[0]
-        precision = "auto"  # the spectral engine has no model, so no precision
-        if engine == "spex":
-            precision = self.parameterAsEnumString(parameters, self.PRECISION, context) or PRECISIONS[0]
-            precision = check_precision(device, precision)
-        threshold = None
-        if parameters.get(self.THRESHOLD) not in (None, ""):
-            threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
-        language = self.parameterAsEnumString(parameters, self.LANGUAGE, context) or LANGUAGES[0]
-        scaling = self.parameterAsString(parameters, self.SCALING, context).strip() or None
-        return ExtractRequest(
+        values.update(
             raster=raster,
-            prompt=prompt,
             output=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
             aoi=self._area_of_interest(parameters, context, layer.crs()),
-            engine=engine,
-            model_dir=self._model_dir(parameters, context, engine),
-            model_base_dir=self._model_base_dir(parameters, context, engine),
-            device=device,
-            precision=precision,
-            sensor=None if sensor == SENSOR_AUTO else sensor,
-            bands=self._bands(parameters, context),
-            threshold=threshold,
-            threshold_method=self.parameterAsEnumString(parameters, self.THRESHOLD_METHOD, context)
-            or THRESHOLD_METHODS[0],
-            min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
-            simplify=self.parameterAsDouble(parameters, self.SIMPLIFY, context),
-            scaling=scaling,
-            language=None if language == "auto" else language,
+            model_base_dir=self.parameterAsFile(parameters, self.MODEL_BASE_DIR, context) or None,
+            max_pixels=self.parameterAsInt(parameters, self.MAX_PIXELS, context)
+            if parameters.get(self.MAX_PIXELS) not in (None, "")
+            else None,
             # The destination was chosen in the dialog (which asks before replacing a file): replacing it is
             # what every Processing algorithm does.
             overwrite=True,
         )
+        return runtime_build_request(values)
 
     # -- run -------------------------------------------------------------------------------------------
 
@@ -425,7 +314,7 @@ class SpexExtractAlgorithm(SpexAlgorithm):
         except ExtractionCancelled as error:
             raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
         except SpexInputError as error:
-            raise QgsProcessingException(_localized(_one_line(error))) from error
+            raise input_error(self, error) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

@@ -21,7 +21,9 @@ def localize(message: str, language: str) -> str:
     """A runtime message (error, progress stage, note) in ``language`` (see model_runtime.messages)."""
     from model_runtime.messages import localize as runtime_localize
 
-    return runtime_localize(message, language, panel=True)
+    from ..request_builder import option_labels  # CLI flags left in a message: the panel's labels
+
+    return runtime_localize(message, language, panel=True, labels=option_labels())
 
 
 def icon(name: str):

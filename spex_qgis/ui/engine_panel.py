@@ -75,7 +75,7 @@ class EnginePanel(QWidget):
             )
         )
         self.device_combo = QComboBox()
-        for device in ("auto", "cpu", "cuda"):
+        for device in settings.DEVICES:
             self.device_combo.addItem(device, device)
         self.device_combo.setCurrentIndex(max(self.device_combo.findData(settings.device()), 0))
         self._build_precision()

@@ -7,11 +7,13 @@ import os
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QFileDialog, QMessageBox
 
+from model_runtime.options import FORMATS
+
 from .. import settings
 
 # Export formats: (OGR driver, extension); the file dialog offers them in this order, the first by default
 # (GeoPackage keeps the explanation in one field; a Shapefile has to split it).
-EXPORT_FORMATS = (("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp"), ("GeoJSON", ".geojson"))
+EXPORT_FORMATS = tuple((fmt.driver, fmt.extensions[0]) for fmt in FORMATS)  # model_runtime.options
 
 
 def tr(text: str) -> str:

@@ -184,3 +184,60 @@ def test_results_group_is_found_in_any_language(qgis_new_project):
     assert layers.find_results_group(project) is None
     chinese.setName(layers.RESULTS_GROUP)
     assert layers.results_group(project) is chinese
+
+
+def _dbf_table(path: str):
+    """(field names, rows of values) of a Shapefile, as a reader sees them."""
+    ds = ogr.Open(path)
+    lyr = ds.GetLayer(0)
+    defn = lyr.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    rows = [[feat.GetField(n) for n in names] for feat in lyr]
+    ds = None
+    return names, rows
+
+
+# 508 bytes with a blank at the cut points: 3 pieces, not the 2 that bytes/254 suggests
+BLANKS_AT_CUTS = "abcd " * 101 + "abc"
+
+
+@pytest.mark.parametrize("text", [LONG_EXPLANATION, BLANKS_AT_CUTS], ids=["cjk", "blanks"])
+def test_plugin_export_splits_shapefile_text_like_the_runtime_writer(qgis_new_project, tmp_path, text):
+    """Exporting the runtime's GeoPackage to a Shapefile gives the fields the runtime writes itself."""
+    from osgeo import osr
+
+    from model_runtime.writers import Feature, write_features
+
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    square = ogr.CreateGeometryFromWkt(
+        "POLYGON((500000 4000000, 500300 4000000, 500300 4000300, 500000 4000300, 500000 4000000))"
+    )
+    features = [Feature(square.ExportToWkb(), {"class": "water", "explain": text, "area_m2": 90000.0})]
+    gpkg, shp = str(tmp_path / "run.gpkg"), str(tmp_path / "run.shp")
+    for path in (gpkg, shp):
+        write_features(path, features, srs.ExportToWkt(), layer_name="run", explanation="short")
+    exported = str(tmp_path / "exported.shp")
+    report = layers.export_layer(QgsVectorLayer(gpkg, "run", "ogr"), exported)
+    runtime_names, runtime_rows = _dbf_table(shp)
+    plugin_names, plugin_rows = _dbf_table(exported)
+    explain = [n for n in runtime_names if n.startswith("explain")]
+    assert len(explain) == len(layers.split_utf8(text)) > 2
+    assert [n for n in plugin_names if n.startswith("explain")] == explain == report.split_fields["explain"]
+    pick = [runtime_names.index(n) for n in explain]
+    assert [[row[i] for i in pick] for row in plugin_rows] == [[row[i] for i in pick] for row in runtime_rows]
+    assert os.path.exists(str(tmp_path / "exported.explain.txt"))
+    assert "".join(plugin_rows[0][i] for i in pick) == text  # nothing lost
+
+
+def test_export_checks_the_runtime_list_of_shapefile_files(qgis_new_project, tmp_path):
+    from model_runtime.options import output_files
+
+    out = str(tmp_path / "w.shp")
+    assert layers.existing_files(out) == []
+    for path in output_files(out)[1:]:  # every part but the .shp: each one alone blocks the export
+        open(path, "w").close()
+        assert layers.existing_files(out) == [path]
+        with pytest.raises(SpexInputError, match="already exists"):
+            layers.export_layer(_source(tmp_path, "short"), out)
+        os.remove(path)

@@ -18,6 +18,7 @@ from qgis.core import (
 
 import spex_qgis
 from spex_qgis.processing.extract_algorithm import SpexExtractAlgorithm
+from spex_qgis.processing.parameters import sensor_ids
 
 PIXEL = 10.0
 ORIGIN = (500000.0, 4600000.0)
@@ -124,6 +125,7 @@ def test_algorithm_metadata(provider):
         "SIMPLIFY",
         "SCALING",
         "LANGUAGE",
+        "MAX_PIXELS",
         "OUTPUT",
     ]
     optional = {p.name() for p in alg.parameterDefinitions() if p.flags() & p.FlagOptional}
@@ -140,6 +142,7 @@ def test_algorithm_metadata(provider):
         "SIMPLIFY",
         "SCALING",
         "LANGUAGE",
+        "MAX_PIXELS",
     }
     labels = [p.description() for p in alg.parameterDefinitions()]
     assert not [label for label in labels if "optional" in label.lower()]  # QGIS adds "[optional]" itself
@@ -148,7 +151,10 @@ def test_algorithm_metadata(provider):
     assert precision.options() == ["auto", "fp32", "int8", "bf16", "fp16"]
     assert precision.defaultValue() == "auto"
     sensors = alg.parameterDefinition("SENSOR").options()
-    assert sensors[0] == "auto" and len(sensors) > 1  # the runtime's presets are offered
+    assert len(sensors) > 1 and alg.parameterDefinition("SENSOR").defaultValue() == 0  # index 0: detect
+    # human names in the dialog, the id in brackets; scripts may pass the index or the id
+    label = sensors[sensor_ids().index("sentinel2_l2a")]
+    assert "Sentinel-2" in label and label.endswith("(sentinel2_l2a)")
     assert {o.name() for o in alg.outputDefinitions()} == {
         "OUTPUT",
         "CLASS",
@@ -384,7 +390,8 @@ def test_spex_runtime_device_error_passes_through(provider, rgbn, tmp_path):
         "OUTPUT": out,
     }
     message = _one_line_error(params)
-    assert message == expected and "cuda" in message.lower()
+    # the runtime's words, the CLI flag named as the Processing parameter
+    assert message == expected.replace("--device", "“Device (engine spex)”") and "cuda" in message.lower()
     assert not os.path.exists(out)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import os
 
 import pytest
 
 from model_runtime.errors import SpexInputError
+from model_runtime.messages import ZH, localize
+from spex_qgis import request_builder
 from spex_qgis.request_builder import PanelState, build_request, layer_name, temporary_name
 
 
@@ -89,7 +92,7 @@ def test_filters_reach_the_request(state):
     state.min_area_m2 = -1
     assert "negative" in _error(state)
     state.min_area_m2, state.threshold_method = 0, "magic"
-    assert "threshold method" in _error(state)
+    assert "--threshold-method" in _error(state) and "magic" in _error(state)
 
 
 def test_input_errors(state, tmp_path):
@@ -150,7 +153,7 @@ def test_precision_is_normalised_and_unknown_names_refused(spex_state):
 def test_precision_device_combinations_that_cannot_run(spex_state):
     spex_state.device, spex_state.precision = "cuda", "int8"
     message = _error(spex_state)
-    assert "int8" in message and "CPU only" in message and "'cpu'" in message
+    assert "int8" in message and "CPU only" in message and "cpu for int8" in message
     spex_state.device = "cuda:0"
     assert "CPU only" in _error(spex_state)
     spex_state.device, spex_state.precision = "cpu", "fp16"
@@ -196,3 +199,21 @@ def test_lora_base_folder_reaches_the_request(state, tmp_path):
     assert build_request(state).model_base_dir == str(tmp_path)
     state.engine = "spectral"
     assert build_request(state).model_base_dir is None
+
+
+def test_the_panels_own_errors_have_a_chinese_form():
+    """The panel's rules (layer, area, output) speak Chinese like the runtime's (one catalogue)."""
+    with open(request_builder.__file__, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    templates = list(request_builder.MISSING_AOI.values())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "SpexInputError":
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant):
+                templates.append(arg.value)
+            elif isinstance(arg, ast.JoinedStr):
+                parts = [v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values]
+                templates.append("".join(parts))
+    assert len(templates) > 10
+    assert [t for t in templates if t not in ZH] == []
+    assert localize(request_builder.MISSING_AOI["rectangle"], "zh").startswith("未绘制矩形")

@@ -323,6 +323,10 @@ class InputPanel(QWidget):
         """Roles set to "— not set —" in the table: the run does not use them, even when detected."""
         return [role for role, band in self.table_choices().items() if not band]
 
+    def table_roles(self) -> List[str]:
+        """The roles the band table shows, in its row order."""
+        return list(self._table_roles)
+
     def set_band(self, role: str, band: int) -> None:
         """Set the band of ``role`` in the table (as if the user picked it; 0 = not set)."""
         combo = self.band_table.cellWidget(self._table_roles.index(role), 1)

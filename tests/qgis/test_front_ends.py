@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProject, QgsRasterLayer
+from test_dock import wait_bands  # tests/qgis is on sys.path (rootdir-less test folders)
 
 import spex_qgis
 from model_runtime.cli import build_parser, extract_values
@@ -42,6 +43,7 @@ def dock(qgis_app, qgis_iface, qgis_new_project, scene_path):
     QgsProject.instance().addMapLayer(layer)
     widget = SpexDockWidget(qgis_iface)
     widget.layer_combo.setLayer(layer)
+    wait_bands(widget)
     yield widget
     widget.unload()
     widget.close()
@@ -52,7 +54,7 @@ def dock(qgis_app, qgis_iface, qgis_new_project, scene_path):
 def _options(dock, tmp_path, engine):
     """One set of choices, every option away from its default. Bands: every role of the panel's table,
     the unused ones as 0 (the panel always sends its whole table)."""
-    bands = {role: USED_BANDS.get(role, 0) for role in dock._table_roles}
+    bands = {role: USED_BANDS.get(role, 0) for role in dock.input_panel.table_roles()}
     return {
         "output": str(tmp_path / "water.gpkg"),
         "engine": engine,
@@ -85,6 +87,7 @@ def _panel_request(dock, o):
     """Set the widgets as a user would, then build the panel's request."""
     dock.prompt_combo.setEditText(PROMPT)
     dock.sensor_combo.setCurrentIndex(dock.sensor_combo.findData(o["sensor"]))
+    wait_bands(dock)  # a new sensor re-detects the bands; the user edits the table it then shows
     for role, band in o["bands"].items():
         dock.set_band(role, band)
     dock.engine_combo.setCurrentIndex(dock.engine_combo.findData(o["engine"]))

@@ -202,11 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional_commands(sub) -> None:
     """The neural engine's commands (export-onnx, doctor) when its package is present.
 
-    ``model_runtime.spex.cli_commands.register(subparsers)`` must not import torch at import time; each
+    ``model_runtime.spex.tools.cli_commands.register(subparsers)`` must not import torch at import time; each
     subparser sets ``func(args) -> int`` with ``set_defaults``.
     """
     try:
-        from .spex import cli_commands
+        from .spex.tools import cli_commands
     except ImportError:
         return
     cli_commands.register(sub)

@@ -17,11 +17,12 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..errors import ModelLoadError
+from ...errors import ModelLoadError
 
 IMAGE_TOKEN_INDEX = -200  # placeholder id of ``<image>`` in the token sequence (never embedded)
 DEFAULT_IMAGE_TOKEN = "<image>"
 IMAGE_SIZE = 512  # the network's input side (the official demo resizes every image to 512 x 512)
+MASK_THRESHOLD = 0.5  # binarisation of the upsampled soft mask (SpexGenerateOutput.mask, the engine's mask)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SYSTEM_PROMPT = "You are a helpful assistant."

@@ -53,8 +53,8 @@ def positional_embedding_ok() -> Tuple[bool, str]:
     """transformers' SAM positional embedding == sin/cos(2 pi (2 xy - 1) @ G), on a 3 x 3 grid."""
     import torch
 
-    from .config import SamDecoderConfig
-    from .sam import image_positional_embeddings
+    from ..modeling.config import SamDecoderConfig
+    from ..modeling.sam import image_positional_embeddings
 
     cfg = SamDecoderConfig(hidden_size=8, num_pos_feats=4)
     from transformers.models.sam.modeling_sam import SamPromptEncoder
@@ -75,8 +75,8 @@ def decoder_softmax_ok() -> Tuple[bool, str]:
     """Our mask decoder doubles the softmax in token-to-image attention of the two-way layers only."""
     import torch
 
-    from .config import SamDecoderConfig
-    from .sam_decoder import SamDecoderAttention, SpexMaskDecoder
+    from ..modeling.config import SamDecoderConfig
+    from ..modeling.sam_decoder import SamDecoderAttention, SpexMaskDecoder
 
     with torch.device("meta"):
         decoder = SpexMaskDecoder(SamDecoderConfig())

@@ -33,9 +33,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from ..errors import DependencyMissingError, ModelLoadError, SpexInputError
-from .integrity import check_onnx_file, shard_path
-from .safetensors_header import read_safetensors_header
+from ...errors import DependencyMissingError, ModelLoadError, SpexInputError
+from ..loading.integrity import check_onnx_file, shard_path
+from ..loading.safetensors_header import read_safetensors_header
 
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
 EXPORTER_VERSION = "spex-vision-onnx-1"  # bump when the exported graph changes for the same weights
@@ -233,15 +233,6 @@ def onnx_cache_state(
 
 
 # ---------------------------------------------------------------- export
-def load_vision_encoder(model_dir: str, device: str = "cpu"):
-    """The torch ``SpexVisionEncoder`` with the checkpoint's weights, fp32, eval mode."""
-    import torch
-
-    from .vision_tower import SpexVisionEncoder
-
-    return SpexVisionEncoder.from_pretrained(model_dir, dtype=torch.float32, device=device).eval()
-
-
 def _import_onnx_stack():
     try:
         import onnx  # noqa: F401
@@ -321,7 +312,7 @@ def verify_export(
     import onnxruntime as ort
     import torch
 
-    from .device import physical_cores
+    from ..loading.device import physical_cores
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1, 3, image_size, image_size)).astype(np.float32)
@@ -405,6 +396,11 @@ def _export_into(model_dir, out, state, device, opset, verify, log, module, targ
     """Export, verify (deleting a bad file) and clean stale exports; see :func:`export_vision_encoder`."""
     t0 = time.perf_counter()
     if module is None:
+        _import_onnx_stack()
+        # Imported here: the loader imports torch, and this module's cache checks (doctor, the engine's
+        # status line) must work without it.
+        from ..loading.checkpoint import load_vision_encoder
+
         log(f"loading the vision encoder from {model_dir} ...")
         module = load_vision_encoder(model_dir, device=device)
     module = module.float().eval()

@@ -27,9 +27,9 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import SpexError, SpexInputError
-from .device import DeviceChoice, physical_cores
-from .onnx_export import INPUT_NAME, OUTPUT_NAMES
+from ...errors import SpexError, SpexInputError
+from ..loading.device import DeviceChoice, physical_cores
+from .onnx_export import INPUT_NAME, OUTPUT_NAMES, export_vision_encoder
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 #: the encoder's defaults on a CUDA provider (measured on an H100, docs/spex_runtime.md); env overrides in
@@ -382,8 +382,9 @@ def ensure_fp16_export(onnx_path: str, providers: Sequence[str], device: DeviceC
     return out
 
 
-def torch_runtime(module, device: DeviceChoice) -> VisionEncoderRuntime:
-    """The encoder ``module`` in torch eager mode on its own device/dtype."""
+def torch_runtime(module, device: DeviceChoice, notes: Sequence[str] = ()) -> VisionEncoderRuntime:
+    """The encoder ``module`` in torch eager mode on its own device/dtype; ``notes`` (why not ONNX, from
+    :func:`select_vision_runtime`) become its first warnings."""
     import torch
 
     param = next(module.parameters())
@@ -394,7 +395,7 @@ def torch_runtime(module, device: DeviceChoice) -> VisionEncoderRuntime:
         return feat.float().cpu().numpy(), emb.float().cpu().numpy()
 
     dtype = str(param.dtype).replace("torch.", "")
-    return VisionEncoderRuntime("torch", f"{param.device} {dtype}", None, [], _run=run)
+    return VisionEncoderRuntime("torch", f"{param.device} {dtype}", None, list(notes), _run=run)
 
 
 def backend_preference() -> str:
@@ -425,8 +426,6 @@ def try_onnx_runtime(
 
     ``required``: raise instead of returning None (``SPEX_VISION_BACKEND=onnx``).
     """
-    from .onnx_export import export_vision_encoder
-
     log = log or (lambda msg: None)
     info = ort_info()
     if not info.importable:
@@ -449,42 +448,18 @@ def try_onnx_runtime(
         return None, [f"no ONNX vision encoder ({why}): it runs in torch"]
 
 
-def load_vision_runtime(
-    model_dir: str,
-    device: DeviceChoice,
-    torch_module_factory: Callable[[], object] | None = None,
-    prefer: str | None = None,
-    log: Callable[[str], None] | None = None,
-) -> VisionEncoderRuntime:
-    """The best available encoder runtime for ``model_dir`` (see module docstring).
+def select_vision_runtime(
+    model_dir: str, device: DeviceChoice, log: Callable[[str], None] | None = None, onnx_allowed: bool = True
+) -> Tuple[VisionEncoderRuntime | None, List[str]]:
+    """The vision-encoder backend for ``model_dir`` on ``device``: (the ONNX Runtime encoder, []) when
+    ``SPEX_VISION_BACKEND`` (``auto``: :func:`auto_backend`) picks ONNX and it can be made, else
+    (None, notes saying why): the torch encoder serves (:func:`torch_runtime`), so load the model with it.
 
-    ``torch_module_factory()`` returns the torch encoder (e.g. the loaded ``SpexModel``'s); it is used for
-    the torch backend and the eager fallback only (an export loads its own fp32 copy from the folder).
+    Called before the LLM is loaded, so that an ONNX-served model never materialises its torch encoder.
+    ``onnx_allowed=False`` (a LoRA folder: its encoder lives in ``non_lora_trainables.bin``) means torch.
     """
-    prefer = prefer or backend_preference()
-    if prefer == "auto":
-        prefer = auto_backend(device)
-    notes: List[str] = []
-    if prefer == "onnx":
-        rt, notes = try_onnx_runtime(model_dir, device, log, required=backend_preference() == "onnx")
-        if rt is not None:
-            return rt
-    if torch_module_factory is None:
-        raise SpexInputError(
-            "no vision encoder backend is available: pip install onnxruntime, or install torch"
-        )
-    rt = torch_runtime(torch_module_factory(), device)
-    rt.warnings[:0] = notes
-    return rt
-
-
-def _fp32_copy_if_needed(module):
-    """Export needs fp32 weights: a fp16/bf16 module (the GPU path) is copied to fp32 on the CPU."""
-    import copy
-
-    import torch
-
-    param = next(module.parameters())
-    if param.dtype == torch.float32 and param.device.type == "cpu":
-        return module
-    return copy.deepcopy(module).to(device="cpu", dtype=torch.float32)
+    preference = backend_preference()
+    prefer = auto_backend(device) if preference == "auto" else preference
+    if prefer != "onnx" or not onnx_allowed:
+        return None, []
+    return try_onnx_runtime(model_dir, device, log, required=preference == "onnx")

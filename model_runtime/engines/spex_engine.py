@@ -88,15 +88,6 @@ class LoadedModel:
         }
 
 
-def _broken_import(module: str, exc: ImportError) -> str:
-    """One line naming the real cause of a failed import of an installed package."""
-    cause = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return (
-        f"import {module} failed ({cause}): an installed package is broken or shadowed by an older copy; "
-        f"reinstall it with {PIP_SPEX} (in QGIS: Raster > SPEX > Install SPEX engine dependencies)"
-    )
-
-
 def check_dependencies() -> List[str]:
     """Raise :class:`DependencyMissingError` (with the pip command) if torch/transformers are missing;
     return warnings for optional ones (onnxruntime)."""
@@ -104,12 +95,17 @@ def check_dependencies() -> List[str]:
     for mod in ("torch", "transformers", "safetensors"):
         try:
             __import__(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # the package is there, one of its own imports is not: say which
-                raise DependencyMissingError(_broken_import(mod, exc)) from None
-            missing.append(mod)
-        except ImportError as exc:  # installed but broken (e.g. an old system copy shadows what it needs)
-            raise DependencyMissingError(_broken_import(mod, exc)) from None
+        except ImportError as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name == mod:
+                missing.append(mod)
+                continue
+            # installed but broken: one of its own imports is missing, or an old system copy shadows it
+            cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise DependencyMissingError(
+                f"import {mod} failed ({cause}): an installed package is broken or shadowed by an older "
+                f"copy; reinstall it with {PIP_SPEX} (in QGIS: Raster > SPEX > Install SPEX engine "
+                "dependencies)"
+            ) from None
     if missing:
         raise DependencyMissingError(
             f"the SPEX engine needs {', '.join(missing)}, not installed: run {PIP_SPEX} "

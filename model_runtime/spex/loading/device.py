@@ -164,9 +164,9 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     idx = int(index or 0)
     count = torch.cuda.device_count()
     if idx >= count:
+        valid = f"cuda:0 to cuda:{count - 1}" if count > 1 else "cuda:0"
         raise SpexInputError(
-            f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use cuda:0"
-            + (f" to cuda:{count - 1}" if count > 1 else "")
+            f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use {valid}"
         )
     props = torch.cuda.get_device_properties(idx)
     name = f"{props.name} ({props.total_memory / 2**30:.1f} GiB)"

@@ -797,3 +797,9 @@ ZH.update(
         "no ONNX vision encoder ({}): it runs in torch": "没有 ONNX 视觉编码器（{0}）：改在 torch 中运行",
     }
 )
+
+
+def one_line(text: object) -> str:
+    """``text`` as one line: every run of whitespace (newlines included) becomes one space, ends trimmed.
+    The one rule the CLI, the plugin's task and the Processing algorithms use to show a message."""
+    return " ".join(str(text).split())

@@ -1,8 +1,8 @@
 """The ``spex`` engine: the SPEX vision-language model over 512 x 512 tiles.
 
 Per run: pick the composite bands and the percentile stretch over the AOI (``composite``), load the model
-once per (folder, device, dtype) and the vision-encoder runtime (``spex.vision_runtime``: ONNX Runtime, else
-torch), then for every tile (``tiling``, 64 px overlap, row-major):
+once per (folder, device, dtype) and the vision-encoder runtime (``spex.runtime.vision_runtime``: ONNX
+Runtime, else torch), then for every tile (``tiling``, 64 px overlap, row-major):
 
 1. read the tile's bands; validity = raster no-data & inside the AOI polygon;
 2. composite -> 8-bit RGB -> ImageNet-normalised pixel values (edge tiles padded with black);
@@ -31,9 +31,6 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..errors import DependencyMissingError, SpexInputError
-from ..explain import feature_heading
-from ..feature_stats import polygon_means
-from ..prompts import class_name
 from ..raster import Window
 from ..spex.loading.device import physical_cores, resolve_precision
 from ..spex.modeling.config import MASK_THRESHOLD
@@ -51,6 +48,7 @@ from .composite import (
     source_blocks,
     stretch_to_uint8,
 )
+from .spex_explain import feature_explanations, merge_tile_texts
 from .tiling import TILE_OVERLAP, TILE_SIZE, StripStitcher, plan_tiles
 
 MIN_PROMPT_REGION_PX = 16
@@ -242,31 +240,7 @@ class SpexEngine:
         then the SPEX answer of the tile(s) it lies in; confidence = the mean of the model's stitched soft
         mask inside the polygon (1: every pixel deep inside the model's mask; thin or edge-only polygons
         score lower)."""
-        items = polygons.polygons
-        _counts, means = polygon_means(output.details["probability_path"], items, polygons.crs_wkt, ["p"],
-                                       job.check_cancelled)  # fmt: skip
-        language = getattr(job.request, "language", None) or job.target.language
-        answered = [
-            r for r in output.details.get("spex_tiles", [])
-            if r.get("has_target") and (r.get("text") or "").strip()
-        ]  # fmt: skip
-        out = []
-        for i, polygon in enumerate(items):
-            pixels = float(polygon.area_px or 0)
-            heading = feature_heading(job.target.target_class, i + 1, len(items), polygon.area_m2, pixels,
-                                      regions[i], language)  # fmt: skip
-            texts: Dict[str, List[str]] = {}
-            for record in _tiles_over(answered, polygon.rings_px):
-                texts.setdefault(record["text"].strip(), []).append(f"{record['tile']} ({record['extent']})")
-            if language == "zh":
-                said = " ".join(f"SPEX 对图块 {'、'.join(t)} 的回答（英文）：{x}" for x, t in texts.items())
-            else:
-                said = " ".join(f"SPEX on tile {', '.join(t)}: {x}" for x, t in texts.items())
-            mean = float(means["p"][i])
-            confidence = round(min(max(mean, 0.0), 1.0), 3) if np.isfinite(mean) else 0.0
-            tail = f"置信度 {confidence:.2f}。" if language == "zh" else f"Confidence {confidence:.2f}."
-            out.append({"explain": " ".join(p for p in (heading, said, tail) if p), "confidence": confidence})
-        return out
+        return feature_explanations(job, output, polygons, regions)
 
 
 def _check_model_folder(req) -> None:
@@ -469,56 +443,6 @@ def _run_details(job: EngineJob, plan: _RunPlan, tiles: int, records: List[Dict[
         "seconds": {k: round(v, 3) for k, v in plan.timings.items()},
         "spex_tiles": records,
     }
-
-
-def _tiles_over(records: List[Dict[str, Any]], rings_px) -> List[Dict[str, Any]]:
-    """The tile records whose window (mask pixels) overlaps the bounding box of ``rings_px``."""
-    if not len(rings_px):
-        return []
-    points = np.concatenate([np.asarray(ring, dtype=np.float64).reshape(-1, 2) for ring in rings_px])
-    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-    hits = []
-    for record in records:
-        tx, ty, tw, th = record["window"]
-        if x0 < tx + tw and x1 > tx and y0 < ty + th and y1 > ty:
-            hits.append(record)
-    return hits
-
-
-def merge_tile_texts(details: Dict[str, Any], class_phrase: str, language: str = "en") -> str:
-    """Readable explanation from ``details['spex_tiles']`` (see :meth:`SpexEngine.explain`)."""
-    records = [
-        r for r in details.get("spex_tiles", []) if r.get("has_target") and (r.get("text") or "").strip()
-    ]
-    groups: Dict[str, List[Dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault(r["text"].strip(), []).append(r)
-    n_tiles = int(details.get("tiles", 1))
-    parts: List[str] = []
-    if not groups:
-        if language == "zh":
-            parts.append(f"SPEX 模型在研究区内未发现{class_name(str(details.get('target_class')), 'zh')}。")
-        else:
-            parts.append(f"The SPEX model found no {class_phrase} in the area of interest.")
-    elif n_tiles == 1:
-        parts.extend(groups)
-    else:
-        for text, rs in groups.items():
-            if len(rs) == 1:
-                head = f"Tile {rs[0]['tile']} ({rs[0]['extent']})"
-            else:
-                head = "Tiles " + ", ".join(f"{r['tile']} ({r['extent']})" for r in rs)
-            parts.append(f"{head}: {text}")
-    footnote = (
-        f"[SPEX model {os.path.basename(str(details.get('model_dir', '')).rstrip(os.sep))}; "
-        f"vision encoder: {details.get('vision_runtime')}; language model: torch "
-        f"{details.get('device')} {details.get('dtype')}"
-        f"{' + int8 linears' if details.get('precision') == 'int8' else ''}; {n_tiles} tile(s) of "
-        f"{details.get('tile_size')} px, overlap {details.get('tile_overlap')} px]"
-    )
-    if language == "zh":
-        footnote += "（模型回答为英文）"
-    return "\n\n".join(parts + [footnote])
 
 
 def _to_torch(feat_agg: np.ndarray, image_emb: np.ndarray, loaded: LoadedModel):

@@ -21,6 +21,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.messages import one_line
 
 from . import parameters as common
 from .base import SpexAlgorithm
@@ -34,10 +35,6 @@ from .parameters import (
 )
 
 DEFAULT_PATTERN = "*.tif;*.tiff;*.vrt;*.img;*.jp2"
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
 
 
 class _FeedbackReporter:
@@ -209,7 +206,7 @@ class SpexBatchAlgorithm(SpexAlgorithm):
                 self.tr("Cancelled: the rasters finished so far are kept; run again to resume.")
             ) from error
         except SpexInputError as error:
-            raise QgsProcessingException(_one_line(error)) from error
+            raise QgsProcessingException(one_line(error)) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         if result.merged_output is None:

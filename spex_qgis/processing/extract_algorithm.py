@@ -32,6 +32,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.messages import one_line
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
 from ..request_builder import PRECISIONS, check_precision
@@ -86,10 +87,6 @@ def _sensor_names():
         QgsMessageLog.logMessage(f"SPEX: sensor presets unavailable ({error})", "SPEX", Qgis.Warning)
         return [SENSOR_AUTO]
     return [SENSOR_AUTO] + sorted(SENSOR_PRESETS)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _localized(message: str) -> str:
@@ -425,7 +422,7 @@ class SpexExtractAlgorithm(SpexAlgorithm):
         except ExtractionCancelled as error:
             raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
         except SpexInputError as error:
-            raise QgsProcessingException(_localized(_one_line(error))) from error
+            raise QgsProcessingException(_localized(one_line(error))) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 from osgeo import gdal, ogr  # noqa: E402
 
 from model_runtime.cli import main  # noqa: E402
-from model_runtime.engines.spex_engine import merge_tile_texts  # noqa: E402
+from model_runtime.engines.spex_explain import merge_tile_texts  # noqa: E402
 from model_runtime.errors import ExtractionCancelled  # noqa: E402
 from model_runtime.request import AreaOfInterest, ExtractRequest  # noqa: E402
 

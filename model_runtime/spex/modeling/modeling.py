@@ -225,31 +225,8 @@ class SpexForCausalLM(nn.Module):
         At least two tokens are generated (an end-of-sequence at step 0 is suppressed): the mask prompt is
         built from the final-norm hidden states of generated tokens 0..N-2.
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
-            raise SpexInputError(
-                f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
-                "generated tokens to build the mask prompt (use 64 or more)"
-            )
-        if vision_features is not None:
-            feat_agg, image_embeddings = self._check_vision_features(vision_features)
-        elif pixel_values is not None:
-            feat_agg, image_embeddings = self.encode_image(torch.as_tensor(pixel_values))
-        else:
-            raise SpexInputError(
-                "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile"
-            )
-        ids = self.tokenize_prompt(prompt)
-        embeds = self._embed_prompt(ids, feat_agg)
+        embeds, image_embeddings = self._prepare_inputs(pixel_values, prompt, max_new_tokens, vision_features)
         length = embeds.shape[1]
-        limit = self.config.tokenizer_model_max_length or int(
-            self.config.text.get("max_position_embeddings", 32768)
-        )
-        if length + max_new_tokens > limit:
-            raise SpexInputError(
-                f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
-                f"over the model's {limit}: shorten the prompt (fewer region attributes)"
-            )
-
         backend = self._decode_backend()  # a bad SPEX_DECODE is reported before any work
         t_start = time.perf_counter()
         cache = DynamicCache()
@@ -271,12 +248,7 @@ class SpexForCausalLM(nn.Module):
         del cache
         self._sync()
         t_decode = time.perf_counter()
-        # token_states[0, i] is the state of generated token i (i = 0..N-2); the last one is never fed back.
-        tower = self.model.vision_tower
-        sam_param = next(tower.mask_decoder.parameters())
-        image_embeddings = image_embeddings.to(device=sam_param.device, dtype=sam_param.dtype)
-        mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
-        soft = upsample_mask(mask_logits.float(), self.config.image_size)
+        mask_logits, soft = self._decode_mask(image_embeddings, token_states)
         text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
         self._sync()
         t_mask = time.perf_counter()
@@ -298,6 +270,51 @@ class SpexForCausalLM(nn.Module):
                 "decode_backend": backend,
             },
         )
+
+    def _prepare_inputs(
+        self,
+        pixel_values: torch.Tensor | None,
+        prompt: str,
+        max_new_tokens: int,
+        vision_features: Sequence[Any] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked inputs of :meth:`generate` -> (prompt embeddings [1, L, hidden], image_embeddings)."""
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
+            raise SpexInputError(
+                f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
+                "generated tokens to build the mask prompt (use 64 or more)"
+            )
+        if vision_features is not None:
+            feat_agg, image_embeddings = self._check_vision_features(vision_features)
+        elif pixel_values is not None:
+            feat_agg, image_embeddings = self.encode_image(torch.as_tensor(pixel_values))
+        else:
+            raise SpexInputError(
+                "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile"
+            )
+        embeds = self._embed_prompt(self.tokenize_prompt(prompt), feat_agg)
+        length = embeds.shape[1]
+        limit = self.config.tokenizer_model_max_length or int(
+            self.config.text.get("max_position_embeddings", 32768)
+        )
+        if length + max_new_tokens > limit:
+            raise SpexInputError(
+                f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
+                f"over the model's {limit}: shorten the prompt (fewer region attributes)"
+            )
+        return embeds, image_embeddings
+
+    def _decode_mask(
+        self, image_embeddings: torch.Tensor, token_states: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAM mask of the generated tokens' states [1, N-1, hidden] -> (logits [1, 128, 128], soft mask
+        [1, 512, 512]). token_states[0, i] is the state of generated token i (i = 0..N-2); the last one is
+        never fed back."""
+        tower = self.model.vision_tower
+        sam_param = next(tower.mask_decoder.parameters())
+        image_embeddings = image_embeddings.to(device=sam_param.device, dtype=sam_param.dtype)
+        mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
+        return mask_logits, upsample_mask(mask_logits.float(), self.config.image_size)
 
     def _decode_eager(
         self, cache, first: int, max_new_tokens: int, eos: set

@@ -236,31 +236,7 @@ def onnx_runtime(
             precision = "fp32"
     if not gpu:
         precision, cuda_graph = "fp32", False
-    sess = None
-    for start in range(len(providers)):  # TensorRT > CUDA > CPU: drop the first that fails to start
-        chain = providers[start:]
-        model_path = path if chain[0] != CPU_PROVIDER else onnx_path
-        try:
-            sess = ort_session(model_path, chain, device, cuda_graph=gpu and cuda_graph)
-            break
-        except Exception as exc:  # a GPU provider whose libraries (TensorRT, CUDA, cuDNN) do not load
-            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if gpu and cuda_graph and "graph capture" in why:
-                # some nodes (shape arithmetic) run on the CPU provider, so no whole-run capture
-                warnings.append(f"ONNX Runtime CUDA graph unavailable ({why}): running without it")
-                cuda_graph = False
-                try:
-                    sess = ort_session(model_path, chain, device)
-                    break
-                except Exception as exc2:  # noqa: BLE001 - reported like the first failure
-                    why = str(exc2).splitlines()[0] if str(exc2) else type(exc2).__name__
-            if chain == [CPU_PROVIDER]:
-                raise
-            nxt = chain[1]
-            warnings.append(
-                f"onnxruntime could not start {chain[0]} ({why}): "
-                + ("the vision encoder runs on the CPU" if nxt == CPU_PROVIDER else f"trying {nxt}")
-            )
+    sess, chain, cuda_graph = _start_session(path, onnx_path, providers, device, gpu and cuda_graph, warnings)
     used = sess.get_providers()[0]
     if used == CPU_PROVIDER:
         path, precision, cuda_graph = onnx_path, "fp32", False
@@ -295,6 +271,35 @@ def onnx_runtime(
         return feat, emb
 
     return VisionEncoderRuntime("onnxruntime", used, path, warnings, _run=run)
+
+
+def _start_session(path: str, fp32_path: str, providers: List[str], device: DeviceChoice, cuda_graph: bool,
+                   warnings: List[str]):  # fmt: skip
+    """The first provider chain that starts (TensorRT > CUDA > CPU, dropping the first that fails; the CPU
+    provider always gets ``fp32_path``), saying why in ``warnings``: (session, chain, cuda_graph kept)."""
+    for start in range(len(providers)):
+        chain = providers[start:]
+        model_path = path if chain[0] != CPU_PROVIDER else fp32_path
+        try:
+            return ort_session(model_path, chain, device, cuda_graph=cuda_graph), chain, cuda_graph
+        except Exception as exc:  # a GPU provider whose libraries (TensorRT, CUDA, cuDNN) do not load
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if cuda_graph and "graph capture" in why:
+                # some nodes (shape arithmetic) run on the CPU provider, so no whole-run capture
+                warnings.append(f"ONNX Runtime CUDA graph unavailable ({why}): running without it")
+                cuda_graph = False
+                try:
+                    return ort_session(model_path, chain, device), chain, cuda_graph
+                except Exception as exc2:  # noqa: BLE001 - reported like the first failure
+                    why = str(exc2).splitlines()[0] if str(exc2) else type(exc2).__name__
+            if chain == [CPU_PROVIDER]:
+                raise
+            nxt = chain[1]
+            warnings.append(
+                f"onnxruntime could not start {chain[0]} ({why}): "
+                + ("the vision encoder runs on the CPU" if nxt == CPU_PROVIDER else f"trying {nxt}")
+            )
+    raise RuntimeError("internal error: no ONNX Runtime provider to try")
 
 
 def _bound_run(sess, device: DeviceChoice, cuda_graph: bool) -> Callable:

@@ -10,6 +10,7 @@ import os
 from typing import Callable
 
 import torch
+from safetensors.torch import load_file
 
 from ...errors import ModelLoadError
 from .integrity import assert_finite
@@ -50,8 +51,6 @@ def lora_deltas(model_dir: str, expected: dict[str, tuple[int, ...]]) -> dict[st
     st_path = os.path.join(model_dir, "adapter_model.safetensors")
     bin_path = os.path.join(model_dir, "adapter_model.bin")
     if os.path.isfile(st_path):
-        from safetensors.torch import load_file
-
         adapter = load_file(st_path)
     elif os.path.isfile(bin_path):
         adapter = torch_load(bin_path)

@@ -20,6 +20,7 @@ import warnings
 
 import torch
 from torch import nn
+from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
 from ...errors import SpexInputError
 from .device import resolve_dtype, torch_device
@@ -49,8 +50,6 @@ def _check(scheme: str, device, dtype) -> None:
 
 def quantize_module(module: nn.Module) -> int:
     """Replace each ``nn.Linear`` in ``module`` by its dynamic int8 version, in place; returns the count."""
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-
     torch.backends.quantized.engine = quantized_engine()
     per_channel = torch.backends.quantized.engine != "qnnpack"
     qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig

@@ -7,6 +7,7 @@ Pickled files are only read with ``torch.load(weights_only=True)``; every proble
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import os
@@ -196,8 +197,6 @@ def release_heap() -> None:
     """
     gc.collect()
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -141,7 +142,7 @@ class SamDecoderConfig:
 
     def to_transformers(self):
         """The equivalent ``transformers.SamConfig`` (imports transformers)."""
-        from transformers import SamConfig
+        from transformers import SamConfig  # here: this module imports neither torch nor transformers
 
         cfg = SamConfig(
             vision_config={
@@ -226,8 +227,6 @@ class SpexConfig:
     @property
     def projector_depth(self) -> int:
         """Number of Linear layers of the ``mlpNx_gelu`` projector."""
-        import re
-
         match = re.match(r"^mlp(\d+)x_gelu$", self.mm_projector_type)
         if not match:
             raise ModelLoadError(

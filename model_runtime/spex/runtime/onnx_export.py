@@ -33,7 +33,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+import numpy as np
+
 from ...errors import DependencyMissingError, ModelLoadError, SpexInputError
+from ..loading.device import physical_cores
 from ..loading.integrity import check_onnx_file, shard_path
 from ..loading.safetensors_header import read_safetensors_header
 
@@ -308,11 +311,8 @@ def verify_export(
     module, onnx_path: str, image_size: int = 512, seed: int = 0
 ) -> Tuple[Dict[str, float], Dict[str, float]]:
     """(max abs diff, diff relative to max |torch|) per output, ONNX Runtime CPU vs torch fp32."""
-    import numpy as np
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional, like torch: this module's cache checks need neither
     import torch
-
-    from ..loading.device import physical_cores
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1, 3, image_size, image_size)).astype(np.float32)

@@ -16,6 +16,7 @@ one installed last wins and the other's files may be half-overwritten; :func:`or
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata as metadata
 import os
 import shutil
@@ -84,8 +85,6 @@ def ort_info() -> OrtInfo:
 def tensorrt_libraries_present() -> bool:
     """True when TensorRT's runtime library loads. onnxruntime-gpu lists its TensorRT provider whether or not
     TensorRT is installed, and a session asked for it without the library logs a screenful of errors."""
-    import ctypes
-
     names = ("nvinfer_10.dll", "nvinfer.dll") if os.name == "nt" else ("libnvinfer.so.10", "libnvinfer.so")
     for name in names:
         try:

@@ -118,14 +118,14 @@ def _write_stamp(stamp: str, ckpt: str) -> None:
 # ---------------------------------------------------------------- the ONNX export (own process)
 def onnx_path_for(ckpt: str, cache: str) -> str:
     """Where the export of this checkpoint's encoder lives (named by its weights hash)."""
-    from model_runtime.spex.onnx_export import FILE_PREFIX, vision_weights_hash
+    from model_runtime.spex.runtime.onnx_export import FILE_PREFIX, vision_weights_hash
 
     return os.path.join(cache, "official-ref-onnx", f"{FILE_PREFIX}{vision_weights_hash(ckpt)}.onnx")
 
 
 def export_onnx(ckpt: str, out: str) -> None:
     """Export + verify the checkpoint's vision encoder to ``out`` (called in a child process)."""
-    from model_runtime.spex.onnx_export import (
+    from model_runtime.spex.runtime.onnx_export import (
         REL_TOLERANCE,
         export_module,
         load_vision_encoder,
@@ -227,8 +227,8 @@ def run_backend(
             feat, emb = probes.seen["feat_agg"], probes.seen["sam_image_embedding"]
             stages = probes.seen["stages"]
         else:
-            from model_runtime.spex.device import resolve_device
-            from model_runtime.spex.vision_runtime import onnx_runtime
+            from model_runtime.spex.loading.device import resolve_device
+            from model_runtime.spex.runtime.vision_runtime import onnx_runtime
 
             rt = onnx_runtime(onnx_path, resolve_device(device, "float32"), precision="fp32")
             feat, emb = rt(x.numpy())
@@ -302,8 +302,8 @@ def control_single_softmax(model, ref) -> list:
 
     import torch
 
-    from model_runtime.spex.sam import decode_mask_logits
-    from model_runtime.spex.sam_decoder import SamDecoderAttention
+    from model_runtime.spex.modeling.sam import decode_mask_logits
+    from model_runtime.spex.modeling.sam_decoder import SamDecoderAttention
 
     tower = model.model.vision_tower
     single = copy.deepcopy(tower.mask_decoder)

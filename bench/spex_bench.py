@@ -6,7 +6,7 @@
     .venv/bin/python bench/spex_bench.py --rounds 2   # shared machine: best of 2 rounds per configuration
 
 The real-size checkpoint (random weights, the released shapes: 1.78 B parameters, fp16 shards, 3.6 GB)
-is made once with ``model_runtime.spex.make_test_checkpoint`` into ``data/bench/spex_real/`` and reused.
+is made once with ``tests.spex.tools.make_test_checkpoint`` into ``data/bench/spex_real/`` and reused.
 Random weights make the text gibberish but the cost per token is the real one.
 
 Each configuration runs in its own child process, so its peak RSS (``VmHWM``) is its own:
@@ -65,7 +65,7 @@ def ensure_checkpoint(path: str, tiny: bool) -> str:
     """Make the random checkpoint once (skipped when ``config.json`` is already there)."""
     if os.path.isfile(os.path.join(path, "config.json")):
         return path
-    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from tests.spex.tools.make_test_checkpoint import write_checkpoint
 
     print(f"writing a {'tiny' if tiny else 'real-size'} random checkpoint to {path} (once) ...", flush=True)
     return write_checkpoint(path, tiny=tiny, seed=0, overwrite=True)
@@ -73,7 +73,7 @@ def ensure_checkpoint(path: str, tiny: bool) -> str:
 
 def synthetic_tile(size: int = 512):
     """A smooth RGB tile with a dark 'lake' and its SPIE prompt (3 regions)."""
-    from model_runtime.composite import pixel_values
+    from model_runtime.spex.modeling.preprocess import pixel_values
     from model_runtime.spie import build_spex_prompt, region_attributes
 
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -109,9 +109,9 @@ def child_encoders(args, device) -> dict:
     """
     import torch
 
-    from model_runtime.spex.checkpoint import load_vision_encoder
-    from model_runtime.spex.onnx_export import export_vision_encoder
-    from model_runtime.spex.vision_runtime import gpu_onnx_settings, onnx_runtime, torch_runtime
+    from model_runtime.spex.loading.checkpoint import load_vision_encoder
+    from model_runtime.spex.runtime.onnx_export import export_vision_encoder
+    from model_runtime.spex.runtime.vision_runtime import gpu_onnx_settings, onnx_runtime, torch_runtime
 
     px, _ = synthetic_tile()
     t0 = time.perf_counter()
@@ -177,7 +177,7 @@ def child_baseline(args, device) -> dict:
     """The official path's cost (see module docstring), timed stage by stage."""
     import torch
 
-    from model_runtime.spex.modeling import SpexModel
+    from model_runtime.spex import SpexModel
 
     px, prompt = synthetic_tile()
     t0 = time.perf_counter()
@@ -316,7 +316,7 @@ def fidelity(model, prompt: str, ref, new_tokens: int) -> dict:
     """Deviation of ``model`` from the fp32 reference run on the same vision features."""
     import torch
 
-    from model_runtime.spex.sam import upsample_mask
+    from model_runtime.spex.modeling.sam import upsample_mask
 
     vf = (torch.from_numpy(ref["feat"]), torch.from_numpy(ref["emb"]))
     free = model.generate(prompt=prompt, max_new_tokens=new_tokens, vision_features=vf)
@@ -367,7 +367,7 @@ def run_child(args) -> int:
     """Child process entry: run one configuration, write its JSON."""
     import torch
 
-    from model_runtime.spex.device import physical_cores, resolve_precision
+    from model_runtime.spex.loading.device import physical_cores, resolve_precision
 
     torch.set_num_threads(physical_cores())
     device = resolve_precision(args.device, "int8" if args.child == "int8" else args.precision)
@@ -455,7 +455,7 @@ def print_table(results: dict, args) -> None:
     """Stage table, ratios vs baseline, peak RSS per configuration, int8 deviation."""
     import torch
 
-    from model_runtime.spex.device import physical_cores
+    from model_runtime.spex.loading.device import physical_cores
 
     any_r = next(iter(results.values()), {})
     print()

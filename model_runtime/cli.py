@@ -26,6 +26,7 @@ from typing import Callable, List, Sequence
 
 from . import __version__
 from .errors import ExtractionCancelled, SpexInputError
+from .messages import one_line
 from .options import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_MAX_PIXELS,
@@ -58,12 +59,8 @@ class _Parser(argparse.ArgumentParser):
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split()) or "unknown error"
-
-
 def _error(message: object) -> None:
-    print(f"spex: error: {_one_line(message)}", file=sys.stderr, flush=True)
+    print(f"spex: error: {one_line(message) or 'unknown error'}", file=sys.stderr, flush=True)
 
 
 def _float_arg(name: str) -> Callable[[str], float]:
@@ -197,11 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional_commands(sub) -> None:
     """The neural engine's commands (export-onnx, doctor) when its package is present.
 
-    ``model_runtime.spex.cli_commands.register(subparsers)`` must not import torch at import time; each
+    ``model_runtime.spex.tools.cli_commands.register(subparsers)`` must not import torch at import time; each
     subparser sets ``func(args) -> int`` with ``set_defaults``.
     """
     try:
-        from .spex import cli_commands
+        from .spex.tools import cli_commands
     except ImportError:
         return
     cli_commands.register(sub)
@@ -264,7 +261,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return EXIT_OK
     for warning in result.warnings:
-        print(f"spex: warning: {_one_line(warning)}", file=sys.stderr)
+        print(f"spex: warning: {one_line(warning)}", file=sys.stderr)
     if args.quiet:
         return EXIT_OK
     area = result.area_m2
@@ -426,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.collect()  # GDAL objects held in reference cycles are closed here, inside the hook
             if status == EXIT_OK:
                 for text in [str(w.message) for w in caught] + unraisable:
-                    print(f"spex: warning: {_one_line(text)}", file=sys.stderr)
+                    print(f"spex: warning: {one_line(text)}", file=sys.stderr)
     finally:
         sys.unraisablehook = saved_hook
     return status

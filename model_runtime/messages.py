@@ -571,3 +571,323 @@ def _translate(message: str, catalogue: str, depth: int) -> str:
             fields = [_translate(v, catalogue, depth + 1) if depth < 2 else v for v in match.groups()]
             return translated.format(*fields)
     return message
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The neural model (model_runtime/spex/**), the spex engine (engines/spex_engine.py) and the batch workers.
+# One block, appended, so that the catalogue's other sections merge without conflict.
+ZH.update(
+    {
+        # batch workers (batching/cluster.py)
+        "batch extraction needs dask.distributed, not installed: run {}": (
+            "批量提取需要 dask.distributed，但尚未安装：请运行 {0}"
+        ),
+        # spex engine: dependencies and warnings (engines/spex_engine.py)
+        "import {} failed ({}): an installed package is broken or shadowed by an older copy; reinstall it "
+        "with {} (in QGIS: Raster > SPEX > Install SPEX engine dependencies)": (
+            "导入 {0} 失败（{1}）：某个已安装的包已损坏或被旧版本遮蔽；请用 {2} 重新安装（在 QGIS 中：栅格 > "
+            "SPEX > 安装 SPEX 引擎依赖）"
+        ),
+        "the SPEX engine needs {}, not installed: run {} (or use --engine spectral)": (
+            "SPEX 引擎需要 {0}，但尚未安装：请运行 {1}（或改用 spectral 引擎）"
+        ),
+        "no spectral attributes for the prompt ({}); the model sees the image only": (
+            "提示词没有光谱属性（{0}）；模型只看到影像"
+        ),
+        "{} small spectral region(s) were left out of the SPIE prompts (at most {} per tile, none under "
+        "{} px)": "有 {0} 个较小的光谱区域未写入 SPIE 提示词（每个瓦片最多 {1} 个，且不少于 {2} 像元）",
+        "some tile answers reached max_new_tokens={} and end mid-sentence": (
+            "部分瓦片的回答达到 max_new_tokens={0} 上限，在句中截断"
+        ),
+        # device and precision (spex/loading/device.py)
+        "the SPEX engine needs PyTorch, which is not installed: run {} (or use --engine spectral)": (
+            "SPEX 引擎需要 PyTorch，但尚未安装：请运行 {0}（或改用 spectral 引擎）"
+        ),
+        "dtype '{}' is not understood: use auto, float32, float16 or bfloat16": (
+            "无法识别数据类型“{0}”：请使用 auto、float32、float16 或 bfloat16"
+        ),
+        "device '{}' is not understood: use auto, cpu, cuda or cuda:N (e.g. cuda:0)": (
+            "无法识别设备“{0}”：请使用 auto、cpu、cuda 或 cuda:N（例如 cuda:0）"
+        ),
+        "device '{}' takes no index: use auto, cpu, cuda or cuda:N": (
+            "设备“{0}”不带编号：请使用 auto、cpu、cuda 或 cuda:N"
+        ),
+        "device '{}' was requested but {}: use --device cpu or install a CUDA build of torch": (
+            "请求了设备“{0}”，但{1}：请改用 CPU 设备，或安装支持 CUDA 的 torch"
+        ),
+        "this PyTorch build has no CUDA": "此 PyTorch 版本不支持 CUDA",
+        "no CUDA GPU is visible": "看不到任何 CUDA GPU",
+        "dtype float16 is not supported on the CPU: use float32 (default) or bfloat16": (
+            "CPU 不支持 float16：请使用 float32（默认）或 bfloat16"
+        ),
+        "device '{}' does not exist: this machine has {} CUDA GPU(s), use {}": (
+            "设备“{0}”不存在：本机有 {1} 块 CUDA GPU，请使用 {2}"
+        ),
+        "unsupported dtype {}: use float32, float16 or bfloat16": (
+            "不支持的数据类型 {0}：请使用 float32、float16 或 bfloat16"
+        ),
+        "precision '{}' is not understood: use auto, fp32, fp16, bf16 or int8": (
+            "无法识别精度“{0}”：请使用 auto、fp32、fp16、bf16 或 int8"
+        ),
+        "precision int8 runs on the CPU only: use --precision auto (bf16/fp16) on a GPU, or --device cpu "
+        "--precision int8": (
+            "int8 精度只能在 CPU 上运行：GPU 上请使用 auto 精度（bf16/fp16），或选择 CPU 设备与 int8"
+        ),
+        # checkpoint integrity (spex/loading/integrity.py, safetensors_header.py)
+        "the cached ONNX vision encoder {} is corrupt ({}): it is rebuilt on next use, or run spex "
+        "export-onnx --force": (
+            "缓存的 ONNX 视觉编码器 {0} 已损坏（{1}）：下次使用时会重建，或运行 spex export-onnx --force"
+        ),
+        "{} lists an invalid shard name {}: {}": "{0} 列出了无效的分片名 {1}：{2}",
+        "{} lists shard {} outside the model folder: {}": "{0} 列出了模型文件夹之外的分片 {1}：{2}",
+        "shard {} in {} is a link to {}, outside the model folder: copy the folder with its files (cp "
+        "-rL) or set {}=1 if you trust that link": (
+            "{1} 中的分片 {0} 是指向模型文件夹之外 {2} 的链接：请连同文件复制该文件夹（cp -rL），"
+            "或在信任该链接时设置 {3}=1"
+        ),
+        "{}: tensor {} holds NaN/Inf values, so the checkpoint is broken: re-download it (or re-export it "
+        "from the original weights)": (
+            "{0}：张量 {1} 含有 NaN/Inf 值，检查点已损坏：请重新下载（或从原始权重重新导出）"
+        ),
+        "{} describes a model of {} GiB of weights, more than this machine's {} GiB of memory: use the "
+        "config.json shipped with the SPEX model (re-download it), or a machine with more memory": (
+            "{0} 描述的模型权重为 {1} GiB，超过本机 {2} GiB 的内存：请使用 SPEX 模型自带的 "
+            "config.json（重新下载），或换用内存更大的机器"
+        ),
+        "cannot read {} ({}): the file is corrupt or incomplete, re-download it": (
+            "无法读取 {0}（{1}）：文件已损坏或不完整，请重新下载"
+        ),
+        # LoRA checkpoints (spex/loading/lora.py)
+        "{} is a LoRA checkpoint: also give the base model folder it was trained on (base_model_dir / "
+        "--model-base{})": (
+            "{0} 是 LoRA 检查点：还需指定其训练所基于的基础模型文件夹（base_model_dir / --model-base{1}）"
+        ),
+        ", e.g. {}": "，例如 {0}",
+        "base model folder {} does not exist: point to the base checkpoint": (
+            "基础模型文件夹 {0} 不存在：请指向基础检查点"
+        ),
+        "LoRA folder {} has no {}: copy it next to adapter_config.json": (
+            "LoRA 文件夹 {0} 中没有 {1}：请将其复制到 adapter_config.json 旁"
+        ),
+        "{} in {} lacks a valid 'r'/'lora_alpha': re-download it": (
+            "{1} 中的 {0} 缺少有效的 'r'/'lora_alpha'：请重新下载"
+        ),
+        "LoRA folder {} has no adapter_model.safetensors or adapter_model.bin: copy the adapter weights "
+        "next to adapter_config.json": (
+            "LoRA 文件夹 {0} 中没有 adapter_model.safetensors 或 adapter_model.bin：请将适配器权重复制到 "
+            "adapter_config.json 旁"
+        ),
+        "adapter has {} unsupported tensor(s) ({}): merge it with the official merge_lora.py first": (
+            "适配器含有 {0} 个不支持的张量（{1}）：请先用官方 merge_lora.py 合并"
+        ),
+        "adapter targets {}, which the SPEX model does not have (or lacks lora_A/B): use the adapter "
+        "trained for this checkpoint": (
+            "适配器作用于 {0}，而 SPEX 模型没有该模块（或缺少 lora_A/B）：请使用为此检查点训练的适配器"
+        ),
+        "adapter delta for {} has shape {}, expected {}: use the adapter trained for this checkpoint": (
+            "{0} 的适配器增量形状为 {1}，应为 {2}：请使用为此检查点训练的适配器"
+        ),
+        # GPU placement and int8 (spex/loading/placement.py, quantize.py)
+        "SPEX_GPU_MEMORY_GIB={} is not a number: give GiB, e.g. SPEX_GPU_MEMORY_GIB=6": (
+            "SPEX_GPU_MEMORY_GIB={0} 不是数字：请以 GiB 为单位给出，例如 SPEX_GPU_MEMORY_GIB=6"
+        ),
+        "SPEX_GPU_MEMORY_GIB={} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6": (
+            "SPEX_GPU_MEMORY_GIB={0} 必须为正数，例如 SPEX_GPU_MEMORY_GIB=6"
+        ),
+        "the model does not fit in GPU memory and 'accelerate' is missing: pip install accelerate, or use "
+        "--device cpu": (
+            "GPU 显存放不下模型，且缺少 'accelerate'：请运行 pip install accelerate，或改用 CPU 设备"
+        ),
+        "this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32": (
+            "此 PyTorch 版本没有 int8 CPU 后端（fbgemm/qnnpack）：请使用 fp32 精度"
+        ),
+        "quantization {} is not supported: use int8 (or none)": "不支持量化方式 {0}：请使用 int8（或不量化）",
+        "int8 runs on the CPU with a float32 model (got {} {}): use --precision auto on a GPU (bf16/fp16) "
+        "or --device cpu": (
+            "int8 需在 CPU 上配合 float32 模型运行（当前为 {0} {1}）：GPU 上请使用 auto 精度（bf16/fp16），"
+            "或改用 CPU 设备"
+        ),
+        # checkpoint tensors (spex/loading/tensors.py, checkpoint.py)
+        "cannot parse {} ({}): re-download the checkpoint's index file": (
+            "无法解析 {0}（{1}）：请重新下载检查点的索引文件"
+        ),
+        "missing shard file(s) {} in {}: download every file of the checkpoint": (
+            "{1} 中缺少分片文件 {0}：请下载检查点的全部文件"
+        ),
+        "no weights in {} (neither {} nor {}): point to the SPEX checkpoint folder with its .safetensors "
+        "files": "{0} 中没有权重（既没有 {1} 也没有 {2}）：请指向含 .safetensors 文件的 SPEX 检查点文件夹",
+        "{} does not match the SPEX architecture of its config.json: {}: use a complete SPEX checkpoint "
+        "with its own config.json": (
+            "{0} 与其 config.json 描述的 SPEX 结构不符：{1}：请使用带有自身 config.json 的完整 SPEX 检查点"
+        ),
+        "cannot parse {} ({}): re-download this file of the model": (
+            "无法解析 {0}（{1}）：请重新下载模型的这个文件"
+        ),
+        "{} is not a JSON object: re-download this file of the model": (
+            "{0} 不是 JSON 对象：请重新下载模型的这个文件"
+        ),
+        "cannot read {} safely ({}): it must be a plain tensor state dict; re-download it": (
+            "无法安全读取 {0}（{1}）：它必须是普通的张量状态字典；请重新下载"
+        ),
+        "{} is not a tensor state dict: re-download it": "{0} 不是张量状态字典：请重新下载",
+        "{} lacks tensor {} listed in {}: re-download the checkpoint (shards and index must match)": (
+            "{0} 缺少 {2} 中列出的张量 {1}：请重新下载检查点（分片与索引必须一致）"
+        ),
+        "{} ended early while reading {}: re-download it": "读取 {1} 时 {0} 提前结束：请重新下载",
+        "model folder {} does not exist: point --model to the downloaded SPEX checkpoint folder": (
+            "模型文件夹 {0} 不存在：请指向已下载的 SPEX 检查点文件夹"
+        ),
+        "no tokenizer in {} (need tokenizer.json or vocab.json + merges.txt): copy the tokenizer files "
+        "shipped with the model into the folder": (
+            "{0} 中没有分词器（需要 tokenizer.json 或 vocab.json + merges.txt）："
+            "请将模型自带的分词器文件复制到该文件夹"
+        ),
+        "cannot load the tokenizer in {} ({}: {}): re-download the tokenizer files": (
+            "无法加载 {0} 中的分词器（{1}：{2}）：请重新下载分词器文件"
+        ),
+        "the tokenizer in {} has no {} token: use the Qwen2 tokenizer files shipped with the model": (
+            "{0} 中的分词器没有 {1} 标记：请使用模型自带的 Qwen2 分词器文件"
+        ),
+        # config.json (spex/modeling/config.py)
+        "unsupported mm_projector_type {} in config.json: SPEX uses 'mlp2x_gelu'": (
+            "config.json 中的 mm_projector_type {0} 不受支持：SPEX 使用 'mlp2x_gelu'"
+        ),
+        "config.json is not a JSON object: use the config.json shipped with the model": (
+            "config.json 不是 JSON 对象：请使用模型自带的 config.json"
+        ),
+        "config.json has model_type {}, expected 'llava_qwen': point to a SPEX checkpoint folder": (
+            "config.json 的 model_type 为 {0}，应为 'llava_qwen'：请指向 SPEX 检查点文件夹"
+        ),
+        "config.json lacks {}: use the config.json shipped with the model": (
+            "config.json 缺少 {0}：请使用模型自带的 config.json"
+        ),
+        "config.json field {}={} is not a positive integer: use the config.json shipped with the model": (
+            "config.json 字段 {0}={1} 不是正整数：请使用模型自带的 config.json"
+        ),
+        "config.json field {}={} is implausibly large (limit {}): use the config.json shipped with the "
+        "model": "config.json 字段 {0}={1} 大得不合理（上限 {2}）：请使用模型自带的 config.json",
+        "config.json: hidden_size is not divisible by num_attention_heads: use the config.json shipped "
+        "with the model": (
+            "config.json：hidden_size 不能被 num_attention_heads 整除：请使用模型自带的 config.json"
+        ),
+        "config.json: mm_hidden_size {} differs from the vision aggregator width {}: use the config.json "
+        "shipped with the model": (
+            "config.json：mm_hidden_size {0} 与视觉聚合器宽度 {1} 不一致：请使用模型自带的 config.json"
+        ),
+        "no config.json in {}: point to the SPEX checkpoint folder (the one holding config.json)": (
+            "{0} 中没有 config.json：请指向 SPEX 检查点文件夹（包含 config.json 的那个）"
+        ),
+        "cannot parse {} ({}): re-download config.json": "无法解析 {0}（{1}）：请重新下载 config.json",
+        "invalid {} in config.json ({}): use the config.json shipped with the model": (
+            "config.json 中的 {0} 无效（{1}）：请使用模型自带的 config.json"
+        ),
+        # generation (spex/modeling/modeling.py, preprocess.py)
+        "this model has no torch vision encoder: load it with SpexModel.from_pretrained(folder)": (
+            "此模型没有 torch 视觉编码器：请用 SpexModel.from_pretrained(folder) 加载"
+        ),
+        "the model has no tokenizer: load it with SpexModel.from_pretrained(folder)": (
+            "模型没有分词器：请用 SpexModel.from_pretrained(folder) 加载"
+        ),
+        "the prompt must contain '<image>' exactly once (found {}): start it with '<image>\\n' followed "
+        "by the question": (
+            "提示词必须恰好包含一次 '<image>'（实际 {0} 次）：请以 '<image>\\n' 开头，后接问题"
+        ),
+        "pixel_values must have shape [1, 3, {}, {}], got {}: use model_runtime.spex.normalize_image": (
+            "pixel_values 的形状必须为 [1, 3, {0}, {1}]，实际为 {2}：请使用 "
+            "model_runtime.spex.normalize_image"
+        ),
+        "vision_features must be (feat_agg, image_embeddings): pass both outputs of the vision encoder": (
+            "vision_features 必须为 (feat_agg, image_embeddings)：请传入视觉编码器的两个输出"
+        ),
+        "vision_features {} has shape {}, expected {}: pass the outputs of this checkpoint's vision "
+        "encoder": "vision_features {0} 的形状为 {1}，应为 {2}：请传入此检查点视觉编码器的输出",
+        "max_new_tokens={} is too small: SPEX needs at least 2 generated tokens to build the mask prompt "
+        "(use 64 or more)": (
+            "max_new_tokens={0} 太小：SPEX 至少需要生成 2 个标记才能构建掩膜提示（请使用 64 或更多）"
+        ),
+        "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile": (
+            "generate() 需要 pixel_values 或 vision_features：请传入归一化的 512x512 瓦片"
+        ),
+        "prompt is {} tokens (incl. 1024 image tokens) + {} new tokens, over the model's {}: shorten the "
+        "prompt (fewer region attributes)": (
+            "提示词为 {0} 个标记（含 1024 个影像标记）+ {1} 个新标记，超过模型的 {2}："
+            "请缩短提示词（减少区域属性）"
+        ),
+        "SPEX_DECODE=graph needs the whole model on a CUDA GPU: use SPEX_DECODE=auto or eager": (
+            "SPEX_DECODE=graph 需要整个模型位于 CUDA GPU 上：请使用 SPEX_DECODE=auto 或 eager"
+        ),
+        "SPEX_DECODE={} is not understood: use {}": "无法识别 SPEX_DECODE={0}：请使用 {1}",
+        "expected an RGB image [H, W, 3], got shape {}: pass a 3-band composite": (
+            "需要 RGB 影像 [H, W, 3]，实际形状为 {0}：请传入三波段合成影像"
+        ),
+        "expected a {}x{} tile, got {}x{}: cut or pad the image into 512 x 512 tiles": (
+            "需要 {0}x{1} 的瓦片，实际为 {2}x{3}：请将影像裁切或填充为 512 x 512 的瓦片"
+        ),
+        "expected uint8 RGB, got {}: stretch the composite to 0..255 first": (
+            "需要 uint8 RGB，实际为 {0}：请先将合成影像拉伸到 0..255"
+        ),
+        # ONNX export and the vision-encoder runtimes (spex/runtime/onnx_export.py, vision_runtime.py)
+        "{} is unreadable ({}): re-download the model": "{0} 无法读取（{1}）：请重新下载模型",
+        "model shard {} is missing in {}: re-download the complete model folder": (
+            "{1} 中缺少模型分片 {0}：请重新下载完整的模型文件夹"
+        ),
+        "no *.safetensors weights in {}: point --model at the SPEX model folder": (
+            "{0} 中没有 *.safetensors 权重：请指向 SPEX 模型文件夹"
+        ),
+        "no vision encoder weights ({}*) in {}: this is not a SPEX checkpoint": (
+            "{1} 中没有视觉编码器权重（{0}*）：这不是 SPEX 检查点"
+        ),
+        "{} is truncated: re-download the model": "{0} 不完整（被截断）：请重新下载模型",
+        'exporting the vision encoder needs {}: run pip install "onnx>=1.16" "torch==2.13.0"': (
+            '导出视觉编码器需要 {0}：请运行 pip install "onnx>=1.16" "torch==2.13.0"'
+        ),
+        "opset {} is too old for GridSample: use --opset {} or newer": (
+            "opset {0} 过旧，不支持 GridSample：请使用 --opset {1} 或更新版本"
+        ),
+        "ONNX output {} has shape {}, torch {}: report this bug": (
+            "ONNX 输出 {0} 的形状为 {1}，torch 为 {2}：请报告此缺陷"
+        ),
+        "model folder {} does not exist: point --model at the SPEX model folder": (
+            "模型文件夹 {0} 不存在：请指向 SPEX 模型文件夹"
+        ),
+        "{} is a LoRA checkpoint: its vision encoder (in non_lora_trainables.bin) runs in torch, there is "
+        "nothing to export; use the merged checkpoint folder to get an ONNX encoder": (
+            "{0} 是 LoRA 检查点：其视觉编码器（位于 non_lora_trainables.bin）在 torch 中运行，无需导出；如需 "
+            "ONNX 编码器，请使用合并后的检查点文件夹"
+        ),
+        "cannot write the ONNX export to {} nor {}: set SPEX_CACHE_DIR to a writable folder": (
+            "无法将 ONNX 导出写入 {0} 或 {1}：请将 SPEX_CACHE_DIR 设为可写文件夹"
+        ),
+        "the ONNX export of the vision encoder disagrees with torch ({}: relative difference {} > {}): "
+        "set SPEX_VISION_BACKEND=torch and report this bug": (
+            "视觉编码器的 ONNX 导出与 torch 不一致（{0}：相对差异 {1} > {2}）：请设置 "
+            "SPEX_VISION_BACKEND=torch 并报告此缺陷"
+        ),
+        "SPEX_ONNX_GPU_PRECISION={} is not understood: use auto, fp16 or fp32": (
+            "无法识别 SPEX_ONNX_GPU_PRECISION={0}：请使用 auto、fp16 或 fp32"
+        ),
+        "SPEX_ONNX_CUDA_GRAPH={} is not understood: use auto, 1 or 0": (
+            "无法识别 SPEX_ONNX_CUDA_GRAPH={0}：请使用 auto、1 或 0"
+        ),
+        "this CUDA-graph ONNX encoder was captured for {}, got {}: set SPEX_ONNX_CUDA_GRAPH=0": (
+            "此 CUDA 图 ONNX 编码器按 {0} 捕获，实际为 {1}：请设置 SPEX_ONNX_CUDA_GRAPH=0"
+        ),
+        "fp16 {} differs from fp32 by {} (> {})": "fp16 的 {0} 与 fp32 相差 {1}（> {2}）",
+        "SPEX_VISION_BACKEND={} is not understood: use auto, onnx or torch": (
+            "无法识别 SPEX_VISION_BACKEND={0}：请使用 auto、onnx 或 torch"
+        ),
+        "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: pip install onnxruntime": (
+            "SPEX_VISION_BACKEND=onnx，但未安装 onnxruntime：请运行 pip install onnxruntime"
+        ),
+        "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch": (
+            "未安装 onnxruntime（pip install onnxruntime）：视觉编码器在 torch 中运行"
+        ),
+        "no ONNX vision encoder ({}): it runs in torch": "没有 ONNX 视觉编码器（{0}）：改在 torch 中运行",
+    }
+)
+
+
+def one_line(text: object) -> str:
+    """``text`` as one line: every run of whitespace (newlines included) becomes one space, ends trimmed.
+    The one rule the CLI, the plugin's task and the Processing algorithms use to show a message."""
+    return " ".join(str(text).split())

@@ -15,7 +15,7 @@ zip="$(.venv/bin/python build_plugin.py 2>/dev/null | tail -n 1)"
 [ -f "$zip" ] || zip="$(ls -t dist/spex_qgis-*.zip | head -n 1)"
 /usr/bin/python3 -m zipfile -e "$zip" "$python_dir/plugins"
 .venv/bin/python -c "
-from model_runtime.spex.make_test_checkpoint import write_checkpoint
+from tests.spex.tools.make_test_checkpoint import write_checkpoint
 write_checkpoint('$work/tiny_spex', tiny=True, seed=2)"
 echo "screenshot: installing the SPEX engine with the plugin's installer into $python_dir/spex_deps"
 env -u PYTHONPATH -u VIRTUAL_ENV PYTHONPATH="$python_dir/plugins" /usr/bin/python3 -c "

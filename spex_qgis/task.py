@@ -14,6 +14,7 @@ from qgis.core import Qgis, QgsFeedback, QgsMessageLog, QgsProcessingUtils, QgsT
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 
 from model_runtime.errors import ExtractionCancelled, SpexError
+from model_runtime.messages import one_line
 
 LOG_TAG = "SPEX"
 _session_dir: str | None = None
@@ -110,11 +111,6 @@ class SpexExtractTask(QgsTask):
         self.failed.emit(message)
 
 
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return " ".join(lines) if lines else text
-
-
 def _record_error(task, exc: Exception, unexpected: str) -> bool:
     """Inside a task's ``except``: store ``exc`` as ``task.error`` (one line) and return False for run().
 
@@ -123,10 +119,10 @@ def _record_error(task, exc: Exception, unexpected: str) -> bool:
     exception) is the message.
     """
     if isinstance(exc, SpexError):
-        task.error = _one_line(str(exc))
+        task.error = one_line(exc)
     else:
         task.error_traceback = traceback.format_exc()
-        task.error = _one_line(unexpected.format(type(exc).__name__, exc))
+        task.error = one_line(unexpected.format(type(exc).__name__, exc))
     return False
 
 

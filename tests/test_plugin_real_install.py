@@ -189,7 +189,7 @@ def _du_mb(folder: str) -> float:
 def talking_checkpoint(tmp_path_factory):
     """The tiny random checkpoint (released layout) whose seed-2 LLM produces text and a mask."""
     pytest.importorskip("torch")
-    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from tests.spex.tools.make_test_checkpoint import write_checkpoint
 
     return write_checkpoint(str(tmp_path_factory.mktemp("spex") / "tiny2"), tiny=True, seed=2)
 

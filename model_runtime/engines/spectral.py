@@ -34,7 +34,7 @@ from ..thresholds import (
     scene_statistics,
     select_variant,
 )
-from .base import MASK_NODATA, EngineJob, EngineOutput
+from .base import MASK_NODATA, EngineJob, EngineOutput, create_mask
 
 _STAT_BINS = 200
 _OTSU_BINS = 1000
@@ -194,47 +194,6 @@ def _grown_window(window, width: int, height: int, min_side: int):
     x0, w = grow(window.xoff, window.xsize, width)
     y0, h = grow(window.yoff, window.ysize, height)
     return Window(x0, y0, w, h)
-
-
-def _mask_compression() -> List[str]:
-    """Fastest light compression this GDAL offers for the temporary mask: ZSTD level 1 (about 10x faster
-    than DEFLATE level 1 to write, masks still shrink ~100x), else DEFLATE level 1."""
-    from osgeo import gdal
-
-    options = gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIONOPTIONLIST") or ""
-    if "ZSTD" in options:
-        return ["COMPRESS=ZSTD", "ZSTD_LEVEL=1"]
-    return ["COMPRESS=DEFLATE", "ZLEVEL=1"]
-
-
-def _create_mask(path: str, source, region_window) -> Any:
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    gt = source.geotransform
-    x0, y0 = region_window.xoff, region_window.yoff
-    geotransform = (
-        gt[0] + x0 * gt[1] + y0 * gt[2],
-        gt[1],
-        gt[2],
-        gt[3] + x0 * gt[4] + y0 * gt[5],
-        gt[4],
-        gt[5],
-    )
-    ds = gdal.GetDriverByName("GTiff").Create(
-        path,
-        region_window.xsize,
-        region_window.ysize,
-        1,
-        gdal.GDT_Byte,
-        ["TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", *_mask_compression(), "BIGTIFF=IF_SAFER"],
-    )
-    ds.SetGeoTransform(geotransform)
-    if source.crs_wkt:
-        ds.SetProjection(source.crs_wkt)
-    band = ds.GetRasterBand(1)
-    band.SetNoDataValue(MASK_NODATA)
-    return ds
 
 
 class _Scratch:
@@ -460,7 +419,7 @@ class SpectralEngine:
         }
 
         mask_path = os.path.join(job.workdir, f"spectral_{target_class}.tif")
-        ds = _create_mask(mask_path, source, rw)
+        ds = create_mask(mask_path, source, rw)
         band = ds.GetRasterBand(1)
         writer = _StripCleaner(band, rw, halo, min_px, cleanup) if streamed else None
         rows_max = max(w.ysize for w in windows)

@@ -491,8 +491,8 @@ def test_release_runtime_frees_the_cached_model(tmp_path, monkeypatch):
 
     pytest.importorskip("torch")
     from model_runtime.engines import spex_engine
-    from model_runtime.spex.make_test_checkpoint import write_checkpoint
     from spex_qgis.plugin import drop_plugin_modules, release_runtime
+    from tests.spex.tools.make_test_checkpoint import write_checkpoint
 
     monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")  # no ONNX export needed to hold a model
     model_dir = write_checkpoint(str(tmp_path / "tiny"), tiny=True, seed=0)

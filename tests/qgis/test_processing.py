@@ -370,7 +370,7 @@ def test_spex_runtime_device_error_passes_through(provider, rgbn, tmp_path):
     """What the runtime refuses (here: a CUDA device on a machine without one) arrives as its own line."""
     pytest.importorskip("torch")
     from model_runtime.errors import SpexInputError
-    from model_runtime.spex.device import resolve_precision
+    from model_runtime.spex.loading.device import resolve_precision
 
     try:
         resolve_precision("cuda", "fp32")

@@ -33,3 +33,101 @@ def test_spectral_extraction_imports_neither_qgis_nor_torch(aerial_sample, tmp_p
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+SPEX = RUNTIME / "spex"
+# Lower roles first: a module may import its own folder and the folders before it, never after.
+SPEX_ROLES = ("modeling", "loading", "runtime", "tools")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(RUNTIME.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(path: Path, node) -> list:
+    """Absolute names an import statement of ``path`` refers to (``from pkg import x``: pkg and pkg.x)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        name = _module_name(path)
+        package = (name if path.name == "__init__.py" else name.rpartition(".")[0]).split(".")
+        module = ".".join(package[: len(package) - (node.level - 1)] + ([node.module] if node.module else []))
+    else:
+        module = node.module or ""
+    return [module] + [f"{module}.{alias.name}" for alias in node.names]
+
+
+def _imports(path: Path, module_level_only: bool):
+    """(line, absolute name) of the imports of ``path``: every one, or only those run at import time."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if module_level_only else ast.walk(tree)
+    return [
+        (node.lineno, name)
+        for node in nodes
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in _imported(path, node)
+    ]
+
+
+def _role(module: str):
+    parts = module.split(".")
+    return (
+        parts[2]
+        if len(parts) > 3 and parts[:2] == ["model_runtime", "spex"] and parts[2] in SPEX_ROLES
+        else None
+    )
+
+
+def test_spex_folders_import_one_way():
+    """modeling imports none of loading/runtime/tools; loading not runtime/tools; runtime not tools.
+    Function-level imports count too: moving an import into a function does not make it go the right way."""
+    offenders = []
+    for path in SPEX.rglob("*.py"):
+        here = _role(_module_name(path))
+        for line, name in _imports(path, module_level_only=False) if here else []:
+            there = _role(name)
+            if there is not None and SPEX_ROLES.index(there) > SPEX_ROLES.index(here):
+                offenders.append(f"{path.relative_to(RUNTIME)}:{line} ({here}) imports {name}")
+    assert sorted(set(offenders)) == []
+
+
+def test_no_import_cycle_among_spex_modules():
+    """The module-level import graph of model_runtime.spex has no cycle (function-local imports that would
+    close one are caught by the one-way rule above or are the optional torch/onnx imports)."""
+    modules = {_module_name(p): p for p in SPEX.rglob("*.py")}
+    graph = {
+        m: {n for _, n in _imports(p, module_level_only=True)} & set(modules) for m, p in modules.items()
+    }
+    assert (
+        len(graph) > 25
+        and "model_runtime.spex.modeling.modeling" in graph["model_runtime.spex.loading.checkpoint"]
+    )
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_spex_modules_import_no_private_name_of_another_module():
+    offenders = []
+    for path in SPEX.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                offenders += [
+                    f"{path.relative_to(RUNTIME)}:{node.lineno} {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and alias.name != "__future__"
+                ]
+    assert offenders == []

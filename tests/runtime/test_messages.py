@@ -11,6 +11,7 @@ import string
 import pytest
 
 import model_runtime
+from model_runtime import errors
 from model_runtime.errors import SpexInputError
 from model_runtime.messages import PANEL_EN, ZH, localize
 from model_runtime.prompts import parse_prompt
@@ -18,11 +19,20 @@ from model_runtime.raster import RasterSource
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
 RUNTIME = os.path.dirname(model_runtime.__file__)
-# spex/ is the neural model's loader (its messages: a later step). The CLI's own messages are scanned too:
-# every user-visible runtime message has one catalogue, whichever front end shows it.
-NOT_SHOWN_IN_THE_PLUGIN = (os.path.join("spex", ""),)
-#: exception classes whose first argument is a user-visible message
-USER_ERRORS = ("SpexInputError", "ArgumentTypeError", "_UsageError")
+# Every user-visible runtime message has one catalogue, whichever front end shows it: the CLI's own
+# messages are scanned too. Only the spex package's developer tools (doctor, export-onnx) speak English.
+NOT_SHOWN_IN_THE_PLUGIN = (os.path.join("spex", "tools", ""),)
+# Every error the runtime raises on purpose reaches the user (the plugin's message bar): input, model folder,
+# missing dependency... Cancelling is reported by the plugin in its own words. Plus the CLI's usage errors.
+USER_ERRORS = {
+    name
+    for name, value in vars(errors).items()
+    if isinstance(value, type)
+    and issubclass(value, errors.SpexError)
+    and value is not errors.ExtractionCancelled
+} | {"ArgumentTypeError", "_UsageError"}
+# Warnings the engine returns with its mask (shown with the result): ``warnings.append(...)`` in these files.
+WARNING_FILES = (os.path.join("engines", "spex_engine.py"),)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -42,7 +52,8 @@ def _template(node):
 
 
 def runtime_error_templates():
-    """(file:line, template) of every SpexInputError raised by the runtime modules the plugin calls."""
+    """(file:line, template) of every user error (:data:`USER_ERRORS`) raised by the runtime modules the
+    plugin calls, of the band notes and of the engine warnings of :data:`WARNING_FILES`."""
     found = []
     for path in sorted(glob.glob(os.path.join(RUNTIME, "**", "*.py"), recursive=True)):
         relative = os.path.relpath(path, RUNTIME)
@@ -55,6 +66,12 @@ def runtime_error_templates():
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
             raised = name in USER_ERRORS
+            warning = (
+                relative in WARNING_FILES
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and getattr(node.func.value, "id", "") == "warnings"
+            )
             # band detection notes are shown under the panel's band summary
             note = (
                 relative == "bands.py"
@@ -62,7 +79,9 @@ def runtime_error_templates():
                 and node.func.attr == "append"
                 and getattr(node.func.value, "id", "") == "notes"
             )
-            if raised or note:
+            if warning and _template(node.args[0]) is None:
+                continue  # a note passed on from elsewhere (the composite's, the encoder runtime's)
+            if raised or note or warning:
                 found.append((f"{relative}:{node.lineno}", _template(node.args[0])))
     return found
 
@@ -70,6 +89,10 @@ def runtime_error_templates():
 def test_every_runtime_error_has_a_chinese_form():
     templates = runtime_error_templates()
     assert len(templates) > 50  # the scan really finds the runtime's messages
+    scanned = {where.split(":")[0] for where, _ in templates}
+    # ... including the neural model package and the spex engine
+    spex = {os.path.join("spex", "loading", "checkpoint.py"), os.path.join("engines", "spex_engine.py")}
+    assert spex <= scanned
     unreadable = [where for where, template in templates if template is None]
     assert unreadable == [], "use a literal (f-)string message so it can be translated"
     catalogue = {key.replace("{{", "{").replace("}}", "}") for key in ZH} | set(ZH)
@@ -136,3 +159,17 @@ def test_real_errors_come_out_in_chinese(aerial_sample, tmp_path):
         localize(unknown, "en") == unknown
         and localize("a message nobody wrote", "zh") == "a message nobody wrote"
     )
+
+
+def test_model_errors_come_out_in_chinese(tmp_path):
+    from model_runtime.spex.loading.device import resolve_precision
+    from model_runtime.spex.modeling.config import SpexConfig
+
+    with pytest.raises(errors.ModelLoadError) as info:
+        SpexConfig.from_json_file(str(tmp_path / "config.json"))
+    assert (
+        localize(str(info.value), "zh")
+        == f"{tmp_path} 中没有 config.json：请指向 SPEX 检查点文件夹（包含 config.json 的那个）"
+    )
+    bad = _error(lambda: resolve_precision("cpu", "fp8"))
+    assert localize(bad, "zh_CN") == "无法识别精度“fp8”：请使用 auto、fp32、fp16、bf16 或 int8"

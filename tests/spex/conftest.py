@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> str:
     """Path of a tiny random SPEX checkpoint (same key names as the released one), built once."""
-    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from tests.spex.tools.make_test_checkpoint import write_checkpoint
 
     return write_checkpoint(str(tmp_path_factory.mktemp("spex") / "tiny"), tiny=True, seed=0)
 

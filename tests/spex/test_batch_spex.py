@@ -10,19 +10,19 @@ distributed = pytest.importorskip("distributed")
 
 from model_runtime import BatchRequest, batch  # noqa: E402
 from model_runtime.engines import spex_engine  # noqa: E402
-from model_runtime.spex import modeling  # noqa: E402
+from model_runtime.spex.loading import pretrained  # noqa: E402
 from tests.runtime.batch_scenes import make_water_scene  # noqa: E402
 
 
 def test_one_model_load_per_worker(model_copy, tmp_path, monkeypatch):
     loads = []
-    original = modeling.SpexModel.from_pretrained.__func__
+    original = pretrained.SpexModel.from_pretrained.__func__
 
     def counting(cls, *args, **kwargs):
         loads.append(time.time())
         return original(cls, *args, **kwargs)
 
-    monkeypatch.setattr(modeling.SpexModel, "from_pretrained", classmethod(counting))
+    monkeypatch.setattr(pretrained.SpexModel, "from_pretrained", classmethod(counting))
     spex_engine.clear_cache()
     folder = tmp_path / "tiles"
     folder.mkdir()

@@ -13,9 +13,10 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from model_runtime.errors import ModelLoadError, SpexInputError  # noqa: E402
 from model_runtime.spex import SpexModel  # noqa: E402
-from model_runtime.spex.checkpoint import load_vision_encoder, resolve_device, resolve_dtype  # noqa: E402
-from model_runtime.spex.make_test_checkpoint import SHARD_NAMES  # noqa: E402
-from model_runtime.spex.make_test_checkpoint import main as make_main  # noqa: E402
+from model_runtime.spex.loading.checkpoint import load_vision_encoder  # noqa: E402
+from model_runtime.spex.loading.device import resolve_dtype, torch_device  # noqa: E402
+from tests.spex.tools.make_test_checkpoint import SHARD_NAMES  # noqa: E402
+from tests.spex.tools.make_test_checkpoint import main as make_main  # noqa: E402
 
 SHARD2 = SHARD_NAMES[1]
 
@@ -200,15 +201,15 @@ def test_vision_encoder_only(tiny_checkpoint, tiny_model):
 
 
 def test_device_and_dtype_errors():
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda")
+    assert torch_device("cpu").type == "cpu" and torch_device(torch.device("cpu")).type == "cpu"
+    assert torch_device("auto").type in ("cpu", "cuda")
     if not torch.cuda.is_available():
         with pytest.raises(SpexInputError, match="no CUDA"):
-            resolve_device("cuda:0")
-    with pytest.raises(SpexInputError, match="unknown device"):
-        resolve_device("tpu!")
+            torch_device("cuda:0")
+    with pytest.raises(SpexInputError, match="device 'tpu!' is not understood"):
+        torch_device("tpu!")
     assert resolve_dtype(None) == torch.float32 and resolve_dtype("bf16") == torch.bfloat16
-    with pytest.raises(SpexInputError, match="unknown dtype"):
+    with pytest.raises(SpexInputError, match="dtype 'int8' is not understood"):
         resolve_dtype("int8")
 
 
@@ -295,7 +296,7 @@ def test_pickle_with_code_is_refused(tiny_checkpoint, tmp_path):
 
 
 def test_gpu_placement_plan_covers_every_tensor(tiny_model):
-    from model_runtime.spex.checkpoint import plan_device_map
+    from model_runtime.spex.loading.placement import plan_device_map
 
     names = [n for n, _ in tiny_model.named_parameters()]
     everything = plan_device_map(tiny_model, 10**12, torch.float16)

@@ -3,15 +3,14 @@
 import numpy as np
 import pytest
 
-from model_runtime.composite import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
+from model_runtime.engines.composite import (
     Stretch,
     choose_composite_bands,
     compute_stretch,
-    pixel_values,
     stretch_to_uint8,
 )
+from model_runtime.spex.modeling.config import IMAGENET_MEAN, IMAGENET_STD
+from model_runtime.spex.modeling.preprocess import normalize_image, pixel_values
 
 
 def _blocks(channels, valid, block=37):
@@ -94,3 +93,6 @@ def test_pixel_values_match_official_torchvision_math():
     assert abs(px[0, 0, 0, 0] - (rgb[0, 0, 0] / 255 - 0.485) / 0.229) < 1e-5
     with pytest.raises(TypeError):
         pixel_values(rgb.astype(np.float32))
+    # the model's own entry (normalize_image) is the same normalisation, checked
+    tile = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    assert np.array_equal(normalize_image(tile).numpy(), pixel_values(tile))

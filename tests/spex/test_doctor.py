@@ -6,7 +6,7 @@ import os
 import pytest
 
 from model_runtime.cli import main
-from model_runtime.spex.doctor import run_doctor
+from model_runtime.spex.tools.doctor import run_doctor
 
 
 def _doctor(model_dir):
@@ -43,7 +43,7 @@ def test_good_folder_then_onnx_cache_present(model_copy):
     assert lines[-1] == "SPEX engine: usable"
     assert all("\n" not in line for line in lines)
 
-    from model_runtime.spex.onnx_export import export_vision_encoder
+    from model_runtime.spex.runtime.onnx_export import export_vision_encoder
 
     export_vision_encoder(model_copy, verify=False)
     code, lines = _doctor(model_copy)
@@ -143,7 +143,7 @@ def test_cli_doctor(model_copy, tmp_path, capsys):
 def test_doctor_prints_the_parity_verified_versions(monkeypatch):
     import importlib.metadata as md
 
-    from model_runtime.spex import fidelity
+    from model_runtime.spex.runtime import fidelity
 
     code, lines = _doctor(None)
     assert code == 0

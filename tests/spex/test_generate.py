@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from model_runtime.errors import SpexInputError  # noqa: E402
-from model_runtime.spex.config import IMAGE_TOKEN_INDEX  # noqa: E402
-from model_runtime.spex.modeling import chat_prompt  # noqa: E402
-from model_runtime.spex.preprocess import normalize_image  # noqa: E402
+from model_runtime.spex import chat_prompt  # noqa: E402
+from model_runtime.spex.modeling.config import IMAGE_TOKEN_INDEX  # noqa: E402
+from model_runtime.spex.modeling.preprocess import normalize_image  # noqa: E402
 
 PROMPT = (
     "<image>\\nBased on the provided image and the attributes of the water bodies, please provide a detailed "

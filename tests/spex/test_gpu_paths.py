@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from model_runtime.errors import SpexError, SpexInputError  # noqa: E402
-from model_runtime.spex import vision_runtime  # noqa: E402
-from model_runtime.spex.device import DeviceChoice, resolve_device  # noqa: E402
-from model_runtime.spex.onnx_export import export_vision_encoder  # noqa: E402
-from model_runtime.spex.preprocess import normalize_image  # noqa: E402
+from model_runtime.spex.loading.device import DeviceChoice, resolve_device  # noqa: E402
+from model_runtime.spex.modeling.preprocess import normalize_image  # noqa: E402
+from model_runtime.spex.runtime import vision_runtime  # noqa: E402
+from model_runtime.spex.runtime.onnx_export import export_vision_encoder  # noqa: E402
 
 CPU = DeviceChoice("cpu", "float32", "CPU", "cpu")
 ORT_CUDA = torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers()
@@ -77,7 +77,7 @@ def test_gpu_setting_errors(monkeypatch, name, value):
 
 
 def test_gpu_memory_cap_is_validated(monkeypatch):
-    from model_runtime.spex.checkpoint import gpu_memory_budget
+    from model_runtime.spex.loading.placement import gpu_memory_budget
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
@@ -92,7 +92,7 @@ def test_gpu_memory_cap_is_validated(monkeypatch):
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("graph", [False, True])
 def test_gpu_onnx_variants_match_torch(model_copy, precision, graph):
-    from model_runtime.spex.checkpoint import load_vision_encoder
+    from model_runtime.spex.loading.checkpoint import load_vision_encoder
 
     device = resolve_device("cuda", "float32")
     res = export_vision_encoder(model_copy)

@@ -13,7 +13,7 @@ import struct
 import pytest
 
 from model_runtime.cli import main
-from model_runtime.spex.doctor import run_doctor
+from model_runtime.spex.tools.doctor import run_doctor
 
 SHARD1 = "model-00001-of-00002.safetensors"
 SHARD2 = "model-00002-of-00002.safetensors"
@@ -196,7 +196,7 @@ def test_doctor_and_extract_agree(model_copy, breaker, s2_sample, tmp_path, caps
 
 
 def test_symlink_inside_the_folder_is_fine_and_outside_can_be_allowed(model_copy, monkeypatch):
-    from model_runtime.spex.checkpoint import _safetensors_files
+    from model_runtime.spex.loading.tensors import safetensors_files
 
     os.rename(os.path.join(model_copy, SHARD2), os.path.join(model_copy, "real.bin"))
     os.symlink("real.bin", os.path.join(model_copy, SHARD2))
@@ -207,12 +207,12 @@ def test_symlink_inside_the_folder_is_fine_and_outside_can_be_allowed(model_copy
     os.symlink(outside, os.path.join(model_copy, SHARD2))
     assert _doctor_fail(model_copy)[0] == 2
     monkeypatch.setenv("SPEX_ALLOW_EXTERNAL_LINKS", "1")
-    assert _safetensors_files(model_copy)  # the user vouched for the link
+    assert safetensors_files(model_copy)  # the user vouched for the link
     assert _doctor_fail(model_copy) == (0, [])
 
 
 def test_corrupt_onnx_cache_is_reported_then_rebuilt(model_copy):
-    from model_runtime.spex.onnx_export import export_vision_encoder
+    from model_runtime.spex.runtime.onnx_export import export_vision_encoder
 
     first = export_vision_encoder(model_copy, verify=False)
     with open(first.path, "r+b") as fh:

@@ -12,10 +12,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_runtime.spex.checkpoint import _expected_tensors, build_empty_model  # noqa: E402
-from model_runtime.spex.config import SpexConfig  # noqa: E402
-from model_runtime.spex.make_test_checkpoint import MM_FIELDS, REAL_TEXT  # noqa: E402
-from model_runtime.spex.vision_tower import SpexVisionEncoder  # noqa: E402
+from model_runtime.spex.loading.checkpoint import build_empty_model  # noqa: E402
+from model_runtime.spex.loading.tensors import expected_tensors  # noqa: E402
+from model_runtime.spex.modeling.config import SpexConfig  # noqa: E402
+from model_runtime.spex.modeling.vision_tower import SpexVisionEncoder  # noqa: E402
+from tests.spex.tools.make_test_checkpoint import MM_FIELDS, REAL_TEXT  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS_TSV = REPO.parent / "shared" / "SPEX_KEYS.tsv"
@@ -49,7 +50,7 @@ def test_real_size_model_matches_every_checkpoint_key_and_shape():
     assert all(dtype == "F16" for _, _, dtype, _ in rows)
     config = SpexConfig.from_dict(dict(MM_FIELDS, **REAL_TEXT))
     model = build_empty_model(config)
-    mine = _expected_tensors(model)
+    mine = expected_tensors(model)
     missing, extra, wrong = _diff(ref, mine)
     assert not missing and not extra and not wrong, (missing[:5], extra[:5], wrong[:5])
     assert sum(torch.Size(s).numel() for s in mine.values()) == 1_778_310_114
@@ -64,6 +65,6 @@ def test_vision_encoder_matches_the_internimage_side_file():
     ref = {k: s for k, s, _, _ in rows}
     with torch.device("meta"):
         enc = SpexVisionEncoder()
-    mine = _expected_tensors(enc)
+    mine = expected_tensors(enc)
     missing, extra, wrong = _diff(ref, mine)
     assert len(ref) == 841 and not missing and not extra and not wrong, (missing[:5], extra[:5], wrong[:5])

@@ -7,12 +7,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_runtime.spex.aggregator import FeatureAggregator, LayerNorm2d  # noqa: E402
-from model_runtime.spex.condensation import TokenCondensation  # noqa: E402
-from model_runtime.spex.config import InternImageConfig, SamDecoderConfig  # noqa: E402
-from model_runtime.spex.dcnv3 import DCNv3, dcnv3_sample  # noqa: E402
-from model_runtime.spex.sam import build_sam, decode_mask_logits, image_positional_embeddings, upsample_mask  # noqa: E402
-from model_runtime.spex.vision_tower import SpexVisionEncoder  # noqa: E402
+from model_runtime.spex.modeling.aggregator import FeatureAggregator, LayerNorm2d  # noqa: E402
+from model_runtime.spex.modeling.condensation import TokenCondensation  # noqa: E402
+from model_runtime.spex.modeling.config import InternImageConfig, SamDecoderConfig  # noqa: E402
+from model_runtime.spex.modeling.dcnv3 import DCNv3, dcnv3_sample  # noqa: E402
+from model_runtime.spex.modeling.sam import (  # noqa: E402
+    build_sam,
+    decode_mask_logits,
+    image_positional_embeddings,
+    upsample_mask,
+)
+from model_runtime.spex.modeling.vision_tower import SpexVisionEncoder  # noqa: E402
 
 
 def _bilinear_zero(img: np.ndarray, y: float, x: float) -> np.ndarray:
@@ -220,6 +225,6 @@ def test_importing_the_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, model_runtime.spex, model_runtime.spex.config; print('torch' in sys.modules)"
+    code = "import sys, model_runtime.spex, model_runtime.spex.modeling.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

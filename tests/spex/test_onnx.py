@@ -9,9 +9,9 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from model_runtime.errors import SpexInputError  # noqa: E402
-from model_runtime.spex import vision_runtime  # noqa: E402
-from model_runtime.spex.device import DeviceChoice, physical_cores, resolve_device  # noqa: E402
-from model_runtime.spex.onnx_export import (  # noqa: E402
+from model_runtime.spex.loading.device import DeviceChoice, physical_cores, resolve_device  # noqa: E402
+from model_runtime.spex.runtime import vision_runtime  # noqa: E402
+from model_runtime.spex.runtime.onnx_export import (  # noqa: E402
     REL_TOLERANCE,
     VISION_PREFIX,
     export_vision_encoder,
@@ -25,9 +25,9 @@ FAKE_GPU = DeviceChoice("cuda:0", "float16", "fake GPU", "cuda")
 
 
 def _encoder(model_dir):
-    from model_runtime.spex.vision_tower import SpexVisionEncoder
+    from model_runtime.spex.loading.checkpoint import load_vision_encoder
 
-    return SpexVisionEncoder.from_pretrained(model_dir, dtype=torch.float32, device="cpu").eval()
+    return load_vision_encoder(model_dir, dtype=torch.float32, device="cpu")
 
 
 def _edit_tensor(model_dir, want_vision: bool):
@@ -139,7 +139,9 @@ def test_torch_fallback_without_onnxruntime(model_copy, monkeypatch):
     monkeypatch.setattr(
         vision_runtime, "ort_info", lambda: vision_runtime.OrtInfo(False, None, [], [], "ImportError")
     )
-    rt = vision_runtime.load_vision_runtime(model_copy, CPU, lambda: enc)
+    onnx, notes = vision_runtime.select_vision_runtime(model_copy, CPU)
+    assert onnx is None
+    rt = vision_runtime.torch_runtime(enc, CPU, notes)
     assert rt.backend == "torch" and "onnxruntime is not installed" in rt.warnings[0]
     assert rt.describe().startswith("torch eager")
     assert not os.path.exists(os.path.join(model_copy, "onnx"))
@@ -151,12 +153,15 @@ def test_torch_fallback_without_onnxruntime(model_copy, monkeypatch):
 def test_backend_env_and_auto_export(model_copy, monkeypatch):
     enc = _encoder(model_copy)
     monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")
-    assert vision_runtime.load_vision_runtime(model_copy, CPU, lambda: enc).backend == "torch"
+    assert vision_runtime.select_vision_runtime(model_copy, CPU) == (None, [])  # torch serves
     monkeypatch.setenv("SPEX_VISION_BACKEND", "bogus")
     with pytest.raises(SpexInputError, match="SPEX_VISION_BACKEND"):
-        vision_runtime.load_vision_runtime(model_copy, CPU, lambda: enc)
+        vision_runtime.select_vision_runtime(model_copy, CPU)
     monkeypatch.setenv("SPEX_VISION_BACKEND", "auto")
-    rt = vision_runtime.load_vision_runtime(model_copy, CPU, lambda: enc)  # exports on first use
+    assert vision_runtime.select_vision_runtime(model_copy, CPU, onnx_allowed=False) == (None, [])  # LoRA
+    assert not os.path.exists(os.path.join(model_copy, "onnx"))
+    rt, notes = vision_runtime.select_vision_runtime(model_copy, CPU)  # exports on first use
+    assert notes == [] and vision_runtime.torch_runtime(enc, CPU).backend == "torch"
     assert rt.backend == "onnxruntime" and onnx_cache_state(model_copy).status == "present"
 
 

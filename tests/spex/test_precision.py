@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from model_runtime.errors import ModelLoadError, SpexInputError  # noqa: E402
 from model_runtime.spex import SpexModel  # noqa: E402
-from model_runtime.spex.device import resolve_precision  # noqa: E402
+from model_runtime.spex.loading.device import resolve_precision  # noqa: E402
 
 PROMPT = "<image>\nBased on the provided image, extract the water bodies."
 
@@ -178,9 +178,9 @@ def _small_aoi(path: str) -> str:
 
 def test_cpu_onnx_session_does_not_spin_and_shrinks_its_arena(tiny_checkpoint):
     pytest.importorskip("onnxruntime")
-    from model_runtime.spex.device import resolve_device
-    from model_runtime.spex.onnx_export import export_vision_encoder
-    from model_runtime.spex.vision_runtime import CPU_PROVIDER, onnx_runtime, ort_session
+    from model_runtime.spex.loading.device import resolve_device
+    from model_runtime.spex.runtime.onnx_export import export_vision_encoder
+    from model_runtime.spex.runtime.vision_runtime import CPU_PROVIDER, onnx_runtime, ort_session
 
     path = export_vision_encoder(tiny_checkpoint, verify=False).path
     opts = ort_session(path, [CPU_PROVIDER], resolve_device("cpu")).get_session_options()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model_runtime.spex.config import SamDecoderConfig
-from model_runtime.spex.sam_decoder import SamDecoderAttention, SpexMaskDecoder
+from model_runtime.spex.modeling.config import SamDecoderConfig
+from model_runtime.spex.modeling.sam_decoder import SamDecoderAttention, SpexMaskDecoder
 
 
 def _explicit_attention(attn: SamDecoderAttention, q_in, k_in, v_in, softmax_count: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 from osgeo import gdal, ogr  # noqa: E402
 
 from model_runtime.cli import main  # noqa: E402
-from model_runtime.engines.spex_engine import merge_tile_texts  # noqa: E402
+from model_runtime.engines.spex_explain import merge_tile_texts  # noqa: E402
 from model_runtime.errors import ExtractionCancelled  # noqa: E402
 from model_runtime.request import AreaOfInterest, ExtractRequest  # noqa: E402
 
@@ -20,7 +20,7 @@ from model_runtime.request import AreaOfInterest, ExtractRequest  # noqa: E402
 @pytest.fixture(scope="module")
 def talking_checkpoint(tmp_path_factory):
     """A tiny checkpoint whose random LLM emits printable text (seed 0 only emits newlines)."""
-    from model_runtime.spex.make_test_checkpoint import write_checkpoint
+    from tests.spex.tools.make_test_checkpoint import write_checkpoint
 
     return write_checkpoint(str(tmp_path_factory.mktemp("spex") / "tiny2"), tiny=True, seed=2)
 

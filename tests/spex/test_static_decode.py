@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from model_runtime.errors import SpexInputError  # noqa: E402
-from model_runtime.spex.preprocess import normalize_image  # noqa: E402
-from model_runtime.spex.static_decode import BUCKET, CHUNK, cache_length  # noqa: E402
+from model_runtime.spex.modeling.preprocess import normalize_image  # noqa: E402
+from model_runtime.spex.modeling.static_decode import BUCKET, CHUNK, cache_length  # noqa: E402
 
 PROMPT = (
     "<image>\\nBased on the provided image and the attributes of the vegetation regions, please provide a "

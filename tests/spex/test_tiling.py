@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model_runtime.tiling import StripStitcher, axis_starts, plan_tiles, tile_weights
+from model_runtime.engines.tiling import StripStitcher, axis_starts, plan_tiles, tile_weights
 
 
 def _box_filter(a: np.ndarray, r: int) -> np.ndarray:

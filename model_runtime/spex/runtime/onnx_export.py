@@ -33,9 +33,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from ..errors import DependencyMissingError, ModelLoadError, SpexInputError
-from .integrity import check_onnx_file, shard_path
-from .safetensors_header import read_safetensors_header
+import numpy as np
+
+from ...errors import DependencyMissingError, ModelLoadError, SpexInputError
+from ..loading.device import physical_cores
+from ..loading.integrity import check_onnx_file, shard_path
+from ..loading.safetensors_header import read_safetensors_header
 
 VISION_PREFIX = "model.vision_tower.vision_tower.vision_model."
 EXPORTER_VERSION = "spex-vision-onnx-1"  # bump when the exported graph changes for the same weights
@@ -233,15 +236,6 @@ def onnx_cache_state(
 
 
 # ---------------------------------------------------------------- export
-def load_vision_encoder(model_dir: str, device: str = "cpu"):
-    """The torch ``SpexVisionEncoder`` with the checkpoint's weights, fp32, eval mode."""
-    import torch
-
-    from .vision_tower import SpexVisionEncoder
-
-    return SpexVisionEncoder.from_pretrained(model_dir, dtype=torch.float32, device=device).eval()
-
-
 def _import_onnx_stack():
     try:
         import onnx  # noqa: F401
@@ -317,11 +311,8 @@ def verify_export(
     module, onnx_path: str, image_size: int = 512, seed: int = 0
 ) -> Tuple[Dict[str, float], Dict[str, float]]:
     """(max abs diff, diff relative to max |torch|) per output, ONNX Runtime CPU vs torch fp32."""
-    import numpy as np
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional, like torch: this module's cache checks need neither
     import torch
-
-    from .device import physical_cores
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1, 3, image_size, image_size)).astype(np.float32)
@@ -405,6 +396,11 @@ def _export_into(model_dir, out, state, device, opset, verify, log, module, targ
     """Export, verify (deleting a bad file) and clean stale exports; see :func:`export_vision_encoder`."""
     t0 = time.perf_counter()
     if module is None:
+        _import_onnx_stack()
+        # Imported here: the loader imports torch, and this module's cache checks (doctor, the engine's
+        # status line) must work without it.
+        from ..loading.checkpoint import load_vision_encoder
+
         log(f"loading the vision encoder from {model_dir} ...")
         module = load_vision_encoder(model_dir, device=device)
     module = module.float().eval()

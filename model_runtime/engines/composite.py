@@ -1,4 +1,4 @@
-"""The 8-bit three-band composite the SPEX model sees, and its pixel values.
+"""The 8-bit three-band composite the SPEX model sees.
 
 SPEX was fine-tuned on 8-bit RGB NAIP PNGs, so a multispectral raster is turned into the closest thing:
 
@@ -11,8 +11,8 @@ SPEX was fine-tuned on 8-bit RGB NAIP PNGs, so a multispectral raster is turned 
   histogram streamed window by window (two passes: min/max, then a 4096-bin histogram), so they are exact
   to 1/4096 of the data range and no full-size array is held. No-data and pixels outside the AOI polygon
   are excluded from the statistics and painted black.
-* pixel values: exactly the official preprocessing ``ToTensor()`` (x / 255) then
-  ``Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))``, in float32.
+* pixel values: the official ImageNet normalisation of the composite,
+  :func:`model_runtime.spex.modeling.preprocess.pixel_values`.
 
 Scale: tiles are 512 x 512 *native* pixels (no resampling). NAIP is ~0.6-1 m; resampling a 10 m
 Sentinel-2 scene up to NAIP scale would add no detail and multiply the number of tiles by 100, and
@@ -27,8 +27,6 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 HIST_BINS = 4096
 FALSE_COLOUR_ORDER = ("nir", "red", "green", "swir1", "swir2", "blue", "red_edge", "coastal", "pan")
 
@@ -185,17 +183,6 @@ def stretch_to_uint8(
     if valid is not None:
         out[~valid] = 0
     return out
-
-
-def pixel_values(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB [H, W, 3] (or a batch [B, H, W, 3]) -> float32 [B, 3, H, W] exactly as the official
-    ``ToTensor()`` + ``Normalize(IMAGENET_MEAN, IMAGENET_STD)``."""
-    if rgb.dtype != np.uint8:
-        raise TypeError(f"pixel_values expects uint8 RGB, got {rgb.dtype}")
-    batch = rgb[None] if rgb.ndim == 3 else rgb
-    x = batch.astype(np.float32).transpose(0, 3, 1, 2) / np.float32(255.0)
-    x = (x - IMAGENET_MEAN[None, :, None, None]) / IMAGENET_STD[None, :, None, None]
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def pad_to(array: np.ndarray, height: int, width: int, value=0) -> np.ndarray:

@@ -16,6 +16,8 @@ import importlib.metadata as metadata
 import math
 from typing import List, Tuple
 
+from ..modeling.config import SamDecoderConfig
+
 #: distribution -> (lowest, highest-exclusive) version range the official parity check passed on.
 VERIFIED = {
     "transformers": ("4.57.6", "4.58"),
@@ -51,14 +53,13 @@ def version_checks() -> List[Tuple[bool, str, str]]:
 
 def positional_embedding_ok() -> Tuple[bool, str]:
     """transformers' SAM positional embedding == sin/cos(2 pi (2 xy - 1) @ G), on a 3 x 3 grid."""
+    # here, not at the top: doctor imports this module, and it must run (and say so) without torch
     import torch
-
-    from .config import SamDecoderConfig
-    from .sam import image_positional_embeddings
-
-    cfg = SamDecoderConfig(hidden_size=8, num_pos_feats=4)
     from transformers.models.sam.modeling_sam import SamPromptEncoder
 
+    from ..modeling.sam import image_positional_embeddings
+
+    cfg = SamDecoderConfig(hidden_size=8, num_pos_feats=4)
     torch.manual_seed(0)
     encoder = SamPromptEncoder(cfg.to_transformers())
     got = image_positional_embeddings(encoder, 3)[0].permute(1, 2, 0)  # 3, 3, 8
@@ -73,10 +74,9 @@ def positional_embedding_ok() -> Tuple[bool, str]:
 
 def decoder_softmax_ok() -> Tuple[bool, str]:
     """Our mask decoder doubles the softmax in token-to-image attention of the two-way layers only."""
-    import torch
+    import torch  # here: see positional_embedding_ok
 
-    from .config import SamDecoderConfig
-    from .sam_decoder import SamDecoderAttention, SpexMaskDecoder
+    from ..modeling.sam_decoder import SamDecoderAttention, SpexMaskDecoder
 
     with torch.device("meta"):
         decoder = SpexMaskDecoder(SamDecoderConfig())

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import DependencyMissingError, SpexInputError
-from ..request import PRECISIONS
+from ...errors import DependencyMissingError, SpexInputError
+from ...request import PRECISIONS
 
 TORCH_PIP = 'pip install "torch==2.13.0"'
 DTYPE_ALIASES = {
@@ -163,15 +164,38 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     idx = int(index or 0)
     count = torch.cuda.device_count()
     if idx >= count:
+        valid = f"cuda:0 to cuda:{count - 1}" if count > 1 else "cuda:0"
         raise SpexInputError(
-            f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use cuda:0"
-            + (f" to cuda:{count - 1}" if count > 1 else "")
+            f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use {valid}"
         )
     props = torch.cuda.get_device_properties(idx)
     name = f"{props.name} ({props.total_memory / 2**30:.1f} GiB)"
     if wanted is None:
         wanted = "bfloat16" if torch.cuda.is_bf16_supported() and _supports_bf16(torch, idx) else "float16"
     return DeviceChoice(f"cuda:{idx}", wanted, name, requested)
+
+
+def torch_device(device: Any = "auto"):
+    """``auto | cpu | cuda | cuda:N`` or a ``torch.device`` -> the ``torch.device`` :func:`resolve_device`
+    picks (the loaders' spelling of a device; same checks and messages)."""
+    torch = import_torch()
+    if isinstance(device, torch.device):
+        device = str(device)
+    return torch.device(resolve_device(str(device or "auto")).device)
+
+
+def resolve_dtype(dtype: Any = None):
+    """None -> float32 (as the official demo); a torch dtype or a name (``float16``, ``bf16``...) -> the
+    torch dtype; anything else -> SpexInputError."""
+    torch = import_torch()
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise SpexInputError(f"unsupported dtype {dtype}: use float32, float16 or bfloat16")
+        return dtype
+    name = parse_dtype(str(dtype).replace("torch.", ""))
+    return getattr(torch, name or "float32")
 
 
 #: ``--precision auto`` on the CPU. fp32 = the official model's numbers; int8 is opt-in because it changes

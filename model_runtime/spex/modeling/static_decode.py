@@ -77,7 +77,7 @@ class StaticKVCache:
 
 
 class StaticGreedyDecoder:
-    """Greedy decode steps of a :class:`~model_runtime.spex.modeling.SpexModel` over a :class:`StaticKVCache`.
+    """Greedy decode steps of a :class:`~.modeling.SpexForCausalLM` over a :class:`StaticKVCache`.
 
     ``start`` takes the prefilled cache and the first token; ``decode`` generates the rest. One instance
     serves every tile whose prompt + answer fits in ``length``.

@@ -16,6 +16,7 @@ one installed last wins and the other's files may be half-overwritten; :func:`or
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata as metadata
 import os
 import shutil
@@ -27,9 +28,9 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import SpexError, SpexInputError
-from .device import DeviceChoice, physical_cores
-from .onnx_export import INPUT_NAME, OUTPUT_NAMES
+from ...errors import SpexError, SpexInputError
+from ..loading.device import DeviceChoice, physical_cores
+from .onnx_export import INPUT_NAME, OUTPUT_NAMES, export_vision_encoder
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 #: the encoder's defaults on a CUDA provider (measured on an H100, docs/spex_runtime.md); env overrides in
@@ -84,8 +85,6 @@ def ort_info() -> OrtInfo:
 def tensorrt_libraries_present() -> bool:
     """True when TensorRT's runtime library loads. onnxruntime-gpu lists its TensorRT provider whether or not
     TensorRT is installed, and a session asked for it without the library logs a screenful of errors."""
-    import ctypes
-
     names = ("nvinfer_10.dll", "nvinfer.dll") if os.name == "nt" else ("libnvinfer.so.10", "libnvinfer.so")
     for name in names:
         try:
@@ -236,31 +235,7 @@ def onnx_runtime(
             precision = "fp32"
     if not gpu:
         precision, cuda_graph = "fp32", False
-    sess = None
-    for start in range(len(providers)):  # TensorRT > CUDA > CPU: drop the first that fails to start
-        chain = providers[start:]
-        model_path = path if chain[0] != CPU_PROVIDER else onnx_path
-        try:
-            sess = ort_session(model_path, chain, device, cuda_graph=gpu and cuda_graph)
-            break
-        except Exception as exc:  # a GPU provider whose libraries (TensorRT, CUDA, cuDNN) do not load
-            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if gpu and cuda_graph and "graph capture" in why:
-                # some nodes (shape arithmetic) run on the CPU provider, so no whole-run capture
-                warnings.append(f"ONNX Runtime CUDA graph unavailable ({why}): running without it")
-                cuda_graph = False
-                try:
-                    sess = ort_session(model_path, chain, device)
-                    break
-                except Exception as exc2:  # noqa: BLE001 - reported like the first failure
-                    why = str(exc2).splitlines()[0] if str(exc2) else type(exc2).__name__
-            if chain == [CPU_PROVIDER]:
-                raise
-            nxt = chain[1]
-            warnings.append(
-                f"onnxruntime could not start {chain[0]} ({why}): "
-                + ("the vision encoder runs on the CPU" if nxt == CPU_PROVIDER else f"trying {nxt}")
-            )
+    sess, chain, cuda_graph = _start_session(path, onnx_path, providers, device, gpu and cuda_graph, warnings)
     used = sess.get_providers()[0]
     if used == CPU_PROVIDER:
         path, precision, cuda_graph = onnx_path, "fp32", False
@@ -295,6 +270,35 @@ def onnx_runtime(
         return feat, emb
 
     return VisionEncoderRuntime("onnxruntime", used, path, warnings, _run=run)
+
+
+def _start_session(path: str, fp32_path: str, providers: List[str], device: DeviceChoice, cuda_graph: bool,
+                   warnings: List[str]):  # fmt: skip
+    """The first provider chain that starts (TensorRT > CUDA > CPU, dropping the first that fails; the CPU
+    provider always gets ``fp32_path``), saying why in ``warnings``: (session, chain, cuda_graph kept)."""
+    for start in range(len(providers)):
+        chain = providers[start:]
+        model_path = path if chain[0] != CPU_PROVIDER else fp32_path
+        try:
+            return ort_session(model_path, chain, device, cuda_graph=cuda_graph), chain, cuda_graph
+        except Exception as exc:  # a GPU provider whose libraries (TensorRT, CUDA, cuDNN) do not load
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if cuda_graph and "graph capture" in why:
+                # some nodes (shape arithmetic) run on the CPU provider, so no whole-run capture
+                warnings.append(f"ONNX Runtime CUDA graph unavailable ({why}): running without it")
+                cuda_graph = False
+                try:
+                    return ort_session(model_path, chain, device), chain, cuda_graph
+                except Exception as exc2:  # noqa: BLE001 - reported like the first failure
+                    why = str(exc2).splitlines()[0] if str(exc2) else type(exc2).__name__
+            if chain == [CPU_PROVIDER]:
+                raise
+            nxt = chain[1]
+            warnings.append(
+                f"onnxruntime could not start {chain[0]} ({why}): "
+                + ("the vision encoder runs on the CPU" if nxt == CPU_PROVIDER else f"trying {nxt}")
+            )
+    raise RuntimeError("internal error: no ONNX Runtime provider to try")
 
 
 def _bound_run(sess, device: DeviceChoice, cuda_graph: bool) -> Callable:
@@ -382,8 +386,9 @@ def ensure_fp16_export(onnx_path: str, providers: Sequence[str], device: DeviceC
     return out
 
 
-def torch_runtime(module, device: DeviceChoice) -> VisionEncoderRuntime:
-    """The encoder ``module`` in torch eager mode on its own device/dtype."""
+def torch_runtime(module, device: DeviceChoice, notes: Sequence[str] = ()) -> VisionEncoderRuntime:
+    """The encoder ``module`` in torch eager mode on its own device/dtype; ``notes`` (why not ONNX, from
+    :func:`select_vision_runtime`) become its first warnings."""
     import torch
 
     param = next(module.parameters())
@@ -394,7 +399,7 @@ def torch_runtime(module, device: DeviceChoice) -> VisionEncoderRuntime:
         return feat.float().cpu().numpy(), emb.float().cpu().numpy()
 
     dtype = str(param.dtype).replace("torch.", "")
-    return VisionEncoderRuntime("torch", f"{param.device} {dtype}", None, [], _run=run)
+    return VisionEncoderRuntime("torch", f"{param.device} {dtype}", None, list(notes), _run=run)
 
 
 def backend_preference() -> str:
@@ -425,8 +430,6 @@ def try_onnx_runtime(
 
     ``required``: raise instead of returning None (``SPEX_VISION_BACKEND=onnx``).
     """
-    from .onnx_export import export_vision_encoder
-
     log = log or (lambda msg: None)
     info = ort_info()
     if not info.importable:
@@ -449,42 +452,18 @@ def try_onnx_runtime(
         return None, [f"no ONNX vision encoder ({why}): it runs in torch"]
 
 
-def load_vision_runtime(
-    model_dir: str,
-    device: DeviceChoice,
-    torch_module_factory: Callable[[], object] | None = None,
-    prefer: str | None = None,
-    log: Callable[[str], None] | None = None,
-) -> VisionEncoderRuntime:
-    """The best available encoder runtime for ``model_dir`` (see module docstring).
+def select_vision_runtime(
+    model_dir: str, device: DeviceChoice, log: Callable[[str], None] | None = None, onnx_allowed: bool = True
+) -> Tuple[VisionEncoderRuntime | None, List[str]]:
+    """The vision-encoder backend for ``model_dir`` on ``device``: (the ONNX Runtime encoder, []) when
+    ``SPEX_VISION_BACKEND`` (``auto``: :func:`auto_backend`) picks ONNX and it can be made, else
+    (None, notes saying why): the torch encoder serves (:func:`torch_runtime`), so load the model with it.
 
-    ``torch_module_factory()`` returns the torch encoder (e.g. the loaded ``SpexModel``'s); it is used for
-    the torch backend and the eager fallback only (an export loads its own fp32 copy from the folder).
+    Called before the LLM is loaded, so that an ONNX-served model never materialises its torch encoder.
+    ``onnx_allowed=False`` (a LoRA folder: its encoder lives in ``non_lora_trainables.bin``) means torch.
     """
-    prefer = prefer or backend_preference()
-    if prefer == "auto":
-        prefer = auto_backend(device)
-    notes: List[str] = []
-    if prefer == "onnx":
-        rt, notes = try_onnx_runtime(model_dir, device, log, required=backend_preference() == "onnx")
-        if rt is not None:
-            return rt
-    if torch_module_factory is None:
-        raise SpexInputError(
-            "no vision encoder backend is available: pip install onnxruntime, or install torch"
-        )
-    rt = torch_runtime(torch_module_factory(), device)
-    rt.warnings[:0] = notes
-    return rt
-
-
-def _fp32_copy_if_needed(module):
-    """Export needs fp32 weights: a fp16/bf16 module (the GPU path) is copied to fp32 on the CPU."""
-    import copy
-
-    import torch
-
-    param = next(module.parameters())
-    if param.dtype == torch.float32 and param.device.type == "cpu":
-        return module
-    return copy.deepcopy(module).to(device="cpu", dtype=torch.float32)
+    preference = backend_preference()
+    prefer = auto_backend(device) if preference == "auto" else preference
+    if prefer != "onnx" or not onnx_allowed:
+        return None, []
+    return try_onnx_runtime(model_dir, device, log, required=preference == "onnx")

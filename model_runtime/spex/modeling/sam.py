@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.models.sam.modeling_sam import SamPromptEncoder
 
 from .config import SamDecoderConfig
 from .sam_decoder import SpexMaskDecoder
@@ -19,8 +20,6 @@ from .sam_decoder import SpexMaskDecoder
 
 def build_sam(cfg: SamDecoderConfig) -> tuple[nn.Module, nn.Module]:
     """(SamPromptEncoder, SpexMaskDecoder) with the given sizes."""
-    from transformers.models.sam.modeling_sam import SamPromptEncoder
-
     return SamPromptEncoder(cfg.to_transformers()), SpexMaskDecoder(cfg)
 
 

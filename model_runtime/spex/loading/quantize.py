@@ -1,6 +1,7 @@
 """Reduced-precision CPU mode: dynamic int8 quantisation of the LLM's linear layers.
 
-``quantize_llm(model, "int8")`` replaces every ``nn.Linear`` of the 28 Qwen2 decoder layers (q/k/v/o
+``layer_quantizer("int8")`` is the loader's hook (``SpexModel.from_pretrained(..., quantization="int8")``):
+it replaces every ``nn.Linear`` of the 28 Qwen2 decoder layers (q/k/v/o
 projections and the gate/up/down MLP, 1.3 B of the 1.78 B parameters) by
 ``torch.ao.nn.quantized.dynamic.Linear``: weights stored as int8 with one scale per output channel,
 activations quantised per call (per tensor) and the matmul run by FBGEMM's int8 kernels (AVX2/AVX-512).
@@ -19,8 +20,10 @@ import warnings
 
 import torch
 from torch import nn
+from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
-from ..errors import SpexInputError
+from ...errors import SpexInputError
+from .device import resolve_dtype, torch_device
 
 QUANTIZATIONS = ("int8",)
 
@@ -37,9 +40,7 @@ def quantized_engine() -> str:
 def _check(scheme: str, device, dtype) -> None:
     if scheme not in QUANTIZATIONS:
         raise SpexInputError(f"quantization {scheme!r} is not supported: use int8 (or none)")
-    from .checkpoint import resolve_device, resolve_dtype
-
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    dev, dt = torch_device(device), resolve_dtype(dtype)
     if dev.type != "cpu" or dt != torch.float32:
         raise SpexInputError(
             f"int8 runs on the CPU with a float32 model (got {dev} {dt}): "
@@ -49,8 +50,6 @@ def _check(scheme: str, device, dtype) -> None:
 
 def quantize_module(module: nn.Module) -> int:
     """Replace each ``nn.Linear`` in ``module`` by its dynamic int8 version, in place; returns the count."""
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-
     torch.backends.quantized.engine = quantized_engine()
     per_channel = torch.backends.quantized.engine != "qnnpack"
     qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
@@ -67,15 +66,3 @@ def layer_quantizer(scheme: str, device=None, dtype=None):
     so the float32 LLM never sits in memory whole. Checks ``scheme``/device/dtype first."""
     _check(scheme, device, dtype)
     return quantize_module
-
-
-def quantize_llm(model, scheme: str = "int8") -> int:
-    """Quantise the decoder layers' ``nn.Linear`` of an already loaded :class:`SpexModel` in place.
-
-    Returns the number of layers replaced. The model must be float32 on the CPU.
-    """
-    weight = model.model.embed_tokens.weight
-    _check(scheme, weight.device, weight.dtype)
-    count = sum(quantize_module(layer) for layer in model.model.layers)
-    model.precision = scheme
-    return count

@@ -51,12 +51,3 @@ class SpexVisionEncoder(nn.Module):
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """See the class docstring."""
         return self.vision_model(pixel_values)
-
-    @classmethod
-    def from_pretrained(
-        cls, model_dir: str, dtype: torch.dtype = torch.float32, device: str = "cpu"
-    ) -> SpexVisionEncoder:
-        """Only the vision encoder of a SPEX checkpoint folder (every one of its tensors checked)."""
-        from .checkpoint import load_vision_encoder
-
-        return load_vision_encoder(model_dir, dtype=dtype, device=device)

@@ -1,7 +1,7 @@
 """The ``spex export-onnx`` and ``spex doctor`` subcommands (registered by ``model_runtime.cli``).
 
-Each subparser sets ``func(args) -> int`` (exit status). Heavy imports happen inside the handlers so that
-``spex --help`` stays fast and works without torch.
+Each subparser sets ``func(args) -> int`` (exit status). Nothing imported here imports torch at import
+time, so ``spex --help`` stays fast and works without it.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SpexInputError
+from ...errors import SpexInputError
+from ..loading.device import resolve_device
+from ..runtime.onnx_export import DEFAULT_OPSET, export_vision_encoder
+from .doctor import run_doctor
 
 
 def register(subparsers) -> None:
     """Add ``export-onnx`` and ``doctor`` to an ``argparse`` subparsers object."""
-    from .onnx_export import DEFAULT_OPSET
-
     p = subparsers.add_parser(
         "export-onnx",
         help="export the SPEX vision encoder to ONNX (cached next to the model)",
@@ -47,9 +48,6 @@ def register(subparsers) -> None:
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Handler of ``spex export-onnx``."""
-    from .device import resolve_device
-    from .onnx_export import export_vision_encoder
-
     if args.opset < 16:
         raise SpexInputError(f"--opset {args.opset} is too old for GridSample: use --opset 16 or newer")
     device = resolve_device(args.device, "float32")
@@ -71,6 +69,4 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Handler of ``spex doctor``."""
-    from .doctor import run_doctor
-
     return run_doctor(args.model, base_model_dir=args.model_base)

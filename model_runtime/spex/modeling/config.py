@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..errors import ModelLoadError
+from ...errors import ModelLoadError
 
 IMAGE_TOKEN_INDEX = -200  # placeholder id of ``<image>`` in the token sequence (never embedded)
 DEFAULT_IMAGE_TOKEN = "<image>"
 IMAGE_SIZE = 512  # the network's input side (the official demo resizes every image to 512 x 512)
+MASK_THRESHOLD = 0.5  # binarisation of the upsampled soft mask (SpexGenerateOutput.mask, the engine's mask)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SYSTEM_PROMPT = "You are a helpful assistant."
@@ -140,7 +142,7 @@ class SamDecoderConfig:
 
     def to_transformers(self):
         """The equivalent ``transformers.SamConfig`` (imports transformers)."""
-        from transformers import SamConfig
+        from transformers import SamConfig  # here: this module imports neither torch nor transformers
 
         cfg = SamConfig(
             vision_config={
@@ -225,8 +227,6 @@ class SpexConfig:
     @property
     def projector_depth(self) -> int:
         """Number of Linear layers of the ``mlpNx_gelu`` projector."""
-        import re
-
         match = re.match(r"^mlp(\d+)x_gelu$", self.mm_projector_type)
         if not match:
             raise ModelLoadError(

@@ -1,6 +1,6 @@
 """Write a random SPEX checkpoint in the official folder layout (for tests and benchmarks; no download).
 
-    python -m model_runtime.spex.make_test_checkpoint OUT [--tiny] [--seed N] [--overwrite]
+    python -m tests.spex.tools.make_test_checkpoint OUT [--tiny] [--seed N] [--overwrite]
 
 Layout: ``config.json`` (llava_qwen + mm_* fields), two fp16 safetensors shards split like the released
 checkpoint (embeddings, ``image_newline`` and the first ~16/28 decoder layers in shard 1) + index json,
@@ -24,7 +24,7 @@ import sys
 import tempfile
 from typing import Any
 
-from ..errors import SpexInputError
+from model_runtime.errors import SpexInputError
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # The pre-tokenisation regex of Qwen2 (slow Qwen2Tokenizer and tokenizer.json use the same one).
@@ -270,8 +270,9 @@ def write_checkpoint(
     """Create the checkpoint folder ``out_dir`` (built in a temp folder beside it, then renamed)."""
     import torch
 
-    from .checkpoint import _expected_tensors, build_empty_model
-    from .config import SpexConfig
+    from model_runtime.spex.loading.checkpoint import build_empty_model
+    from model_runtime.spex.loading.tensors import expected_tensors
+    from model_runtime.spex.modeling.config import SpexConfig
 
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir):
@@ -309,7 +310,7 @@ def write_checkpoint(
             },
         )
 
-        shapes = _expected_tensors(build_empty_model(config))
+        shapes = expected_tensors(build_empty_model(config))
         n_layers = int(text["num_hidden_layers"])
         shard1_layers = round(_REAL_SHARD1_LAYERS * n_layers / REAL_TEXT["num_hidden_layers"])
         gen = torch.Generator().manual_seed(seed)
@@ -354,9 +355,9 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry: ``python -m model_runtime.spex.make_test_checkpoint OUT [--tiny] [--seed N]``."""
+    """CLI entry: ``python -m tests.spex.tools.make_test_checkpoint OUT [--tiny] [--seed N]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m model_runtime.spex.make_test_checkpoint",
+        prog="python -m tests.spex.tools.make_test_checkpoint",
         description="Write a random SPEX checkpoint in the official layout.",
     )
     parser.add_argument("out", help="output folder (must not exist unless --overwrite)")

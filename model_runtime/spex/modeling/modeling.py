@@ -29,14 +29,14 @@ from torch import nn
 from transformers import DynamicCache
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model
 
-from ..errors import SpexInputError
+from ...errors import SpexInputError
 from .condensation import TokenCondensation
-from .config import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX, SYSTEM_PROMPT, SpexConfig
+from .config import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX, MASK_THRESHOLD, SYSTEM_PROMPT, SpexConfig
 from .projector import build_projector
 from .sam import build_sam, decode_mask_logits, upsample_mask
+from .static_decode import StaticGreedyDecoder, cache_length
 from .vision_tower import SpexVisionEncoder
 
-MASK_THRESHOLD = 0.5  # binarisation of the upsampled soft mask (see SpexGenerateOutput.mask)
 DECODE_MODES = ("auto", "eager", "static", "graph")
 
 
@@ -78,7 +78,7 @@ class SpexLlavaQwenModel(Qwen2Model):
 
 @dataclass
 class SpexGenerateOutput:
-    """Result of :meth:`SpexModel.generate` (batch of one)."""
+    """Result of :meth:`SpexForCausalLM.generate` (batch of one)."""
 
     sequences: torch.Tensor  # [1, N] generated token ids (prompt not included), N >= 2
     text: str  # decoded answer, special tokens removed, surrounding whitespace stripped
@@ -91,8 +91,9 @@ class SpexGenerateOutput:
     info: dict = field(default_factory=dict)  # prefill/decode/mask seconds, decode_steps
 
 
-class SpexModel(nn.Module):
-    """SPEX: ``from_pretrained(folder)`` then ``generate(pixel_values, prompt)``."""
+class SpexForCausalLM(nn.Module):
+    """SPEX: ``generate(pixel_values, prompt)``. The architecture only (module tree = checkpoint keys):
+    :class:`~model_runtime.spex.loading.pretrained.SpexModel` adds ``from_pretrained(folder)``."""
 
     def __init__(self, config: SpexConfig):
         super().__init__()
@@ -111,49 +112,6 @@ class SpexModel(nn.Module):
         self._decoder = None  # StaticGreedyDecoder, built on first use
         self._graph_refused = False  # a CUDA-graph capture failed: "auto" decodes eagerly from then on
 
-    # ------------------------------------------------------------------ loading
-    @classmethod
-    def from_pretrained(
-        cls,
-        model_dir: str,
-        device: str = "auto",
-        dtype: Any = None,
-        base_model_dir: str | None = None,
-        load_vision_encoder: bool = True,
-        quantization: str | None = None,
-    ) -> SpexModel:
-        """Load a SPEX checkpoint folder (sharded/single safetensors, or LoRA + ``base_model_dir``).
-
-        device: "auto" (CUDA if available, else CPU) | "cpu" | "cuda" | "cuda:N".
-        dtype: None (float32, as the official demo) | torch dtype | "float32" | "float16" | "bfloat16".
-        load_vision_encoder: False leaves the torch vision encoder out (when ONNX Runtime serves it);
-        :meth:`ensure_vision_encoder` loads it on demand.
-        quantization: None | "int8" (CPU only: dynamic int8 ``nn.Linear`` in the LLM decoder layers,
-        see :mod:`.quantize`).
-        Every tensor is checked; problems raise :class:`~model_runtime.errors.ModelLoadError`.
-        """
-        from .checkpoint import load_spex_model
-
-        hook = None
-        if quantization:
-            from .quantize import layer_quantizer
-
-            hook = layer_quantizer(quantization, device, dtype)
-        model = load_spex_model(
-            model_dir,
-            device=device,
-            dtype=dtype,
-            base_model_dir=base_model_dir,
-            load_vision_encoder=load_vision_encoder,
-            layer_hook=hook,
-        )
-        model.precision = quantization or {
-            torch.float32: "fp32",
-            torch.float16: "fp16",
-            torch.bfloat16: "bf16",
-        }.get(model.dtype, str(model.dtype))
-        return model
-
     @property
     def device(self) -> torch.device:
         """Device of the token embeddings (where generation runs)."""
@@ -170,17 +128,11 @@ class SpexModel(nn.Module):
         return self.model.vision_tower.vision_tower
 
     def ensure_vision_encoder(self) -> SpexVisionEncoder:
-        """The torch vision encoder, loaded from ``model_dir`` first if it was left out at load time."""
+        """The torch vision encoder (the loaded :class:`SpexModel` reads it from its folder on demand)."""
         if self.vision_encoder is None:
-            if not self.model_dir:
-                raise SpexInputError(
-                    "this model has no torch vision encoder: load it with SpexModel.from_pretrained(folder)"
-                )
-            from .checkpoint import load_vision_encoder
-
-            param = self.model.embed_tokens.weight
-            enc = load_vision_encoder(self.model_dir, dtype=param.dtype, device=param.device)
-            self.model.vision_tower.vision_tower = enc
+            raise SpexInputError(
+                "this model has no torch vision encoder: load it with SpexModel.from_pretrained(folder)"
+            )
         return self.vision_encoder
 
     def release_vision_encoder(self) -> None:
@@ -220,7 +172,7 @@ class SpexModel(nn.Module):
         if tuple(pixel_values.shape) != (1, 3, size, size):
             raise SpexInputError(
                 f"pixel_values must have shape [1, 3, {size}, {size}], got "
-                f"{list(pixel_values.shape)}: use model_runtime.spex.preprocess.normalize_image"
+                f"{list(pixel_values.shape)}: use model_runtime.spex.normalize_image"
             )
         enc = self.ensure_vision_encoder()
         p = next(enc.parameters())
@@ -273,31 +225,8 @@ class SpexModel(nn.Module):
         At least two tokens are generated (an end-of-sequence at step 0 is suppressed): the mask prompt is
         built from the final-norm hidden states of generated tokens 0..N-2.
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
-            raise SpexInputError(
-                f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
-                "generated tokens to build the mask prompt (use 64 or more)"
-            )
-        if vision_features is not None:
-            feat_agg, image_embeddings = self._check_vision_features(vision_features)
-        elif pixel_values is not None:
-            feat_agg, image_embeddings = self.encode_image(torch.as_tensor(pixel_values))
-        else:
-            raise SpexInputError(
-                "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile"
-            )
-        ids = self.tokenize_prompt(prompt)
-        embeds = self._embed_prompt(ids, feat_agg)
+        embeds, image_embeddings = self._prepare_inputs(pixel_values, prompt, max_new_tokens, vision_features)
         length = embeds.shape[1]
-        limit = self.config.tokenizer_model_max_length or int(
-            self.config.text.get("max_position_embeddings", 32768)
-        )
-        if length + max_new_tokens > limit:
-            raise SpexInputError(
-                f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
-                f"over the model's {limit}: shorten the prompt (fewer region attributes)"
-            )
-
         backend = self._decode_backend()  # a bad SPEX_DECODE is reported before any work
         t_start = time.perf_counter()
         cache = DynamicCache()
@@ -319,12 +248,7 @@ class SpexModel(nn.Module):
         del cache
         self._sync()
         t_decode = time.perf_counter()
-        # token_states[0, i] is the state of generated token i (i = 0..N-2); the last one is never fed back.
-        tower = self.model.vision_tower
-        sam_param = next(tower.mask_decoder.parameters())
-        image_embeddings = image_embeddings.to(device=sam_param.device, dtype=sam_param.dtype)
-        mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
-        soft = upsample_mask(mask_logits.float(), self.config.image_size)
+        mask_logits, soft = self._decode_mask(image_embeddings, token_states)
         text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
         self._sync()
         t_mask = time.perf_counter()
@@ -346,6 +270,51 @@ class SpexModel(nn.Module):
                 "decode_backend": backend,
             },
         )
+
+    def _prepare_inputs(
+        self,
+        pixel_values: torch.Tensor | None,
+        prompt: str,
+        max_new_tokens: int,
+        vision_features: Sequence[Any] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked inputs of :meth:`generate` -> (prompt embeddings [1, L, hidden], image_embeddings)."""
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
+            raise SpexInputError(
+                f"max_new_tokens={max_new_tokens!r} is too small: SPEX needs at least 2 "
+                "generated tokens to build the mask prompt (use 64 or more)"
+            )
+        if vision_features is not None:
+            feat_agg, image_embeddings = self._check_vision_features(vision_features)
+        elif pixel_values is not None:
+            feat_agg, image_embeddings = self.encode_image(torch.as_tensor(pixel_values))
+        else:
+            raise SpexInputError(
+                "generate() needs pixel_values or vision_features: pass the normalised 512x512 tile"
+            )
+        embeds = self._embed_prompt(self.tokenize_prompt(prompt), feat_agg)
+        length = embeds.shape[1]
+        limit = self.config.tokenizer_model_max_length or int(
+            self.config.text.get("max_position_embeddings", 32768)
+        )
+        if length + max_new_tokens > limit:
+            raise SpexInputError(
+                f"prompt is {length} tokens (incl. 1024 image tokens) + {max_new_tokens} new tokens, "
+                f"over the model's {limit}: shorten the prompt (fewer region attributes)"
+            )
+        return embeds, image_embeddings
+
+    def _decode_mask(
+        self, image_embeddings: torch.Tensor, token_states: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAM mask of the generated tokens' states [1, N-1, hidden] -> (logits [1, 128, 128], soft mask
+        [1, 512, 512]). token_states[0, i] is the state of generated token i (i = 0..N-2); the last one is
+        never fed back."""
+        tower = self.model.vision_tower
+        sam_param = next(tower.mask_decoder.parameters())
+        image_embeddings = image_embeddings.to(device=sam_param.device, dtype=sam_param.dtype)
+        mask_logits = tower.decode(image_embeddings, token_states.to(sam_param.device))
+        return mask_logits, upsample_mask(mask_logits.float(), self.config.image_size)
 
     def _decode_eager(
         self, cache, first: int, max_new_tokens: int, eos: set
@@ -401,8 +370,6 @@ class SpexModel(nn.Module):
     def _static_decoder(self, length: int, max_new_tokens: int, backend: str):
         """The cached :class:`~.static_decode.StaticGreedyDecoder` for this length (rebuilt when a longer
         prompt comes, or the backend changes); None, with a warning, if a CUDA graph cannot be captured."""
-        from .static_decode import StaticGreedyDecoder, cache_length
-
         need = length + max_new_tokens
         dec = self._decoder
         same_kind = dec is not None and (dec.graph is not None) == (backend == "graph")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import ModelLoadError
+from ...errors import ModelLoadError
 
 ALLOW_EXTERNAL_LINKS_ENV = "SPEX_ALLOW_EXTERNAL_LINKS"
 

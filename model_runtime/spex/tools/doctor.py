@@ -17,6 +17,12 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, List
 
+from ...errors import SpexError
+from ..loading.integrity import check_onnx_file
+from ..runtime import fidelity
+from ..runtime.onnx_export import onnx_cache_state
+from ..runtime.vision_runtime import ort_info, tensorrt_libraries_present
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -106,10 +112,6 @@ def check_environment() -> List[Check]:
 
 def check_fidelity() -> List[Check]:
     """Versions vs the ones the official parity check passed on, and the library pieces it depends on."""
-    try:
-        from . import fidelity
-    except ImportError:
-        return []
     checks = []
     for ok, dist, message in fidelity.version_checks():
         if ok:
@@ -139,8 +141,6 @@ def check_fidelity() -> List[Check]:
 
 def check_onnxruntime() -> List[Check]:
     """onnxruntime version, providers and the onnxruntime / onnxruntime-gpu conflict."""
-    from .vision_runtime import ort_info
-
     info = ort_info()
     checks = []
     if info.conflict:
@@ -166,8 +166,6 @@ def check_onnxruntime() -> List[Check]:
     else:
         checks.append(Check(OK, "onnxruntime", f"{info.version}, providers: {', '.join(info.providers)}"))
         if "TensorrtExecutionProvider" in info.providers:
-            from .vision_runtime import tensorrt_libraries_present
-
             if tensorrt_libraries_present():
                 checks.append(
                     Check(OK, "TensorRT", "libnvinfer loads: the encoder uses the TensorRT provider")
@@ -198,15 +196,13 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
     cache. Lines: model config (incl. memory), tokenizer, model weights (shard paths, safetensors headers),
     model shapes (every tensor of the architecture), model values (NaN/Inf: reads every tensor), onnx cache.
     """
-    from ..errors import SpexError
-
     if not os.path.isdir(model_dir):
         return [Check(FAIL, "model", f"{model_dir} is not a folder: point --model at the SPEX model folder")]
-    try:
+    try:  # the loader needs torch, an optional dependency: its absence is a doctor line, not a crash
         import torch
 
-        from . import checkpoint as ck
-        from .config import SpexConfig
+        from ..loading import checkpoint, lora, placement, tensors
+        from ..modeling.config import SpexConfig
     except ImportError as exc:
         return [Check(WARN, "model", f"not checked ({exc.name} is missing): install the SPEX dependencies")]
 
@@ -224,19 +220,21 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
 
     def config() -> str:
         cfg = SpexConfig.from_json_file(os.path.join(model_dir, "config.json"))
-        state["expected"] = ck._expected_tensors(ck.build_empty_model(cfg))
-        ck.check_model_memory(model_dir, state["expected"], torch.device("cpu"), torch.float32, int8=False)
+        state["expected"] = tensors.expected_tensors(checkpoint.build_empty_model(cfg))
+        placement.check_model_memory(
+            model_dir, state["expected"], torch.device("cpu"), torch.float32, int8=False
+        )
         return f"llava_qwen, {cfg.text['num_hidden_layers']} LLM layers, hidden {cfg.hidden_size}"
 
     def tokenizer() -> str:
-        tok = ck.load_tokenizer(model_dir)
+        tok = checkpoint.load_tokenizer(model_dir)
         return f"{type(tok).__name__}, {len(tok)} tokens"
 
     def weights() -> str:
-        if ck.is_lora_folder(model_dir):
-            state["getter"] = ck._lora_getter(model_dir, base_model_dir, state["expected"], torch.float32)
+        if lora.is_lora_folder(model_dir):
+            state["getter"] = lora.lora_getter(model_dir, base_model_dir, state["expected"], torch.float32)
             return f"LoRA adapter on base {base_model_dir} (base + non-LoRA tensors match the architecture)"
-        source = ck.TensorSource(ck._safetensors_files(model_dir))
+        source = tensors.TensorSource(tensors.safetensors_files(model_dir))
         state["source"], state["getter"] = source, source.get
         n_el = sum(_numel(s) for s in source.shapes.values())
         dtypes = sorted({str(source.get_dtype(k)).replace("torch.", "") for k in source.shapes})
@@ -244,7 +242,7 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
 
     def shapes() -> str:
         if "source" in state:
-            ck.check_keys(state["expected"], state["source"].shapes, where=f"checkpoint {model_dir}")
+            tensors.check_keys(state["expected"], state["source"].shapes, where=f"checkpoint {model_dir}")
         return "every tensor matches the architecture of config.json"
 
     def values() -> str:
@@ -256,7 +254,7 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
     step("tokenizer", tokenizer)
     if config_ok and step("model weights", weights) and step("model shapes", shapes):
         step("model values", values)
-    if ck.is_lora_folder(model_dir):
+    if lora.is_lora_folder(model_dir):
         checks.append(Check(OK, "onnx cache", "not used: a LoRA checkpoint's vision encoder runs in torch"))
     else:
         checks.extend(check_onnx_cache(model_dir))
@@ -265,10 +263,6 @@ def check_model(model_dir: str, base_model_dir: str | None = None) -> List[Check
 
 def check_onnx_cache(model_dir: str) -> List[Check]:
     """Is the ONNX export present, and does ONNX accept it (as the engine checks before using it)?"""
-    from ..errors import SpexError
-    from .integrity import check_onnx_file
-    from .onnx_export import onnx_cache_state
-
     try:
         state = onnx_cache_state(model_dir)
     except SpexError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..errors import ModelLoadError
+from ...errors import ModelLoadError
 
 #: dtype names of the safetensors format that the loader can map to torch dtypes -> bytes per element.
 SAFETENSORS_ITEMSIZE = {

@@ -268,6 +268,20 @@ def spectral_explanation(
                 "the primary test."
             )
 
+    edges = pixels.get("mixed_edge_px", 0)
+    if edges:
+        if lang == "zh":
+            lines.append(
+                f"- 混合像元：{edges:,} 个紧邻确定水体、通过主测试但未通过全部约束的像元，"
+                "经局部线性解混（两侧水体与陆地的平均光谱）判定水体占一半以上，已加入结果。"
+            )
+        else:
+            lines.append(
+                f"- Mixed shoreline pixels: {edges:,} pixels next to confident water that passed the primary "
+                "test but not every guard were added, as local linear unmixing (between the mean spectra of "
+                "the water and the land around them) puts water at half of them or more."
+            )
+
     valid = pixels.get("target", 0) + pixels.get("background", 0)
     tgt = pixels.get("target", 0)
     area_txt = f" ≈ {_fmt_area(tgt * px_area, lang)}" if px_area else ""

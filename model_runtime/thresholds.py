@@ -49,6 +49,7 @@ class RuleVariant:
     guards: Tuple[Condition, ...] = ()
     reflectance_guards: Tuple[Condition, ...] = ()
     needs_reflectance: bool = False  # the primary test itself is absolute (cloud, snow)
+    mixed_edges: bool = False  # grow by one pixel into mostly-water mixed pixels (mixed_pixels.py)
     caveats: Tuple[str, ...] = ()  # caveat keys, see explain.CAVEATS
 
     @property
@@ -140,12 +141,14 @@ CLASS_RULES: Dict[str, ClassRule] = {
                 Condition("MNDWI", ">", 0.0, "water reflects green and absorbs SWIR (Xu 2006)"),
                 guards=(_WATER_DOMINANT,),
                 reflectance_guards=(_LOW_EVI, _DARK_NIR),
+                mixed_edges=True,
                 caveats=("shadow_water", "turbid_water"),
             ),
             RuleVariant(
                 "ndwi",
                 Condition("NDWI", ">", 0.0, "water reflects green and absorbs NIR (McFeeters 1996)"),
                 reflectance_guards=(_DARK_NIR,),
+                mixed_edges=True,
                 caveats=("no_swir_water", "shadow_water", "turbid_water"),
             ),
         ),

@@ -7,8 +7,8 @@ adds strata where those covers occur, defined without any rule threshold of the 
 
 * ``towns``: valid pixels with NDVI < 0.3 inside boxes drawn by a person around the settlements seen on a
   true-colour overview of the scene (``--box x0,y0,x1,y1``, repeatable);
-* ``bright``: valid land pixels (NDVI < 0.3, NDWI < 0) whose visible brightness is in the scene's top 15 % (``--bright-share``):
-  bare fields, sand, bright roofs, concrete, construction sites.
+* ``bright``: valid land pixels (NDVI < 0.3, NDWI < 0) whose visible brightness is in the scene's top 15 %
+  (``--bright-share``): bare fields, sand, bright roofs, concrete, construction sites.
 
 Positions are drawn at random (seeded) in each stratum; a person then labels every chip by looking at it
 (false colour and true colour) and marks ambiguous ones ``unsure``. Points are NOT chosen by where the engine

@@ -69,4 +69,5 @@ def test_points_are_photo_interpreted_and_enough():
         with open(BENCH.parents[1] / "tests" / "data" / name, newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) >= 150
-        assert {r["label"] for r in rows} <= {"water", "vegetation", "built", "soil", "sand", "other", "unsure"}
+        labels = {"water", "vegetation", "built", "soil", "sand", "other", "unsure"}
+        assert {r["label"] for r in rows} <= labels

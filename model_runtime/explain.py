@@ -304,15 +304,19 @@ def spectral_explanation(
     the SPIE attribute dicts of the final polygons, largest first.
     """
     lang = "zh" if language == "zh" else "en"
-    cls = getattr(target, "target_class", target)
-    name = class_name(cls, lang)
-    thr = details.get("threshold", {})
-    pixels = details.get("pixels", {})
-    px_area = details.get("pixel_area_m2")
-    lines: List[str] = []
+    name = class_name(getattr(target, "target_class", target), lang)
+    lines = _rule_lines(name, details, lang)
+    lines += _result_lines(details, regions, lang)
+    lines += _statistics_lines(details, lang)
+    lines += _caveat_lines(details, lang)
+    return "\n".join(lines)
 
-    method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
+
+def _rule_lines(name: str, details: Mapping[str, Any], lang: str) -> List[str]:
+    """What was extracted, the rule, how its threshold was chosen, each index, each guard, mixed edges."""
+    thr = details.get("threshold", {})
     scene = thr.get("scene") or {}
+    method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
     method = method.format(
         n=f"{thr.get('histogram_pixels', 0):,}",
         sep=thr.get("separability", "?"),
@@ -321,19 +325,21 @@ def spectral_explanation(
         margin=scene.get("margin", "?"),
     )
     is_default = thr.get("method", "default") == "default"
+    test = f"{thr.get('index')} {thr.get('op')} {thr.get('value')}"
     if lang == "zh":
-        lines.append(f"使用光谱引擎（无需模型权重）提取{name}。")
-        lines.append(f"判别规则：{condition_text(details.get('rule_text', ''), 'zh')}。")
         default = "" if is_default else f"（默认 {thr.get('default')}）"
-        lines.append(f"主阈值 {thr.get('index')} {thr.get('op')} {thr.get('value')}：{method}{default}。")
+        lines = [
+            f"使用光谱引擎（无需模型权重）提取{name}。",
+            f"判别规则：{condition_text(details.get('rule_text', ''), 'zh')}。",
+            f"主阈值 {test}：{method}{default}。",
+        ]
     else:
-        lines.append(f"Extracted {name} with the spectral engine (no model weights).")
-        lines.append(f"Rule: {details.get('rule_text', '')}.")
         default = "" if is_default else f" (default {thr.get('default')})"
-        lines.append(
-            f"Primary test {thr.get('index')} {thr.get('op')} {thr.get('value')}: {method}{default}."
-        )
-
+        lines = [
+            f"Extracted {name} with the spectral engine (no model weights).",
+            f"Rule: {details.get('rule_text', '')}.",
+            f"Primary test {test}: {method}{default}.",
+        ]
     for idx, info in details.get("indices", {}).items():
         if lang == "zh":
             long_name = INDEX_NAMES_ZH.get(idx, info["long_name"])
@@ -350,32 +356,36 @@ def spectral_explanation(
                 f"- Guard {g['test']}: {g['why']}; it removed {g['rejected_px']:,} pixels that passed "
                 "the primary test."
             )
+    edges = details.get("pixels", {}).get("mixed_edge_px", 0)
+    if edges and lang == "zh":
+        lines.append(
+            f"- 混合像元：{edges:,} 个紧邻确定水体、通过主测试但未通过全部约束的像元，"
+            "经局部线性解混（两侧水体与陆地的平均光谱）判定水体占一半以上，已加入结果。"
+        )
+    elif edges:
+        lines.append(
+            f"- Mixed shoreline pixels: {edges:,} pixels next to confident water that passed the primary "
+            "test but not every guard were added, as local linear unmixing (between the mean spectra of "
+            "the water and the land around them) puts water at half of them or more."
+        )
+    return lines
 
-    edges = pixels.get("mixed_edge_px", 0)
-    if edges:
-        if lang == "zh":
-            lines.append(
-                f"- 混合像元：{edges:,} 个紧邻确定水体、通过主测试但未通过全部约束的像元，"
-                "经局部线性解混（两侧水体与陆地的平均光谱）判定水体占一半以上，已加入结果。"
-            )
-        else:
-            lines.append(
-                f"- Mixed shoreline pixels: {edges:,} pixels next to confident water that passed the primary "
-                "test but not every guard were added, as local linear unmixing (between the mean spectra of "
-                "the water and the land around them) puts water at half of them or more."
-            )
 
+def _result_lines(details: Mapping[str, Any], regions: Sequence[Mapping[str, Any]], lang: str) -> List[str]:
+    """How much was found and where the largest regions are."""
+    pixels = details.get("pixels", {})
+    px_area = details.get("pixel_area_m2")
     valid = pixels.get("target", 0) + pixels.get("background", 0)
     tgt = pixels.get("target", 0)
     area_txt = f" ≈ {_fmt_area(tgt * px_area, lang)}" if px_area else ""
     n = len(regions)
     if lang == "zh":
-        lines.append(f"结果：{n} 个区域；{tgt:,} 个像元{area_txt}，占有效区域的 {_pct(tgt, valid)}。")
+        lines = [f"结果：{n} 个区域；{tgt:,} 个像元{area_txt}，占有效区域的 {_pct(tgt, valid)}。"]
     else:
-        lines.append(
+        lines = [
             f"Result: {n} region{'s' if n != 1 else ''}; {tgt:,} pixels{area_txt}, "
             f"{_pct(tgt, valid)} of the valid area."
-        )
+        ]
     if n:
         lines.append("最大的区域：" if lang == "zh" else "Largest regions:")
         for i, r in enumerate(regions[:DESCRIBED_REGIONS], 1):
@@ -385,7 +395,12 @@ def spectral_explanation(
             lines.append(
                 f"另有 {rest:,} 个较小区域。" if lang == "zh" else f"... and {rest:,} smaller regions."
             )
+    return lines
 
+
+def _statistics_lines(details: Mapping[str, Any], lang: str) -> List[str]:
+    """Index statistics inside / outside the result, and what the cleanup changed."""
+    lines: List[str] = []
     stats = details.get("stats", {})
     if stats:
         lines.append(
@@ -395,7 +410,6 @@ def spectral_explanation(
         )
         for idx, st in stats.items():
             lines.append(_stat_line(idx, st, lang))
-
     cleanup = details.get("cleanup") or {}
     if cleanup.get("removed_region_px") or cleanup.get("filled_hole_px"):
         if lang == "zh":
@@ -409,23 +423,27 @@ def spectral_explanation(
                 f"({cleanup['removed_region_px']:,} px) and filled holes under "
                 f"{cleanup.get('fill_holes_px')} pixels ({cleanup['filled_hole_px']:,} px)."
             )
+    return lines
 
-    caveat_lines = []
+
+def _caveat_lines(details: Mapping[str, Any], lang: str) -> List[str]:
+    """The caveats of the rule and of this run, with their numbers filled in."""
+    pixels = details.get("pixels", {})
     total = pixels.get("total", 0) - pixels.get("outside_aoi", 0)
     fields = {
         "missing": ", ".join(details.get("fallback_missing_roles", [])) or "?",
         "skipped": ", ".join(details.get("skipped_guards", [])) or "-",
         "nodata_pct": _pct(pixels.get("nodata", 0), total),
-        "scene": _scene_text(scene, lang),
+        "scene": _scene_text(details.get("threshold", {}).get("scene") or {}, lang),
     }
+    lines = []
     for key in details.get("caveats", []):
         text = CAVEATS.get(key, {}).get(lang)
         if text:
-            caveat_lines.append("- " + text.format(**fields))
-    if caveat_lines:
-        lines.append("注意事项：" if lang == "zh" else "Caveats:")
-        lines.extend(caveat_lines)
-    return "\n".join(lines)
+            lines.append("- " + text.format(**fields))
+    if lines:
+        lines.insert(0, "注意事项：" if lang == "zh" else "Caveats:")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------- per feature

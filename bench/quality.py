@@ -4,7 +4,8 @@
 Two measures, printed as tables (``--json`` prints them as JSON):
 
 1. **Photo-interpreted points** on the real samples (``tests/data/points_*.csv``: 160 points a scene, drawn at
-   random by ``bench/label_chips.py`` and labelled by a person looking at image chips; ``unsure`` points are
+   random by ``bench/label_chips.py`` (+ a second batch, tests/data/README.md) and labelled by a person
+   looking at image chips; ``unsure`` points are
    not scored). The engine runs end to end (``model_runtime.extract``: mask, cleanup, polygons); its polygons
    are rasterised back onto the scene grid and read at the points. Precision, recall and F1 per class.
 2. **Labelled scenes built from real spectra** (``--synthetic``, see :func:`synthetic_scene`): pure spectra
@@ -46,7 +47,7 @@ SCENES = {
 }
 CLASSES = {"water": "extract the water bodies", "vegetation": "extract the vegetation",
            "built": "extract the buildings", "soil": "extract the bare soil"}  # fmt: skip
-SCORED_LABELS = ("water", "vegetation", "built", "soil", "other")
+SCORED_LABELS = ("water", "vegetation", "built", "soil", "sand", "other")  # sand: a negative for every class
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -21,7 +21,7 @@ CAVEATS: Dict[str, Dict[str, str]] = {
     "fallback": {
         "en": "The raster lacks {missing}, so a weaker fallback rule was used; map the band with --bands "
         "if it exists.",
-        "zh": "影像缺少 {missing} 波段，因此使用了较弱的备用规则；如果该波段存在，请用 --bands 指定。",
+        "zh": "影像缺少 {missing} 波段，因此使用了较弱的备用规则；如果该波段存在，请在波段角色中指定。",
     },
     "shadow_water": {
         "en": "Deep shadows (terrain, buildings, clouds) are dark in every band and can pass a water index; "
@@ -42,7 +42,7 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.3) "
         "is not included; lower the threshold "
         "(e.g. --threshold 0.2) to include it.",
-        "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可降低阈值（如 --threshold 0.2）将其纳入。",
+        "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可将阈值降低（如 0.2）将其纳入。",
     },
     "built_vs_soil": {
         "en": "Built-up surfaces and bare soil are spectrally close: they are split by the visible-to-SWIR "
@@ -96,7 +96,7 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "en": "The band values do not look like reflectance (0..1), so the "
         "reflectance guards ({skipped}) were "
         "skipped; set --scaling to enable them.",
-        "zh": "波段数值不像反射率（0..1），因此跳过了反射率约束（{skipped}）；可设置 --scaling 启用。",
+        "zh": "波段数值不像反射率（0..1），因此跳过了反射率约束（{skipped}）；可设置反射率缩放以启用。",
     },
     "scene_relative": {
         "en": "The band values are not calibrated reflectance, so the thresholds were set relative to this "
@@ -106,7 +106,7 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "pass, and turbid or shallow water brighter in NIR than a quarter of the scene's range is missed.",
         "zh": "波段数值不是经过定标的反射率，因此阈值根据本景影像自身设定（{scene}），"
         "采样范围为感兴趣区及其周围至少 2048 像元。这假定该范围内也有普通地物（屋顶、土壤、植被）："  # noqa: E501 (CJK characters count double)
-        "若影像几乎全是水体或森林，阈值不可靠，请用 --threshold 指定。"
+        "若影像几乎全是水体或森林，阈值不可靠，请手动指定阈值。"
         "近红外与水体一样暗的深阴影可能被误判，近红外较亮的浑浊或浅水可能被遗漏。",
     },
     "nodata": {
@@ -142,8 +142,86 @@ _WHY_ZH = {
     "excludes snow (NDSI >= 0.4)": "排除冰雪（NDSI >= 0.4）",
     "excludes water (dark in NIR)": "排除水体（近红外暗）",
     "excludes dark surfaces": "排除暗色地表",
+    "water reflects green and absorbs SWIR (Xu 2006)": "水体反射绿光、吸收短波红外（Xu 2006）",
+    "water dominates the pixel: MNDWI exceeds NDVI (Zou et al. 2018)": "水体在像元中占优：MNDWI 大于 NDVI（Zou et al. 2018）",  # noqa: E501 (CJK characters count double)
+    "no active vegetation canopy: EVI < 0.1 (Zou et al. 2018)": "无活跃植被冠层：EVI < 0.1（Zou et al. 2018）",  # noqa: E501 (CJK characters count double)
+    "water reflects green and absorbs NIR (McFeeters 1996)": "水体反射绿光、吸收近红外（McFeeters 1996）",
+    "green leaves reflect NIR and absorb red": "绿叶反射近红外、吸收红光",
+    "built-up surfaces reflect about as much SWIR as NIR or more (Zha et al. 2003); vegetation much less": "建成区地表的短波红外反射与近红外相当或更高（Zha et al. 2003）；植被则低得多",  # noqa: E501 (CJK characters count double)
+    "excludes vegetation (NDVI >= 0.35); mixed urban pixels stay": "排除植被（NDVI >= 0.35）；城市混合像元保留",  # noqa: E501 (CJK characters count double)
+    "excludes water, snow and clouds (green well above SWIR1)": "排除水体、冰雪和云（绿光明显高于短波红外1）",
+    "excludes bare soil: reflectance rising steeply from green to SWIR1 (Rasul et al. 2018)": "排除裸土：反射率从绿光到短波红外1陡峭上升（Rasul et al. 2018）",  # noqa: E501 (CJK characters count double)
+    "excludes vegetation and moist surfaces (SWIR2 << SWIR1)": "排除植被和湿润地表（短波红外2远低于短波红外1）",  # noqa: E501 (CJK characters count double)
+    "excludes cloud/terrain shadows and wet marsh (dark in NIR)": "排除云影、地形阴影和湿润沼泽（近红外暗）",
+    "cirrus band: clear sky stays below 0.01 TOA reflectance, thin cirrus above": "卷云波段：晴空的大气层顶反射率低于 0.01，薄卷云高于此值",  # noqa: E501 (CJK characters count double)
+    "excludes vegetation (NDVI >= 0.3)": "排除植被（NDVI >= 0.3）",
+    "built-up surfaces have little vegetation": "建成区地表植被很少",
+    "grey visible: excludes reddish-brown bare soil": "可见光呈灰色：排除红褐色裸土",
+    "excludes blue-tinted water and shadows": "排除偏蓝的水体和阴影",
+    "bare soil: SWIR + red exceed NIR + blue (Rikimaru et al. 2002)": "裸土：短波红外与红光之和超过近红外与蓝光之和（Rikimaru et al. 2002）",  # noqa: E501 (CJK characters count double)
+    "soil reflectance rises steeply from green to SWIR1; grey built-up surfaces are flatter (Rasul et al. 2018)": "土壤反射率从绿光到短波红外1陡峭上升；灰色建成区地表较平缓（Rasul et al. 2018）",  # noqa: E501 (CJK characters count double)
+    "haze/cloud are brighter in blue than red predicts": "雾霾和云在蓝光波段比红光预测的更亮",
+    "snow is bright in green, dark in SWIR (Hall 1995)": "冰雪在绿光波段亮、在短波红外波段暗（Hall 1995）",
     DARK_NIR_WHY: "水体是影像中近红外最暗的地物之一：近红外须低于本景近红外范围（第 1 至第 90 百分位）最暗的 25%",  # noqa: E501 (CJK characters count double)
 }
+
+#: Chinese names of the indices (indices.INDEX_DEFINITIONS); the acronyms stay as they are
+INDEX_NAMES_ZH = {
+    "NDVI": "归一化植被指数",
+    "NDWI": "归一化水体指数（McFeeters）",
+    "MNDWI": "改进的归一化水体指数",
+    "NDBI": "归一化建筑指数",
+    "NDMI": "归一化湿度指数",
+    "NDSI": "归一化积雪指数",
+    "BI": "裸土指数",
+    "AWEInsh": "自动水体提取指数（无阴影）",
+    "AWEIsh": "自动水体提取指数（有阴影）",
+    "EVI": "增强型植被指数",
+    "NBR2": "归一化燃烧比 2（短波红外1 与短波红外2）",
+    "MNDWI-NDVI": "水体优势度（MNDWI 减 NDVI）",
+    "RBND": "红蓝归一化差值（可见光色调）",
+    "BRIGHT": "可见光亮度",
+    "WHITENESS": "白度",
+    "HOT": "雾霾优化变换",
+}
+_ROLE_ZH = {
+    "blue": "蓝光",
+    "green": "绿光",
+    "red": "红光",
+    "nir": "近红外",
+    "NIR": "近红外",
+    "swir1": "短波红外1",
+    "swir2": "短波红外2",
+    "cirrus": "卷云波段",
+}
+#: qualifiers of condition labels (thresholds.Condition.label) and the rule's conjunction
+_LABEL_ZH = (
+    (" AND ", " 且 "),
+    (" (visible-SWIR slope)", "（可见光-短波红外斜率）"),
+    (" (scene-relative)", "（相对本景）"),
+    (" (1.375 um)", "（1.375 微米）"),
+    (" (blue tint)", "（蓝色调）"),
+    (" reflectance", "反射率"),
+)
+
+
+def condition_text(text: str, language: str = "en") -> str:
+    """A rule or condition text (``"nir reflectance < 0.2 AND ..."``) in ``language``: band roles and
+    qualifiers in Chinese for ``zh``, index acronyms kept."""
+    if language != "zh":
+        return text
+    for en, zh in _LABEL_ZH:
+        text = text.replace(en, zh)
+    parts = []
+    for part in text.split(" 且 "):
+        head, _, rest = part.partition(" ")
+        for role, zh in _ROLE_ZH.items():
+            if head == role or head.startswith((role + "反射率", role + "（")):
+                head = zh + head[len(role) :]
+                break
+        parts.append(f"{head} {rest}" if rest else head)
+    return " 且 ".join(parts)
+
 
 _SIZE_ZH = {
     "huge": "巨大",
@@ -197,8 +275,12 @@ def _scene_text(scene: Mapping[str, Any], language: str) -> str:
         ref = f"{scene['bright_reference']:g} + {scene['margin']:g}"
         parts.append(f"亮地物参考 {ref}" if language == "zh" else f"bright-surface reference {ref}")
     if "nir_dark_limit" in scene:
-        lim = f"{scene['nir_dark_limit']:g} (p1 {scene['nir_p1']:g}, p90 {scene['nir_p90']:g})"
-        parts.append(f"近红外上限 {lim}" if language == "zh" else f"NIR limit {lim}")
+        if language == "zh":
+            lim = f"{scene['nir_dark_limit']:g}（P1 {scene['nir_p1']:g}，P90 {scene['nir_p90']:g}）"
+            parts.append(f"近红外上限 {lim}")
+        else:
+            lim = f"{scene['nir_dark_limit']:g} (p1 {scene['nir_p1']:g}, p90 {scene['nir_p90']:g})"
+            parts.append(f"NIR limit {lim}")
     n = f"{scene.get('sample_pixels', 0):,}"
     parts.append(f"样本 {n} 像元" if language == "zh" else f"from {n} sampled pixels")
     return ("；" if language == "zh" else "; ").join(parts)
@@ -222,15 +304,19 @@ def spectral_explanation(
     the SPIE attribute dicts of the final polygons, largest first.
     """
     lang = "zh" if language == "zh" else "en"
-    cls = getattr(target, "target_class", target)
-    name = class_name(cls, lang)
-    thr = details.get("threshold", {})
-    pixels = details.get("pixels", {})
-    px_area = details.get("pixel_area_m2")
-    lines: List[str] = []
+    name = class_name(getattr(target, "target_class", target), lang)
+    lines = _rule_lines(name, details, lang)
+    lines += _result_lines(details, regions, lang)
+    lines += _statistics_lines(details, lang)
+    lines += _caveat_lines(details, lang)
+    return "\n".join(lines)
 
-    method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
+
+def _rule_lines(name: str, details: Mapping[str, Any], lang: str) -> List[str]:
+    """What was extracted, the rule, how its threshold was chosen, each index, each guard, mixed edges."""
+    thr = details.get("threshold", {})
     scene = thr.get("scene") or {}
+    method = _METHOD[lang].get(thr.get("method", "default"), thr.get("method", ""))
     method = method.format(
         n=f"{thr.get('histogram_pixels', 0):,}",
         sep=thr.get("separability", "?"),
@@ -239,46 +325,67 @@ def spectral_explanation(
         margin=scene.get("margin", "?"),
     )
     is_default = thr.get("method", "default") == "default"
+    test = f"{thr.get('index')} {thr.get('op')} {thr.get('value')}"
     if lang == "zh":
-        lines.append(f"使用光谱引擎（无需模型权重）提取{name}。")
-        lines.append(f"判别规则：{details.get('rule_text', '')}。")
         default = "" if is_default else f"（默认 {thr.get('default')}）"
-        lines.append(f"主阈值 {thr.get('index')} {thr.get('op')} {thr.get('value')}：{method}{default}。")
+        lines = [
+            f"使用光谱引擎（无需模型权重）提取{name}。",
+            f"判别规则：{condition_text(details.get('rule_text', ''), 'zh')}。",
+            f"主阈值 {test}：{method}{default}。",
+        ]
     else:
-        lines.append(f"Extracted {name} with the spectral engine (no model weights).")
-        lines.append(f"Rule: {details.get('rule_text', '')}.")
         default = "" if is_default else f" (default {thr.get('default')})"
-        lines.append(
-            f"Primary test {thr.get('index')} {thr.get('op')} {thr.get('value')}: {method}{default}."
-        )
-
+        lines = [
+            f"Extracted {name} with the spectral engine (no model weights).",
+            f"Rule: {details.get('rule_text', '')}.",
+            f"Primary test {test}: {method}{default}.",
+        ]
     for idx, info in details.get("indices", {}).items():
         if lang == "zh":
-            lines.append(f"- {idx} = {info['formula']}（{info['long_name']}；{info['reference']}）")
+            long_name = INDEX_NAMES_ZH.get(idx, info["long_name"])
+            lines.append(f"- {idx} = {info['formula']}（{long_name}；{info['reference']}）")
         else:
             lines.append(f"- {idx} = {info['formula']} ({info['long_name']}; {info['reference']})")
     for g in details.get("guards", []):
         if lang == "zh":
             lines.append(
-                f"- 约束 {g['test']}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。"  # noqa: E501 (CJK characters count double)
+                f"- 约束 {condition_text(g['test'], 'zh')}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。"  # noqa: E501 (CJK characters count double)
             )
         else:
             lines.append(
                 f"- Guard {g['test']}: {g['why']}; it removed {g['rejected_px']:,} pixels that passed "
                 "the primary test."
             )
+    edges = details.get("pixels", {}).get("mixed_edge_px", 0)
+    if edges and lang == "zh":
+        lines.append(
+            f"- 混合像元：{edges:,} 个紧邻确定水体、通过主测试但未通过全部约束的像元，"
+            "经局部线性解混（两侧水体与陆地的平均光谱）判定水体占一半以上，已加入结果。"
+        )
+    elif edges:
+        lines.append(
+            f"- Mixed shoreline pixels: {edges:,} pixels next to confident water that passed the primary "
+            "test but not every guard were added, as local linear unmixing (between the mean spectra of "
+            "the water and the land around them) puts water at half of them or more."
+        )
+    return lines
 
+
+def _result_lines(details: Mapping[str, Any], regions: Sequence[Mapping[str, Any]], lang: str) -> List[str]:
+    """How much was found and where the largest regions are."""
+    pixels = details.get("pixels", {})
+    px_area = details.get("pixel_area_m2")
     valid = pixels.get("target", 0) + pixels.get("background", 0)
     tgt = pixels.get("target", 0)
     area_txt = f" ≈ {_fmt_area(tgt * px_area, lang)}" if px_area else ""
     n = len(regions)
     if lang == "zh":
-        lines.append(f"结果：{n} 个区域；{tgt:,} 个像元{area_txt}，占有效区域的 {_pct(tgt, valid)}。")
+        lines = [f"结果：{n} 个区域；{tgt:,} 个像元{area_txt}，占有效区域的 {_pct(tgt, valid)}。"]
     else:
-        lines.append(
+        lines = [
             f"Result: {n} region{'s' if n != 1 else ''}; {tgt:,} pixels{area_txt}, "
             f"{_pct(tgt, valid)} of the valid area."
-        )
+        ]
     if n:
         lines.append("最大的区域：" if lang == "zh" else "Largest regions:")
         for i, r in enumerate(regions[:DESCRIBED_REGIONS], 1):
@@ -288,7 +395,12 @@ def spectral_explanation(
             lines.append(
                 f"另有 {rest:,} 个较小区域。" if lang == "zh" else f"... and {rest:,} smaller regions."
             )
+    return lines
 
+
+def _statistics_lines(details: Mapping[str, Any], lang: str) -> List[str]:
+    """Index statistics inside / outside the result, and what the cleanup changed."""
+    lines: List[str] = []
     stats = details.get("stats", {})
     if stats:
         lines.append(
@@ -298,7 +410,6 @@ def spectral_explanation(
         )
         for idx, st in stats.items():
             lines.append(_stat_line(idx, st, lang))
-
     cleanup = details.get("cleanup") or {}
     if cleanup.get("removed_region_px") or cleanup.get("filled_hole_px"):
         if lang == "zh":
@@ -312,23 +423,27 @@ def spectral_explanation(
                 f"({cleanup['removed_region_px']:,} px) and filled holes under "
                 f"{cleanup.get('fill_holes_px')} pixels ({cleanup['filled_hole_px']:,} px)."
             )
+    return lines
 
-    caveat_lines = []
+
+def _caveat_lines(details: Mapping[str, Any], lang: str) -> List[str]:
+    """The caveats of the rule and of this run, with their numbers filled in."""
+    pixels = details.get("pixels", {})
     total = pixels.get("total", 0) - pixels.get("outside_aoi", 0)
     fields = {
         "missing": ", ".join(details.get("fallback_missing_roles", [])) or "?",
         "skipped": ", ".join(details.get("skipped_guards", [])) or "-",
         "nodata_pct": _pct(pixels.get("nodata", 0), total),
-        "scene": _scene_text(scene, lang),
+        "scene": _scene_text(details.get("threshold", {}).get("scene") or {}, lang),
     }
+    lines = []
     for key in details.get("caveats", []):
         text = CAVEATS.get(key, {}).get(lang)
         if text:
-            caveat_lines.append("- " + text.format(**fields))
-    if caveat_lines:
-        lines.append("注意事项：" if lang == "zh" else "Caveats:")
-        lines.extend(caveat_lines)
-    return "\n".join(lines)
+            lines.append("- " + text.format(**fields))
+    if lines:
+        lines.insert(0, "注意事项：" if lang == "zh" else "Caveats:")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------- per feature
@@ -393,12 +508,16 @@ def feature_explanation(
     and its confidence. ``conditions``: dicts with ``label``, ``op``, ``threshold``, ``mean`` (None when the
     polygon holds no valid pixel of that value)."""
     heading = feature_heading(target_class, rank, total, area_m2, pixels, attrs, language)
+    zh = language == "zh"
     parts = []
     for c in conditions:
         mean = c.get("mean")
-        shown = "n/a" if mean is None or not math.isfinite(mean) else f"{mean:.3f}"
-        parts.append(f"{c['label']} {shown} ({c['op']} {c['threshold']:g})")
+        missing = "无" if zh else "n/a"
+        shown = missing if mean is None or not math.isfinite(mean) else f"{mean:.3f}"
+        label = condition_text(c["label"], language)
+        parts.append(f"{label} {shown}（{c['op']} {c['threshold']:g}）" if zh else
+                     f"{label} {shown} ({c['op']} {c['threshold']:g})")  # fmt: skip
+    if zh:
+        return f"{heading}区域内均值与阈值：{'；'.join(parts)}。置信度 {confidence:.2f}。"
     values = "; ".join(parts)
-    if language == "zh":
-        return f"{heading}区域内均值与阈值：{values}。置信度 {confidence:.2f}。"
     return f"{heading} Mean inside vs rule: {values}. Confidence {confidence:.2f}."

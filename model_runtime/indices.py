@@ -232,7 +232,7 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
             "Normalized Burn Ratio 2 (SWIR1 vs SWIR2)",
             "(S1 - S2) / (S1 + S2)",
             ("swir1", "swir2"),
-            "Lutes et al. 2006, FIREMON (USDA RMRS-GTR-164); leaf and soil water absorb S2 more than S1",
+            "Lutes et al. 2006, FIREMON (USDA RMRS-GTR-164)",
             _ND,
         ),
         IndexDefinition(
@@ -240,7 +240,7 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
             "Water dominance (MNDWI minus NDVI)",
             "(G - S1) / (G + S1) - (N - R) / (N + R)",
             ("green", "swir1", "nir", "red"),
-            "Zou et al. 2018, doi:10.1073/pnas.1719275115 (open water: MNDWI > NDVI)",
+            "Zou et al. 2018, doi:10.1073/pnas.1719275115",
             (-2.0, 2.0),
         ),
         IndexDefinition(
@@ -248,8 +248,8 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
             "Red-blue normalized difference (visible tint)",
             "(R - B) / (R + B)",
             ("red", "blue"),
-            "grey (flat visible) surfaces ~0, reddish soils and tiles > 0; cf. the visible flatness of "
-            "Fmask's whiteness (Zhu & Woodcock 2012)",
+            # grey (flat visible) surfaces ~0, reddish soils and tiles > 0: the visible flatness of Fmask
+            "Zhu & Woodcock 2012 (Fmask whiteness)",
             _ND,
         ),
         IndexDefinition(
@@ -257,7 +257,7 @@ INDEX_DEFINITIONS: Dict[str, IndexDefinition] = {
             "Visible brightness",
             "(B + G + R) / 3",
             ("blue", "green", "red"),
-            "mean visible reflectance (Zhu & Woodcock 2012, Fmask)",
+            "Zhu & Woodcock 2012 (Fmask)",
             (0.0, 1.5),
         ),
         IndexDefinition(

@@ -49,6 +49,7 @@ class RuleVariant:
     guards: Tuple[Condition, ...] = ()
     reflectance_guards: Tuple[Condition, ...] = ()
     needs_reflectance: bool = False  # the primary test itself is absolute (cloud, snow)
+    mixed_edges: bool = False  # grow by one pixel into mostly-water mixed pixels (mixed_pixels.py)
     caveats: Tuple[str, ...] = ()  # caveat keys, see explain.CAVEATS
 
     @property
@@ -131,6 +132,26 @@ _BUILT_NOT_SOIL = Condition("MNDWI", ">", -0.35, "excludes bare soil: reflectanc
 _BUILT_FLAT_SWIR = Condition("NBR2", "<", 0.2, "excludes vegetation and moist surfaces (SWIR2 << SWIR1)")
 _BUILT_NOT_DARK = Condition("nir", ">", 0.08, "excludes cloud/terrain shadows and wet marsh (dark in NIR)")
 
+_BUILT_NOT_VEG_PURE = Condition("NDVI", "<", 0.3, "excludes vegetation (NDVI >= 0.3)")  # no NBR2 test
+_BUILT_SWIR_GUARDS = (_BUILT_NOT_VEG, _BUILT_NOT_WATER, _BUILT_NOT_SOIL, _BUILT_FLAT_SWIR)
+_CLOUD_PRIMARY = Condition("HOT", ">", 0.0, "haze/cloud are brighter in blue than red predicts")
+_CLOUD_GUARDS = (
+    Condition("BRIGHT", ">", 0.2, "clouds are bright"),
+    Condition("WHITENESS", "<", 0.7, "clouds are white (flat visible spectrum)"),
+)
+
+
+def _built_variant(name: str, guards, reflectance_guards, *caveats: str) -> RuleVariant:
+    """A built-up variant with SWIR: NDBI primary, the caveats every built-up rule shares plus ``caveats``."""
+    return RuleVariant(
+        name,
+        _BUILT_PRIMARY,
+        guards=tuple(guards),
+        reflectance_guards=tuple(reflectance_guards),
+        caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution", *caveats),
+    )
+
+
 CLASS_RULES: Dict[str, ClassRule] = {
     "water": ClassRule(
         "water",
@@ -140,12 +161,14 @@ CLASS_RULES: Dict[str, ClassRule] = {
                 Condition("MNDWI", ">", 0.0, "water reflects green and absorbs SWIR (Xu 2006)"),
                 guards=(_WATER_DOMINANT,),
                 reflectance_guards=(_LOW_EVI, _DARK_NIR),
+                mixed_edges=True,
                 caveats=("shadow_water", "turbid_water"),
             ),
             RuleVariant(
                 "ndwi",
                 Condition("NDWI", ">", 0.0, "water reflects green and absorbs NIR (McFeeters 1996)"),
                 reflectance_guards=(_DARK_NIR,),
+                mixed_edges=True,
                 caveats=("no_swir_water", "shadow_water", "turbid_water"),
             ),
         ),
@@ -163,27 +186,13 @@ CLASS_RULES: Dict[str, ClassRule] = {
     "building": ClassRule(
         "building",
         (
-            RuleVariant(
-                "ndbi_swir_shape_cirrus",
-                _BUILT_PRIMARY,
-                guards=(_BUILT_NOT_VEG, _BUILT_NOT_WATER, _BUILT_NOT_SOIL, _BUILT_FLAT_SWIR),
-                reflectance_guards=(_BUILT_NOT_DARK, _NOT_CIRRUS),
-                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution"),
-            ),
-            RuleVariant(
-                "ndbi_swir_shape",
-                _BUILT_PRIMARY,
-                guards=(_BUILT_NOT_VEG, _BUILT_NOT_WATER, _BUILT_NOT_SOIL, _BUILT_FLAT_SWIR),
-                reflectance_guards=(_BUILT_NOT_DARK,),
-                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution", "no_cirrus_built"),
-            ),
-            RuleVariant(
+            _built_variant("ndbi_swir_shape_cirrus", _BUILT_SWIR_GUARDS, (_BUILT_NOT_DARK, _NOT_CIRRUS)),
+            _built_variant("ndbi_swir_shape", _BUILT_SWIR_GUARDS, (_BUILT_NOT_DARK,), "no_cirrus_built"),
+            _built_variant(
                 "ndbi",
-                _BUILT_PRIMARY,
-                guards=(Condition("NDVI", "<", 0.3, "excludes vegetation (NDVI >= 0.3)"), _BUILT_NOT_WATER,
-                        _BUILT_NOT_SOIL),  # fmt: skip
-                reflectance_guards=(_BUILT_NOT_DARK,),
-                caveats=("built_roofs_paving", "built_vs_soil", "spectral_resolution", "no_swir2_built"),
+                (_BUILT_NOT_VEG_PURE, _BUILT_NOT_WATER, _BUILT_NOT_SOIL),
+                (_BUILT_NOT_DARK,),
+                "no_swir2_built",
             ),
             RuleVariant(
                 "grey_low_ndvi",
@@ -220,22 +229,15 @@ CLASS_RULES: Dict[str, ClassRule] = {
         (
             RuleVariant(
                 "hot_ndsi",
-                Condition("HOT", ">", 0.0, "haze/cloud are brighter in blue than red predicts"),
-                guards=(
-                    Condition("BRIGHT", ">", 0.2, "clouds are bright"),
-                    Condition("WHITENESS", "<", 0.7, "clouds are white (flat visible spectrum)"),
-                    Condition("NDSI", "<", 0.4, "excludes snow (NDSI >= 0.4)"),
-                ),
+                _CLOUD_PRIMARY,
+                guards=(*_CLOUD_GUARDS, Condition("NDSI", "<", 0.4, "excludes snow (NDSI >= 0.4)")),
                 needs_reflectance=True,
                 caveats=("cloud_simple",),
             ),
             RuleVariant(
                 "hot",
-                Condition("HOT", ">", 0.0, "haze/cloud are brighter in blue than red predicts"),
-                guards=(
-                    Condition("BRIGHT", ">", 0.2, "clouds are bright"),
-                    Condition("WHITENESS", "<", 0.7, "clouds are white (flat visible spectrum)"),
-                ),
+                _CLOUD_PRIMARY,
+                guards=_CLOUD_GUARDS,
                 needs_reflectance=True,
                 caveats=("cloud_simple", "no_swir_cloud"),
             ),

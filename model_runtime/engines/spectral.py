@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import SpexInputError
 from ..indices import INDEX_DEFINITIONS, compute_index
+from ..mixed_pixels import grow_mixed_edges
 from ..thresholds import (
     MIN_SCENE_PIXELS,
     SCENE_ADAPTATIONS,
@@ -260,6 +261,84 @@ class _StripCleaner:
         self.strips = [(y, m) for y, m in self.strips if y + m.shape[0] > self.written - self.halo]
 
 
+class _WindowReader:
+    """``reader(roles, buffers)`` gives a function reading one window: (bands, valid, aoi mask), valid already
+    limited to the area-of-interest polygon; with ``buffers`` it alternates between them (one being read,
+    one being classified)."""
+
+    def __init__(self, source, region, drop_cache: bool):
+        self.source, self.region, self.drop_cache = source, region, drop_cache
+
+    def __call__(self, roles: Sequence[str], buffers: List[np.ndarray] | None = None) -> Callable[[Any], Any]:
+        calls = {"n": 0}
+        source, region = self.source, self.region
+
+        def _read(window):
+            out = None
+            if buffers is not None:
+                out = buffers[calls["n"] % len(buffers)]
+                calls["n"] += 1
+            bands, valid = source.read(list(roles), window, out=out)
+            if self.drop_cache:  # every block of this window has been used: free GDAL's copy now
+                source.dataset.FlushCache()
+            aoi = region.mask(window)
+            if aoi is not None:
+                valid &= aoi
+            return bands, valid, aoi
+
+        return _read
+
+
+class _Plan:
+    """What one run decided before classifying: rule variant, windows, reader, guards, scene adaptation."""
+
+    def __init__(self, target_class: str, variant: RuleVariant, missing_better, method: str, windows,
+                 read: _WindowReader):  # fmt: skip
+        self.target_class, self.variant, self.missing_better = target_class, variant, missing_better
+        self.method, self.windows, self.read = method, windows, read
+        self.otsu_share = 0.35 if method == "otsu" else 0.0  # progress share of the Otsu pass
+        self.reflectance_like = True
+        self.guards: Tuple = variant.guards
+        self.scene_threshold: float | None = None
+        self.scene_info: Dict[str, Any] = {}
+        self.warnings: List[str] = []
+
+
+class _Classified:
+    """Running totals of the classifying pass: pixel counts, index histograms outside (row 0) / inside
+    (row 1) the result on a regular subsample, pixels each guard rejected; and the mask written."""
+
+    def __init__(self, mask_path: str, streamed: bool, min_px: int, pixel_area, indices, guards):
+        self.mask_path, self.streamed, self.min_px, self.pixel_area = mask_path, streamed, min_px, pixel_area
+        self.stats = {n: _Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in indices}
+        self.guard_rejects = {g.text(): 0 for g in guards}
+        self.counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0,
+                       "mixed_edge_px": 0}  # fmt: skip
+        self.cleanup = {"filled_hole_px": 0, "removed_region_px": 0, "fill_holes_px": min_px,
+                        "min_region_px": min_px}  # fmt: skip
+        self.kept: _FeatureValues | None = None
+
+    def add(self, target: np.ndarray, values, valid: np.ndarray, aoi, step: int) -> np.ndarray:
+        """Count one classified window; returns it as mask values (uint8 view of ``target``, no copy)."""
+        counts = self.counts
+        all_valid = aoi is None and bool(valid.all())
+        n_valid = valid.size if all_valid else int(np.count_nonzero(valid))
+        n_target = int(np.count_nonzero(target))
+        counts["target"] += n_target
+        counts["background"] += n_valid - n_target
+        outside = int(aoi.size - np.count_nonzero(aoi)) if aoi is not None else 0
+        counts["outside_aoi"] += outside
+        counts["nodata"] += target.size - n_valid - outside
+        sub_valid, sub_target = valid[::step, ::step], target[::step, ::step]
+        for name, hist in self.stats.items():
+            hist.add(values[name], sub_valid, sub_target)
+        out = target.view(np.uint8)  # MASK_TARGET = 1, MASK_BACKGROUND = 0
+        if not all_valid:
+            out[~valid] = MASK_NODATA
+        return out
+
+
+
 class SpectralEngine:
     """Spectral-index engine (no weights): see the module docstring.
 
@@ -277,8 +356,36 @@ class SpectralEngine:
     # -- run ---------------------------------------------------------------------------------------------
     def run(self, job: EngineJob) -> EngineOutput:
         """Classify every window, write and clean the mask; ``details`` record how it was decided."""
-        from ..cleanup import clean_mask, default_min_region_px, sieve_halo
+        started = time.perf_counter()
+        plan = self._plan(job)
+        threshold, threshold_info = self._choose_threshold(job, plan)
+        if plan.scene_info:
+            threshold_info["scene"] = plan.scene_info
+        result = self._classify_windows(job, plan, threshold)
+        classified = time.perf_counter()
+        job.check_cancelled()
+        if not result.streamed:
+            from ..cleanup import clean_mask
 
+            job.progress(0.95, "cleaning mask")
+            result.cleanup = clean_mask(result.mask_path, result.min_px, result.min_px)
+        changed = result.cleanup["filled_hole_px"] - result.cleanup["removed_region_px"]
+        result.counts["target"] += changed
+        result.counts["background"] -= changed
+        job.progress(1.0, "mask ready")
+        details = self._details(job, plan, threshold_info, result)
+        details["seconds"] = {
+            "classify": round(classified - started, 3),
+            "cleanup": round(time.perf_counter() - classified, 3),
+        }
+        if result.counts["target"] == 0:
+            plan.warnings.append(
+                f"no pixel passed the {plan.target_class} rule ({details['rule_text']})"
+            )
+        return EngineOutput(mask_path=result.mask_path, details=details, warnings=plan.warnings)
+
+    def _plan(self, job: EngineJob) -> _Plan:
+        """Rule variant, windows, reader, reflectance check and scene-relative guards of one run."""
         source, region, request = job.source, job.region, job.request
         target_class = job.target.target_class
         variant, missing_better = select_variant(target_class, source.roles.keys())
@@ -288,176 +395,140 @@ class SpectralEngine:
                 "both a threshold and the Otsu method were given: "
                 "pass either --threshold or --threshold-method otsu"
             )
-        started = time.perf_counter()
         if self.window_size:
             windows = list(source.iter_windows(region.window, size=self.window_size))
         else:
             windows = list(source.iter_strips(region.window, max_pixels=self.strip_pixels))
-        primary = variant.primary
-        primary_def = INDEX_DEFINITIONS[primary.name]
-        warnings: List[str] = []
-
         # strips of whole block rows never share a block: keep GDAL's block cache from growing to its
         # maximum (5 % of RAM by default) with blocks that will not be read again
         drop_cache = not self.window_size and 0 < getattr(source, "block_size", (0, 0))[1] <= 1024
-
-        def read(roles: Sequence[str], buffers: List[np.ndarray] | None = None) -> Callable[[Any], Any]:
-            calls = {"n": 0}
-
-            def _read(window):
-                out = None
-                if buffers is not None:  # alternate between two buffers: one read, one being classified
-                    out = buffers[calls["n"] % len(buffers)]
-                    calls["n"] += 1
-                bands, valid = source.read(list(roles), window, out=out)
-                if drop_cache:  # every block of this window has been used: free GDAL's copy now
-                    source.dataset.FlushCache()
-                aoi = region.mask(window)
-                if aoi is not None:
-                    valid &= aoi
-                return bands, valid, aoi
-
-            return _read
-
-        reflectance_like = self._looks_like_reflectance(source, variant, windows, read)
-        if variant.needs_reflectance and not reflectance_like:
+        plan = _Plan(target_class, variant, missing_better, method, windows,
+                     _WindowReader(source, region, drop_cache))  # fmt: skip
+        plan.reflectance_like = self._looks_like_reflectance(source, variant, windows, plan.read)
+        if variant.needs_reflectance and not plan.reflectance_like:
             raise SpexInputError(
                 f"the {target_class} rule compares reflectance, but the band values are not in 0..1: "
                 "set the reflectance scaling (--scaling s2, landsat-c2-l2 or gain,offset)"
             )
-        use_refl_guards = reflectance_like
-        guards = variant.guards + (variant.reflectance_guards if use_refl_guards else ())
+        plan.guards = variant.guards + (variant.reflectance_guards if plan.reflectance_like else ())
+        self._adapt_to_scene(job, plan)
+        return plan
 
-        # data that are not reflectance: thresholds relative to the scene (thresholds.SCENE_ADAPTATIONS)
-        scene_threshold, scene_info = None, {}
-        adaptation = SCENE_ADAPTATIONS.get(target_class)
+    def _adapt_to_scene(self, job: EngineJob, plan: _Plan) -> None:
+        """Data that are not reflectance: scene-relative threshold and guards (SCENE_ADAPTATIONS)."""
+        adaptation = SCENE_ADAPTATIONS.get(plan.target_class)
+        request = job.request
         needs_scene = adaptation is not None and (
-            adaptation.dark_nir_share is not None or (request.threshold is None and method == "fixed")
+            adaptation.dark_nir_share is not None or (request.threshold is None and plan.method == "fixed")
         )
-        if not reflectance_like and needs_scene:
-            stats = self._scene_statistics(source, variant, region.window, job)
-            scene_threshold, extra_guards, scene_info = adapt_to_scene(target_class, variant, stats)
-            guards = guards + extra_guards
-            if scene_info.pop("doubtful", None):
-                warnings.append(
-                    "the scene around the area of interest is spectrally uniform (its brightest pixels have "
-                    f"the {variant.primary.name} of the rest), so the scene-relative threshold is "
-                    "unreliable: use a raster that also holds roofs, roads or bare soil, or give --threshold"
-                )
-            if stats.reference is None and stats.pixels < MIN_SCENE_PIXELS:
-                warnings.append(
-                    f"too few valid pixels ({stats.pixels}) around the area of interest for scene-relative "
-                    "thresholds: fixed defaults were used; give --threshold or set --scaling"
-                )
-
-        otsu_share = 0.35 if method == "otsu" else 0.0
-        threshold_info: Dict[str, Any] = {
-            "index": primary.name,
-            "op": primary.op,
-            "default": primary.threshold,
-        }
-        if request.threshold is not None:
-            threshold = check_threshold(variant, request.threshold)
-            threshold_info.update(value=threshold, method="user")
-        elif method == "otsu":
-            hist = _Histogram(primary_def.value_range, _OTSU_BINS)
-            for i, (_w, (bands, valid, _aoi)) in enumerate(_prefetch(windows, read(primary_def.roles))):
-                job.check_cancelled()
-                hist.add(compute_index(primary.name, bands), valid)
-                job.progress(otsu_share * (i + 1) / len(windows), "histogram for Otsu")
-            if hist.total() == 0:
-                raise SpexInputError(
-                    "the area of interest holds only no-data pixels: choose an area that overlaps valid data"
-                )
-            threshold, separability = otsu_threshold(hist.counts[0], hist.edges)
-            threshold = float(round(threshold, 4))
-            threshold_info.update(
-                value=threshold,
-                method="otsu",
-                separability=round(separability, 3),
-                histogram_pixels=hist.total(),
+        if plan.reflectance_like or not needs_scene:
+            return
+        variant = plan.variant
+        stats = self._scene_statistics(job.source, variant, job.region.window, job)
+        plan.scene_threshold, extra, plan.scene_info = adapt_to_scene(plan.target_class, variant, stats)
+        plan.guards = plan.guards + extra
+        if plan.scene_info.pop("doubtful", None):
+            plan.warnings.append(
+                "the scene around the area of interest is spectrally uniform (its brightest pixels have "
+                f"the {variant.primary.name} of the rest), so the scene-relative threshold is "
+                "unreliable: use a raster that also holds roofs, roads or bare soil, or give --threshold"
             )
-            if separability < _WEAK_OTSU:
-                warnings.append(
-                    f"Otsu split of {primary.name} is weak (separability {separability:.2f}): "
-                    "the histogram is not "
-                    "clearly bimodal; check the result or give a fixed --threshold"
-                )
-        elif method == "fixed":
-            if scene_threshold is not None:
-                threshold = scene_threshold
-                threshold_info.update(value=threshold, method="scene")
+        if stats.reference is None and stats.pixels < MIN_SCENE_PIXELS:
+            plan.warnings.append(
+                f"too few valid pixels ({stats.pixels}) around the area of interest for scene-relative "
+                "thresholds: fixed defaults were used; give --threshold or set --scaling"
+            )
+
+    @staticmethod
+    def _choose_threshold(job: EngineJob, plan: _Plan) -> Tuple[float, Dict[str, Any]]:
+        """The primary threshold (user, Otsu, scene-relative or default) and how it was chosen."""
+        primary = plan.variant.primary
+        info: Dict[str, Any] = {"index": primary.name, "op": primary.op, "default": primary.threshold}
+        request = job.request
+        if request.threshold is not None:
+            threshold = check_threshold(plan.variant, request.threshold)
+            info.update(value=threshold, method="user")
+        elif plan.method == "otsu":
+            threshold = SpectralEngine._otsu(job, plan, info)
+        elif plan.method == "fixed":
+            if plan.scene_threshold is not None:
+                threshold = plan.scene_threshold
+                info.update(value=threshold, method="scene")
             else:
                 threshold = primary.threshold
-                threshold_info.update(value=threshold, method="default")
+                info.update(value=threshold, method="default")
         else:
-            raise SpexInputError(f"unknown threshold method {method!r}: use fixed or otsu")
-        if scene_info:
-            threshold_info["scene"] = scene_info
+            raise SpexInputError(f"unknown threshold method {plan.method!r}: use fixed or otsu")
+        return threshold, info
 
-        # index statistics outside (row 0) / inside (row 1) the result, on a regular pixel subsample
-        stats = {
-            n: _Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in variant.indices
-        }
-        guard_rejects = {g.text(): 0 for g in guards}
-        counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0}
+    @staticmethod
+    def _otsu(job: EngineJob, plan: _Plan, info: Dict[str, Any]) -> float:
+        """First pass: histogram of the primary index over every window, Otsu's threshold from it."""
+        primary = plan.variant.primary
+        definition = INDEX_DEFINITIONS[primary.name]
+        hist = _Histogram(definition.value_range, _OTSU_BINS)
+        windows = plan.windows
+        for i, (_w, (bands, valid, _aoi)) in enumerate(_prefetch(windows, plan.read(definition.roles))):
+            job.check_cancelled()
+            hist.add(compute_index(primary.name, bands), valid)
+            job.progress(plan.otsu_share * (i + 1) / len(windows), "histogram for Otsu")
+        if hist.total() == 0:
+            raise SpexInputError(
+                "the area of interest holds only no-data pixels: choose an area that overlaps valid data"
+            )
+        threshold, separability = otsu_threshold(hist.counts[0], hist.edges)
+        threshold = float(round(threshold, 4))
+        info.update(value=threshold, method="otsu", separability=round(separability, 3),
+                    histogram_pixels=hist.total())  # fmt: skip
+        if separability < _WEAK_OTSU:
+            plan.warnings.append(
+                f"Otsu split of {primary.name} is weak (separability {separability:.2f}): the histogram is "
+                "not clearly bimodal; check the result or give a fixed --threshold"
+            )
+        return threshold
 
+    def _classify_windows(self, job: EngineJob, plan: _Plan, threshold: float) -> _Classified:
+        """Second pass: classify every window, keep statistics and rule values, write the (cleaned) mask."""
+        from ..cleanup import default_min_region_px, sieve_halo
+
+        source, rw, variant = job.source, job.region.window, plan.variant
+        windows = plan.windows
         pixel_area = getattr(source, "pixel_area_m2", None)
         min_px = default_min_region_px(pixel_area)
         halo = sieve_halo(min_px, min_px)
-        rw = region.window
         streamed = (
             not self.window_size
             and all(w.xsize == rw.xsize for w in windows)
             and halo * rw.xsize <= _MAX_HALO_PIXELS
         )
-        cleanup = {
-            "filled_hole_px": 0,
-            "removed_region_px": 0,
-            "fill_holes_px": min_px,
-            "min_region_px": min_px,
-        }
-
-        mask_path = os.path.join(job.workdir, f"spectral_{target_class}.tif")
-        ds = create_mask(mask_path, source, rw)
+        result = _Classified(os.path.join(job.workdir, f"spectral_{plan.target_class}.tif"), streamed, min_px,
+                             pixel_area, variant.indices, plan.guards)  # fmt: skip
+        ds = create_mask(result.mask_path, source, rw)
         band = ds.GetRasterBand(1)
-        writer = _StripCleaner(band, rw, halo, min_px, cleanup) if streamed else None
+        writer = _StripCleaner(band, rw, halo, min_px, result.cleanup) if streamed else None
         rows_max = max(w.ysize for w in windows)
         cols_max = max(w.xsize for w in windows)
         roles = list(variant.roles)
         buffers = [np.empty(len(roles) * rows_max * cols_max, np.float32) for _ in range(2)]
         scratch = _Scratch()
-        kept = _FeatureValues(
-            os.path.join(job.workdir, f"feature_values_{target_class}.tif"), source, rw,
-            list(dict.fromkeys([primary.name, *(g.name for g in guards)])),
-        )  # fmt: skip
+        names = list(dict.fromkeys([variant.primary.name, *(g.name for g in plan.guards)]))
+        kept = _FeatureValues(os.path.join(job.workdir, f"feature_values_{plan.target_class}.tif"), source,
+                              rw, names)  # fmt: skip
+        result.kept = kept
         try:
-            for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, read(roles, buffers))):
+            for i, (w, (bands, valid, aoi)) in enumerate(_prefetch(windows, plan.read(roles, buffers))):
                 job.check_cancelled()
                 step = _STAT_STEP if valid.size >= _STAT_FULL_BELOW else 2
-                target, values = self._classify(
-                    variant, bands, threshold, guards, guard_rejects, counts, valid, scratch, step
-                )
-                all_valid = aoi is None and bool(valid.all())
-                n_valid = valid.size if all_valid else int(np.count_nonzero(valid))
-                n_target = int(np.count_nonzero(target))
-                counts["target"] += n_target
-                counts["background"] += n_valid - n_target
-                outside = int(aoi.size - np.count_nonzero(aoi)) if aoi is not None else 0
-                counts["outside_aoi"] += outside
-                counts["nodata"] += target.size - n_valid - outside
-                sub_valid, sub_target = valid[::step, ::step], target[::step, ::step]
-                for name, hist in stats.items():
-                    hist.add(values[name], sub_valid, sub_target)
+                target, values = self._classify(variant, bands, threshold, plan.guards, result.guard_rejects,
+                                                result.counts, valid, scratch, step)  # fmt: skip
+                out = result.add(target, values, valid, aoi, step)
                 kept.add(w, bands, valid)
-                out = target.view(np.uint8)  # MASK_TARGET = 1, MASK_BACKGROUND = 0, no copy
-                if not all_valid:
-                    out[~valid] = MASK_NODATA
                 if writer is not None:
                     writer.add(out, w.yoff - rw.yoff)
                 else:
                     band.WriteArray(out, w.xoff - rw.xoff, w.yoff - rw.yoff)
-                job.progress(otsu_share + (0.95 - otsu_share) * (i + 1) / len(windows), "classifying pixels")
+                share = plan.otsu_share
+                job.progress(share + (0.95 - share) * (i + 1) / len(windows), "classifying pixels")
             if writer is not None:
                 writer.finish()
             band.FlushCache()
@@ -465,32 +536,31 @@ class SpectralEngine:
             band = writer = None
             ds = None
             kept.close()
-        buffers = []
-        classified = time.perf_counter()
-        job.check_cancelled()
-        if not streamed:
-            job.progress(0.95, "cleaning mask")
-            cleanup = clean_mask(mask_path, min_px, min_px)
-        counts["target"] += cleanup["filled_hole_px"] - cleanup["removed_region_px"]
-        counts["background"] -= cleanup["filled_hole_px"] - cleanup["removed_region_px"]
-        job.progress(1.0, "mask ready")
+        return result
 
-        total = rw.xsize * rw.ysize
+    def _details(self, job: EngineJob, plan: _Plan, threshold_info: Dict[str, Any],
+                 result: _Classified) -> Dict[str, Any]:  # fmt: skip
+        """Everything the explanations and the sidecar report about one run."""
+        variant, primary, guards = plan.variant, plan.variant.primary, plan.guards
+        rw = job.region.window
+        counts = result.counts
         caveats = list(variant.caveats)
-        if missing_better:
+        if plan.missing_better:
             caveats.insert(0, "fallback")
         if threshold_info.get("scene"):
             caveats.append("scene_relative")  # also says why the reflectance guards were replaced
-        elif not use_refl_guards and variant.reflectance_guards:
+        elif not plan.reflectance_like and variant.reflectance_guards:
             caveats.append("not_reflectance")
         if counts["nodata"]:
             caveats.append("nodata")
-        details: Dict[str, Any] = {
+        rejects = result.guard_rejects
+        kept = result.kept
+        return {
             "engine": self.name,
-            "target_class": target_class,
+            "target_class": plan.target_class,
             "rule": variant.name,
             "rule_text": " AND ".join([primary.text(threshold_info["value"])] + [g.text() for g in guards]),
-            "fallback_missing_roles": list(missing_better),
+            "fallback_missing_roles": list(plan.missing_better),
             "roles_used": list(variant.roles),
             "indices": {
                 n: {
@@ -501,31 +571,23 @@ class SpectralEngine:
                 for n in variant.indices
             },
             "threshold": threshold_info,
-            "guards": [
-                {"test": g.text(), "why": g.why, "rejected_px": guard_rejects[g.text()]} for g in guards
-            ],
-            "skipped_guards": [g.text() for g in variant.reflectance_guards] if not use_refl_guards else [],
+            "guards": [{"test": g.text(), "why": g.why, "rejected_px": rejects[g.text()]} for g in guards],
+            "skipped_guards": [] if plan.reflectance_like else [g.text() for g in variant.reflectance_guards],
+            "mixed_edges": variant.mixed_edges,
             # every test that decided, with the threshold used: per-feature explanations compare to these
             "conditions": [
                 {"name": c.name, "op": c.op, "threshold": float(t), "label": c.text(t).rsplit(" ", 2)[0]}
                 for c, t in [(primary, threshold_info["value"])] + [(g, g.threshold) for g in guards]
             ],
-            "reflectance_like": bool(reflectance_like),
-            "pixels": {**counts, "total": int(total)},
-            "pixel_area_m2": float(pixel_area) if pixel_area else None,
-            "stats": {n: {"inside": h.summary(1), "outside": h.summary(0)} for n, h in stats.items()},
-            "cleanup": cleanup,
+            "reflectance_like": bool(plan.reflectance_like),
+            "pixels": {**counts, "total": int(rw.xsize * rw.ysize)},
+            "pixel_area_m2": float(result.pixel_area) if result.pixel_area else None,
+            "stats": {n: {"inside": h.summary(1), "outside": h.summary(0)} for n, h in result.stats.items()},
+            "cleanup": result.cleanup,
             "feature_values": {"path": kept.path, "names": kept.names, "step": kept.step},
             "caveats": caveats,
-            "windows": len(windows),
-            "seconds": {
-                "classify": round(classified - started, 3),
-                "cleanup": round(time.perf_counter() - classified, 3),
-            },
+            "windows": len(plan.windows),
         }
-        if counts["target"] == 0:
-            warnings.append(f"no pixel passed the {target_class} rule ({details['rule_text']})")
-        return EngineOutput(mask_path=mask_path, details=details, warnings=warnings)
 
     @staticmethod
     def _looks_like_reflectance(source, variant: RuleVariant, windows, read) -> bool:
@@ -594,6 +656,7 @@ class SpectralEngine:
             target &= valid
             n_pass = int(np.count_nonzero(target))
             counts["primary_pass"] += n_pass
+            weak = target.copy() if variant.mixed_edges else None  # passed the primary test
             if guards and n_pass:
                 if n_pass * 4 < target.size:  # sparse: test the passing pixels only
                     idx = np.flatnonzero(target)
@@ -622,6 +685,10 @@ class SpectralEngine:
                         if rejected:
                             guard_rejects[cond.text()] += rejected
                             target &= ~ok
+        if variant.mixed_edges:  # shoreline pixels mostly water by local unmixing (mixed_pixels)
+            counts["mixed_edge_px"] = counts.get("mixed_edge_px", 0) + grow_mixed_edges(
+                target, bands, weak, variant.roles, valid
+            )
         # statistics for every index of the rule, even those not needed to decide (e.g. after a guard)
         stats: Dict[str, np.ndarray] = {}
         sub_bands = None

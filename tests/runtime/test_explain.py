@@ -118,3 +118,66 @@ def test_scene_relative_threshold_is_explained():
     assert "207,545 sampled pixels" in text and "shadows" in text.lower()
     zh = spectral_explanation(parse_prompt("提取水体"), scene_details(), regions(1), "zh")
     assert "相对本景影像的阈值" in zh and "近红外上限 0.2441" in zh and "Extracted" not in zh
+
+
+# ------------------------------------------------------------------------- Chinese scientific terms (#12)
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+
+from model_runtime.explain import _WHY_ZH, INDEX_NAMES_ZH, condition_text  # noqa: E402
+from model_runtime.indices import INDEX_DEFINITIONS  # noqa: E402
+from model_runtime.thresholds import CLASS_RULES  # noqa: E402
+
+#: ASCII words a Chinese text may keep: proper names of sensors and methods, pixel coordinates
+ALLOWED_ASCII = {"Landsat", "Sentinel-2", "Otsu", "Fmask", "x", "y"}
+_CITATION = re.compile(r"[A-Z][A-Za-z\-]+(?: et al\.| & [A-Z][A-Za-z\-]+)? \d{4}")
+
+
+def english_words(text: str):
+    """ASCII words of ``text`` other than index/band acronyms (all capitals and digits), numbers, allowed
+    names and literature citations (the indices' references, "Author [et al.] YEAR")."""
+    for definition in INDEX_DEFINITIONS.values():
+        text = text.replace(definition.reference, "")
+    text = _CITATION.sub("", text)
+    words = re.findall(r"[A-Za-z][A-Za-z0-9\-\.]*", text)
+    acronym = re.compile(r"[A-Z0-9][A-Z0-9\-]*")
+    return sorted({w for w in words if not acronym.fullmatch(w) and w not in ALLOWED_ASCII})
+
+
+def test_every_rule_text_has_chinese():
+    """Every condition's reason and label, and every index name, has a Chinese form (test fails before: 21
+    reasons and every band label stayed English in the Chinese text)."""
+    for rule in CLASS_RULES.values():
+        for variant in rule.variants:
+            for cond in variant.conditions:
+                assert cond.why in _WHY_ZH, cond.why
+                assert english_words(_WHY_ZH[cond.why]) == [], _WHY_ZH[cond.why]
+                assert english_words(condition_text(cond.text(), "zh")) == [], cond.text()
+    assert set(INDEX_NAMES_ZH) == set(INDEX_DEFINITIONS)
+    assert condition_text("nir reflectance < 0.2 AND MNDWI > 0", "zh") == "近红外反射率 < 0.2 且 MNDWI > 0"
+
+
+@pytest.mark.parametrize("prompt", ["提取水体", "提取植被", "提取建筑", "提取裸土"])
+def test_chinese_explanations_keep_only_acronyms(prompt, l7_sample, s2_l1c_sample, tmp_path):
+    """The Chinese run text and every feature's text, on both real samples (an 8-bit scene-relative run
+    and a reflectance run with every guard), hold no English word but index acronyms and citations."""
+    from osgeo import ogr
+
+    from model_runtime import ExtractRequest, extract
+    from model_runtime.request import AreaOfInterest
+
+    runs = [
+        (l7_sample, None),
+        (s2_l1c_sample, AreaOfInterest(bbox=(435730, 4169460, 439730, 4173460))),  # town, creeks, fields
+    ]
+    for i, (raster, aoi) in enumerate(runs):
+        out = str(tmp_path / f"{i}.gpkg")
+        result = extract(ExtractRequest(raster=raster, prompt=prompt, output=out, aoi=aoi))
+        texts = [result.explanation]
+        ds = ogr.Open(out)  # kept alive while its layer is read
+        texts += [f.GetField("explain") for f in ds.GetLayer(0)][:20]
+        ds = None
+        assert len(texts) > 1, (raster, prompt)
+        for text in texts:
+            assert english_words(text) == [], text

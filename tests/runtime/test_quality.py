@@ -14,16 +14,20 @@ from tests.conftest import L7_SAMPLE, S2_L1C_SAMPLE
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
 
-# F1 at the photo-interpreted points
+# F1 at the photo-interpreted points (220 a scene since the second batch, tests/data/README.md: more built-up
+# and bare points, harder than the first 160). Landsat 7 soil has no floor: its 7 points are not found (the
+# soil rule has no scene-relative form for 8-bit data yet).
 POINT_F1_FLOORS = {
-    "sentinel2_l1c_virginia": {"water": 0.93, "vegetation": 0.92, "built": 0.75, "soil": 0.8},
-    "landsat7_etm_olinda": {"water": 0.95, "vegetation": 0.88, "built": 0.85},
+    "sentinel2_l1c_virginia": {"water": 0.93, "vegetation": 0.92, "built": 0.68, "soil": 0.82},
+    "landsat7_etm_olinda": {"water": 0.95, "vegetation": 0.72, "built": 0.82},
 }
 # IoU on the labelled scenes mixed from real spectra
 SYNTHETIC_IOU_FLOORS = {
-    "sentinel2_l1c_virginia": {"water": 0.93, "vegetation": 0.97, "built": 0.93, "soil": 0.93},
-    "landsat7_etm_olinda": {"water": 0.9, "vegetation": 0.95, "built": 0.95},
+    "sentinel2_l1c_virginia": {"water": 0.96, "vegetation": 0.97, "built": 0.93, "soil": 0.93},
+    "landsat7_etm_olinda": {"water": 0.96, "vegetation": 0.96, "built": 0.72},
 }
+#: the engine may trail a one-line index rule by at most this much (F1 or IoU), on any class and table
+BASELINE_MARGIN = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,27 @@ def test_synthetic_iou_floors(quality, scene):
 
 
 @pytest.mark.slow
+def test_no_class_falls_behind_the_one_line_rules(quality):
+    """Every class with a one-line rule, on both tables: the engine is not worse than it by more than
+    BASELINE_MARGIN."""
+    for table, key in (("points", "f1"), ("synthetic", "iou")):
+        for scene, per_class in quality[table].items():
+            for cls, measured in per_class.items():
+                if "baseline" in measured:
+                    engine, baseline = measured["engine"][key], measured["baseline"][key]
+                    assert engine >= baseline - BASELINE_MARGIN, (table, scene, cls, engine, baseline)
+
+
+@pytest.mark.slow
+def test_water_is_ahead_on_mixed_shorelines(quality):
+    """Water on the mixed scenes (shorelines, 1-3 px rivers, ponds): ahead of MNDWI > 0 (tied before the
+    mixed-pixel growth: 0.96 vs 0.96 and 0.93 vs 0.94)."""
+    for scene, per_class in quality["synthetic"].items():
+        water = per_class["water"]
+        assert water["engine"]["iou"] >= water["baseline"]["iou"] + 0.015, (scene, water)
+
+
+@pytest.mark.slow
 def test_built_up_beats_the_one_line_rule(quality):
     """Built-up was the weak class (issue #9): ahead of 'grey visible + low NDVI' everywhere."""
     for table, key in (("points", "f1"), ("synthetic", "iou")):
@@ -69,4 +94,5 @@ def test_points_are_photo_interpreted_and_enough():
         with open(BENCH.parents[1] / "tests" / "data" / name, newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) >= 150
-        assert {r["label"] for r in rows} <= {"water", "vegetation", "built", "soil", "other", "unsure"}
+        labels = {"water", "vegetation", "built", "soil", "sand", "other", "unsure"}
+        assert {r["label"] for r in rows} <= labels

@@ -571,3 +571,23 @@ def test_built_up_rule_sorts_typical_materials(tmp_path):
     assert out.details["rule"] == "ndbi_swir_shape"
     found = {name: bool((mask[:, i * block : (i + 1) * block] == 1).all()) for i, name in enumerate(names)}
     assert found == {name: expected for name, (_spectrum, expected) in MATERIALS.items()}
+
+
+def test_mixed_shoreline_pixels_join_the_water_by_local_unmixing():
+    """A column of shore pixels 70 % water joins the lake; one 30 % water does not; a pixel that failed the
+    primary test is never grown (test fails before mixed_pixels.py: nothing is grown)."""
+    from model_runtime.mixed_pixels import grow_mixed_edges
+
+    water = {"green": 0.06, "red": 0.04, "nir": 0.02, "swir1": 0.01}
+    land = {"green": 0.08, "red": 0.06, "nir": 0.35, "swir1": 0.2}
+    share = np.zeros((12, 12))
+    share[:, :4] = 1.0  # lake
+    share[:, 4] = 0.7  # mostly water
+    share[:, 5] = 0.3  # mostly land
+    bands = {r: (share * water[r] + (1 - share) * land[r]).astype(np.float32) for r in water}
+    target = share == 1.0
+    candidates = share > 0  # both shore columns passed the primary test
+    candidates[0, 4] = False  # this one did not
+    added = grow_mixed_edges(target, bands, candidates, list(water))
+    assert target[1:, 4].all() and not target[0, 4] and not target[:, 5].any()
+    assert added == 11

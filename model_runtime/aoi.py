@@ -39,7 +39,7 @@ class AoiRegion:
         from osgeo import gdal, ogr
 
         gt = self.geotransform
-        wgt = (gt[0] + window.xoff * gt[1], gt[1], 0.0, gt[3] + window.yoff * gt[5], 0.0, gt[5])
+        wgt = window.geotransform(gt)
         geom = ogr.CreateGeometryFromWkt(self.geometry_wkt)
         x0, y0 = wgt[0], wgt[3]
         x1, y1 = x0 + window.xsize * gt[1], y0 + window.ysize * gt[5]

@@ -39,6 +39,19 @@ class Window:
         """(rows, columns) of an array covering the window."""
         return self.ysize, self.xsize
 
+    def geotransform(self, raster_geotransform) -> Tuple[float, ...]:
+        """Geotransform of an array covering this window of a raster with ``raster_geotransform``."""
+        gt = raster_geotransform
+        x0, y0 = self.xoff, self.yoff
+        return (gt[0] + x0 * gt[1] + y0 * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + y0 * gt[5], gt[4], gt[5])
+
+    def bounds(self, raster_geotransform) -> Tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of this window in the raster CRS (pixel edges; north-up rasters)."""
+        gt = raster_geotransform
+        xs = (gt[0] + self.xoff * gt[1], gt[0] + (self.xoff + self.xsize) * gt[1])
+        ys = (gt[3] + self.yoff * gt[5], gt[3] + (self.yoff + self.ysize) * gt[5])
+        return min(xs), min(ys), max(xs), max(ys)
+
     def intersection(self, other: Window) -> Window | None:
         """The overlap of two windows, None when they do not overlap."""
         x0, y0 = max(self.xoff, other.xoff), max(self.yoff, other.yoff)
@@ -213,15 +226,11 @@ class RasterSource:
 
     def window_bounds(self, window: Window) -> Tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of ``window`` in the raster CRS."""
-        gt = self.geotransform
-        xs = (gt[0] + window.xoff * gt[1], gt[0] + (window.xoff + window.xsize) * gt[1])
-        ys = (gt[3] + window.yoff * gt[5], gt[3] + (window.yoff + window.ysize) * gt[5])
-        return min(xs), min(ys), max(xs), max(ys)
+        return window.bounds(self.geotransform)
 
     def window_geotransform(self, window: Window) -> Tuple[float, ...]:
         """Geotransform of an array covering ``window``."""
-        gt = self.geotransform
-        return (gt[0] + window.xoff * gt[1], gt[1], 0.0, gt[3] + window.yoff * gt[5], 0.0, gt[5])
+        return window.geotransform(self.geotransform)
 
     def pixel_size_m_at(self, window: Window) -> Tuple[float, float]:
         """(x, y) pixel size in metres; for geographic CRSs, approximate at the window's centre latitude."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SpexInputError
+from ..raster import Window
 from .request import DEFAULT_PATTERNS
 
 _LIST_SUFFIXES = (".txt", ".csv", ".lst", ".list")
@@ -36,11 +37,7 @@ class Chunk:
 
     def bbox(self, geotransform: Sequence[float]) -> Tuple[float, float, float, float]:
         """The grown window as xmin, ymin, xmax, ymax in the raster CRS (pixel edges)."""
-        gt = geotransform
-        x0, y0, w, h = self.window
-        xs = (gt[0] + x0 * gt[1], gt[0] + (x0 + w) * gt[1])
-        ys = (gt[3] + y0 * gt[5], gt[3] + (y0 + h) * gt[5])
-        return min(xs), min(ys), max(xs), max(ys)
+        return Window(*self.window).bounds(geotransform)
 
 
 @dataclass(frozen=True)

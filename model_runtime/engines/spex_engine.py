@@ -38,13 +38,14 @@ from ..composite import (
     stretch_to_uint8,
 )
 from ..errors import DependencyMissingError, SpexInputError
+from ..requirements import pip_install, required_modules
 from ..tiling import TILE_OVERLAP, TILE_SIZE, StripStitcher, plan_tiles
 from .base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob, EngineOutput
 
 MAX_PROMPT_REGIONS = 10  # regions per SPIE prompt (largest first), as spie.MAX_PROMPT_REGIONS
 MIN_PROMPT_REGION_PX = 16
 MASK_THRESHOLD = 0.5
-PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.57.6,<4.58" "safetensors>=0.4" "onnxruntime>=1.19"'
+PIP_SPEX = pip_install(feature="spex")  # model_runtime/requirements.py: the one list
 
 _CACHE_LOCK = threading.Lock()
 _CACHE: Dict[Tuple[str, ...], LoadedModel] = {}
@@ -88,10 +89,11 @@ def _broken_import(module: str, exc: ImportError) -> str:
 
 
 def check_dependencies() -> List[str]:
-    """Raise :class:`DependencyMissingError` (with the pip command) if torch/transformers are missing;
-    return warnings for optional ones (onnxruntime)."""
+    """Raise :class:`DependencyMissingError` (with the pip command) if a required package of the spex
+    feature (model_runtime.requirements) is missing or broken; return warnings for optional ones
+    (onnxruntime)."""
     missing = []
-    for mod in ("torch", "transformers", "safetensors"):
+    for mod in required_modules("spex"):
         try:
             __import__(mod)
         except ModuleNotFoundError as exc:
@@ -109,7 +111,8 @@ def check_dependencies() -> List[str]:
         import onnxruntime  # noqa: F401
     except ImportError:
         return [
-            "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch, slower"
+            f"onnxruntime is not installed ({pip_install(['onnxruntime'])}): the vision encoder runs in "
+            "torch, slower"
         ]
     return []
 

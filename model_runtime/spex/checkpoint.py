@@ -27,7 +27,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..errors import ModelLoadError, SpexInputError
+from ..errors import DependencyMissingError, ModelLoadError, SpexEnvironmentError, SpexInputError
+from ..requirements import pip_install
 from .config import SpexConfig
 from .integrity import assert_finite, check_memory, shard_path, weight_bytes
 from .safetensors_header import read_safetensors_header
@@ -66,12 +67,12 @@ def resolve_device(device: Any = "auto") -> torch.device:
             raise SpexInputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 f"device {device!r} requested but PyTorch sees no CUDA GPU: use --device cpu "
                 "(or install a CUDA build of torch)"
             )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 f"device {device!r} does not exist ({torch.cuda.device_count()} GPU(s)): "
                 "use cuda:0 .. cuda:N-1"
             )
@@ -592,11 +593,13 @@ def gpu_memory_budget(device: torch.device) -> int:
         try:
             gib = float(cap)
         except ValueError:
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 f"SPEX_GPU_MEMORY_GIB={cap!r} is not a number: give GiB, e.g. SPEX_GPU_MEMORY_GIB=6"
             ) from None
         if not gib > 0:
-            raise SpexInputError(f"SPEX_GPU_MEMORY_GIB={cap!r} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6")
+            raise SpexEnvironmentError(
+                f"SPEX_GPU_MEMORY_GIB={cap!r} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6"
+            )
         free = min(free, int(gib * 2**30))
     return free
 
@@ -641,9 +644,9 @@ def _dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
     try:
         from accelerate import dispatch_model
     except ImportError:
-        raise SpexInputError(
+        raise DependencyMissingError(
             "the model does not fit in GPU memory and 'accelerate' is missing: "
-            "pip install accelerate, or use --device cpu"
+            f"{pip_install(['accelerate'])}, or use --device cpu"
         ) from None
     budget = gpu_memory_budget(device)
     with warnings.catch_warnings():

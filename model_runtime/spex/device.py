@@ -12,10 +12,11 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..errors import DependencyMissingError, SpexInputError
+from ..errors import DependencyMissingError, SpexEnvironmentError, SpexInputError
 from ..request import PRECISIONS
+from ..requirements import pip_install
 
-TORCH_PIP = 'pip install "torch==2.13.0"'
+TORCH_PIP = pip_install(["torch"])
 DTYPE_ALIASES = {
     "auto": None,
     "fp32": "float32",
@@ -148,7 +149,7 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     cuda_ok = bool(torch.cuda.is_available())
     if kind == "cuda" and not cuda_ok:
         why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise SpexInputError(
+        raise SpexEnvironmentError(
             f"device '{spec}' was requested but {why}: use --device cpu or install a CUDA build of torch"
         )
     if kind == "auto":
@@ -163,7 +164,7 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     idx = int(index or 0)
     count = torch.cuda.device_count()
     if idx >= count:
-        raise SpexInputError(
+        raise SpexEnvironmentError(
             f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use cuda:0"
             + (f" to cuda:{count - 1}" if count > 1 else "")
         )

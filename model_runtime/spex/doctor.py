@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, List
 
+from ..requirements import pip_install
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -85,21 +87,21 @@ def check_environment() -> List[Check]:
                 )
             )
     except ImportError:
-        checks.append(Check(FAIL, "torch", 'not installed: pip install "torch==2.13.0"'))
+        checks.append(Check(FAIL, "torch", f"not installed: {pip_install(['torch'])}"))
     tf = _version("transformers")
     try:
         import transformers  # noqa: F401
 
         checks.append(Check(OK, "transformers", tf or "?"))
     except ImportError:
-        checks.append(Check(FAIL, "transformers", 'not installed: pip install "transformers>=4.57.6,<4.58"'))
+        checks.append(Check(FAIL, "transformers", f"not installed: {pip_install(['transformers'])}"))
     checks.extend(check_fidelity())
     checks.extend(check_onnxruntime())
     if _version("onnx"):
         checks.append(Check(OK, "onnx", _version("onnx")))
     else:
         checks.append(
-            Check(WARN, "onnx", 'not installed (needed to export the encoder): pip install "onnx>=1.16"')
+            Check(WARN, "onnx", f"not installed (needed to export the encoder): {pip_install(['onnx'])}")
         )
     return checks
 

@@ -29,7 +29,7 @@ from torch import nn
 from transformers import DynamicCache
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model
 
-from ..errors import SpexInputError
+from ..errors import SpexEnvironmentError, SpexInputError
 from .condensation import TokenCondensation
 from .config import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX, SYSTEM_PROMPT, SpexConfig
 from .projector import build_projector
@@ -382,7 +382,7 @@ class SpexModel(nn.Module):
             graphable = on_gpu and self.precision != "int8" and self._static_decode_supported()
             mode = "graph" if graphable and not self._graph_refused else "eager"
         if mode == "graph" and not on_gpu:
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 "SPEX_DECODE=graph needs the whole model on a CUDA GPU: use SPEX_DECODE=auto or eager"
             )
         return mode
@@ -391,7 +391,9 @@ class SpexModel(nn.Module):
         """``SPEX_DECODE``, else ``self.decode_mode``, checked: one of :data:`DECODE_MODES`."""
         mode = (os.environ.get("SPEX_DECODE") or self.decode_mode or "auto").strip().lower()
         if mode not in DECODE_MODES:
-            raise SpexInputError(f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}")
+            raise SpexEnvironmentError(
+                f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}"
+            )
         return mode
 
     def _static_decode_supported(self) -> bool:

@@ -20,7 +20,7 @@ import warnings
 import torch
 from torch import nn
 
-from ..errors import SpexInputError
+from ..errors import SpexEnvironmentError, SpexInputError
 
 QUANTIZATIONS = ("int8",)
 
@@ -31,7 +31,9 @@ def quantized_engine() -> str:
     for name in ("fbgemm", "x86", "qnnpack"):
         if name in engines:
             return name
-    raise SpexInputError("this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32")
+    raise SpexEnvironmentError(
+        "this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32"
+    )
 
 
 def _check(scheme: str, device, dtype) -> None:

@@ -31,7 +31,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
-from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.errors import ExtractionCancelled, SpexEnvironmentError, SpexInputError
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
 from ..request_builder import PRECISIONS, check_precision
@@ -426,6 +426,10 @@ class SpexExtractAlgorithm(SpexAlgorithm):
             raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
         except SpexInputError as error:
             raise QgsProcessingException(_localized(_one_line(error))) from error
+        except SpexEnvironmentError as error:
+            from ..task import environment_message
+
+            raise QgsProcessingException(environment_message(error, panel=False)) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

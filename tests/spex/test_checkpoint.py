@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from model_runtime.errors import ModelLoadError, SpexInputError  # noqa: E402
+from model_runtime.errors import ModelLoadError, SpexEnvironmentError, SpexInputError  # noqa: E402
 from model_runtime.spex import SpexModel  # noqa: E402
 from model_runtime.spex.checkpoint import load_vision_encoder, resolve_device, resolve_dtype  # noqa: E402
 from model_runtime.spex.make_test_checkpoint import SHARD_NAMES  # noqa: E402
@@ -203,7 +203,7 @@ def test_device_and_dtype_errors():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")
     if not torch.cuda.is_available():
-        with pytest.raises(SpexInputError, match="no CUDA"):
+        with pytest.raises(SpexEnvironmentError, match="no CUDA"):
             resolve_device("cuda:0")
     with pytest.raises(SpexInputError, match="unknown device"):
         resolve_device("tpu!")

@@ -77,12 +77,12 @@
       <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="217" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="221" />
       <source>No raster could be processed ({failed} failed): see the log above.</source>
       <translation>没有任何栅格处理成功（{failed} 个失败）：请查看上方日志。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="228" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="232" />
       <source>SPEX batch</source>
       <translation>SPEX 批处理</translation>
     </message>
@@ -90,117 +90,122 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="570" />
+      <location filename="../spex_qgis/deps.py" line="555" />
       <source>plugin folder</source>
       <translation>插件文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="570" />
+      <location filename="../spex_qgis/deps.py" line="555" />
       <source>QGIS's Python</source>
       <translation>QGIS 的 Python</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="574" />
+      <location filename="../spex_qgis/deps.py" line="560" />
+      <source>torch {torch} ({where}), vision encoder in torch (no ONNX Runtime: slower), device {device}</source>
+      <translation>torch {torch}（{where}），视觉编码器运行于 torch（未安装 ONNX Runtime：较慢），设备 {device}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="564" />
       <source>torch {torch} ({where}), vision encoder on ONNX Runtime {ort} {ort_device}, device {device}</source>
       <translation>torch {torch}（{where}），视觉编码器运行于 ONNX Runtime {ort} {ort_device}，设备 {device}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="590" />
+      <location filename="../spex_qgis/deps.py" line="580" />
       <source>use Raster &gt; SPEX &gt; Install SPEX engine dependencies…, or pick the spectral engine</source>
       <translation>请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”，或选择光谱引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="592" />
+      <location filename="../spex_qgis/deps.py" line="582" />
       <source>missing {}</source>
       <translation>缺少 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="593" />
+      <location filename="../spex_qgis/deps.py" line="583" />
       <source>too old: {}</source>
       <translation>版本过旧：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="595" />
+      <location filename="../spex_qgis/deps.py" line="585" />
       <source>SPEX engine unavailable ({problems}): {fix}</source>
       <translation>SPEX 引擎不可用（{problems}）：{fix}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="600" />
+      <location filename="../spex_qgis/deps.py" line="590" />
       <source>SPEX engine unavailable: {reason}: {fix}</source>
       <translation>SPEX 引擎不可用：{reason}：{fix}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="603" />
+      <location filename="../spex_qgis/deps.py" line="593" />
       <source>SPEX engine needs a QGIS restart: {modules} was imported before the plugin's package folder was added</source>
       <translation>SPEX 引擎需要重启 QGIS：{modules} 在插件的依赖包文件夹加入之前已被导入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="608" />
+      <location filename="../spex_qgis/deps.py" line="598" />
       <source>SPEX engine ready: {summary}</source>
       <translation>SPEX 引擎就绪：{summary}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="649" />
+      <location filename="../spex_qgis/deps.py" line="639" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="661" />
+      <location filename="../spex_qgis/deps.py" line="651" />
       <source>Offline: a folder of wheels (leave empty to download)</source>
       <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="662" />
+      <location filename="../spex_qgis/deps.py" line="652" />
       <source>Browse…</source>
       <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="676" />
+      <location filename="../spex_qgis/deps.py" line="666" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="678" />
+      <location filename="../spex_qgis/deps.py" line="668" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="679" />
+      <location filename="../spex_qgis/deps.py" line="669" />
       <source>Check again</source>
       <translation>重新检查</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="680" />
+      <location filename="../spex_qgis/deps.py" line="670" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="681" />
+      <location filename="../spex_qgis/deps.py" line="671" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="704" />
+      <location filename="../spex_qgis/deps.py" line="694" />
       <source>Folder of wheels</source>
       <translation>wheel 文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="724" />
+      <location filename="../spex_qgis/deps.py" line="714" />
       <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
       <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="775" />
+      <location filename="../spex_qgis/deps.py" line="765" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="796" />
+      <location filename="../spex_qgis/deps.py" line="786" />
       <source>Done: {status}</source>
       <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="799" />
+      <location filename="../spex_qgis/deps.py" line="789" />
       <source>Failed (exit status {code}): {status}</source>
       <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
@@ -1078,12 +1083,12 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="432" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="436" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="441" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="445" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -1219,7 +1224,7 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
     <name>SpexTask</name>
     <message>
       <location filename="../spex_qgis/task.py" line="90" />
-      <location filename="../spex_qgis/task.py" line="234" />
+      <location filename="../spex_qgis/task.py" line="257" />
       <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
       <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
@@ -1229,17 +1234,22 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="171" />
+      <location filename="../spex_qgis/task.py" line="132" />
+      <source>{message}; in QGIS use Raster &gt; SPEX &gt; Install SPEX engine dependencies…</source>
+      <translation>{message}；在 QGIS 中请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="194" />
       <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
       <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="187" />
+      <location filename="../spex_qgis/task.py" line="210" />
       <source>Export failed ({}: {}); details in the SPEX log panel</source>
       <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="246" />
+      <location filename="../spex_qgis/task.py" line="269" />
       <source>The preview stopped without a result</source>
       <translation>预览未产生结果就停止了</translation>
     </message>

@@ -11,7 +11,7 @@ import string
 import pytest
 
 import model_runtime
-from model_runtime.errors import SpexInputError
+from model_runtime.errors import DependencyMissingError, SpexInputError
 from model_runtime.messages import PANEL_EN, ZH, localize
 from model_runtime.prompts import parse_prompt
 from model_runtime.raster import RasterSource
@@ -39,7 +39,9 @@ def _template(node):
 
 
 def runtime_error_templates():
-    """(file:line, template) of every SpexInputError raised by the runtime modules the plugin calls."""
+    """(file:line, template) of every SpexInputError and environment error (SpexEnvironmentError,
+    DependencyMissingError) raised by the runtime modules the plugin calls. An environment error whose
+    message is built by a helper (a call, e.g. spex_engine._broken_import) is checked by its own test."""
     found = []
     for path in sorted(glob.glob(os.path.join(RUNTIME, "**", "*.py"), recursive=True)):
         relative = os.path.relpath(path, RUNTIME)
@@ -50,7 +52,11 @@ def runtime_error_templates():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
-            raised = getattr(node.func, "id", "") == "SpexInputError"
+            name = getattr(node.func, "id", "")
+            environment = name in ("SpexEnvironmentError", "DependencyMissingError")
+            if environment and isinstance(node.args[0], ast.Call):
+                continue
+            raised = environment or name == "SpexInputError"
             # band detection notes are shown under the panel's band summary
             note = (
                 relative == "bands.py"
@@ -128,3 +134,23 @@ def test_real_errors_come_out_in_chinese(aerial_sample, tmp_path):
         localize(unknown, "en") == unknown
         and localize("a message nobody wrote", "zh") == "a message nobody wrote"
     )
+
+
+def test_missing_package_messages_come_out_in_chinese(monkeypatch, tmp_path):
+    """The engine's dependency errors (shown in the plugin's message bar) have a Chinese form."""
+    from model_runtime.engines import spex_engine
+
+    broken = tmp_path / "shadow" / "spexbrokenpkg"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('cannot import name x from y')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "shadow"))
+    monkeypatch.setattr(spex_engine, "required_modules", lambda feature: ["spexbrokenpkg"])
+    with pytest.raises(DependencyMissingError) as info:
+        spex_engine.check_dependencies()
+    chinese = localize(str(info.value), "zh_CN")
+    assert chinese.startswith("导入 spexbrokenpkg 失败") and "pip install" in chinese, chinese
+    monkeypatch.setattr(spex_engine, "required_modules", lambda feature: ["spex_no_such_module"])
+    with pytest.raises(DependencyMissingError) as info:
+        spex_engine.check_dependencies()
+    assert localize(str(info.value), "zh_CN").startswith("SPEX 引擎需要 spex_no_such_module")
+    assert "--engine" not in localize(str(info.value), "en", panel=True)

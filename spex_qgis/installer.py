@@ -39,22 +39,21 @@ REQUIREMENTS_MODULE = "_spex_requirements"
 
 
 def load_requirements():
-    """``model_runtime/requirements.py`` loaded by its path (QGIS's Python may not import the runtime)."""
-    loaded = sys.modules.get(REQUIREMENTS_MODULE)
-    if loaded is not None:
-        return loaded
+    """``model_runtime/requirements.py`` loaded by its path (QGIS's Python may not import the runtime).
+
+    Not left in ``sys.modules``: a reloaded plugin (a new version) must read its own list.
+    """
     here = os.path.dirname(os.path.abspath(__file__))
     for folder in (here, os.path.dirname(here)):
         path = os.path.join(folder, "model_runtime", "requirements.py")
         if os.path.isfile(path):
             spec = importlib.util.spec_from_file_location(REQUIREMENTS_MODULE, path)
             module = importlib.util.module_from_spec(spec)
-            sys.modules[REQUIREMENTS_MODULE] = module  # dataclasses look their module up there
+            sys.modules[REQUIREMENTS_MODULE] = module  # dataclasses look their module up while defined
             try:
                 spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[REQUIREMENTS_MODULE]
-                raise
+            finally:
+                sys.modules.pop(REQUIREMENTS_MODULE, None)
             return module
     raise ImportError(
         f"model_runtime/requirements.py not found near {here}: reinstall the plugin from its ZIP"

@@ -117,13 +117,12 @@ def check_fidelity() -> List[Check]:
         if ok:
             checks.append(Check(OK, f"parity {dist}", message))
         else:
-            low, high = fidelity.VERIFIED[dist]
             checks.append(
                 Check(
                     WARN,
                     f"parity {dist}",
                     f"{message}: outputs may differ from the released model; "
-                    f'pip install "{dist}>={low},<{high}" or run bench/official_parity.py',
+                    f"{pip_install([dist])} or run bench/official_parity.py",
                 )
             )
     for name, probe in (
@@ -160,7 +159,7 @@ def check_onnxruntime() -> List[Check]:
                 WARN,
                 "onnxruntime",
                 "not installed: the vision encoder runs in torch eager "
-                "(pip install onnxruntime, or onnxruntime-gpu on a CUDA machine)",
+                f"({pip_install(['onnxruntime'])}, or onnxruntime-gpu on a CUDA machine)",
             )
         )
     elif info.error:

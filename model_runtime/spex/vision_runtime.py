@@ -28,6 +28,7 @@ from typing import Callable, List, Sequence, Tuple
 import numpy as np
 
 from ..errors import DependencyMissingError, SpexEnvironmentError, SpexError
+from ..requirements import pip_install
 from .device import DeviceChoice, physical_cores
 from .onnx_export import INPUT_NAME, OUTPUT_NAMES
 
@@ -436,10 +437,10 @@ def try_onnx_runtime(
     if not info.importable:
         if required:
             raise DependencyMissingError(
-                "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: pip install onnxruntime"
+                f"SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: {pip_install(['onnxruntime'])}"
             )
         return None, [
-            "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch"
+            f"onnxruntime is not installed ({pip_install(['onnxruntime'])}): the vision encoder runs in torch"
         ]
     try:
         result = export_vision_encoder(model_dir, device="cpu", log=log)
@@ -475,7 +476,7 @@ def load_vision_runtime(
             return rt
     if torch_module_factory is None:
         raise DependencyMissingError(
-            "no vision encoder backend is available: pip install onnxruntime, or install torch"
+            f"no vision encoder backend is available: {pip_install(['onnxruntime'])}, or install torch"
         )
     rt = torch_runtime(torch_module_factory(), device)
     rt.warnings[:0] = notes

@@ -547,12 +547,12 @@ def test_installer_script_finds_the_list_in_the_plugin_zip_layout(tmp_path):
     shutil.copy(installer.__file__, plugin / "installer.py")
     shutil.copy(requirements.__file__, plugin / "model_runtime" / "requirements.py")
     code = (
-        "import runpy, sys; sys.argv = ['installer.py', '--help']; "
-        f"runpy.run_path({str(plugin / 'installer.py')!r}, run_name='not_main'); "
-        "m = sys.modules['_spex_requirements']; print(m.__file__, 'numpy' in sys.modules)"
+        "import runpy, sys; "
+        f"g = runpy.run_path({str(plugin / 'installer.py')!r}, run_name='not_main'); "
+        "print(g['_REQUIREMENTS'].__file__, 'numpy' in sys.modules, '_spex_requirements' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == f"{plugin / 'model_runtime' / 'requirements.py'} False", out.stderr
+    assert out.stdout.strip() == f"{plugin / 'model_runtime' / 'requirements.py'} False False", out.stderr
     (plugin / "model_runtime" / "requirements.py").unlink()
     argv = [sys.executable, "-S", str(plugin / "installer.py"), "--help"]
     proc = subprocess.run(argv, capture_output=True, text=True)

@@ -77,12 +77,12 @@
       <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="220" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="224" />
       <source>No raster could be processed ({failed} failed): see the log above.</source>
       <translation>没有任何栅格处理成功（{failed} 个失败）：请查看上方日志。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="231" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="235" />
       <source>SPEX batch</source>
       <translation>SPEX 批处理</translation>
     </message>
@@ -90,117 +90,122 @@
   <context>
     <name>SpexDeps</name>
     <message>
-      <location filename="../spex_qgis/deps.py" line="570" />
+      <location filename="../spex_qgis/deps.py" line="555" />
       <source>plugin folder</source>
       <translation>插件文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="570" />
+      <location filename="../spex_qgis/deps.py" line="555" />
       <source>QGIS's Python</source>
       <translation>QGIS 的 Python</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="574" />
+      <location filename="../spex_qgis/deps.py" line="560" />
+      <source>torch {torch} ({where}), vision encoder in torch (no ONNX Runtime: slower), device {device}</source>
+      <translation>torch {torch}（{where}），视觉编码器运行于 torch（未安装 ONNX Runtime：较慢），设备 {device}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/deps.py" line="564" />
       <source>torch {torch} ({where}), vision encoder on ONNX Runtime {ort} {ort_device}, device {device}</source>
       <translation>torch {torch}（{where}），视觉编码器运行于 ONNX Runtime {ort} {ort_device}，设备 {device}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="590" />
+      <location filename="../spex_qgis/deps.py" line="580" />
       <source>use Raster &gt; SPEX &gt; Install SPEX engine dependencies…, or pick the spectral engine</source>
       <translation>请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”，或选择光谱引擎</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="592" />
+      <location filename="../spex_qgis/deps.py" line="582" />
       <source>missing {}</source>
       <translation>缺少 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="593" />
+      <location filename="../spex_qgis/deps.py" line="583" />
       <source>too old: {}</source>
       <translation>版本过旧：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="595" />
+      <location filename="../spex_qgis/deps.py" line="585" />
       <source>SPEX engine unavailable ({problems}): {fix}</source>
       <translation>SPEX 引擎不可用（{problems}）：{fix}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="600" />
+      <location filename="../spex_qgis/deps.py" line="590" />
       <source>SPEX engine unavailable: {reason}: {fix}</source>
       <translation>SPEX 引擎不可用：{reason}：{fix}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="603" />
+      <location filename="../spex_qgis/deps.py" line="593" />
       <source>SPEX engine needs a QGIS restart: {modules} was imported before the plugin's package folder was added</source>
       <translation>SPEX 引擎需要重启 QGIS：{modules} 在插件的依赖包文件夹加入之前已被导入</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="608" />
+      <location filename="../spex_qgis/deps.py" line="598" />
       <source>SPEX engine ready: {summary}</source>
       <translation>SPEX 引擎就绪：{summary}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="649" />
+      <location filename="../spex_qgis/deps.py" line="639" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="661" />
+      <location filename="../spex_qgis/deps.py" line="651" />
       <source>Offline: a folder of wheels (leave empty to download)</source>
       <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="662" />
+      <location filename="../spex_qgis/deps.py" line="652" />
       <source>Browse…</source>
       <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="676" />
+      <location filename="../spex_qgis/deps.py" line="666" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="678" />
+      <location filename="../spex_qgis/deps.py" line="668" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="679" />
+      <location filename="../spex_qgis/deps.py" line="669" />
       <source>Check again</source>
       <translation>重新检查</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="680" />
+      <location filename="../spex_qgis/deps.py" line="670" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="681" />
+      <location filename="../spex_qgis/deps.py" line="671" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="704" />
+      <location filename="../spex_qgis/deps.py" line="694" />
       <source>Folder of wheels</source>
       <translation>wheel 文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="724" />
+      <location filename="../spex_qgis/deps.py" line="714" />
       <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
       <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="775" />
+      <location filename="../spex_qgis/deps.py" line="765" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="796" />
+      <location filename="../spex_qgis/deps.py" line="786" />
       <source>Done: {status}</source>
       <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="799" />
+      <location filename="../spex_qgis/deps.py" line="789" />
       <source>Failed (exit status {code}): {status}</source>
       <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
@@ -208,750 +213,749 @@
   <context>
     <name>SpexDockWidget</name>
     <message>
-      <location filename="../spex_qgis/dock.py" line="115" />
+      <location filename="../spex_qgis/dock.py" line="73" />
       <source>SPEX — prompt extraction</source>
       <translation>SPEX — 提示词提取</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="172" />
-      <source>A multispectral raster (3 or more bands) read from a file</source>
-      <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="173" />
-      <location filename="../spex_qgis/request_builder.py" line="118" />
-      <source>Raster</source>
-      <translation>栅格</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="175" />
-      <source>Sensor preset that decides which band is which</source>
-      <translation>决定各波段含义的传感器预设</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="176" />
-      <location filename="../spex_qgis/request_builder.py" line="127" />
-      <source>Sensor</source>
-      <translation>传感器</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="180" />
-      <location filename="../spex_qgis/request_builder.py" line="128" />
-      <source>Bands</source>
-      <translation>波段</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="184" />
-      <source>Role</source>
-      <translation>角色</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="184" />
-      <source>Band</source>
-      <translation>波段</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="190" />
-      <source>Reset to detected</source>
-      <translation>恢复为自动检测结果</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="194" />
-      <source>Band mapping</source>
-      <translation>波段映射</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="196" />
-      <source>Input</source>
-      <translation>输入</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="202" />
-      <source>e.g. extract the water bodies / 提取水体</source>
-      <translation>例如：提取水体 / extract the water bodies</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="207" />
-      <location filename="../spex_qgis/request_builder.py" line="119" />
-      <source>Prompt</source>
-      <translation>提示词</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="212" />
-      <source>Whole layer</source>
-      <translation>整个图层</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="213" />
-      <source>Current map extent</source>
-      <translation>当前地图范围</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="214" />
-      <source>Draw a rectangle</source>
-      <translation>绘制矩形</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="215" />
-      <source>Draw a polygon</source>
-      <translation>绘制多边形</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="216" />
-      <source>Selected features of a layer</source>
-      <translation>图层中的选中要素</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="229" />
-      <source>Draw</source>
-      <translation>绘制</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="232" />
-      <source>Draw the area on the map</source>
-      <translation>在地图上绘制区域</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="235" />
-      <source>Clear the drawn area</source>
-      <translation>清除绘制的区域</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="249" />
-      <location filename="../spex_qgis/request_builder.py" line="121" />
-      <source>Area of interest</source>
-      <translation>感兴趣区域</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="256" />
-      <source>Spectral indices (no model)</source>
-      <translation>光谱指数（无需模型）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="258" />
-      <source>SPEX vision-language model</source>
-      <translation>SPEX 视觉-语言模型</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="261" />
-      <source>SPEX model folder</source>
-      <translation>SPEX 模型文件夹</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="265" />
-      <source>Base model folder (LoRA checkpoints only)</source>
-      <translation>基础模型文件夹（仅用于 LoRA 检查点）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="268" />
-      <source>Only for a LoRA checkpoint (non_lora_trainables.bin + adapter): the folder of the base model it was trained from. Leave empty for the released (merged) SPEX folder.</source>
-      <translation>仅用于 LoRA 检查点（non_lora_trainables.bin + 适配器）：训练它所基于的基础模型文件夹。使用发布的（已合并的）SPEX 文件夹时请留空。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="280" />
-      <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
-      <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="281" />
-      <source>fp32 — exact</source>
-      <translation>fp32 — 精确</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="282" />
-      <source>int8 — faster on CPU, less exact</source>
-      <translation>int8 — CPU 上更快，精度略低</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="283" />
-      <source>bf16 — GPU</source>
-      <translation>bf16 — GPU</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="284" />
-      <source>fp16 — GPU</source>
-      <translation>fp16 — GPU</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="290" />
-      <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
-      <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="298" />
-      <source>Install dependencies…</source>
-      <translation>安装依赖…</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="302" />
-      <location filename="../spex_qgis/dock.py" line="309" />
-      <location filename="../spex_qgis/request_builder.py" line="122" />
-      <source>Engine</source>
-      <translation>引擎</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="303" />
-      <location filename="../spex_qgis/request_builder.py" line="123" />
-      <source>Model folder</source>
-      <translation>模型文件夹</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="304" />
-      <location filename="../spex_qgis/request_builder.py" line="124" />
-      <source>Base model (LoRA)</source>
-      <translation>基础模型（LoRA）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="305" />
-      <location filename="../spex_qgis/request_builder.py" line="125" />
-      <source>Device</source>
-      <translation>设备</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="306" />
-      <location filename="../spex_qgis/request_builder.py" line="126" />
-      <source>Precision</source>
-      <translation>精度</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="313" />
-      <source>Temporary layer</source>
-      <translation>临时图层</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="314" />
-      <location filename="../spex_qgis/request_builder.py" line="120" />
-      <source>Save to file</source>
-      <translation>保存到文件</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="323" />
-      <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
-      <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="325" />
-      <source>Save the extracted polygons</source>
-      <translation>保存提取的多边形</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="331" />
-      <source>Output</source>
-      <translation>输出</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="334" />
-      <source>Run</source>
-      <translation>运行</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="337" />
-      <source>Cancel</source>
-      <translation>取消</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="339" />
-      <source>Preview</source>
-      <translation>预览</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="341" />
-      <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
-      <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="365" />
-      <source>The explanation of the last result appears here.</source>
-      <translation>最近一次结果的解释将显示在这里。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="366" />
-      <source>Export…</source>
-      <translation>导出…</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="368" />
-      <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
-      <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="374" />
-      <source>Explanation</source>
-      <translation>解释</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="394" />
-      <source>Class default</source>
-      <translation>类别默认值</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="403" />
-      <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
-      <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="412" />
-      <source>Fixed (class default or the value above)</source>
-      <translation>固定（类别默认值或上面的数值）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="413" />
-      <source>Automatic from this scene (Otsu)</source>
-      <translation>根据本景自动确定（Otsu）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="419" />
-      <source>Polygons smaller than this are dropped (0: keep all)</source>
-      <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="424" />
-      <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
-      <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="429" />
-      <location filename="../spex_qgis/request_builder.py" line="130" />
-      <source>Threshold</source>
-      <translation>阈值</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="430" />
-      <location filename="../spex_qgis/request_builder.py" line="131" />
-      <source>Method</source>
-      <translation>方法</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="431" />
-      <location filename="../spex_qgis/request_builder.py" line="132" />
-      <source>Minimum area</source>
-      <translation>最小面积</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="432" />
-      <location filename="../spex_qgis/request_builder.py" line="133" />
-      <source>Simplify</source>
-      <translation>简化</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="436" />
-      <location filename="../spex_qgis/dock.py" line="640" />
-      <source>Auto-detect</source>
-      <translation>自动检测</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="445" />
-      <source>How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own</source>
-      <translation>像元值如何换算为反射率；可输入 增益,偏移（例如 0.0001,-0.1）自定义</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="448" />
-      <source>Same as the prompt</source>
-      <translation>与提示词相同</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="449" />
-      <source>English</source>
-      <translation>英文</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="450" />
-      <source>Chinese</source>
-      <translation>中文</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="451" />
-      <location filename="../spex_qgis/request_builder.py" line="129" />
-      <source>Reflectance scaling</source>
-      <translation>反射率缩放</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="452" />
-      <location filename="../spex_qgis/request_builder.py" line="134" />
-      <source>Explanation language</source>
-      <translation>解释语言</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="453" />
-      <source>Threshold and filters</source>
-      <translation>阈值与过滤</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="585" />
-      <source>GDAL cannot open this raster</source>
-      <translation>GDAL 无法打开此栅格</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="616" />
-      <source>coastal aerosol</source>
-      <translation>海岸气溶胶</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="617" />
-      <source>blue</source>
-      <translation>蓝</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="618" />
-      <source>green</source>
-      <translation>绿</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="619" />
-      <source>red</source>
-      <translation>红</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="620" />
-      <source>red edge 1</source>
-      <translation>红边 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="621" />
-      <source>red edge 2</source>
-      <translation>红边 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="622" />
-      <source>red edge 3</source>
-      <translation>红边 3</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="623" />
-      <source>NIR</source>
-      <translation>近红外</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="624" />
-      <source>narrow NIR</source>
-      <translation>窄近红外</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="625" />
-      <source>water vapour</source>
-      <translation>水汽</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="626" />
-      <source>cirrus</source>
-      <translation>卷云</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="627" />
-      <source>SWIR 1</source>
-      <translation>短波红外 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="628" />
-      <source>SWIR 2</source>
-      <translation>短波红外 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="629" />
-      <source>thermal 1</source>
-      <translation>热红外 1</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="630" />
-      <source>thermal 2</source>
-      <translation>热红外 2</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="631" />
-      <source>panchromatic</source>
-      <translation>全色</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="677" />
-      <source>— not set —</source>
-      <translation>— 未设置 —</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="680" />
-      <source>Band {}</source>
-      <translation>波段 {}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="738" />
-      <source>Pick a raster with 3 or more bands.</source>
-      <translation>请选择包含 3 个或更多波段的栅格。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="742" />
-      <source>unknown sensor</source>
-      <translation>未知传感器</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="743" />
-      <source>none detected</source>
-      <translation>未检测到</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="746" />
-      <source>{} bands</source>
-      <translation>{} 个波段</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="751" />
-      <source>Not used: {}</source>
-      <translation>不使用：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="805" />
-      <source>Drag a rectangle on the map (Esc cancels).</source>
-      <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="807" />
-      <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
-      <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="875" />
-      <source>The whole raster is processed.</source>
-      <translation>将处理整个栅格。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="878" />
-      <source>Select polygons in this layer with the Select tool.</source>
-      <translation>请用选择工具在此图层中选择多边形。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="879" />
-      <source>Click Draw, then draw on the map.</source>
-      <translation>点击“绘制”，然后在地图上绘制。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="881" />
-      <source>Area: {} km²</source>
-      <translation>面积：{} 平方千米</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="884" />
-      <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
-      <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="888" />
-      <source>(partly outside the raster: only the overlap is processed)</source>
-      <translation>（部分超出栅格范围：只处理重叠部分）</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="943" />
-      <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
-      <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="945" />
-      <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
-      <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="951" />
-      <source>SPEX model ready.</source>
-      <translation>SPEX 模型已就绪。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="953" />
-      <source>Spectral indices: fast, no model needed.</source>
-      <translation>光谱指数：速度快，无需模型。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="972" />
-      <source>Start the extraction in the background</source>
-      <translation>在后台开始提取</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="995" />
+      <location filename="../spex_qgis/dock.py" line="248" />
       <source>Dependency installer unavailable: {}</source>
       <translation>依赖安装程序不可用：{}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1043" />
-      <source>Replace file?</source>
-      <translation>替换文件？</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1044" />
-      <source>'{}' already exists. Replace it?</source>
-      <translation>“{}”已存在。要替换它吗？</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1058" />
-      <location filename="../spex_qgis/dock.py" line="1092" />
-      <source>Not run: {}</source>
-      <translation>未运行：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1064" />
-      <source>Not run: the output file exists.</source>
-      <translation>未运行：输出文件已存在。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1080" />
-      <source>Running: {}</source>
-      <translation>正在运行：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1105" />
-      <source>Previewing: {}</source>
-      <translation>正在预览：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1121" />
-      <source>Preview: {}</source>
-      <translation>预览：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1128" />
-      <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
-      <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1141" />
-      <location filename="../spex_qgis/dock.py" line="1239" />
-      <source>Cancelled: nothing was written.</source>
-      <translation>已取消：未写入任何内容。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/ui/input_panel.py" line="340" />
-      <source>Reading the bands…</source>
-      <translation>正在读取波段…</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1157" />
+      <location filename="../spex_qgis/dock.py" line="303" />
       <source>Cancelling…</source>
       <translation>正在取消…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1188" />
-      <source>Added '{}' with {} polygons</source>
-      <translation>已添加“{}”，共 {} 个多边形</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1199" />
-      <source>Done: {} polygons, {} in {:.1f} s</source>
-      <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1211" />
-      <source>Nothing found: no {} in this area ({:.1f} s).</source>
-      <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1215" />
-      <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
-      <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1230" />
-      <source>Failed: {}</source>
-      <translation>失败：{}</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1232" />
-      <source>The extraction failed.</source>
-      <translation>提取失败。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1240" />
-      <source>Extraction cancelled</source>
-      <translation>提取已取消</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1266" />
-      <source>water</source>
-      <translation>水体</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1267" />
-      <source>vegetation</source>
-      <translation>植被</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1268" />
-      <source>buildings</source>
-      <translation>建筑物</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1269" />
-      <source>bare soil</source>
-      <translation>裸土</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1270" />
-      <source>clouds</source>
-      <translation>云</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1271" />
-      <source>snow</source>
-      <translation>积雪</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1276" />
-      <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
-      <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1287" />
-      <source>Notes</source>
-      <translation>说明</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1308" />
-      <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
-      <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1314" />
-      <source>ESRI Shapefile (*.shp)</source>
-      <translation>ESRI Shapefile 文件 (*.shp)</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1315" />
-      <source>GeoPackage (*.gpkg)</source>
-      <translation>GeoPackage 文件 (*.gpkg)</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1316" />
-      <source>GeoJSON (*.geojson)</source>
-      <translation>GeoJSON 文件 (*.geojson)</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1324" />
-      <source>Export the SPEX result</source>
-      <translation>导出 SPEX 结果</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1349" />
-      <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
-      <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1357" />
-      <source>Not exported: the file exists.</source>
-      <translation>未导出：文件已存在。</translation>
-    </message>
-    <message>
-      <location filename="../spex_qgis/dock.py" line="1371" />
+      <location filename="../spex_qgis/dock.py" line="310" />
       <source>Exporting '{}'…</source>
       <translation>正在导出“{}”…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1393" />
+      <location filename="../spex_qgis/dock.py" line="314" />
+      <source>Running: {}</source>
+      <translation>正在运行：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="314" />
+      <source>Previewing: {}</source>
+      <translation>正在预览：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="327" />
+      <source>Not run: {}</source>
+      <translation>未运行：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="332" />
+      <source>Not exported: the file exists.</source>
+      <translation>未导出：文件已存在。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="334" />
+      <source>Not run: the output file exists.</source>
+      <translation>未运行：输出文件已存在。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="341" />
+      <source>Added '{}' with {} polygons</source>
+      <translation>已添加“{}”，共 {} 个多边形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="361" />
+      <source>Failed: {}</source>
+      <translation>失败：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="367" />
+      <location filename="../spex_qgis/result_html.py" line="88" />
+      <source>Cancelled: nothing was written.</source>
+      <translation>已取消：未写入任何内容。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="370" />
+      <source>Extraction cancelled</source>
+      <translation>提取已取消</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="409" />
+      <source>Save '{}' as a GeoPackage, Shapefile or GeoJSON</source>
+      <translation>将“{}”保存为 GeoPackage、Shapefile 或 GeoJSON</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="423" />
+      <source>No result to export: run an extraction first, or select a SPEX result layer.</source>
+      <translation>没有可导出的结果：请先运行一次提取，或选择一个 SPEX 结果图层。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/dock.py" line="433" />
       <source>Exported {} polygons to {}</source>
       <translation>已将 {} 个多边形导出到 {}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1402" />
+      <location filename="../spex_qgis/dock.py" line="442" />
       <source>Export failed.</source>
       <translation>导出失败。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/dock.py" line="1408" />
+      <location filename="../spex_qgis/dock.py" line="448" />
       <source>Export cancelled: nothing was written.</source>
       <translation>导出已取消：未写入任何文件。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="122" />
+      <location filename="../spex_qgis/ui/input_panel.py" line="110" />
+      <source>Raster</source>
+      <translation>栅格</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="123" />
+      <location filename="../spex_qgis/ui/prompt_panel.py" line="42" />
+      <source>Prompt</source>
+      <translation>提示词</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="124" />
+      <location filename="../spex_qgis/ui/output_panel.py" line="25" />
+      <source>Save to file</source>
+      <translation>保存到文件</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="125" />
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="132" />
+      <source>Area of interest</source>
+      <translation>感兴趣区域</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="126" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="86" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="93" />
+      <source>Engine</source>
+      <translation>引擎</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="127" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="87" />
+      <source>Model folder</source>
+      <translation>模型文件夹</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="128" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="88" />
+      <source>Base model (LoRA)</source>
+      <translation>基础模型（LoRA）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="129" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="89" />
+      <source>Device</source>
+      <translation>设备</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="130" />
+      <location filename="../spex_qgis/ui/engine_panel.py" line="90" />
+      <source>Precision</source>
+      <translation>精度</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="131" />
+      <location filename="../spex_qgis/ui/input_panel.py" line="113" />
+      <source>Sensor</source>
+      <translation>传感器</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="132" />
+      <location filename="../spex_qgis/ui/input_panel.py" line="117" />
+      <source>Bands</source>
+      <translation>波段</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="133" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="68" />
+      <source>Reflectance scaling</source>
+      <translation>反射率缩放</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="134" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="64" />
+      <source>Threshold</source>
+      <translation>阈值</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="135" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="65" />
+      <source>Method</source>
+      <translation>方法</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="136" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="66" />
+      <source>Minimum area</source>
+      <translation>最小面积</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="137" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="67" />
+      <source>Simplify</source>
+      <translation>简化</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/request_builder.py" line="138" />
+      <location filename="../spex_qgis/ui/filters_panel.py" line="69" />
+      <source>Explanation language</source>
+      <translation>解释语言</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="28" />
+      <source>water</source>
+      <translation>水体</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="29" />
+      <source>vegetation</source>
+      <translation>植被</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="30" />
+      <source>buildings</source>
+      <translation>建筑物</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="31" />
+      <source>bare soil</source>
+      <translation>裸土</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="32" />
+      <source>clouds</source>
+      <translation>云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="33" />
+      <source>snow</source>
+      <translation>积雪</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="44" />
+      <source>Done: {} polygons, {} in {:.1f} s</source>
+      <translation>完成：{} 个多边形，{}，用时 {:.1f} 秒</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="51" />
+      <source>{cls}: {n} polygons, {area} · engine {engine} · {secs:.1f} s</source>
+      <translation>{cls}：{n} 个多边形，{area} · 引擎 {engine} · {secs:.1f} 秒</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="61" />
+      <source>Notes</source>
+      <translation>说明</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="67" />
+      <source>Nothing found: no {} in this area ({:.1f} s).</source>
+      <translation>未找到结果：该区域内没有{}（{:.1f} 秒）。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="74" />
+      <source>Try a larger area, a lower threshold (Threshold and filters), or a smaller minimum area.</source>
+      <translation>可尝试更大的区域、更低的阈值（阈值与过滤）或更小的最小面积。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="83" />
+      <source>The extraction failed.</source>
+      <translation>提取失败。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="98" />
+      <source>Preview: {}</source>
+      <translation>预览：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/result_html.py" line="105" />
+      <source>Preview: {} covers {:.1f} % of the valid pixels ({:.1f} s). Run writes the polygons.</source>
+      <translation>预览：{}占有效像元的 {:.1f} %（{:.1f} 秒）。点击“运行”写出多边形。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="100" />
+      <source>Whole layer</source>
+      <translation>整个图层</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="101" />
+      <source>Current map extent</source>
+      <translation>当前地图范围</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="102" />
+      <source>Draw a rectangle</source>
+      <translation>绘制矩形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="103" />
+      <source>Draw a polygon</source>
+      <translation>绘制多边形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="104" />
+      <source>Selected features of a layer</source>
+      <translation>图层中的选中要素</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="110" />
+      <source>Draw</source>
+      <translation>绘制</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="113" />
+      <source>Draw the area on the map</source>
+      <translation>在地图上绘制区域</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="116" />
+      <source>Clear the drawn area</source>
+      <translation>清除绘制的区域</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="183" />
+      <source>Drag a rectangle on the map (Esc cancels).</source>
+      <translation>在地图上拖出一个矩形（按 Esc 取消）。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="185" />
+      <source>Click the vertices, right-click to finish (Backspace undoes, Esc cancels).</source>
+      <translation>依次点击顶点，右键结束（Backspace 撤销，Esc 取消）。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="255" />
+      <source>The whole raster is processed.</source>
+      <translation>将处理整个栅格。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="258" />
+      <source>Select polygons in this layer with the Select tool.</source>
+      <translation>请用选择工具在此图层中选择多边形。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="259" />
+      <source>Click Draw, then draw on the map.</source>
+      <translation>点击“绘制”，然后在地图上绘制。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="261" />
+      <source>Outside the raster: this area does not overlap '{}'. Draw it over the raster.</source>
+      <translation>超出栅格范围：该区域与“{}”不重叠。请在栅格范围内绘制。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="265" />
+      <source>Area: {} km²</source>
+      <translation>面积：{} 平方千米</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/aoi_panel.py" line="267" />
+      <source>(partly outside the raster: only the overlap is processed)</source>
+      <translation>（部分超出栅格范围：只处理重叠部分）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="65" />
+      <source>Spectral indices (no model)</source>
+      <translation>光谱指数（无需模型）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="66" />
+      <source>SPEX vision-language model</source>
+      <translation>SPEX 视觉-语言模型</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="67" />
+      <source>SPEX model folder</source>
+      <translation>SPEX 模型文件夹</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="69" />
+      <source>Base model folder (LoRA checkpoints only)</source>
+      <translation>基础模型文件夹（仅用于 LoRA 检查点）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="72" />
+      <source>Only for a LoRA checkpoint (non_lora_trainables.bin + adapter): the folder of the base model it was trained from. Leave empty for the released (merged) SPEX folder.</source>
+      <translation>仅用于 LoRA 检查点（non_lora_trainables.bin + 适配器）：训练它所基于的基础模型文件夹。使用发布的（已合并的）SPEX 文件夹时请留空。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="84" />
+      <source>Install dependencies…</source>
+      <translation>安装依赖…</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="101" />
+      <source>Auto (fp32 on CPU, bf16/fp16 on GPU)</source>
+      <translation>自动（CPU 上为 fp32，GPU 上为 bf16/fp16）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="102" />
+      <source>fp32 — exact</source>
+      <translation>fp32 — 精确</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="103" />
+      <source>int8 — faster on CPU, less exact</source>
+      <translation>int8 — CPU 上更快，精度略低</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="104" />
+      <source>bf16 — GPU</source>
+      <translation>bf16 — GPU</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="105" />
+      <source>fp16 — GPU</source>
+      <translation>fp16 — GPU</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="111" />
+      <source>Numeric precision of the SPEX model. Auto: exact fp32 on the CPU, bf16/fp16 on a GPU. int8 (CPU only) is about twice as fast but less exact; fp16 and bf16 are for GPUs.</source>
+      <translation>SPEX 模型的数值精度。自动：CPU 上使用精确的 fp32，GPU 上使用 bf16/fp16。int8（仅限 CPU）速度约快一倍，但精度略低；fp16 和 bf16 适用于 GPU。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="157" />
+      <source>Pick the SPEX model folder (config.json + *.safetensors).</source>
+      <translation>请选择 SPEX 模型文件夹（包含 config.json 和 *.safetensors）。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="159" />
+      <source>No config.json in this folder: pick the SPEX checkpoint folder.</source>
+      <translation>此文件夹中没有 config.json：请选择 SPEX 检查点文件夹。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="163" />
+      <source>SPEX model ready.</source>
+      <translation>SPEX 模型已就绪。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/engine_panel.py" line="165" />
+      <source>Spectral indices: fast, no model needed.</source>
+      <translation>光谱指数：速度快，无需模型。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="36" />
+      <source>ESRI Shapefile (*.shp)</source>
+      <translation>ESRI Shapefile 文件 (*.shp)</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="37" />
+      <source>GeoPackage (*.gpkg)</source>
+      <translation>GeoPackage 文件 (*.gpkg)</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="38" />
+      <source>GeoJSON (*.geojson)</source>
+      <translation>GeoJSON 文件 (*.geojson)</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="46" />
+      <source>Export the SPEX result</source>
+      <translation>导出 SPEX 结果</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="64" />
+      <source>Replace file?</source>
+      <translation>替换文件？</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/export_dialog.py" line="65" />
+      <source>'{}' already exists. Replace it?</source>
+      <translation>“{}”已存在。要替换它吗？</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="32" />
+      <source>Class default</source>
+      <translation>类别默认值</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="38" />
+      <source>Threshold of the class's main spectral index (e.g. NDWI for water, NDVI for vegetation). Lower: more sensitive, more polygons; higher: stricter.</source>
+      <translation>该类别主要光谱指数的阈值（例如水体用 NDWI，植被用 NDVI）。调低：更灵敏、多边形更多；调高：更严格。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="49" />
+      <source>Fixed (class default or the value above)</source>
+      <translation>固定（类别默认值或上面的数值）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="50" />
+      <source>Automatic from this scene (Otsu)</source>
+      <translation>根据本景自动确定（Otsu）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="52" />
+      <source>Polygons smaller than this are dropped (0: keep all)</source>
+      <translation>小于此面积的多边形将被舍弃（0：全部保留）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="56" />
+      <source>Simplification tolerance in map units of the raster (0: exact pixel outlines)</source>
+      <translation>简化容差，单位为栅格的地图单位（0：保留精确的像元边界）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="60" />
+      <source>Same as the prompt</source>
+      <translation>与提示词相同</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="61" />
+      <source>English</source>
+      <translation>英文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="62" />
+      <source>Chinese</source>
+      <translation>中文</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="70" />
+      <source>Threshold and filters</source>
+      <translation>阈值与过滤</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="80" />
+      <location filename="../spex_qgis/ui/input_panel.py" line="243" />
+      <source>Auto-detect</source>
+      <translation>自动检测</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/filters_panel.py" line="89" />
+      <source>How pixel values become reflectance; type GAIN,OFFSET (e.g. 0.0001,-0.1) for your own</source>
+      <translation>像元值如何换算为反射率；可输入 增益,偏移（例如 0.0001,-0.1）自定义</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="42" />
+      <source>coastal aerosol</source>
+      <translation>海岸气溶胶</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="43" />
+      <source>blue</source>
+      <translation>蓝</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="44" />
+      <source>green</source>
+      <translation>绿</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="45" />
+      <source>red</source>
+      <translation>红</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="46" />
+      <source>red edge 1</source>
+      <translation>红边 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="47" />
+      <source>red edge 2</source>
+      <translation>红边 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="48" />
+      <source>red edge 3</source>
+      <translation>红边 3</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="49" />
+      <source>NIR</source>
+      <translation>近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="50" />
+      <source>narrow NIR</source>
+      <translation>窄近红外</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="51" />
+      <source>water vapour</source>
+      <translation>水汽</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="52" />
+      <source>cirrus</source>
+      <translation>卷云</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="53" />
+      <source>SWIR 1</source>
+      <translation>短波红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="54" />
+      <source>SWIR 2</source>
+      <translation>短波红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="55" />
+      <source>thermal 1</source>
+      <translation>热红外 1</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="56" />
+      <source>thermal 2</source>
+      <translation>热红外 2</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="57" />
+      <source>panchromatic</source>
+      <translation>全色</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="109" />
+      <source>A multispectral raster (3 or more bands) read from a file</source>
+      <translation>从文件读取的多光谱栅格（3 个或更多波段）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="112" />
+      <source>Sensor preset that decides which band is which</source>
+      <translation>决定各波段含义的传感器预设</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="119" />
+      <source>Role</source>
+      <translation>角色</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="119" />
+      <source>Band</source>
+      <translation>波段</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="125" />
+      <source>Reset to detected</source>
+      <translation>恢复为自动检测结果</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="129" />
+      <source>Band mapping</source>
+      <translation>波段映射</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="135" />
+      <source>Input</source>
+      <translation>输入</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="187" />
+      <source>GDAL cannot open this raster</source>
+      <translation>GDAL 无法打开此栅格</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="290" />
+      <source>— not set —</source>
+      <translation>— 未设置 —</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="293" />
+      <source>Band {}</source>
+      <translation>波段 {}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="364" />
+      <source>Pick a raster with 3 or more bands.</source>
+      <translation>请选择包含 3 个或更多波段的栅格。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="367" />
+      <source>unknown sensor</source>
+      <translation>未知传感器</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="369" />
+      <source>Reading the bands…</source>
+      <translation>正在读取波段…</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="370" />
+      <source>none detected</source>
+      <translation>未检测到</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="375" />
+      <source>{} bands</source>
+      <translation>{} 个波段</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/input_panel.py" line="380" />
+      <source>Not used: {}</source>
+      <translation>不使用：{}</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/output_panel.py" line="24" />
+      <source>Temporary layer</source>
+      <translation>临时图层</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/output_panel.py" line="33" />
+      <source>GeoPackage (*.gpkg);;ESRI Shapefile (*.shp);;GeoJSON (*.geojson)</source>
+      <translation>GeoPackage 文件 (*.gpkg);;ESRI Shapefile 文件 (*.shp);;GeoJSON 文件 (*.geojson)</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/output_panel.py" line="34" />
+      <source>Save the extracted polygons</source>
+      <translation>保存提取的多边形</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/output_panel.py" line="42" />
+      <source>Output</source>
+      <translation>输出</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/prompt_panel.py" line="35" />
+      <source>e.g. extract the water bodies / 提取水体</source>
+      <translation>例如：提取水体 / extract the water bodies</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="31" />
+      <source>Run</source>
+      <translation>运行</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="34" />
+      <source>Cancel</source>
+      <translation>取消</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="36" />
+      <source>Preview</source>
+      <translation>预览</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="38" />
+      <source>Show the mask of the current area as a temporary raster layer, without writing polygons (quick threshold tuning on large scenes)</source>
+      <translation>将当前区域的掩膜显示为临时栅格图层，不写出多边形（便于在大场景上快速调整阈值）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="64" />
+      <source>Start the extraction in the background</source>
+      <translation>在后台开始提取</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="77" />
+      <source>The explanation of the last result appears here.</source>
+      <translation>最近一次结果的解释将显示在这里。</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="78" />
+      <source>Export…</source>
+      <translation>导出…</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="80" />
+      <source>Save the result as a GeoPackage, Shapefile or GeoJSON (run an extraction first)</source>
+      <translation>将结果保存为 GeoPackage、Shapefile 或 GeoJSON（请先运行一次提取）</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/ui/result_panel.py" line="88" />
+      <source>Explanation</source>
+      <translation>解释</translation>
     </message>
   </context>
   <context>
@@ -1055,12 +1059,12 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="321" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="325" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="330" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="334" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -1068,62 +1072,62 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexLayers</name>
     <message>
-      <location filename="../spex_qgis/layers.py" line="82" />
+      <location filename="../spex_qgis/layers.py" line="80" />
       <source>SPEX results</source>
       <translation>SPEX 结果</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="156" />
+      <location filename="../spex_qgis/layers.py" line="154" />
       <source>The extraction wrote no file: run it again with an output file or a temporary layer.</source>
       <translation>提取没有写出任何文件：请选择输出文件或临时图层后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="162" />
+      <location filename="../spex_qgis/layers.py" line="160" />
       <source>Cannot open the result '{}': check that the file still exists and is readable, then run again.</source>
       <translation>无法打开结果“{}”：请确认该文件仍然存在且可读，然后重新运行。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="203" />
+      <location filename="../spex_qgis/layers.py" line="201" />
       <source>Cannot open the preview mask '{}': run the preview again.</source>
       <translation>无法打开预览掩膜“{}”：请重新预览。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="252" />
+      <location filename="../spex_qgis/layers.py" line="234" />
       <source>Unsupported export format '{}': use .gpkg, .shp or .geojson.</source>
       <translation>不支持的导出格式“{}”：请使用 .gpkg、.shp 或 .geojson。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="257" />
+      <location filename="../spex_qgis/layers.py" line="239" />
       <source>Export folder '{}' does not exist: create it or pick another file.</source>
       <translation>导出文件夹“{}”不存在：请先创建该文件夹或选择其他文件。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="260" />
+      <location filename="../spex_qgis/layers.py" line="242" />
       <source>'{}' is a folder: give a file name such as {}.</source>
       <translation>“{}”是一个文件夹：请给出文件名，例如 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="263" />
+      <location filename="../spex_qgis/layers.py" line="245" />
       <source>'{}' is the file this layer is read from: choose another name for the export.</source>
       <translation>“{}”正是该图层读取的文件：请为导出选择其他名称。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="268" />
+      <location filename="../spex_qgis/layers.py" line="250" />
       <source>'{}' already exists: choose another name or allow overwriting.</source>
       <translation>“{}”已存在：请选择其他名称或允许覆盖。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="340" />
+      <location filename="../spex_qgis/layers.py" line="319" />
       <source>Export to '{}' failed ({}): check the folder is writable.</source>
       <translation>导出到“{}”失败（{}）：请检查该文件夹是否可写。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="442" />
+      <location filename="../spex_qgis/layers.py" line="418" />
       <source>Shapefile text fields hold at most {} bytes: '{}' is split over {} and written in full to {}.</source>
       <translation>Shapefile 文本字段最多容纳 {} 字节：“{}”已拆分到字段 {}，完整内容写入 {}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/layers.py" line="450" />
+      <location filename="../spex_qgis/layers.py" line="426" />
       <source>Shapefiles have no layer description: the run's explanation is written to {}.</source>
       <translation>Shapefile 没有图层描述：本次运行的说明已写入 {}。</translation>
     </message>
@@ -1246,28 +1250,33 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
   <context>
     <name>SpexTask</name>
     <message>
-      <location filename="../spex_qgis/task.py" line="90" />
-      <location filename="../spex_qgis/task.py" line="234" />
+      <location filename="../spex_qgis/task.py" line="91" />
+      <location filename="../spex_qgis/task.py" line="253" />
       <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
       <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="108" />
+      <location filename="../spex_qgis/task.py" line="109" />
       <source>The extraction stopped without a result; details in the SPEX log panel</source>
       <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="171" />
+      <location filename="../spex_qgis/task.py" line="128" />
+      <source>{message}; in QGIS use Raster &gt; SPEX &gt; Install SPEX engine dependencies…</source>
+      <translation>{message}；在 QGIS 中请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”</translation>
+    </message>
+    <message>
+      <location filename="../spex_qgis/task.py" line="190" />
       <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
       <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="187" />
+      <location filename="../spex_qgis/task.py" line="206" />
       <source>Export failed ({}: {}); details in the SPEX log panel</source>
       <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="246" />
+      <location filename="../spex_qgis/task.py" line="265" />
       <source>The preview stopped without a result</source>
       <translation>预览未产生结果就停止了</translation>
     </message>

@@ -5,7 +5,14 @@
 """
 
 from .batching.request import BatchRequest
-from .errors import ExtractionCancelled, ModelLoadError, SpexError, SpexInputError
+from .errors import (
+    DependencyMissingError,
+    ExtractionCancelled,
+    ModelLoadError,
+    SpexEnvironmentError,
+    SpexError,
+    SpexInputError,
+)
 from .request import AreaOfInterest, ExtractRequest, ExtractResult
 
 __version__ = "0.1.0"
@@ -31,8 +38,10 @@ __all__ = [
     "AreaOfInterest",
     "ExtractRequest",
     "ExtractResult",
+    "DependencyMissingError",
     "ExtractionCancelled",
     "ModelLoadError",
+    "SpexEnvironmentError",
     "SpexError",
     "SpexInputError",
     "extract",

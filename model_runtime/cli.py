@@ -1,9 +1,12 @@
 """The ``spex`` command line: ``spex extract``, ``spex info`` (+ ``export-onnx`` / ``doctor`` from the neural
 engine when it is installed).
 
-Exit status: 0 success; 2 bad input (one line ``spex: error: ...`` on stderr, no traceback; argparse errors
-too); 130 interrupted (Ctrl-C) or cancelled; 143 stopped by SIGTERM; 1 an unexpected error (traceback: a bug,
-please report it). SIGINT and SIGTERM stop the job cleanly: temp files and the job folder are removed.
+Exit status (model_runtime.errors): 0 success; 2 bad input (one line ``spex: error: ...`` on stderr, no
+traceback; argparse errors too); 4 the environment lacks something (a package, a GPU...: one line naming what
+to install); 130 interrupted (Ctrl-C) or cancelled; 143 stopped by SIGTERM; 1 an unexpected error (a bug: one
+line naming the log file under ~/.cache/spex-qgis/logs/ that holds the traceback); ``spex batch`` also
+returns 3 when some items failed. SIGINT and SIGTERM stop the job cleanly: temp files and the job folder are
+removed.
 ``--json`` prints exactly one JSON object on stdout: while the job runs, anything else written to stdout (by
 Python or by C libraries) goes to stderr. Progress goes to stderr, only when stderr is a terminal (and neither
 ``--quiet`` nor ``--json``), so scripts and logs see clean output. Library warnings are collected: shown as
@@ -20,12 +23,11 @@ import os
 import signal
 import sys
 import threading
-import traceback
 import warnings
 from typing import Callable, List, Sequence
 
 from . import __version__
-from .errors import ExtractionCancelled, SpexInputError
+from .errors import EXIT_ENVIRONMENT, ExtractionCancelled, SpexEnvironmentError, SpexInputError, write_bug_log
 from .messages import one_line
 from .options import (
     DEFAULT_MAX_NEW_TOKENS,
@@ -447,6 +449,9 @@ def _main(args_list: List[str]) -> int:
     except SpexInputError as exc:
         _error(exc)
         return EXIT_USAGE
+    except SpexEnvironmentError as exc:
+        _error(exc)
+        return EXIT_ENVIRONMENT
     except ExtractionCancelled:
         _error("cancelled")
         return EXIT_INTERRUPTED
@@ -462,10 +467,20 @@ def _main(args_list: List[str]) -> int:
         except OSError:  # pragma: no cover
             pass
         return EXIT_OK
-    except Exception:
-        traceback.print_exc()
-        print("spex: internal error (a bug): please report it with the traceback above", file=sys.stderr)
+    except Exception as exc:
+        _report_bug(exc, args_list)
         return EXIT_BUG
+
+
+def _report_bug(exc: Exception, args_list: List[str]) -> None:
+    """One line on stderr; the traceback goes to a log file (it would bury the line a user needs)."""
+    context = f"spex {__version__}: {' '.join(args_list)}"
+    path = write_bug_log(exc, context)
+    where = f"the traceback is in {path}" if path else "no log could be written: " + one_line(repr(exc))
+    print(
+        f"spex: internal error (a bug), {type(exc).__name__}: please report it; {where}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -238,6 +238,15 @@ ZH: Dict[str, str] = {
     "model folder {} does not exist: point --model at the folder holding the SPEX config.json and weights": (
         "模型文件夹 {0} 不存在：请指向包含 SPEX config.json 和权重的文件夹"
     ),
+    # missing packages (engines/spex_engine.py; environment errors, model_runtime/requirements.py)
+    "the SPEX engine needs {}, not installed: run {} (or use --engine spectral)": (
+        "SPEX 引擎需要 {0}，但未安装：请运行 {1}（或使用 spectral 引擎）"
+    ),
+    "import {} failed ({}): an installed package is broken or shadowed by an older copy; reinstall it with "
+    "{} (in QGIS: Raster > SPEX > Install SPEX engine dependencies)": (
+        "导入 {0} 失败（{1}）：某个已安装的包已损坏或被旧版本遮蔽；请用 {2} 重新安装"
+        "（在 QGIS 中：栅格 > SPEX > 安装 SPEX 引擎依赖）"
+    ),
     # outputs
     "output {} is the input raster: choose another output file": "输出 {0} 就是输入栅格：请选择其他输出文件",
     "unsupported output format {} for {}: use {}": "{1} 的输出格式 {0} 不受支持：请使用 {2}",
@@ -342,6 +351,9 @@ ZH: Dict[str, str] = {
     "DASK_SCHEDULER_ADDRESS to use local workers": (
         "无法连接位于 {0} 的 dask 调度器（{1}）：请启动它（dask scheduler），"
         "或去掉 --scheduler / DASK_SCHEDULER_ADDRESS 以使用本地工作进程"
+    ),
+    "batch extraction needs dask.distributed, not installed: run {}": (
+        "批量提取需要 dask.distributed，但未安装：请运行 {0}"
     ),
     # batch inputs (batching/inputs.py)
     "no raster found in {} (patterns {}): check the folder, glob or list, or pass --pattern": (
@@ -513,6 +525,9 @@ PANEL_EN: Dict[str, str] = {
     ),
     "the spex engine needs the SPEX model folder: pass --model DIR (or use --engine spectral, which needs no "
     "weights)": "the SPEX engine needs its model folder: pick it under Engine, or use the spectral engine",
+    "the SPEX engine needs {}, not installed: run {} (or use --engine spectral)": (
+        "the SPEX engine needs {0}, not installed: run {1}, or pick the spectral engine"
+    ),
 }
 
 

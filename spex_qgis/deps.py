@@ -5,10 +5,12 @@ Packages are installed (only when the user clicks "Install" in :func:`show_insta
 (pip's dry-run resolution against QGIS's environment), never a second numpy. That folder goes FIRST on
 ``sys.path``, so an older system copy (Debian's sympy 1.11 under QGIS) cannot shadow what torch needs.
 
-"Ready" means proven: :func:`engine_check` imports torch, transformers, onnxruntime and onnx in a child of
-QGIS's Python with the exact ``sys.path`` the plugin uses; the dock's engine line and the Processing
-algorithm read that same check (cached per session and on disk, keyed by the path and the installed
-versions). Nothing here imports torch & co. in QGIS's own process.
+The package list is :mod:`model_runtime.requirements` (the spex feature). "Ready" means proven:
+:func:`engine_check` imports its required packages (torch, transformers, safetensors, tokenizers) and, when
+present, the recommended onnxruntime and onnx (without onnxruntime the vision encoder runs in torch, slower;
+the installer installs both) in a child of QGIS's Python with the exact ``sys.path`` the plugin uses; the
+dock's engine line and the Processing algorithm read that same check (cached per session and on disk, keyed
+by the path and the installed versions). Nothing here imports torch & co. in QGIS's own process.
 """
 
 from __future__ import annotations
@@ -30,37 +32,20 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
+from model_runtime.requirements import TORCH_VERSION, Requirement, feature_requirements  # noqa: F401
+
 from . import installer
 
 DEPS_FOLDER_NAME = "spex_deps"
 CHECK_FILE_NAME = DEPS_FOLDER_NAME + "-check.json"
-TORCH_VERSION = "2.13.0"  # the build the engine is tested with (pyproject.toml, scripts/constraints.txt)
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"  # Windows: PyPI only carries CPU torch there
 INDEX_PROBE_TIMEOUT_S = 5.0
 INSTALLER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
 
 
-@dataclass(frozen=True)
-class Requirement:
-    """One optional package: import name, pip distribution name(s), pip specifier, minimum version."""
-
-    module: str
-    dists: Tuple[str, ...]  # distributions that provide ``module`` (first = what we install)
-    spec: str  # pip requirement text
-    min_version: str
-    required: bool = True  # False: nice to have, the engine runs without it
-
-
-REQUIREMENTS: Tuple[Requirement, ...] = (
-    Requirement("torch", ("torch",), f"torch=={TORCH_VERSION}", "2.1"),
-    Requirement("transformers", ("transformers",), "transformers>=4.57.6,<4.58", "4.57.6"),
-    Requirement("safetensors", ("safetensors",), "safetensors>=0.4", "0.4"),
-    Requirement("tokenizers", ("tokenizers",), "tokenizers>=0.22.2,<0.23", "0.22.2"),
-    Requirement("onnxruntime", ("onnxruntime", "onnxruntime-gpu"), "onnxruntime>=1.19", "1.19"),
-    Requirement("onnx", ("onnx",), "onnx>=1.16", "1.16"),  # exports the vision encoder to ONNX once
-    Requirement("accelerate", ("accelerate",), "accelerate>=1.0", "1.0", required=False),
-)
+# What the installer installs (required and recommended) and the status checks: model_runtime/requirements.py.
+REQUIREMENTS: Tuple[Requirement, ...] = feature_requirements("spex")
 
 
 @dataclass(frozen=True)
@@ -566,11 +551,16 @@ def runtime_summary(check: Dict) -> str:
     """One line: torch and where it comes from, the vision encoder's runtime and the device."""
     modules = check.get("modules", {})
     torch = modules.get("torch", {})
-    ort = modules.get("onnxruntime", {})
+    ort = modules.get("onnxruntime")
     where = tr("plugin folder") if torch.get("in_deps") else tr("QGIS's Python")
     cuda = check.get("cuda")
     ort_device = "CUDA" if cuda and "CUDAExecutionProvider" in check.get("ort_providers", []) else "CPU"
     device = f"GPU {check.get('gpu_name')} (CUDA)" if cuda else "CPU"
+    if ort is None:  # recommended, not required: the encoder runs in torch
+        text = tr(
+            "torch {torch} ({where}), vision encoder in torch (no ONNX Runtime: slower), device {device}"
+        )
+        return text.format(torch=torch.get("version", "?"), where=where, device=device)
     text = tr("torch {torch} ({where}), vision encoder on ONNX Runtime {ort} {ort_device}, device {device}")
     return text.format(
         torch=torch.get("version", "?"), where=where, ort=ort.get("version", "?"), ort_device=ort_device,

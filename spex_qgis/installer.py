@@ -9,8 +9,13 @@ library only and never imports QGIS. Three steps:
 2. **install** exactly that list with ``pip install --target DIR --no-deps`` (``--target`` alone would
    ignore everything installed and bring a second numpy). Older copies in DIR are uninstalled first, from
    their RECORD, so one version of each distribution remains.
-3. **check**: ``import torch, transformers, onnxruntime, onnx`` in a fresh interpreter whose ``sys.path``
-   is exactly the one the plugin will use; the first failure is reported with its real cause.
+3. **check**: import the engine's packages (``model_runtime/requirements.py``: the required ones, torch,
+   transformers, safetensors, tokenizers, must import; the recommended ones, onnxruntime and onnx, may be
+   absent) in a fresh interpreter whose ``sys.path`` is exactly the one the plugin will use; the first failure
+   is reported with its real cause.
+
+The package list is read from ``model_runtime/requirements.py`` (stdlib only) by its path: beside this file in
+the plugin ZIP (``spex_qgis/model_runtime/``), or next to the plugin folder in a source checkout.
 
 The last line printed is ``SPEX-CHECK <json>`` (see :func:`check_imports`). Exit status: 0 ready, 1 pip
 failed, 3 the check failed.
@@ -19,6 +24,7 @@ failed, 3 the check failed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -29,7 +35,35 @@ import tempfile
 from typing import Dict, List, Sequence
 
 CHECK_PREFIX = "SPEX-CHECK "
-CHECK_MODULES = ("torch", "transformers", "safetensors", "tokenizers", "onnxruntime", "onnx")
+REQUIREMENTS_MODULE = "_spex_requirements"
+
+
+def load_requirements():
+    """``model_runtime/requirements.py`` loaded by its path (QGIS's Python may not import the runtime).
+
+    Not left in ``sys.modules``: a reloaded plugin (a new version) must read its own list.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (here, os.path.dirname(here)):
+        path = os.path.join(folder, "model_runtime", "requirements.py")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location(REQUIREMENTS_MODULE, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[REQUIREMENTS_MODULE] = module  # dataclasses look their module up while defined
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.modules.pop(REQUIREMENTS_MODULE, None)
+            return module
+    raise ImportError(
+        f"model_runtime/requirements.py not found near {here}: reinstall the plugin from its ZIP"
+    )
+
+
+_REQUIREMENTS = load_requirements()
+CHECK_MODULES = tuple(_REQUIREMENTS.required_modules("spex"))  # must import
+# imported when present (a broken one is reported, not fatal); accelerate is only for GPU offload
+OPTIONAL_CHECK_MODULES = tuple(m for m in _REQUIREMENTS.optional_modules("spex") if m != "accelerate")
 PIP_MISSING_FIX = (
     "install it for QGIS's Python (Debian/Ubuntu: sudo apt install python3-pip; "
     "OSGeo4W: the python3-pip package in the OSGeo4W setup; macOS bundle: python3 -m ensurepip)"
@@ -48,21 +82,31 @@ def where(module):
     path = os.path.abspath(getattr(module, "__file__", None) or "?")
     return path, bool(deps) and os.path.normcase(path).startswith(deps + os.sep)
 
+def failure(name, error):
+    frames = traceback.extract_tb(error.__traceback__)
+    last = frames[-1] if frames else None
+    text = str(error).strip().splitlines()
+    return {
+        "module": name,
+        "type": type(error).__name__,
+        "message": text[0] if text else "",
+        "at": f"{last.filename}:{last.lineno}" if last else "",
+    }
+
 try:
-    for name in spec["modules"]:
+    optional = spec.get("optional", [])
+    out["optional_errors"] = {}
+    for name in spec["modules"] + optional:
+        if out["error"] is not None:
+            break
         try:
             module = importlib.import_module(name)
         except BaseException as error:
-            frames = traceback.extract_tb(error.__traceback__)
-            last = frames[-1] if frames else None
-            text = str(error).strip().splitlines()
-            out["error"] = {
-                "module": name,
-                "type": type(error).__name__,
-                "message": text[0] if text else "",
-                "at": f"{last.filename}:{last.lineno}" if last else "",
-            }
-            break
+            if name not in optional:
+                out["error"] = failure(name, error)
+            elif not (isinstance(error, ModuleNotFoundError) and error.name == name):
+                out["optional_errors"][name] = failure(name, error)  # installed but broken
+            continue
         path, in_deps = where(module)
         out["modules"][name] = {
             "version": str(getattr(module, "__version__", "?")), "file": path, "in_deps": in_deps
@@ -72,8 +116,9 @@ try:
         path, in_deps = where(numpy)
         out["numpy"] = {"version": numpy.__version__, "file": path, "in_deps": in_deps}
     if out["error"] is None:
-        import onnxruntime, torch
-        out["ort_providers"] = list(onnxruntime.get_available_providers())
+        import torch
+        onnxruntime = sys.modules.get("onnxruntime") if "onnxruntime" in out["modules"] else None
+        out["ort_providers"] = list(onnxruntime.get_available_providers()) if onnxruntime else []
         out["deps_modules"] = sorted({n.split(".")[0] for n, m in list(sys.modules.items())
                                       if m is not None and getattr(m, "__file__", None) and where(m)[1]})
         out["cuda"] = bool(torch.cuda.is_available())
@@ -183,15 +228,25 @@ def uninstall_from_target(folder: str, names: Sequence[str]) -> List[str]:
 
 
 def check_imports(python: str, path: Sequence[str], deps: str | None, timeout: float = 300) -> Dict:
-    """Import :data:`CHECK_MODULES` in a fresh ``python`` whose ``sys.path`` is exactly ``path``.
+    """Import :data:`CHECK_MODULES` (then :data:`OPTIONAL_CHECK_MODULES` when present) in a fresh
+    ``python`` whose ``sys.path`` is exactly ``path``.
 
-    Returns ``{"ok", "modules": {name: {version, file, in_deps}}, "numpy", "ort_providers", "cuda",
-    "gpu_name", "error": {module, type, message, at} | None}``. Never raises.
+    Returns ``{"ok", "modules": {name: {version, file, in_deps}}, "numpy", "ort_providers" ([] without
+    onnxruntime), "cuda", "gpu_name", "error": {module, type, message, at} | None, "optional_errors":
+    {module: error}}`` (an optional module that is installed but fails to import). Never raises.
     """
     with tempfile.TemporaryDirectory(prefix="spex-check-") as tmp:
         spec_file = os.path.join(tmp, "spec.json")
         with open(spec_file, "w", encoding="utf-8") as handle:
-            json.dump({"path": list(path), "deps": deps, "modules": list(CHECK_MODULES)}, handle)
+            json.dump(
+                {
+                    "path": list(path),
+                    "deps": deps,
+                    "modules": list(CHECK_MODULES),
+                    "optional": list(OPTIONAL_CHECK_MODULES),
+                },
+                handle,
+            )
         try:
             proc = subprocess.run(
                 [python, "-c", _CHECK_SCRIPT, spec_file],
@@ -260,7 +315,7 @@ def install(
             return 1
     else:
         print("[2/3] nothing to install: QGIS's Python and the plugin folder have everything.", flush=True)
-    print("[3/3] checking that torch, transformers, onnxruntime and onnx import...", flush=True)
+    print(f"[3/3] checking that {', '.join(CHECK_MODULES + OPTIONAL_CHECK_MODULES)} import...", flush=True)
     result = check_imports(python, check_path, target)
     print(CHECK_PREFIX + json.dumps(result), flush=True)
     return 0 if result.get("ok") else 3

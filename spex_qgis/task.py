@@ -13,7 +13,7 @@ import traceback
 from qgis.core import Qgis, QgsFeedback, QgsMessageLog, QgsProcessingUtils, QgsTask
 from qgis.PyQt.QtCore import QCoreApplication, Qt, pyqtSignal
 
-from model_runtime.errors import ExtractionCancelled, SpexError
+from model_runtime.errors import DependencyMissingError, ExtractionCancelled, SpexEnvironmentError, SpexError
 from model_runtime.messages import one_line
 
 LOG_TAG = "SPEX"
@@ -111,14 +111,37 @@ class SpexExtractTask(QgsTask):
         self.failed.emit(message)
 
 
+INSTALLER_MENU = "Install SPEX engine dependencies"
+
+
+def environment_message(exc: SpexEnvironmentError, panel: bool = True) -> str:
+    """One line for a :class:`SpexEnvironmentError`, in the UI language: what this machine lacks and what
+    to install or set; a missing package also names the plugin's installer (QGIS's Python is not the
+    ``pip`` of a terminal). ``panel``: fixes name the panel's controls rather than CLI flags."""
+    from model_runtime.messages import localize
+
+    from .plugin import qgis_locale
+
+    text = one_line(exc)
+    localized = localize(text, qgis_locale(), panel=panel)
+    if isinstance(exc, DependencyMissingError) and INSTALLER_MENU not in text:
+        localized = tr("{message}; in QGIS use Raster > SPEX > Install SPEX engine dependencies…").format(
+            message=localized
+        )
+    return localized
+
+
 def _record_error(task, exc: Exception, unexpected: str) -> bool:
     """Inside a task's ``except``: store ``exc`` as ``task.error`` (one line) and return False for run().
 
-    A :class:`SpexError` is the user's to fix: its own message. Anything else is a bug: its traceback goes
-    to ``task.error_traceback`` (for the log) and ``unexpected`` (``{}`` for the type, ``{}`` for the
+    A :class:`SpexError` is the user's to fix: its own message (an environment error also says how to
+    install from QGIS, see :func:`environment_message`). Anything else is a bug: its traceback goes to
+    ``task.error_traceback`` (for the log) and ``unexpected`` (``{}`` for the type, ``{}`` for the
     exception) is the message.
     """
-    if isinstance(exc, SpexError):
+    if isinstance(exc, SpexEnvironmentError):
+        task.error = environment_message(exc)
+    elif isinstance(exc, SpexError):
         task.error = one_line(exc)
     else:
         task.error_traceback = traceback.format_exc()

@@ -1,7 +1,9 @@
 """``spex batch``: the subcommand's arguments and what it runs (registered by :mod:`model_runtime.cli`).
 
 Exit status: 0 when every item is done, 3 when some items failed (their reasons are in the table and the
-manifest), 2 for a bad request (one line), 130 on Ctrl-C (finished outputs and the manifest are kept).
+manifest), 2 for a bad request (one line), 4 when the environment lacks something (dask not installed: one
+line naming what to install), 130 on Ctrl-C (finished outputs and the manifest are kept), 1 a bug (one line
+naming the log file with the traceback). :func:`model_runtime.cli.main` maps the exceptions to these.
 """
 
 from __future__ import annotations

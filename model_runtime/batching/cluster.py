@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
 from ..errors import DependencyMissingError, SpexInputError
+from ..requirements import pip_install
 
-PIP_BATCH = "pip install 'dask[distributed]' rich"
+PIP_BATCH = pip_install(feature="batch")
 
 
 def require_dask() -> None:

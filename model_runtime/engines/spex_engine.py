@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import DependencyMissingError, SpexInputError
 from ..raster import Window
+from ..requirements import pip_install, required_modules
 from ..spex.loading.device import physical_cores, resolve_precision
 from ..spex.modeling.config import MASK_THRESHOLD
 from ..spex.modeling.preprocess import pixel_values
@@ -52,7 +53,7 @@ from .spex_explain import feature_explanations, merge_tile_texts
 from .tiling import TILE_OVERLAP, TILE_SIZE, StripStitcher, plan_tiles
 
 MIN_PROMPT_REGION_PX = 16
-PIP_SPEX = 'pip install "torch==2.13.0" "transformers>=4.57.6,<4.58" "safetensors>=0.4" "onnxruntime>=1.19"'
+PIP_SPEX = pip_install(feature="spex")  # model_runtime/requirements.py: the one list
 
 _CACHE_LOCK = threading.Lock()
 _CACHE: Dict[Tuple[str, ...], LoadedModel] = {}
@@ -87,10 +88,11 @@ class LoadedModel:
 
 
 def check_dependencies() -> List[str]:
-    """Raise :class:`DependencyMissingError` (with the pip command) if torch/transformers are missing;
-    return warnings for optional ones (onnxruntime)."""
+    """Raise :class:`DependencyMissingError` (with the pip command) if a required package of the spex
+    feature (model_runtime.requirements) is missing or broken; return warnings for optional ones
+    (onnxruntime)."""
     missing = []
-    for mod in ("torch", "transformers", "safetensors"):
+    for mod in required_modules("spex"):
         try:
             __import__(mod)
         except ImportError as exc:
@@ -113,7 +115,8 @@ def check_dependencies() -> List[str]:
         import onnxruntime  # noqa: F401
     except ImportError:
         return [
-            "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch, slower"
+            f"onnxruntime is not installed ({pip_install(['onnxruntime'])}): the vision encoder runs in "
+            "torch, slower"
         ]
     return []
 

@@ -20,7 +20,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
-from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.errors import ExtractionCancelled, SpexEnvironmentError, SpexInputError
 
 from . import parameters as common
 from .base import SpexAlgorithm
@@ -213,6 +213,10 @@ class SpexBatchAlgorithm(SpexAlgorithm):
             ) from error
         except SpexInputError as error:
             raise input_error(self, error) from error
+        except SpexEnvironmentError as error:
+            from ..task import environment_message
+
+            raise QgsProcessingException(environment_message(error, panel=False)) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         if result.merged_output is None:

@@ -27,7 +27,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
-from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.errors import ExtractionCancelled, SpexEnvironmentError, SpexInputError
 from model_runtime.options import DEFAULT_MAX_PIXELS
 from model_runtime.request import AreaOfInterest, ExtractRequest
 from model_runtime.request_builder import build_request as runtime_build_request
@@ -315,6 +315,10 @@ class SpexExtractAlgorithm(SpexAlgorithm):
             raise QgsProcessingException(self.tr("Cancelled: nothing was written.")) from error
         except SpexInputError as error:
             raise input_error(self, error) from error
+        except SpexEnvironmentError as error:
+            from ..task import environment_message
+
+            raise QgsProcessingException(environment_message(error, panel=False)) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

@@ -521,3 +521,70 @@ def test_dialog_reads_the_installers_check_line(qgis_app):
     assert "[1/3] resolving" in text and "Done:" in text
     assert not any(line.startswith(installer.CHECK_PREFIX) for line in text.splitlines())  # parsed, not shown
     dialog.close()
+
+
+# ------------------------------------------------- one package list; onnxruntime recommended, not required
+
+
+def test_installer_reads_the_runtime_list():
+    from model_runtime import requirements
+
+    assert deps.REQUIREMENTS == requirements.feature_requirements("spex")
+    assert list(installer.CHECK_MODULES) == requirements.required_modules("spex")
+    assert set(installer.OPTIONAL_CHECK_MODULES) == {"onnxruntime", "onnx"}
+    specs = deps.requirement_specs(False, _statuses())
+    assert specs == [r.spec for r in requirements.feature_requirements("spex")]  # recommended ones too
+
+
+def test_installer_script_finds_the_list_in_the_plugin_zip_layout(tmp_path):
+    """The ZIP vendors the runtime as spex_qgis/model_runtime/; QGIS's Python runs installer.py alone."""
+    import shutil
+
+    import model_runtime.requirements as requirements
+
+    plugin = tmp_path / "spex_qgis"
+    (plugin / "model_runtime").mkdir(parents=True)
+    shutil.copy(installer.__file__, plugin / "installer.py")
+    shutil.copy(requirements.__file__, plugin / "model_runtime" / "requirements.py")
+    code = (
+        "import runpy, sys; "
+        f"g = runpy.run_path({str(plugin / 'installer.py')!r}, run_name='not_main'); "
+        "print(g['_REQUIREMENTS'].__file__, 'numpy' in sys.modules, '_spex_requirements' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"{plugin / 'model_runtime' / 'requirements.py'} False False", out.stderr
+    (plugin / "model_runtime" / "requirements.py").unlink()
+    argv = [sys.executable, "-S", str(plugin / "installer.py"), "--help"]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    assert proc.returncode != 0 and "requirements.py not found" in proc.stderr
+
+
+def _shadow(folder, name, error):
+    (folder / name).mkdir(parents=True)
+    (folder / name / "__init__.py").write_text(f"raise {error}\n")
+
+
+def test_check_passes_without_onnxruntime_and_reports_a_broken_one(tmp_path):
+    absent = tmp_path / "absent"
+    _shadow(absent, "onnxruntime", "ModuleNotFoundError('no onnxruntime here', name='onnxruntime')")
+    check = installer.check_imports(sys.executable, [str(absent)] + sys.path, None)
+    assert check["ok"], check["error"]
+    assert "onnxruntime" not in check["modules"] and check["ort_providers"] == []
+    assert check["optional_errors"] == {}
+    summary = deps.runtime_summary(check)
+    assert "vision encoder in torch" in summary and "ONNX Runtime ?" not in summary
+    broken = tmp_path / "broken"
+    _shadow(broken, "onnxruntime", "ImportError('libonnxruntime.so: cannot open shared object file')")
+    check = installer.check_imports(sys.executable, [str(broken)] + sys.path, None)
+    assert check["ok"] and check["optional_errors"]["onnxruntime"]["type"] == "ImportError"
+    torch_gone = tmp_path / "torch_gone"
+    _shadow(torch_gone, "torch", "ModuleNotFoundError('no torch here', name='torch')")
+    check = installer.check_imports(sys.executable, [str(torch_gone)] + sys.path, None)
+    assert not check["ok"] and check["error"]["module"] == "torch"
+
+
+def test_status_without_a_recommended_package_is_still_ready(monkeypatch):
+    fake = deps.Requirement("spex_no_such_module", ("spex-no-such",), "spex-no-such", "1.0", required=False)
+    monkeypatch.setattr(deps, "REQUIREMENTS", deps.REQUIREMENTS + (fake,))
+    available, reason = deps.spex_engine_status()
+    assert available, reason

@@ -367,14 +367,15 @@ def test_spex_precision_device_mismatch_is_a_one_line_error(provider, rgbn, tmp_
 
 
 def test_spex_runtime_device_error_passes_through(provider, rgbn, tmp_path):
-    """What the runtime refuses (here: a CUDA device on a machine without one) arrives as its own line."""
+    """What the runtime refuses (here: a CUDA device on a machine without one, an environment error) arrives
+    as its own line."""
     pytest.importorskip("torch")
-    from model_runtime.errors import SpexInputError
+    from model_runtime.errors import SpexEnvironmentError
     from model_runtime.spex.loading.device import resolve_precision
 
     try:
         resolve_precision("cuda", "fp32")
-    except SpexInputError as error:
+    except SpexEnvironmentError as error:
         expected = " ".join(str(error).split())
     else:
         pytest.skip("a CUDA GPU is visible: the runtime accepts cuda + fp32 here")

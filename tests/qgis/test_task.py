@@ -10,7 +10,7 @@ from qgis.core import QgsApplication, QgsFeedback, QgsProcessingUtils, QgsProjec
 from qgis.PyQt.QtCore import QCoreApplication
 
 import model_runtime
-from model_runtime.errors import ExtractionCancelled
+from model_runtime.errors import DependencyMissingError, ExtractionCancelled, SpexEnvironmentError
 from model_runtime.request import ExtractRequest
 from spex_qgis import layers
 from spex_qgis.task import SpexExportTask, SpexExtractTask, session_temp_dir
@@ -106,6 +106,29 @@ def test_unexpected_exception_is_logged_with_traceback(qgis_app, tmp_path, monke
     assert kind == "failed"
     assert "\n" not in message and "ZeroDivisionError" in message and "boom" in message
     assert any("Traceback" in entry and "boom" in entry for entry in logged)
+
+
+@pytest.mark.parametrize(
+    "error, hint",
+    [
+        (DependencyMissingError('the SPEX engine needs torch, not installed: run pip install "torch"'), True),
+        (SpexEnvironmentError("SPEX_DECODE='fast' is not understood: use auto, eager or graph"), False),
+    ],
+)
+def test_environment_error_names_the_installer(qgis_app, tmp_path, monkeypatch, error, hint):
+    """A missing package: one line with the pip command AND the plugin's installer (QGIS's Python is not a
+    terminal's); another environment problem: its own line. Neither is logged as a bug."""
+
+    def missing(request, progress=None, is_cancelled=None):
+        raise error
+
+    monkeypatch.setattr(model_runtime, "extract", missing)
+    request = ExtractRequest(raster=str(tmp_path / "x.tif"), prompt="extract the water bodies")
+    task = SpexExtractTask(request)
+    kind, message = run_task(task)
+    assert kind == "failed" and "\n" not in message and task.error_traceback is None
+    assert message.startswith(str(error))
+    assert ("Install SPEX engine dependencies" in message) == hint, message
 
 
 @pytest.fixture(scope="module")

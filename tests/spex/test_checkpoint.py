@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from model_runtime.errors import ModelLoadError, SpexInputError  # noqa: E402
+from model_runtime.errors import ModelLoadError, SpexEnvironmentError, SpexInputError  # noqa: E402
 from model_runtime.spex import SpexModel  # noqa: E402
 from model_runtime.spex.loading.checkpoint import load_vision_encoder  # noqa: E402
 from model_runtime.spex.loading.device import resolve_dtype, torch_device  # noqa: E402
@@ -204,7 +204,7 @@ def test_device_and_dtype_errors():
     assert torch_device("cpu").type == "cpu" and torch_device(torch.device("cpu")).type == "cpu"
     assert torch_device("auto").type in ("cpu", "cuda")
     if not torch.cuda.is_available():
-        with pytest.raises(SpexInputError, match="no CUDA"):
+        with pytest.raises(SpexEnvironmentError, match="no CUDA"):
             torch_device("cuda:0")
     with pytest.raises(SpexInputError, match="device 'tpu!' is not understood"):
         torch_device("tpu!")

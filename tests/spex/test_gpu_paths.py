@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from model_runtime.errors import SpexError, SpexInputError  # noqa: E402
+from model_runtime.errors import SpexEnvironmentError, SpexError  # noqa: E402
 from model_runtime.spex.loading.device import DeviceChoice, resolve_device  # noqa: E402
 from model_runtime.spex.modeling.preprocess import normalize_image  # noqa: E402
 from model_runtime.spex.runtime import vision_runtime  # noqa: E402
@@ -72,7 +72,7 @@ def test_cpu_provider_ignores_gpu_settings(model_copy, monkeypatch):
 @pytest.mark.parametrize("name,value", [("SPEX_ONNX_GPU_PRECISION", "int4"), ("SPEX_ONNX_CUDA_GRAPH", "yes")])
 def test_gpu_setting_errors(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
-    with pytest.raises(SpexInputError, match=name):
+    with pytest.raises(SpexEnvironmentError, match=name):
         vision_runtime.gpu_onnx_settings()
 
 
@@ -82,7 +82,7 @@ def test_gpu_memory_cap_is_validated(monkeypatch):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     monkeypatch.setenv("SPEX_GPU_MEMORY_GIB", "lots")
-    with pytest.raises(SpexInputError, match="SPEX_GPU_MEMORY_GIB"):
+    with pytest.raises(SpexEnvironmentError, match="SPEX_GPU_MEMORY_GIB"):
         gpu_memory_budget(torch.device("cuda:0"))
     monkeypatch.setenv("SPEX_GPU_MEMORY_GIB", "0.5")
     assert gpu_memory_budget(torch.device("cuda:0")) <= 2**29

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from model_runtime.errors import SpexInputError  # noqa: E402
+from model_runtime.errors import SpexEnvironmentError, SpexInputError  # noqa: E402
 from model_runtime.spex.loading.device import DeviceChoice, physical_cores, resolve_device  # noqa: E402
 from model_runtime.spex.runtime import vision_runtime  # noqa: E402
 from model_runtime.spex.runtime.onnx_export import (  # noqa: E402
@@ -155,7 +155,7 @@ def test_backend_env_and_auto_export(model_copy, monkeypatch):
     monkeypatch.setenv("SPEX_VISION_BACKEND", "torch")
     assert vision_runtime.select_vision_runtime(model_copy, CPU) == (None, [])  # torch serves
     monkeypatch.setenv("SPEX_VISION_BACKEND", "bogus")
-    with pytest.raises(SpexInputError, match="SPEX_VISION_BACKEND"):
+    with pytest.raises(SpexEnvironmentError, match="SPEX_VISION_BACKEND"):
         vision_runtime.select_vision_runtime(model_copy, CPU)
     monkeypatch.setenv("SPEX_VISION_BACKEND", "auto")
     assert vision_runtime.select_vision_runtime(model_copy, CPU, onnx_allowed=False) == (None, [])  # LoRA
@@ -186,14 +186,14 @@ def test_device_resolution():
         resolve_device("cpu", "fp16")
     if not torch.cuda.is_available():
         assert resolve_device("auto").device == "cpu"
-        with pytest.raises(SpexInputError, match="--device cpu"):
+        with pytest.raises(SpexEnvironmentError, match="--device cpu"):
             resolve_device("cuda")
-        with pytest.raises(SpexInputError, match="--device cpu"):
+        with pytest.raises(SpexEnvironmentError, match="--device cpu"):
             resolve_device("cuda:1")
     else:
         gpu = resolve_device("auto")
         assert gpu.is_cuda and gpu.dtype in ("bfloat16", "float16")
-        with pytest.raises(SpexInputError, match="does not exist"):
+        with pytest.raises(SpexEnvironmentError, match="does not exist"):
             resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 

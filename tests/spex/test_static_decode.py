@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_runtime.errors import SpexInputError  # noqa: E402
+from model_runtime.errors import SpexEnvironmentError  # noqa: E402
 from model_runtime.spex.modeling.preprocess import normalize_image  # noqa: E402
 from model_runtime.spex.modeling.static_decode import BUCKET, CHUNK, cache_length  # noqa: E402
 
@@ -103,10 +103,10 @@ def test_cache_length_buckets():
 
 def test_decode_mode_errors(tiny_model, features, monkeypatch):
     monkeypatch.setenv("SPEX_DECODE", "fast")
-    with pytest.raises(SpexInputError, match="SPEX_DECODE"):
+    with pytest.raises(SpexEnvironmentError, match="SPEX_DECODE"):
         tiny_model.generate(prompt=PROMPT, max_new_tokens=4, vision_features=features)
     monkeypatch.setenv("SPEX_DECODE", "graph")
-    with pytest.raises(SpexInputError, match="CUDA"):
+    with pytest.raises(SpexEnvironmentError, match="CUDA"):
         tiny_model.generate(prompt=PROMPT, max_new_tokens=4, vision_features=features)
     monkeypatch.setenv("SPEX_DECODE", "auto")
     out = tiny_model.generate(prompt=PROMPT, max_new_tokens=4, vision_features=features)

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import DependencyMissingError, SpexInputError
+from ...errors import DependencyMissingError, SpexEnvironmentError, SpexInputError
 from ...request import PRECISIONS
+from ...requirements import pip_install
 
-TORCH_PIP = 'pip install "torch==2.13.0"'
+TORCH_PIP = pip_install(["torch"])
 DTYPE_ALIASES = {
     "auto": None,
     "fp32": "float32",
@@ -149,7 +150,7 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     cuda_ok = bool(torch.cuda.is_available())
     if kind == "cuda" and not cuda_ok:
         why = "this PyTorch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise SpexInputError(
+        raise SpexEnvironmentError(
             f"device '{spec}' was requested but {why}: use --device cpu or install a CUDA build of torch"
         )
     if kind == "auto":
@@ -165,7 +166,7 @@ def resolve_device(spec: str | None = "auto", dtype: str | None = None) -> Devic
     count = torch.cuda.device_count()
     if idx >= count:
         valid = f"cuda:0 to cuda:{count - 1}" if count > 1 else "cuda:0"
-        raise SpexInputError(
+        raise SpexEnvironmentError(
             f"device '{spec}' does not exist: this machine has {count} CUDA GPU(s), use {valid}"
         )
     props = torch.cuda.get_device_properties(idx)

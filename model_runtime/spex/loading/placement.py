@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from ...errors import SpexInputError
+from ...errors import DependencyMissingError, SpexEnvironmentError
+from ...requirements import pip_install
 from .integrity import check_memory, weight_bytes
 
 
@@ -32,11 +33,13 @@ def gpu_memory_budget(device: torch.device) -> int:
         try:
             gib = float(cap)
         except ValueError:
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 f"SPEX_GPU_MEMORY_GIB={cap!r} is not a number: give GiB, e.g. SPEX_GPU_MEMORY_GIB=6"
             ) from None
         if not gib > 0:
-            raise SpexInputError(f"SPEX_GPU_MEMORY_GIB={cap!r} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6")
+            raise SpexEnvironmentError(
+                f"SPEX_GPU_MEMORY_GIB={cap!r} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6"
+            )
         free = min(free, int(gib * 2**30))
     return free
 
@@ -81,9 +84,9 @@ def dispatch(model, device: torch.device, dtype: torch.dtype) -> None:
     try:
         from accelerate import dispatch_model
     except ImportError:
-        raise SpexInputError(
+        raise DependencyMissingError(
             "the model does not fit in GPU memory and 'accelerate' is missing: "
-            "pip install accelerate, or use --device cpu"
+            f"{pip_install(['accelerate'])}, or use --device cpu"
         ) from None
     budget = gpu_memory_budget(device)
     with warnings.catch_warnings():

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
-from ...errors import SpexInputError
+from ...errors import SpexEnvironmentError, SpexInputError
 from .device import resolve_dtype, torch_device
 
 QUANTIZATIONS = ("int8",)
@@ -34,7 +34,9 @@ def quantized_engine() -> str:
     for name in ("fbgemm", "x86", "qnnpack"):
         if name in engines:
             return name
-    raise SpexInputError("this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32")
+    raise SpexEnvironmentError(
+        "this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32"
+    )
 
 
 def _check(scheme: str, device, dtype) -> None:

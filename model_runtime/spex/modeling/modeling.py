@@ -29,7 +29,7 @@ from torch import nn
 from transformers import DynamicCache
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model
 
-from ...errors import SpexInputError
+from ...errors import SpexEnvironmentError, SpexInputError
 from .condensation import TokenCondensation
 from .config import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX, MASK_THRESHOLD, SYSTEM_PROMPT, SpexConfig
 from .projector import build_projector
@@ -351,7 +351,7 @@ class SpexForCausalLM(nn.Module):
             graphable = on_gpu and self.precision != "int8" and self._static_decode_supported()
             mode = "graph" if graphable and not self._graph_refused else "eager"
         if mode == "graph" and not on_gpu:
-            raise SpexInputError(
+            raise SpexEnvironmentError(
                 "SPEX_DECODE=graph needs the whole model on a CUDA GPU: use SPEX_DECODE=auto or eager"
             )
         return mode
@@ -360,7 +360,9 @@ class SpexForCausalLM(nn.Module):
         """``SPEX_DECODE``, else ``self.decode_mode``, checked: one of :data:`DECODE_MODES`."""
         mode = (os.environ.get("SPEX_DECODE") or self.decode_mode or "auto").strip().lower()
         if mode not in DECODE_MODES:
-            raise SpexInputError(f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}")
+            raise SpexEnvironmentError(
+                f"SPEX_DECODE={mode!r} is not understood: use {', '.join(DECODE_MODES)}"
+            )
         return mode
 
     def _static_decode_supported(self) -> bool:

@@ -35,7 +35,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from ...errors import DependencyMissingError, ModelLoadError, SpexInputError
+from ...errors import DependencyMissingError, ModelLoadError, SpexEnvironmentError, SpexInputError
+from ...requirements import pip_install
 from ..loading.device import physical_cores
 from ..loading.integrity import check_onnx_file, shard_path
 from ..loading.safetensors_header import read_safetensors_header
@@ -242,7 +243,7 @@ def _import_onnx_stack():
         import torch  # noqa: F401
     except ImportError as exc:
         raise DependencyMissingError(
-            f'exporting the vision encoder needs {exc.name}: run pip install "onnx>=1.16" "torch==2.13.0"'
+            f"exporting the vision encoder needs {exc.name}: run {pip_install(['onnx', 'torch'])}"
         ) from exc
 
 
@@ -381,7 +382,7 @@ def export_vision_encoder(
                     os.remove(f)
     target_dir = next((d for d in candidate_dirs(model_dir) if _writable_dir(d)), None)
     if target_dir is None:
-        raise SpexInputError(
+        raise SpexEnvironmentError(
             f"cannot write the ONNX export to {candidate_dirs(model_dir)[0]} nor "
             f"{user_cache_dir()}: set SPEX_CACHE_DIR to a writable folder"
         )

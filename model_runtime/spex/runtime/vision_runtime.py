@@ -28,7 +28,8 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
-from ...errors import SpexError, SpexInputError
+from ...errors import DependencyMissingError, SpexEnvironmentError, SpexError
+from ...requirements import pip_install
 from ..loading.device import DeviceChoice, physical_cores
 from .onnx_export import INPUT_NAME, OUTPUT_NAMES, export_vision_encoder
 
@@ -188,10 +189,12 @@ def gpu_onnx_settings() -> Tuple[str, bool]:
     """
     prec = (os.environ.get("SPEX_ONNX_GPU_PRECISION") or "auto").strip().lower()
     if prec not in ("auto", "fp16", "fp32"):
-        raise SpexInputError(f"SPEX_ONNX_GPU_PRECISION={prec!r} is not understood: use auto, fp16 or fp32")
+        raise SpexEnvironmentError(
+            f"SPEX_ONNX_GPU_PRECISION={prec!r} is not understood: use auto, fp16 or fp32"
+        )
     graph = (os.environ.get("SPEX_ONNX_CUDA_GRAPH") or "auto").strip().lower()
     if graph not in ("auto", "1", "0"):
-        raise SpexInputError(f"SPEX_ONNX_CUDA_GRAPH={graph!r} is not understood: use auto, 1 or 0")
+        raise SpexEnvironmentError(f"SPEX_ONNX_CUDA_GRAPH={graph!r} is not understood: use auto, 1 or 0")
     return (
         GPU_ONNX_PRECISION if prec == "auto" else prec,
         GPU_CUDA_GRAPH if graph == "auto" else graph == "1",
@@ -313,7 +316,7 @@ def _bound_run(sess, device: DeviceChoice, cuda_graph: bool) -> Callable:
     def run(x: np.ndarray):
         if state.get("shape") != x.shape:
             if cuda_graph and "shape" in state:
-                raise SpexInputError(
+                raise SpexEnvironmentError(
                     f"this CUDA-graph ONNX encoder was captured for {state['shape']}, got {x.shape}: "
                     "set SPEX_ONNX_CUDA_GRAPH=0"
                 )
@@ -406,7 +409,9 @@ def backend_preference() -> str:
     """``SPEX_VISION_BACKEND``: ``auto`` (default), ``onnx`` or ``torch``."""
     value = os.environ.get("SPEX_VISION_BACKEND", "auto").strip().lower() or "auto"
     if value not in ("auto", "onnx", "torch"):
-        raise SpexInputError(f"SPEX_VISION_BACKEND={value!r} is not understood: use auto, onnx or torch")
+        raise SpexEnvironmentError(
+            f"SPEX_VISION_BACKEND={value!r} is not understood: use auto, onnx or torch"
+        )
     return value
 
 
@@ -434,11 +439,11 @@ def try_onnx_runtime(
     info = ort_info()
     if not info.importable:
         if required:
-            raise SpexInputError(
-                "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: pip install onnxruntime"
+            raise DependencyMissingError(
+                f"SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: {pip_install(['onnxruntime'])}"
             )
         return None, [
-            "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch"
+            f"onnxruntime is not installed ({pip_install(['onnxruntime'])}): the vision encoder runs in torch"
         ]
     try:
         result = export_vision_encoder(model_dir, device="cpu", log=log)

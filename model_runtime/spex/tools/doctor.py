@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, List
 
 from ...errors import SpexError
+from ...requirements import pip_install
 from ..loading.integrity import check_onnx_file
 from ..runtime import fidelity
 from ..runtime.onnx_export import onnx_cache_state
@@ -91,21 +92,21 @@ def check_environment() -> List[Check]:
                 )
             )
     except ImportError:
-        checks.append(Check(FAIL, "torch", 'not installed: pip install "torch==2.13.0"'))
+        checks.append(Check(FAIL, "torch", f"not installed: {pip_install(['torch'])}"))
     tf = _version("transformers")
     try:
         import transformers  # noqa: F401
 
         checks.append(Check(OK, "transformers", tf or "?"))
     except ImportError:
-        checks.append(Check(FAIL, "transformers", 'not installed: pip install "transformers>=4.57.6,<4.58"'))
+        checks.append(Check(FAIL, "transformers", f"not installed: {pip_install(['transformers'])}"))
     checks.extend(check_fidelity())
     checks.extend(check_onnxruntime())
     if _version("onnx"):
         checks.append(Check(OK, "onnx", _version("onnx")))
     else:
         checks.append(
-            Check(WARN, "onnx", 'not installed (needed to export the encoder): pip install "onnx>=1.16"')
+            Check(WARN, "onnx", f"not installed (needed to export the encoder): {pip_install(['onnx'])}")
         )
     return checks
 
@@ -117,13 +118,12 @@ def check_fidelity() -> List[Check]:
         if ok:
             checks.append(Check(OK, f"parity {dist}", message))
         else:
-            low, high = fidelity.VERIFIED[dist]
             checks.append(
                 Check(
                     WARN,
                     f"parity {dist}",
                     f"{message}: outputs may differ from the released model; "
-                    f'pip install "{dist}>={low},<{high}" or run bench/official_parity.py',
+                    f"{pip_install([dist])} or run bench/official_parity.py",
                 )
             )
     for name, probe in (
@@ -158,7 +158,7 @@ def check_onnxruntime() -> List[Check]:
                 WARN,
                 "onnxruntime",
                 "not installed: the vision encoder runs in torch eager "
-                "(pip install onnxruntime, or onnxruntime-gpu on a CUDA machine)",
+                f"({pip_install(['onnxruntime'])}, or onnxruntime-gpu on a CUDA machine)",
             )
         )
     elif info.error:

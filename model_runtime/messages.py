@@ -709,9 +709,8 @@ ZH.update(
         "SPEX_GPU_MEMORY_GIB={} must be positive, e.g. SPEX_GPU_MEMORY_GIB=6": (
             "SPEX_GPU_MEMORY_GIB={0} 必须为正数，例如 SPEX_GPU_MEMORY_GIB=6"
         ),
-        "the model does not fit in GPU memory and 'accelerate' is missing: pip install accelerate, or use "
-        "--device cpu": (
-            "GPU 显存放不下模型，且缺少 'accelerate'：请运行 pip install accelerate，或改用 CPU 设备"
+        "the model does not fit in GPU memory and 'accelerate' is missing: {}, or use --device cpu": (
+            "GPU 显存放不下模型，且缺少 'accelerate'：请运行 {0}，或改用 CPU 设备"
         ),
         "this PyTorch build has no int8 CPU backend (fbgemm/qnnpack): use --precision fp32": (
             "此 PyTorch 版本没有 int8 CPU 后端（fbgemm/qnnpack）：请使用 fp32 精度"
@@ -853,9 +852,7 @@ ZH.update(
             "{1} 中没有视觉编码器权重（{0}*）：这不是 SPEX 检查点"
         ),
         "{} is truncated: re-download the model": "{0} 不完整（被截断）：请重新下载模型",
-        'exporting the vision encoder needs {}: run pip install "onnx>=1.16" "torch==2.13.0"': (
-            '导出视觉编码器需要 {0}：请运行 pip install "onnx>=1.16" "torch==2.13.0"'
-        ),
+        "exporting the vision encoder needs {}: run {}": "导出视觉编码器需要 {0}：请运行 {1}",
         "opset {} is too old for GridSample: use --opset {} or newer": (
             "opset {0} 过旧，不支持 GridSample：请使用 --opset {1} 或更新版本"
         ),
@@ -891,8 +888,8 @@ ZH.update(
         "SPEX_VISION_BACKEND={} is not understood: use auto, onnx or torch": (
             "无法识别 SPEX_VISION_BACKEND={0}：请使用 auto、onnx 或 torch"
         ),
-        "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: pip install onnxruntime": (
-            "SPEX_VISION_BACKEND=onnx，但未安装 onnxruntime：请运行 pip install onnxruntime"
+        "SPEX_VISION_BACKEND=onnx but onnxruntime is not installed: {}": (
+            "SPEX_VISION_BACKEND=onnx，但未安装 onnxruntime：请运行 {0}"
         ),
         "onnxruntime is not installed (pip install onnxruntime): the vision encoder runs in torch": (
             "未安装 onnxruntime（pip install onnxruntime）：视觉编码器在 torch 中运行"

@@ -114,16 +114,21 @@ class SpexExtractTask(QgsTask):
 INSTALLER_MENU = "Install SPEX engine dependencies"
 
 
-def environment_message(exc: SpexEnvironmentError, panel: bool = True) -> str:
+def environment_message(exc: SpexEnvironmentError, panel: bool = True, labels=None) -> str:
     """One line for a :class:`SpexEnvironmentError`, in the UI language: what this machine lacks and what
     to install or set; a missing package also names the plugin's installer (QGIS's Python is not the
-    ``pip`` of a terminal). ``panel``: fixes name the panel's controls rather than CLI flags."""
+    ``pip`` of a terminal). ``panel``: fixes name the panel's controls rather than CLI flags; ``labels``
+    (option -> words): how this front end names an option the message gives as a CLI flag."""
     from model_runtime.messages import localize
 
     from .plugin import qgis_locale
 
     text = one_line(exc)
-    localized = localize(text, qgis_locale(), panel=panel)
+    if panel and labels is None:
+        from .request_builder import option_labels
+
+        labels = option_labels()
+    localized = localize(text, qgis_locale(), panel=panel, labels=labels)
     if isinstance(exc, DependencyMissingError) and INSTALLER_MENU not in text:
         localized = tr("{message}; in QGIS use Raster > SPEX > Install SPEX engine dependencies…").format(
             message=localized

@@ -216,7 +216,9 @@ class SpexBatchAlgorithm(SpexAlgorithm):
         except SpexEnvironmentError as error:
             from ..task import environment_message
 
-            raise QgsProcessingException(environment_message(error, panel=False)) from error
+            raise QgsProcessingException(
+                environment_message(error, panel=False, labels=common.option_labels(self))
+            ) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         if result.merged_output is None:

@@ -318,7 +318,9 @@ class SpexExtractAlgorithm(SpexAlgorithm):
         except SpexEnvironmentError as error:
             from ..task import environment_message
 
-            raise QgsProcessingException(environment_message(error, panel=False)) from error
+            raise QgsProcessingException(
+                environment_message(error, panel=False, labels=common.option_labels(self))
+            ) from error
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(

@@ -34,7 +34,7 @@ demo: samples
 	@for name in s2_water s2_vegetation s2_builtup l7_water l7_vegetation l7_builtup; do \
 		case $$name in s2_*) raster=data/samples/sentinel2_l1c_virginia.tif;; \
 		               *) raster=data/samples/landsat7_etm_olinda.tif;; esac; \
-		$(PY) -m model_runtime.quicklook $$raster out/demo_$$name.gpkg out/demo_$$name.png || exit 1; \
+		$(PY) -m model_runtime.vector.quicklook $$raster out/demo_$$name.gpkg out/demo_$$name.png || exit 1; \
 	done
 
 test: samples

@@ -27,7 +27,7 @@ from osgeo import gdal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model_runtime.raster import RasterSource  # noqa: E402
+from model_runtime.io.raster import RasterSource  # noqa: E402
 
 
 def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     gdal.UseExceptions()
     with RasterSource.open(args.raster) as src:
-        from model_runtime.raster import Window
+        from model_runtime.io.raster import Window
 
         window = Window(*map(int, args.window.split(","))) if args.window else src.full_window
         points = make_points(src, window, args.uniform, args.low_ndvi, args.seed)

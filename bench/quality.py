@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from model_runtime import ExtractRequest, extract  # noqa: E402
-from model_runtime.raster import RasterSource  # noqa: E402
+from model_runtime.io.raster import RasterSource  # noqa: E402
 
 SAMPLES = REPO / "data" / "samples"
 POINTS = REPO / "tests" / "data"

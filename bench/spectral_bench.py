@@ -162,7 +162,7 @@ def scene_path(size: int, folder: str) -> str:
 
 
 def _water_roles(source) -> list:
-    from model_runtime.thresholds import select_variant
+    from model_runtime.spectral.thresholds import select_variant
 
     variant, _notes = select_variant("water", source.roles)
     return list(variant.roles)
@@ -172,7 +172,7 @@ def child_read(path: str) -> dict:
     """(a): plain GDAL reads of the water rule's bands, same windows as the engine."""
     from osgeo import gdal
 
-    from model_runtime.raster import RasterSource
+    from model_runtime.io.raster import RasterSource
 
     gdal.UseExceptions()
     with RasterSource.open(path) as source:
@@ -209,7 +209,7 @@ def _peak_rss_mb() -> float:
 
 
 def _full_window(source):
-    from model_runtime.raster import Window
+    from model_runtime.io.raster import Window
 
     return Window(0, 0, source.width, source.height)
 

@@ -73,8 +73,8 @@ def ensure_checkpoint(path: str, tiny: bool) -> str:
 
 def synthetic_tile(size: int = 512):
     """A smooth RGB tile with a dark 'lake' and its SPIE prompt (3 regions)."""
+    from model_runtime.spectral.spie import build_spex_prompt, region_attributes
     from model_runtime.spex.modeling.preprocess import pixel_values
-    from model_runtime.spie import build_spex_prompt, region_attributes
 
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     rgb = np.stack([90 + 60 * xx, 120 + 50 * yy, 80 + 40 * xx * yy], axis=-1)
@@ -84,7 +84,7 @@ def synthetic_tile(size: int = 512):
     water = lake | pond | strip
     rgb[water] = (30, 60, 90)
     try:
-        from model_runtime.vectorize import regions_from_array
+        from model_runtime.vector.vectorize import regions_from_array
     except ImportError:  # a GPU machine without GDAL: the same prompt, stored by a run that had it
         with open(os.path.join(HERE, "spex_bench_prompt.txt"), encoding="utf-8") as fh:
             return pixel_values(rgb.astype(np.uint8)), fh.read()

@@ -212,7 +212,7 @@ def _register_optional_commands(sub) -> None:
 def _parse_bands(text: str | None):
     if not text:
         return {}
-    from .bands import parse_band_mapping
+    from .io.bands import parse_band_mapping
 
     return parse_band_mapping(text)
 
@@ -286,7 +286,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     if args.sensors:
         if args.json:
-            from .bands import SENSOR_PRESETS
+            from .io.bands import SENSOR_PRESETS
 
             data = {
                 name: {"title": p.title, "bands": dict(zip(p.band_names, p.roles))}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .bands import SENSOR_PRESETS
+from .io.bands import SENSOR_PRESETS
 
 
 def info_json(
     source, sensor: str | None = None, bands=None, scaling=None, allow_network: bool = False
 ) -> Dict[str, Any]:
     """``spex info --json`` / the QGIS dock: :meth:`RasterSource.describe` of ``source`` (a path or an open
-    :class:`~model_runtime.raster.RasterSource`); the overrides are those of ``spex extract``; remote
+    :class:`~model_runtime.io.raster.RasterSource`); the overrides are those of ``spex extract``; remote
     sources only with ``allow_network``."""
-    from .raster import RasterSource
+    from .io.raster import RasterSource
 
     if isinstance(source, RasterSource):
         return source.describe()

@@ -24,11 +24,11 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from .atomic import make_job_dir
 from .engines import get_engine
 from .engines.base import EngineJob
 from .errors import ExtractionCancelled, SpexInputError
-from .mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
+from .io.atomic import make_job_dir
+from .io.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
 from .options import DEFAULT_MAX_PIXELS, THRESHOLD_METHODS
 from .request import ENGINES, CancelCallback, ExtractRequest, ExtractResult, ProgressCallback
 
@@ -101,7 +101,7 @@ def validate_request(request: ExtractRequest) -> None:
         raise SpexInputError(
             f"invalid simplify tolerance {request.simplify!r}: use 0 or a positive map distance"
         )
-    from .gdal_paths import check_dataset_path
+    from .io.gdal_paths import check_dataset_path
 
     check_dataset_path(request.raster, "raster", allow_network=bool(getattr(request, "allow_network", False)))
     max_pixels = getattr(request, "max_pixels", None)
@@ -122,7 +122,7 @@ def extract(
     Raises :class:`SpexInputError` (one line: problem and fix) for every user error.
     """
     from .prompts import parse_prompt
-    from .writers import check_destination, layer_name_from_prompt
+    from .vector.writers import check_destination, layer_name_from_prompt
 
     started = time.perf_counter()
     tracker = ProgressTracker(progress, is_cancelled)
@@ -167,8 +167,8 @@ def extract(
 def open_region(request: ExtractRequest):
     """``(source, region)`` of a request: the raster opened with its sensor, bands, scaling and network
     permission, the area of interest resolved and held to the pixel-count guard (extract and preview)."""
-    from .aoi import resolve_aoi
-    from .raster import RasterSource
+    from .io.aoi import resolve_aoi
+    from .io.raster import RasterSource
 
     with RasterSource.open(
         request.raster,
@@ -196,7 +196,7 @@ class _Described:
 
 
 def _run(request, engine, target, layer_name, output, workdir, tracker: ProgressTracker) -> ExtractResult:
-    from .writers import write_features
+    from .vector.writers import write_features
 
     found = _find_and_describe(request, engine, target, output, workdir, tracker)
     features = _features(found, target, request, output)
@@ -216,7 +216,7 @@ def _run(request, engine, target, layer_name, output, workdir, tracker: Progress
 
 def _find_and_describe(request, engine, target, output, workdir, tracker: ProgressTracker) -> _Described:
     """Open the raster, run the engine, vectorise its mask and explain the regions (nothing written yet)."""
-    from .vectorize import polygonize_mask
+    from .vector.vectorize import polygonize_mask
 
     tracker.report(0.0, "opening raster")
     with open_region(request) as (source, region):
@@ -255,7 +255,7 @@ def _find_and_describe(request, engine, target, output, workdir, tracker: Progre
 
 def _features(found: _Described, target, request, output: str) -> list:
     """One writer feature per polygon, with its attribute values."""
-    from .writers import Feature, output_format
+    from .vector.writers import Feature, output_format
 
     # output in the mask's CRS (all but GeoJSON): the centroid is the GEOS one already measured, mapped
     # from pixel to CRS coordinates, so the writer need not compute it again
@@ -345,7 +345,7 @@ def _work_folder_full(workdir: str, exc: BaseException) -> SpexInputError | None
     """A one-line error when the job's work folder (TMPDIR) ran out of space, else None."""
     import errno
 
-    from .atomic import free_bytes
+    from .io.atomic import free_bytes
 
     if not isinstance(exc, (OSError, RuntimeError)):
         return None
@@ -378,7 +378,7 @@ def _check_size(window, max_pixels: int | None, has_aoi: bool) -> None:
 
 def _check_output_crs(output: str, source) -> None:
     """GeoJSON is defined in WGS 84: refuse a raster without CRS before any work (nothing to reproject)."""
-    from .writers import output_format
+    from .vector.writers import output_format
 
     if not source.crs_wkt and output_format(output) == "GeoJSON":
         raise SpexInputError(
@@ -430,7 +430,7 @@ def region_dicts(polygons, width: int, height: int) -> List[Dict[str, Any]]:
     aligned with the features: region_attributes sorts by pixel area, which differs from the m2 order in
     geographic CRSs.
     """
-    from .spie import location_name, region_area_centroid, region_attributes, size_level
+    from .spectral.spie import location_name, region_area_centroid, region_attributes, size_level
 
     total = float(width) * float(height)
     out: List[Dict[str, Any]] = []

@@ -170,7 +170,7 @@ def check_precision(device: str, precision: Any) -> str:
 def _sensor(text: Optional[str]) -> Optional[str]:
     if not text or text.lower() == SENSOR_AUTO:
         return None
-    from .bands import resolve_sensor_name
+    from .io.bands import resolve_sensor_name
 
     with naming("sensor"):
         resolve_sensor_name(text)  # an unknown preset is refused here, before any work
@@ -180,7 +180,7 @@ def _sensor(text: Optional[str]) -> Optional[str]:
 def _bands(value: Any) -> Dict[str, int]:
     if value is None or value == "" or value == {}:
         return {}
-    from .bands import parse_band_mapping
+    from .io.bands import parse_band_mapping
 
     with naming("bands"):
         if not isinstance(value, Mapping):
@@ -200,7 +200,7 @@ def _bands(value: Any) -> Dict[str, int]:
 def _scaling(text: Optional[str]) -> Optional[str]:
     if not text or text.lower() == SCALING_AUTO:
         return None
-    from .scaling import parse_scaling
+    from .io.scaling import parse_scaling
 
     with naming("scaling"):
         parse_scaling(text)  # raises naming the accepted forms
@@ -260,7 +260,7 @@ def _language(value: Any) -> Optional[str]:
 def _aoi(value: Any, crs: Optional[str]) -> Optional[AreaOfInterest]:
     if isinstance(value, AreaOfInterest):
         return value
-    from .aoi import aoi_from_cli
+    from .io.aoi import aoi_from_cli
 
     with naming("aoi"):
         return aoi_from_cli(_text(value), crs)

@@ -16,7 +16,7 @@
   ``r-cran-stars``.
 
 Digital numbers are copied unchanged; the scaling to reflectance is written as metadata (GDAL scale/offset
-where the source gives it, otherwise sensor metadata that ``model_runtime.scaling`` understands).
+where the source gives it, otherwise sensor metadata that ``model_runtime.io.scaling`` understands).
 
 Idempotent: existing outputs with the current recipe version of their source are kept (a run then takes
 well under a second).

@@ -35,7 +35,7 @@ from qgis.PyQt.QtGui import QColor
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.options import DBF_TEXT_BYTES, EXPLAIN_SIDECAR, OUTPUT_FORMATS, output_files
-from model_runtime.writers import split_field_name, split_text_fields, split_utf8  # noqa: F401 - the rule
+from model_runtime.vector.writers import split_field_name, split_text_fields, split_utf8  # noqa: F401 - the rule
 
 RESULTS_GROUP = "SPEX results"
 _PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))

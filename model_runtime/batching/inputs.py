@@ -3,8 +3,8 @@ large raster.
 
 Chunks follow the raster's block grid (a chunk never splits a GDAL block, so no block is decoded twice
 within a chunk) and each is grown by an overlap of at least the mask cleanup's context
-(:func:`model_runtime.cleanup.sieve_halo`): inside its core a chunk's mask then equals the whole-raster
-mask, which is what lets :mod:`model_runtime.batching.mosaic` rebuild the single-run polygons.
+(:func:`model_runtime.spectral.cleanup.sieve_halo`): inside its core a chunk's mask then equals the
+whole-raster mask, which is what lets :mod:`model_runtime.batching.mosaic` rebuild the single-run polygons.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import SpexInputError
-from ..raster import Window
+from ..io.raster import Window
 from .request import DEFAULT_PATTERNS
 
 _LIST_SUFFIXES = (".txt", ".csv", ".lst", ".list")
@@ -131,7 +131,7 @@ def output_names(rasters: Sequence[str], suffix: str = ".gpkg") -> Dict[str, str
 def cleanup_overlap(pixel_area_m2: float | None) -> int:
     """Overlap in pixels that makes a chunk's mask exact in its core: the sieve context of the cleanup
     the spectral engine applies (it grows with finer pixels: 100 m2 is 400 pixels of 0.5 m)."""
-    from ..cleanup import default_min_region_px, sieve_halo
+    from ..spectral.cleanup import default_min_region_px, sieve_halo
 
     min_px = default_min_region_px(pixel_area_m2)
     return sieve_halo(min_px, min_px)
@@ -141,7 +141,7 @@ def plan_chunks(raster: str, chunk_size: int, overlap: Optional[int] = None, **s
     """Cut ``raster`` into chunks of about ``chunk_size`` pixels a side, rounded up to whole GDAL blocks,
     grown by ``overlap`` pixels (at least :func:`cleanup_overlap`). ``source_options`` (sensor, bands,
     scaling) are those of the extraction, so the pixel area is the one the engine sees."""
-    from ..raster import RasterSource
+    from ..io.raster import RasterSource
 
     if int(chunk_size) < 64:
         raise SpexInputError(f"chunk size {chunk_size} is too small: use at least 64 pixels (e.g. 4096)")

@@ -1,8 +1,8 @@
 """The batch's merged GeoPackage: every item's features in one layer, with a ``source`` field.
 
-Fields are those of a single run (:data:`model_runtime.writers.FIELDS`) plus ``source`` (the input raster)
-and ``item`` (the output the feature was copied from). Items in other CRSs are reprojected to the CRS of
-the first item (their centroid fields with them). Written under a temporary name in the destination
+Fields are those of a single run (:data:`model_runtime.vector.writers.FIELDS`) plus ``source`` (the input
+raster) and ``item`` (the output the feature was copied from). Items in other CRSs are reprojected to the CRS
+of the first item (their centroid fields with them). Written under a temporary name in the destination
 folder and renamed into place, as single outputs are.
 """
 
@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from osgeo import ogr, osr
 
-from ..writers import FIELDS
+from ..vector.writers import FIELDS
 
 ogr.UseExceptions()
 osr.UseExceptions()

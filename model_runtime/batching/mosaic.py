@@ -10,7 +10,8 @@ space, where every vertex is an exact integer:
    polygon, are joined (union-find, then one GEOS union per group): the groups are the 8-connected regions
    of the whole mask;
 3. the regions go through the same measuring, simplification, area filter, ordering, SPIE attributes and
-   writer as a single run (:mod:`model_runtime.vectorize`, :func:`model_runtime.pipeline.region_dicts`).
+   writer as a single run (:mod:`model_runtime.vector.vectorize`,
+   :func:`model_runtime.pipeline.region_dicts`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ _GRID_TOLERANCE = 1e-6
 
 def _pixel_geometry(geom: ogr.Geometry, inv_gt: Sequence[float]) -> ogr.Geometry:
     """``geom`` (raster CRS) in whole-raster pixel coordinates, snapped to the exact pixel corners."""
-    from ..vectorize import _wkb_polygons  # the WKB ring parser the vectorizer uses (views, no copies)
+    from ..vector.vectorize import wkb_polygons  # the WKB ring parser the vectorizer uses (views, no copies)
 
     wkb = bytearray(geom.ExportToWkb(ogr.wkbNDR))
-    parts = _wkb_polygons(wkb)
+    parts = wkb_polygons(wkb)
     if parts is None:
         raise SpexInputError(f"unexpected {geom.GetGeometryName()} in a chunk output: re-run the batch")
     for rings in parts:
@@ -231,8 +232,12 @@ def merge_chunks(
     ``output`` (atomic, replaces it), with the fields of a single run; returns counts for the manifest."""
     from ..pipeline import region_dicts
     from ..prompts import parse_prompt
-    from ..vectorize import AreaCalculator, Polygon, _clean_polygons  # the single run's polygon cleanup
-    from ..writers import Feature, layer_name_from_prompt, output_format, write_features
+    from ..vector.vectorize import (  # the single run's polygon cleanup
+        AreaCalculator,
+        Polygon,
+        clean_polygons,
+    )
+    from ..vector.writers import Feature, layer_name_from_prompt, output_format, write_features
 
     target = parse_prompt(prompt, language)
     parts, read = core_parts(grid, outputs, check_cancelled)
@@ -240,7 +245,7 @@ def merge_chunks(
     gt = grid.geotransform
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        polygons, dropped, _repaired = _clean_polygons(
+        polygons, dropped, _repaired = clean_polygons(
             regions,
             float(simplify),
             float(min_area_m2),

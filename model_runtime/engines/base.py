@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Protocol
 
 # the mask values and the mask file, re-exported for the engines that write them
-from ..mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, create_mask  # noqa: F401
+from ..io.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, create_mask  # noqa: F401
 
 if TYPE_CHECKING:  # imports for annotations only: keep engine modules importable without GDAL at import time
-    from ..aoi import AoiRegion
+    from ..io.aoi import AoiRegion
+    from ..io.raster import RasterSource
     from ..prompts import PromptTarget
-    from ..raster import RasterSource
     from ..request import ExtractRequest
 
 

@@ -21,9 +21,9 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 import numpy as np
 
 from ..errors import SpexInputError
-from ..indices import INDEX_DEFINITIONS, compute_index
-from ..mixed_pixels import grow_mixed_edges
-from ..thresholds import (
+from ..spectral.indices import INDEX_DEFINITIONS, compute_index
+from ..spectral.mixed_pixels import grow_mixed_edges
+from ..spectral.thresholds import (
     MIN_SCENE_PIXELS,
     SCENE_ADAPTATIONS,
     RuleVariant,
@@ -185,7 +185,7 @@ def _roles_of(conditions) -> List[str]:
 
 def _grown_window(window, width: int, height: int, min_side: int):
     """``window`` grown around its centre to at least ``min_side`` a side, kept inside the raster."""
-    from ..raster import Window
+    from ..io.raster import Window
 
     def grow(off: int, size: int, limit: int):
         new = max(size, min(limit, min_side))
@@ -242,7 +242,7 @@ class _StripCleaner:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _flush(self, final: bool) -> None:
-        from ..cleanup import sieve_strip
+        from ..spectral.cleanup import sieve_strip
 
         for y, m in self.strips:
             end = y + m.shape[0]
@@ -365,7 +365,7 @@ class SpectralEngine:
         classified = time.perf_counter()
         job.check_cancelled()
         if not result.streamed:
-            from ..cleanup import clean_mask
+            from ..spectral.cleanup import clean_mask
 
             job.progress(0.95, "cleaning mask")
             result.cleanup = clean_mask(result.mask_path, result.min_px, result.min_px)
@@ -489,7 +489,7 @@ class SpectralEngine:
 
     def _classify_windows(self, job: EngineJob, plan: _Plan, threshold: float) -> _Classified:
         """Second pass: classify every window, keep statistics and rule values, write the (cleaned) mask."""
-        from ..cleanup import default_min_region_px, sieve_halo
+        from ..spectral.cleanup import default_min_region_px, sieve_halo
 
         source, rw, variant = job.source, job.region.window, plan.variant
         windows = plan.windows
@@ -592,7 +592,7 @@ class SpectralEngine:
     @staticmethod
     def _looks_like_reflectance(source, variant: RuleVariant, windows, read) -> bool:
         """Reflectance check on a <= 512 x 512 sample from the middle of the first windows holding data."""
-        from ..raster import Window
+        from ..io.raster import Window
 
         if getattr(getattr(source, "scaling", None), "name", "") in ("brightness8", "uncalibrated"):
             return False  # 8-bit DN / 255 is brightness, not calibrated reflectance; no plausible gain found
@@ -705,8 +705,8 @@ class SpectralEngine:
     def feature_details(self, job: EngineJob, output: EngineOutput, polygons, regions) -> List[Dict]:
         """``{"explain", "confidence"}`` per polygon (aligned with ``polygons.polygons``): the mean of every
         rule value inside the polygon against its threshold (explain.feature_explanation)."""
-        from ..explain import condition_margin, feature_confidence, feature_explanation
-        from ..feature_stats import polygon_means
+        from ..spectral.explain import condition_margin, feature_confidence, feature_explanation
+        from ..spectral.feature_stats import polygon_means
 
         conditions = output.details.get("conditions") or []
         kept = output.details.get("feature_values") or {}
@@ -733,7 +733,7 @@ class SpectralEngine:
 
     def explain(self, job: EngineJob, output: EngineOutput, regions: List[Dict[str, Any]]) -> str:
         """Full explanation text (language of the prompt or the request)."""
-        from ..explain import spectral_explanation
+        from ..spectral.explain import spectral_explanation
 
         language = getattr(job.request, "language", None) or job.target.language
         return spectral_explanation(job.target, output.details, regions, language)

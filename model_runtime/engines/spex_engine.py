@@ -31,14 +31,14 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..errors import DependencyMissingError, SpexInputError
-from ..raster import Window
+from ..io.raster import Window
 from ..requirements import pip_install, required_modules
+from ..spectral.spie import MAX_PROMPT_REGIONS, build_spex_prompt, omitted_regions, region_attributes
+from ..spectral.thresholds import evaluate, looks_like_reflectance, select_variant
 from ..spex.loading.device import physical_cores, resolve_precision
 from ..spex.modeling.config import MASK_THRESHOLD
 from ..spex.modeling.preprocess import pixel_values
-from ..spie import MAX_PROMPT_REGIONS, build_spex_prompt, omitted_regions, region_attributes
-from ..thresholds import evaluate, looks_like_reflectance, select_variant
-from ..vectorize import regions_from_array, signed_area
+from ..vector.vectorize import regions_from_array, signed_area
 from .base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob, EngineOutput, create_mask
 from .composite import (
     CompositeBands,

@@ -7,9 +7,9 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from ..explain import feature_heading
-from ..feature_stats import polygon_means
 from ..prompts import class_name
+from ..spectral.explain import feature_heading
+from ..spectral.feature_stats import polygon_means
 from .base import EngineJob, EngineOutput
 
 

@@ -196,7 +196,7 @@ def _sensors():
     """(id, human label) of "auto" and every sensor preset, in the QGIS UI language."""
     # Called from initAlgorithm, i.e. from C++: an exception there aborts QGIS, so degrade instead.
     try:
-        from model_runtime.bands import SENSOR_PRESETS
+        from model_runtime.io.bands import SENSOR_PRESETS
         from model_runtime.messages import localize
 
         from ..plugin import qgis_locale
@@ -228,8 +228,8 @@ def _sensor_id(value):
     ``value`` is not such a text (an index, or an unknown name that QGIS then refuses)."""
     if not isinstance(value, str) or value.strip().isdigit():
         return None
-    from model_runtime.bands import resolve_sensor_name
     from model_runtime.errors import SpexInputError
+    from model_runtime.io.bands import resolve_sensor_name
 
     try:
         return resolve_sensor_name(value) or SENSOR_AUTO

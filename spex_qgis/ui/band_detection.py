@@ -37,7 +37,7 @@ def detect(layer_id: str, source: str, sensor: str | None) -> Detection:
     try:
         from osgeo import gdal
 
-        from model_runtime import bands
+        from model_runtime.io import bands
 
         try:
             ds = gdal.Open(source)

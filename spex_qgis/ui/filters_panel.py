@@ -79,7 +79,7 @@ class FiltersPanel(QWidget):
         self.scaling_combo.setInsertPolicy(QComboBox.NoInsert)
         self.scaling_combo.addItem(tr("Auto-detect"), "")
         try:
-            from model_runtime.scaling import NAMED_SCALINGS
+            from model_runtime.io.scaling import NAMED_SCALINGS
         except ImportError:
             NAMED_SCALINGS = {}
         for name, (_gain, _offset, reason) in NAMED_SCALINGS.items():

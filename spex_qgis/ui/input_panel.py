@@ -61,14 +61,14 @@ def role_label(role: str) -> str:
 
 
 def _runtime_roles() -> tuple:
-    from model_runtime.bands import BAND_ROLES  # the runtime ships inside the plugin
+    from model_runtime.io.bands import BAND_ROLES  # the runtime ships inside the plugin
 
     return tuple(BAND_ROLES)
 
 
 def _sensor_presets() -> dict:
     try:
-        from model_runtime.bands import SENSOR_PRESETS
+        from model_runtime.io.bands import SENSOR_PRESETS
     except ImportError:
         return {}
     return SENSOR_PRESETS

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from label_chips import render_sheets  # noqa: E402
 
-from model_runtime.raster import RasterSource  # noqa: E402
+from model_runtime.io.raster import RasterSource  # noqa: E402
 
 
 def draw(src: RasterSource, towns: int, boxes, bright: int, seed: int, share: float = 0.15):

@@ -8,7 +8,7 @@ import time
 from qgis.core import QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QCoreApplication
 
-from model_runtime import bands
+from model_runtime.io import bands
 from spex_qgis import settings
 from spex_qgis.ui.band_detection import BandDetector, detect
 from spex_qgis.ui.input_panel import InputPanel

@@ -35,8 +35,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 import build_plugin
-from model_runtime.raster import RasterSource
-from model_runtime.writers import read_shapefile_text
+from model_runtime.io.raster import RasterSource
+from model_runtime.vector.writers import read_shapefile_text
 from spex_qgis import layers, settings
 from spex_qgis.dock import SpexDockWidget
 from spex_qgis.request_builder import build_request

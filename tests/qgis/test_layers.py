@@ -11,7 +11,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from model_runtime.errors import SpexInputError
 from model_runtime.request import ExtractResult
-from model_runtime.writers import read_shapefile_text
+from model_runtime.vector.writers import read_shapefile_text
 from spex_qgis import layers
 
 # 200+ CJK characters (3 UTF-8 bytes each) and ASCII: several DBF pieces, multi-byte boundaries.
@@ -206,7 +206,7 @@ def test_plugin_export_splits_shapefile_text_like_the_runtime_writer(qgis_new_pr
     """Exporting the runtime's GeoPackage to a Shapefile gives the fields the runtime writes itself."""
     from osgeo import osr
 
-    from model_runtime.writers import Feature, write_features
+    from model_runtime.vector.writers import Feature, write_features
 
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32633)

@@ -3,9 +3,9 @@
 import pytest
 from osgeo import ogr, osr
 
-from model_runtime.aoi import parse_aoi_arg, resolve_aoi
 from model_runtime.errors import SpexInputError
-from model_runtime.raster import RasterSource, Window
+from model_runtime.io.aoi import parse_aoi_arg, resolve_aoi
+from model_runtime.io.raster import RasterSource, Window
 from model_runtime.request import AreaOfInterest
 from tests.conftest import random_bands
 

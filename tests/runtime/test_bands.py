@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from model_runtime.bands import SENSOR_PRESETS, detect_band_roles, parse_band_mapping, role_from_name
 from model_runtime.errors import SpexInputError
+from model_runtime.io.bands import SENSOR_PRESETS, detect_band_roles, parse_band_mapping, role_from_name
 from tests.conftest import random_bands
 
 

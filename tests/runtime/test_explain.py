@@ -1,7 +1,7 @@
 """Explanation text: what decided, how the threshold was chosen, regions, statistics, caveats; en and zh."""
 
-from model_runtime.explain import DESCRIBED_REGIONS, spectral_explanation
 from model_runtime.prompts import parse_prompt
+from model_runtime.spectral.explain import DESCRIBED_REGIONS, spectral_explanation
 
 
 def details(method="default", caveats=("shadow_water", "nodata", "fallback"), **thr):
@@ -125,9 +125,9 @@ import re  # noqa: E402
 
 import pytest  # noqa: E402
 
-from model_runtime.explain import _WHY_ZH, INDEX_NAMES_ZH, condition_text  # noqa: E402
-from model_runtime.indices import INDEX_DEFINITIONS  # noqa: E402
-from model_runtime.thresholds import CLASS_RULES  # noqa: E402
+from model_runtime.spectral.explain import _WHY_ZH, INDEX_NAMES_ZH, condition_text  # noqa: E402
+from model_runtime.spectral.indices import INDEX_DEFINITIONS  # noqa: E402
+from model_runtime.spectral.thresholds import CLASS_RULES  # noqa: E402
 
 #: ASCII words a Chinese text may keep: proper names of sensors and methods, pixel coordinates
 ALLOWED_ASCII = {"Landsat", "Sentinel-2", "Otsu", "Fmask", "x", "y"}

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from osgeo import ogr, osr
 
-from model_runtime.writers import Feature, write_features
+from model_runtime.vector.writers import Feature, write_features
 from tests.conftest import make_raster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,7 +29,7 @@ _UTM33.ImportFromEPSG(32633)
 _UTM33 = _UTM33.ExportToWkt()
 SLOW_WRITER = """
 import sys, time
-import model_runtime.writers as writers
+import model_runtime.vector.writers as writers
 _values = writers._values
 def slow(*args):
     time.sleep(0.02)

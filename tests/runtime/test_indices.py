@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model_runtime.indices import INDEX_DEFINITIONS, compute_index, index_roles
+from model_runtime.spectral.indices import INDEX_DEFINITIONS, compute_index, index_roles
 
 BANDS = {
     "blue": np.array([[0.05, 0.10, 0.0]], np.float32),

@@ -128,6 +128,93 @@ def test_spex_modules_import_no_private_name_of_another_module():
                 offenders += [
                     f"{path.relative_to(RUNTIME)}:{node.lineno} {alias.name}"
                     for alias in node.names
-                    if alias.name.startswith("_") and alias.name != "__future__"
+                    if alias.name.startswith("_") and not alias.name.endswith("__")
+                ]
+    assert offenders == []
+
+
+# The folders of model_runtime, lowest first: a module may import modules of its own layer and of the layers
+# before it, never after (function-level imports included). docs/ARCHITECTURE.md shows the same table.
+LAYERS = (
+    ("base", {"errors", "messages", "options", "requirements", "request", "prompts"}),
+    ("io", {"io"}),
+    ("science", {"spectral", "vector"}),
+    ("model", {"spex"}),
+    ("engines", {"engines"}),
+    ("orchestration", {"request_builder", "pipeline", "preview", "info"}),
+    ("batching", {"batching"}),
+    ("front", {"cli", "__main__", "__init__"}),
+)
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    head = parts[1] if len(parts) > 1 else "__init__"
+    for rank, (_, names) in enumerate(LAYERS):
+        if head in names:
+            return rank
+    raise AssertionError(f"{module}: not placed in a layer of test_layering.LAYERS (add it, and to the docs)")
+
+
+def _runtime_graph(module_level_only: bool) -> dict:
+    """module -> the model_runtime modules it imports (``from pkg import x``: module pkg.x, else pkg)."""
+    modules = {_module_name(p): p for p in RUNTIME.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for _, imported in _imports(path, module_level_only):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            # a package's own __init__ re-exporting its children is not an edge of logic
+            if imported and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def test_runtime_folders_import_one_way():
+    graph = _runtime_graph(module_level_only=False)
+    for part in ("io.raster", "spectral.thresholds", "vector.writers", "spex.modeling.modeling"):
+        assert f"model_runtime.{part}" in graph
+    wrong = sorted(
+        f"{src} ({LAYERS[_layer(src)][0]}) imports {dst} ({LAYERS[_layer(dst)][0]})"
+        for src, targets in graph.items()
+        for dst in targets
+        if dst != "model_runtime" and _layer(dst) > _layer(src)
+    )
+    assert wrong == []
+
+
+def test_no_import_cycle_among_runtime_modules():
+    """No cycle in model_runtime's import graph, function-level imports included: an import moved into a
+    function to dodge a cycle is still found."""
+    graph = _runtime_graph(module_level_only=False)
+    graph = {m: {t for t in targets if t != "model_runtime"} for m, targets in graph.items()}
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_runtime_modules_import_no_private_name_of_another_module():
+    offenders = []
+    for path in RUNTIME.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                offenders += [
+                    f"{path.relative_to(RUNTIME)}:{node.lineno} {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.endswith("__")
                 ]
     assert offenders == []

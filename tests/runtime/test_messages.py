@@ -13,9 +13,9 @@ import pytest
 import model_runtime
 from model_runtime import errors
 from model_runtime.errors import DependencyMissingError, SpexInputError
+from model_runtime.io.raster import RasterSource
 from model_runtime.messages import PANEL_EN, ZH, localize
 from model_runtime.prompts import parse_prompt
-from model_runtime.raster import RasterSource
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
 RUNTIME = os.path.dirname(model_runtime.__file__)
@@ -77,7 +77,7 @@ def runtime_error_templates():
                 continue  # a message built by a helper (spex_engine._broken_import): checked by its own test
             # band detection notes are shown under the panel's band summary
             note = (
-                relative == "bands.py"
+                relative == os.path.join("io", "bands.py")
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "append"
                 and getattr(node.func.value, "id", "") == "notes"
@@ -106,7 +106,7 @@ def test_every_runtime_error_has_a_chinese_form():
 
 
 def test_sensor_names_have_a_chinese_form():
-    from model_runtime.bands import SENSOR_PRESETS
+    from model_runtime.io.bands import SENSOR_PRESETS
 
     assert [p.title for p in SENSOR_PRESETS.values() if p.title not in ZH] == []
 

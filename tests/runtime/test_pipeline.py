@@ -143,7 +143,7 @@ def test_shapefile_with_chinese_prompt_keeps_explanation(tmp_path, scene):
         with open(result.sidecars[0], encoding="utf-8") as fh:
             assert fh.read() == result.explanation
         assert any("explain_2" in w for w in result.warnings)
-    from model_runtime.writers import read_shapefile_text
+    from model_runtime.vector.writers import read_shapefile_text
 
     ds = ogr.Open(out)
     feature = ds.GetLayer(0).GetNextFeature()
@@ -328,8 +328,8 @@ def test_no_output_cancelled_leaves_no_temp_folder(scene, private_tmp):
 def test_region_dicts_beyond_the_full_ones_match_spie(monkeypatch):
     """The cheap dicts for small regions agree with spie.region_attributes on size, centroid and location."""
     import model_runtime.pipeline as pipeline
-    from model_runtime.spie import region_attributes
-    from model_runtime.vectorize import Polygon
+    from model_runtime.spectral.spie import region_attributes
+    from model_runtime.vector.vectorize import Polygon
 
     mask_w, mask_h = 300, 200
     rings = [
@@ -356,7 +356,7 @@ def test_engine_counts_agree_with_the_mask(tmp_path, monkeypatch):
 
     raster, truth = make_scene(tmp_path / "s.tif", nodata_rows=13)
     recounted = []
-    import model_runtime.vectorize as vectorize  # the pipeline imports polygonize_mask lazily, per job
+    import model_runtime.vector.vectorize as vectorize  # the pipeline imports polygonize_mask lazily, per job
 
     original = vectorize.polygonize_mask
 
@@ -373,7 +373,7 @@ def test_engine_counts_agree_with_the_mask(tmp_path, monkeypatch):
 def test_region_dicts_from_geos_measures_match_the_rings(tmp_path, monkeypatch):
     """SPIE dicts built from polygonize's GEOS area/centroid equal those from the pixel rings."""
     import model_runtime.pipeline as pipeline
-    from model_runtime.vectorize import Polygon, polygonize_mask
+    from model_runtime.vector.vectorize import Polygon, polygonize_mask
 
     raster, _ = make_scene(tmp_path / "s.tif")
     rng = np.random.default_rng(5)

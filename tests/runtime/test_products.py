@@ -7,7 +7,7 @@ import pytest
 from osgeo import gdal
 
 from model_runtime import ExtractRequest, extract
-from model_runtime.raster import RasterSource
+from model_runtime.io.raster import RasterSource
 from tests.conftest import make_raster
 
 SAFE = "S2A_MSIL2A_20230105T100401_N0509_R122_T33UUU_20230105T120000.SAFE"

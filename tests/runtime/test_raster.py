@@ -5,7 +5,7 @@ import pytest
 from osgeo import gdal
 
 from model_runtime.errors import SpexInputError
-from model_runtime.raster import RasterSource, Window
+from model_runtime.io.raster import RasterSource, Window
 from tests.conftest import random_bands
 
 ROLES = ["blue", "green", "red", "nir"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model_runtime.raster import RasterSource
+from model_runtime.io.raster import RasterSource
 
 
 def test_sentinel2_sample(s2_sample):

@@ -7,7 +7,7 @@ import pytest
 from osgeo import gdal
 
 from model_runtime.errors import SpexInputError
-from model_runtime.scaling import ReflectanceScaling, detect_scaling, parse_scaling
+from model_runtime.io.scaling import ReflectanceScaling, detect_scaling, parse_scaling
 from tests.conftest import random_bands
 
 
@@ -134,7 +134,7 @@ def test_implausible_scaling_too_bright(make_raster):
 
 def test_landsat7_sample_scaling(l7_sample):
     """The real 8-bit ETM+ sample names Landsat 7: its DN are never turned into negative reflectance."""
-    from model_runtime.raster import RasterSource
+    from model_runtime.io.raster import RasterSource
 
     with RasterSource.open(l7_sample) as src:
         assert src.roles == {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir1": 5, "swir2": 6}

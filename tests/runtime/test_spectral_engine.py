@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from model_runtime.aoi import resolve_aoi
 from model_runtime.engines.base import MASK_NODATA, EngineJob
 from model_runtime.engines.spectral import SpectralEngine
 from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.io.aoi import resolve_aoi
+from model_runtime.io.raster import RasterSource
 from model_runtime.prompts import parse_prompt
-from model_runtime.raster import RasterSource
 from model_runtime.request import AreaOfInterest, ExtractRequest
 
 gdal.UseExceptions()
@@ -226,8 +226,8 @@ def test_cleanup_removes_specks_and_fills_holes(tmp_path):
 
 def test_chinese_prompt_gives_chinese_explanation(scene, tmp_path):
     engine, job, out, _, _ = run_engine(scene[0], "请提取水体", tmp_path)
-    from model_runtime.spie import region_attributes
-    from model_runtime.vectorize import regions_from_array
+    from model_runtime.spectral.spie import region_attributes
+    from model_runtime.vector.vectorize import regions_from_array
 
     regions = region_attributes(regions_from_array(gdal.Open(out.mask_path).ReadAsArray()), SIZE, SIZE)
     text = engine.explain(job, out, regions)
@@ -414,7 +414,7 @@ def test_strips_give_the_same_mask_as_windows_and_file_cleanup(tmp_path):
 
 @pytest.mark.parametrize("threshold", [2, 5])
 def test_sieve_strip_matches_gdal_sieve_of_the_whole_mask(threshold):
-    from model_runtime.cleanup import _sieve_mem, sieve_halo, sieve_strip
+    from model_runtime.spectral.cleanup import _sieve_mem, sieve_halo, sieve_strip
 
     rng = np.random.default_rng(threshold)
     mask = (rng.random((90, 700)) < 0.3).astype(np.uint8)
@@ -576,7 +576,7 @@ def test_built_up_rule_sorts_typical_materials(tmp_path):
 def test_mixed_shoreline_pixels_join_the_water_by_local_unmixing():
     """A column of shore pixels 70 % water joins the lake; one 30 % water does not; a pixel that failed the
     primary test is never grown (test fails before mixed_pixels.py: nothing is grown)."""
-    from model_runtime.mixed_pixels import grow_mixed_edges
+    from model_runtime.spectral.mixed_pixels import grow_mixed_edges
 
     water = {"green": 0.06, "red": 0.04, "nir": 0.02, "swir1": 0.01}
     land = {"green": 0.08, "red": 0.06, "nir": 0.35, "swir1": 0.2}

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from model_runtime import spie
-from model_runtime.spie import (
+from model_runtime.spectral import spie
+from model_runtime.spectral.spie import (
     MAX_PROMPT_REGIONS,
     build_spex_prompt,
     convex_hull,

@@ -7,8 +7,8 @@ import pytest
 from osgeo import gdal, ogr, osr
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
-from model_runtime.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
-from model_runtime.vectorize import AreaCalculator, polygonize_mask, regions_from_array, signed_area
+from model_runtime.io.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
+from model_runtime.vector.vectorize import AreaCalculator, polygonize_mask, regions_from_array, signed_area
 
 gdal.UseExceptions()
 

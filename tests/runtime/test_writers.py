@@ -11,7 +11,7 @@ import pytest
 from osgeo import ogr, osr
 
 from model_runtime.errors import SpexInputError
-from model_runtime.writers import (
+from model_runtime.vector.writers import (
     DBF_TEXT_BYTES,
     Feature,
     layer_name_from_prompt,
@@ -207,7 +207,7 @@ def test_failed_shapefile_write_leaves_nothing(tmp_path):
 @pytest.mark.parametrize("name", ["out.gpkg", "out.shp", "out.geojson"])
 def test_cancel_while_writing_leaves_old_output_intact(tmp_path, name):
     from model_runtime.errors import ExtractionCancelled
-    from model_runtime.writers import CANCEL_EVERY
+    from model_runtime.vector.writers import CANCEL_EVERY
 
     path = str(tmp_path / name)
     write_features(path, _features("old"), _utm_wkt(), layer_name="water")
@@ -337,7 +337,7 @@ def test_geojson_without_crs_is_refused(tmp_path):
 def test_stale_temps_of_dead_processes_are_cleaned(tmp_path):
     """A SIGKILLed run leaves hidden temps named with its pid; the next write in that folder removes them
     (and leaves those of a live process alone)."""
-    from model_runtime import atomic
+    from model_runtime.io import atomic
 
     dead, host = _dead_pid(), atomic.host_tag()
     (tmp_path / f".out.spex-tmp-{host}-{dead}-abc.gpkg").write_bytes(b"partial")

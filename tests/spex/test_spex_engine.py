@@ -183,11 +183,11 @@ def test_merge_tile_texts_dedupes_and_skips_empty_tiles():
 
 def test_engine_mask_is_georeferenced_like_the_aoi(s2_sample, talking_checkpoint, tmp_path):
     """The engine's own mask GeoTIFF: uint8, nodata 255, same grid as the AOI window."""
-    from model_runtime.aoi import resolve_aoi
     from model_runtime.engines.base import EngineJob
     from model_runtime.engines.spex_engine import SpexEngine
+    from model_runtime.io.aoi import resolve_aoi
+    from model_runtime.io.raster import RasterSource
     from model_runtime.prompts import parse_prompt
-    from model_runtime.raster import RasterSource
 
     src_ds = gdal.Open(s2_sample)
     gt = src_ds.GetGeoTransform()
@@ -229,7 +229,7 @@ def test_feature_details_give_each_polygon_its_tiles_answer_and_mask_confidence(
     from model_runtime.engines.spex_engine import SpexEngine
     from model_runtime.pipeline import region_dicts
     from model_runtime.prompts import parse_prompt
-    from model_runtime.vectorize import polygonize_mask
+    from model_runtime.vector.vectorize import polygonize_mask
 
     width, height, gt = 900, 500, (500000.0, 10.0, 0.0, 4000000.0, 0.0, -10.0)
     mask = np.zeros((height, width), np.uint8)

@@ -15,8 +15,8 @@ from typing import Dict, Iterable, Iterator, List, Tuple
 
 import numpy as np
 
+from ..errors import SpexInputError
 from .bands import BAND_ROLES, BandDetection, detect_band_roles
-from .errors import SpexInputError
 from .gdal_paths import check_dataset_path, quiet_gdal
 from .scaling import ReflectanceScaling, detect_scaling
 
@@ -65,7 +65,7 @@ class Window:
 def open_gdal_raster(path: str, allow_network: bool = False):
     """``gdal.OpenEx(path, OF_RASTER)``; one-line :class:`SpexInputError` messages for the usual mistakes.
 
-    The path is checked first (:func:`~model_runtime.gdal_paths.check_dataset_path`): GDAL virtual paths
+    The path is checked first (:func:`~model_runtime.io.gdal_paths.check_dataset_path`): GDAL virtual paths
     through GDAL, FIFOs and devices refused before opening, network sources only with ``allow_network``.
     """
     from osgeo import gdal

@@ -1,7 +1,7 @@
 """Area of interest: a bbox, a WKT polygon or the polygons of a vector file, in any CRS.
 
 The AOI is reprojected to the raster CRS (traditional GIS x/y axis order everywhere), clipped to the raster
-and turned into a pixel :class:`~model_runtime.raster.Window`; a polygon AOI is also rasterised per window
+and turned into a pixel :class:`~model_runtime.io.raster.Window`; a polygon AOI is also rasterised per window
 (``AoiRegion.mask``) so that pixels outside it become no-data.
 """
 
@@ -15,17 +15,17 @@ from typing import Tuple
 
 import numpy as np
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
+from ..request import AreaOfInterest
 from .gdal_paths import check_dataset_path, quiet_gdal
 from .raster import Window
-from .request import AreaOfInterest
 
 
 @dataclass
 class AoiRegion:
     """The AOI on the raster grid. ``geometry_wkt`` is in the raster CRS (the raster extent without AOI)."""
 
-    window: Window  # noqa: F821 - model_runtime.raster.Window, imported lazily
+    window: Window  # noqa: F821 - model_runtime.io.raster.Window, imported lazily
     geometry_wkt: str
     geotransform: Tuple[float, ...]
     crs_wkt: str
@@ -171,7 +171,7 @@ def _with_gis_order(srs):
 
 
 def resolve_aoi(aoi: AreaOfInterest | None, source) -> AoiRegion:
-    """Clip ``aoi`` to the raster ``source`` (a :class:`~model_runtime.raster.RasterSource`).
+    """Clip ``aoi`` to the raster ``source`` (a :class:`~model_runtime.io.raster.RasterSource`).
 
     None -> the whole raster. Raises :class:`SpexInputError` for an invalid, empty or outside AOI.
     """

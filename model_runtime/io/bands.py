@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
 
 BAND_ROLES: Tuple[str, ...] = (
     "coastal",

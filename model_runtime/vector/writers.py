@@ -25,9 +25,9 @@ from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
 
 from osgeo import gdal, ogr, osr
 
-from . import atomic
-from .errors import SpexInputError
-from .options import (
+from ..errors import SpexInputError
+from ..io import atomic
+from ..options import (
     DBF_NAME_CHARS,
     DBF_TEXT_BYTES,
     EXPLAIN_SIDECAR,

@@ -20,7 +20,7 @@ from typing import Dict, Tuple
 import numpy as np
 from osgeo import gdal
 
-from .mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
+from ..io.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
 
 gdal.UseExceptions()
 

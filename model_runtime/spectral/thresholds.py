@@ -14,7 +14,7 @@ from typing import Collection, Dict, List, Mapping, Tuple
 
 import numpy as np
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
 from .indices import INDEX_DEFINITIONS, compute_index
 
 

@@ -37,7 +37,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
 
 S2_OFFSET_SINCE = date(2022, 1, 25)  # processing baseline 04.00: BOA_ADD_OFFSET / RADIO_ADD_OFFSET = -1000
 NAMED_SCALINGS: Dict[str, Tuple[float, float, str]] = {
@@ -365,7 +365,7 @@ def detect_scaling(ds, sensor: str | None, override=None, roles: Dict[str, int] 
                    ) -> ReflectanceScaling:  # fmt: skip
     """How to turn the DNs of ``ds`` into reflectance (see module docstring for the rules).
 
-    ``sensor``: preset name from :func:`model_runtime.bands.detect_band_roles` (or None);
+    ``sensor``: preset name from :func:`model_runtime.io.bands.detect_band_roles` (or None);
     ``override``: the user's ``--scaling`` text or a :class:`ReflectanceScaling`; ``roles`` help pick the
     blue/green bands for value checks.
     """

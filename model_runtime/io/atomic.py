@@ -30,7 +30,7 @@ import time
 import uuid
 from typing import Iterable, List, Sequence, Tuple
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
 
 TEMP_MARK = ".spex-tmp-"
 JOB_PREFIX = "spex-job-"

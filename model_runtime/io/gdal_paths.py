@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from typing import List, Set
 
-from .errors import SpexInputError
+from ..errors import SpexInputError
 
 NETWORK_PREFIXES = (
     "/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift", "/vsiwebhdfs",

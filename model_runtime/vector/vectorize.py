@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .errors import SpexInputError
-from .mask_raster import MASK_TARGET
+from ..errors import SpexInputError
+from ..io.mask_raster import MASK_TARGET
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -225,7 +225,7 @@ def signed_area(ring: np.ndarray) -> float:
     return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
 
 
-def _wkb_polygons(wkb: bytes) -> list[list[np.ndarray]] | None:
+def wkb_polygons(wkb: bytes) -> list[list[np.ndarray]] | None:
     """Rings (closed (N, 2) float64 views) of each part of a 2-D little-endian Polygon or MultiPolygon WKB;
     None for any other geometry type or encoding."""
     buf = memoryview(wkb)
@@ -261,7 +261,7 @@ def _wkb_polygons(wkb: bytes) -> list[list[np.ndarray]] | None:
 
 def _geometry_parts(geom: ogr.Geometry) -> list[list[np.ndarray]]:
     """Rings of each polygon of ``geom`` as float64 arrays in its own coordinates."""
-    parts = _wkb_polygons(geom.ExportToWkb(ogr.wkbNDR))
+    parts = wkb_polygons(geom.ExportToWkb(ogr.wkbNDR))
     if parts is not None:
         return parts
     flat = geom.Clone()  # 2.5D or curved: flatten, then read point by point
@@ -595,7 +595,7 @@ def polygonize_mask(
     try:
         regions, merged = _merge_seams(bands, plan)
         del bands
-        polygons, dropped, repaired = _clean_polygons(
+        polygons, dropped, repaired = clean_polygons(
             regions,
             simplify,
             min_area_m2,
@@ -641,7 +641,7 @@ def _affine_wkb(wkb: bytes, parts: list[list[np.ndarray]], gt: Sequence[float]) 
     return bytes(out)
 
 
-def _clean_polygons(regions, simplify, min_area_m2, areas, geotransform, report, check_cancelled):
+def clean_polygons(regions, simplify, min_area_m2, areas, geotransform, report, check_cancelled):
     """Measure, filter, repair (only where needed), map to the CRS and simplify the traced regions.
 
     Regions come in pixel coordinates: exact integers, so the vertex check and repairs are exact and the
@@ -669,7 +669,7 @@ def _clean_polygons(regions, simplify, min_area_m2, areas, geotransform, report,
             dropped += 1  # before any validity work
             continue
         wkb = geom.ExportToWkb(ogr.wkbNDR)
-        parts = _wkb_polygons(wkb)
+        parts = wkb_polygons(wkb)
         repeats = 1 if not raw or parts is None else _repeated_vertices(parts)
         if repeats:
             geom, fixed = _make_valid(geom, known_invalid=repeats == 2)
@@ -680,7 +680,7 @@ def _clean_polygons(regions, simplify, min_area_m2, areas, geotransform, report,
                 repaired += 1
                 area_px = geom.GetArea()
                 wkb = geom.ExportToWkb(ogr.wkbNDR)
-                parts = _wkb_polygons(wkb)
+                parts = wkb_polygons(wkb)
             if parts is None:
                 raise RuntimeError(f"unexpected geometry from GEOS: {geom.GetGeometryName()}")
         wkb_map = _affine_wkb(wkb, parts, gt)

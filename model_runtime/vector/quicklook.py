@@ -6,7 +6,7 @@ bands are used. Each band is stretched between its 2nd and 98th percentile of va
 rasterised with GDAL on the quick-look grid, tinted yellow (35 %) inside and outlined in yellow; no-data is
 dark grey. Only GDAL (MEM, PNG drivers) and numpy are used.
 
-Command line: ``python -m model_runtime.quicklook RASTER VECTOR OUT.png [--max-side 1200]``.
+Command line: ``python -m model_runtime.vector.quicklook RASTER VECTOR OUT.png [--max-side 1200]``.
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ def render_quicklook(raster: str, vector: str | None, png: str, max_side: int = 
     """Write ``png`` (false colour of ``raster``, polygons of ``vector`` outlined); returns what was drawn.
 
     The quick-look is at most ``max_side`` pixels a side (GDAL averages the raster down). Band roles come
-    from :func:`model_runtime.bands.detect_band_roles`; ``vector`` may be None (image only).
+    from :func:`model_runtime.io.bands.detect_band_roles`; ``vector`` may be None (image only).
     """
     from osgeo import gdal, ogr
 
-    from .bands import detect_band_roles
+    from ..io.bands import detect_band_roles
 
     gdal.UseExceptions()
     ds = gdal.Open(raster)
@@ -112,7 +112,7 @@ def render_quicklook(raster: str, vector: str | None, png: str, max_side: int = 
 def main(argv: List[str] | None = None) -> int:
     """Command line entry (see module docstring)."""
     parser = argparse.ArgumentParser(
-        prog="python -m model_runtime.quicklook", description=__doc__.split("\n")[0]
+        prog="python -m model_runtime.vector.quicklook", description=__doc__.split("\n")[0]
     )
     parser.add_argument("raster")
     parser.add_argument("vector", nargs="?", help="polygons to outline (GeoPackage, Shapefile, GeoJSON)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from .prompts import class_name
+from ..prompts import class_name
 from .thresholds import DARK_NIR_WHY
 
 #: regions described one by one; the others are counted ("and N smaller regions")

@@ -1,0 +1,3 @@
+"""Raster input and file output plumbing:
+GDAL reading, band roles, scaling, products, safe paths, atomic publishing, AOI.
+"""

@@ -1,0 +1,3 @@
+"""Spectral science:
+index formulas, class rules, mask cleanup, SPIE attributes, explanations, per-feature statistics.
+"""

@@ -1,0 +1,3 @@
+"""Masks to polygons and polygons to files:
+vectorising, writers, quick-look rendering.
+"""

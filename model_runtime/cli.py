@@ -39,6 +39,7 @@ from .options import (
     LANGUAGES,
     PRECISIONS,
     THRESHOLD_METHODS,
+    cli_values,
 )
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -219,30 +220,7 @@ def _parse_bands(text: str | None):
 
 def extract_values(args: argparse.Namespace) -> dict:
     """The option values (see :mod:`model_runtime.options`) of parsed ``spex extract`` arguments."""
-    return {
-        "raster": args.raster,
-        "prompt": args.prompt,
-        "output": args.output,
-        "aoi": args.aoi,
-        "aoi_crs": args.aoi_crs,
-        "engine": args.engine,
-        "model_dir": args.model,
-        "model_base_dir": args.model_base,
-        "device": args.device,
-        "precision": args.precision,
-        "sensor": args.sensor,
-        "bands": args.bands,
-        "scaling": args.scaling,
-        "threshold": args.threshold,
-        "threshold_method": args.threshold_method,
-        "min_area_m2": args.min_area,
-        "simplify": args.simplify,
-        "language": args.language,
-        "overwrite": args.overwrite,
-        "max_new_tokens": args.max_new_tokens,
-        "allow_network": args.allow_network,
-        "max_pixels": args.max_pixels,
-    }
+    return cli_values(args)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -124,6 +124,20 @@ CLI_FLAGS: Dict[str, str] = {
 }
 
 
+#: the options every item of a batch shares (the CLI's ``spex batch`` flags)
+ITEM_OPTIONS = (
+    "aoi", "aoi_crs", "engine", "model_dir", "device", "precision", "sensor", "bands", "scaling", "threshold",
+    "threshold_method", "min_area_m2", "simplify", "language",
+)  # fmt: skip
+
+
 def flag(option: str) -> str:
     """The CLI flag of ``option`` (how runtime messages name it); KeyError for an unknown option."""
     return CLI_FLAGS[option]
+
+
+def cli_values(args, options=None) -> Dict[str, object]:
+    """The values of ``options`` (default: all of :data:`CLI_FLAGS`) from parsed ``argparse`` arguments,
+    each read from its flag's destination (``--min-area`` -> ``args.min_area``)."""
+    names = list(CLI_FLAGS) if options is None else options
+    return {name: getattr(args, CLI_FLAGS[name].lstrip("-").replace("-", "_").lower()) for name in names}

@@ -93,28 +93,12 @@ def register(sub, float_arg) -> None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run ``spex batch``; see the module docstring for the exit status."""
+    from ..options import ITEM_OPTIONS, cli_values
     from ..request_builder import build_options
     from .request import EXTRACT_OPTIONS, BatchRequest
     from .runner import BatchReporter, run_batch
 
-    options = build_options(
-        {
-            "aoi": args.aoi,
-            "aoi_crs": args.aoi_crs,
-            "engine": args.engine,
-            "model_dir": args.model,
-            "device": args.device,
-            "precision": args.precision,
-            "sensor": args.sensor,
-            "bands": args.bands,
-            "scaling": args.scaling,
-            "threshold": args.threshold,
-            "threshold_method": args.threshold_method,
-            "min_area_m2": args.min_area,
-            "simplify": args.simplify,
-            "language": args.language,
-        }
-    )
+    options = build_options(cli_values(args, ITEM_OPTIONS))
     request = BatchRequest(
         inputs=args.inputs,
         prompts=args.prompt,

@@ -77,12 +77,12 @@
       <translation>已取消：已完成的栅格结果会保留；再次运行即可继续。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="224" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="226" />
       <source>No raster could be processed ({failed} failed): see the log above.</source>
       <translation>没有任何栅格处理成功（{failed} 个失败）：请查看上方日志。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/batch_algorithm.py" line="235" />
+      <location filename="../spex_qgis/processing/batch_algorithm.py" line="237" />
       <source>SPEX batch</source>
       <translation>SPEX 批处理</translation>
     </message>
@@ -145,67 +145,67 @@
       <translation>SPEX 引擎就绪：{summary}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="639" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="50" />
       <source>Install SPEX engine dependencies</source>
       <translation>安装 SPEX 引擎依赖</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="651" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="69" />
       <source>Offline: a folder of wheels (leave empty to download)</source>
       <translation>离线：wheel 文件所在的文件夹（留空则下载）</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="652" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="70" />
       <source>Browse…</source>
       <translation>浏览…</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="666" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="84" />
       <source>pip output appears here once you click Install.</source>
       <translation>点击“安装”后，pip 的输出将显示在这里。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="668" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="95" />
       <source>Copy command</source>
       <translation>复制命令</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="669" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="96" />
       <source>Check again</source>
       <translation>重新检查</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="670" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="97" />
       <source>Install</source>
       <translation>安装</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="671" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="98" />
       <source>Stop</source>
       <translation>停止</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="694" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="113" />
       <source>Folder of wheels</source>
       <translation>wheel 文件夹</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="714" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="133" />
       <source>The packages go to {folder} (only this QGIS profile uses them), only those QGIS's Python lacks or has too old.</source>
       <translation>软件包安装到 {folder}（仅此 QGIS 配置文件使用），只安装 QGIS 的 Python 缺少或版本过旧的包。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="765" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="184" />
       <source>Could not start {python}.</source>
       <translation>无法启动 {python}。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="786" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="205" />
       <source>Done: {status}</source>
       <translation>完成：{status}</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/deps.py" line="789" />
+      <location filename="../spex_qgis/ui/install_dialog.py" line="208" />
       <source>Failed (exit status {code}): {status}</source>
       <translation>失败（退出状态 {code}）：{status}</translation>
     </message>
@@ -1059,12 +1059,12 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>已取消：未写入任何内容。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="325" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="327" />
       <source>{n} polygons, {area:,.0f} m², {secs:.1f} s</source>
       <translation>{n} 个多边形，{area:,.0f} m²，用时 {secs:.1f} 秒</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/processing/extract_algorithm.py" line="334" />
+      <location filename="../spex_qgis/processing/extract_algorithm.py" line="336" />
       <source>SPEX {target}</source>
       <translation>SPEX {target}</translation>
     </message>
@@ -1251,7 +1251,7 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
     <name>SpexTask</name>
     <message>
       <location filename="../spex_qgis/task.py" line="91" />
-      <location filename="../spex_qgis/task.py" line="253" />
+      <location filename="../spex_qgis/task.py" line="258" />
       <source>Unexpected error ({}: {}); details in the SPEX log panel</source>
       <translation>意外错误（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
@@ -1261,22 +1261,22 @@ Limit the work with an extent and/or a polygon layer (both: their intersection).
       <translation>提取未产生结果即已停止；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="128" />
+      <location filename="../spex_qgis/task.py" line="133" />
       <source>{message}; in QGIS use Raster &gt; SPEX &gt; Install SPEX engine dependencies…</source>
       <translation>{message}；在 QGIS 中请使用“栅格 &gt; SPEX &gt; 安装 SPEX 引擎依赖…”</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="190" />
+      <location filename="../spex_qgis/task.py" line="195" />
       <source>Cannot read the layer '{}' to export it: check that its file still exists.</source>
       <translation>无法读取要导出的图层“{}”：请确认其文件仍然存在。</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="206" />
+      <location filename="../spex_qgis/task.py" line="211" />
       <source>Export failed ({}: {}); details in the SPEX log panel</source>
       <translation>导出失败（{}：{}）；详情见 SPEX 日志面板</translation>
     </message>
     <message>
-      <location filename="../spex_qgis/task.py" line="265" />
+      <location filename="../spex_qgis/task.py" line="270" />
       <source>The preview stopped without a result</source>
       <translation>预览未产生结果就停止了</translation>
     </message>

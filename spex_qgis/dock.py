@@ -241,7 +241,7 @@ class SpexDockWidget(QgsDockWidget):
 
     def _on_install_clicked(self) -> None:
         try:
-            from .deps import show_install_dialog
+            from .ui.install_dialog import show_install_dialog
 
             show_install_dialog(self)
         except ImportError as exc:

@@ -149,7 +149,7 @@ class SpexPlugin:
 
     def show_dependencies(self) -> None:
         """Open the dependency installer (shows the pip command; runs it only on request)."""
-        from .deps import show_install_dialog
+        from .ui.install_dialog import show_install_dialog
 
         show_install_dialog(self.iface.mainWindow())
         if self.dock is not None and hasattr(self.dock, "refresh_engine_status"):

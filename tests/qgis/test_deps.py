@@ -12,6 +12,7 @@ import pytest
 from qgis.core import QgsApplication
 
 from spex_qgis import deps, installer
+from spex_qgis.ui.install_dialog import install_dialog
 
 
 def _exe(path, version="3.11.2 (main) [GCC 12]", prefix="/usr"):
@@ -293,7 +294,7 @@ def test_deps_folder_goes_first_on_sys_path(tmp_path):
 
 def test_install_dialog_shows_the_command_and_streams_output(qgis_app):
     argv = [sys.executable, "-c", "import sys; print('line one'); print('line two', file=sys.stderr)"]
-    dialog = deps.install_dialog(None, argv)
+    dialog = install_dialog(None, argv)
     assert dialog.process is None  # nothing runs before the user clicks Install
     assert dialog.command_edit.toPlainText() == deps.format_command(argv)
     dialog.install_button.click()
@@ -307,7 +308,7 @@ def test_install_dialog_shows_the_command_and_streams_output(qgis_app):
 
 
 def test_default_dialog_does_not_start_pip(qgis_app):
-    dialog = deps.install_dialog(None)
+    dialog = install_dialog(None)
     assert dialog.process is None and "installer.py" in dialog.command_edit.toPlainText()
     assert "No NVIDIA GPU" in dialog.notes_label.text() or "NVIDIA GPU found" in dialog.notes_label.text()
     assert "--target" in dialog.argv
@@ -510,7 +511,7 @@ def test_release_runtime_frees_the_cached_model(tmp_path, monkeypatch):
 def test_dialog_reads_the_installers_check_line(qgis_app):
     check = {"ok": False, "modules": {}, "error": {"module": "torch", "type": "ImportError", "message": "x"}}
     code = f"import json; print('[1/3] resolving'); print({installer.CHECK_PREFIX!r} + json.dumps({check!r}))"
-    dialog = deps.install_dialog(None, [sys.executable, "-c", code])
+    dialog = install_dialog(None, [sys.executable, "-c", code])
     dialog.install_button.click()
     deadline = time.time() + 30
     while dialog.process is not None and time.time() < deadline:

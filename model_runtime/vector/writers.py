@@ -420,13 +420,54 @@ def _write_shapefile(
 ) -> WriteResult:
     folder = os.path.dirname(os.path.abspath(path))
     base_name = os.path.basename(_shapefile_base(path))
-    ext = os.path.splitext(path)[1]
-    warnings: List[str] = []
+    parts, warnings = _shapefile_text_fields(features, explanation)
+    sidecar = None
+    if len(explanation.encode("utf-8")) > DBF_TEXT_BYTES or parts["explain"] > 1:
+        sidecar = _shapefile_base(path) + EXPLAIN_SIDECAR
 
-    # how many dBASE fields each text attribute needs (same for every feature of the layer)
-    text_fields = [name for name, ftype in FIELDS if ftype == ogr.OFTString]
+    workdir = atomic.make_temp_dir(folder)
+    ds = layer = None
+    try:
+        tmp_shp = os.path.join(workdir, base_name + os.path.splitext(path)[1])
+        ds = _open_datasource("ESRI Shapefile", tmp_shp)
+        layer = _create_shapefile_layer(ds, base_name, src_srs, parts)
+        _write_shapefile_features(layer, features, parts, check_cancelled)
+        layer = None
+        ds = None
+        _verify(tmp_shp, "ESRI Shapefile", len(features))
+        _publish_shapefile_set(workdir, path, sidecar, explanation, overwrite)
+    except BaseException as exc:
+        error = _fail(folder, exc, _needed_bytes(features, "ESRI Shapefile"))
+        if error is not exc:
+            exc.__traceback__ = None
+        layer = None
+        holder, ds = [ds], None
+        _close_quietly(holder)
+        if error is exc:
+            raise
+        raise error from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    if sidecar is not None:
+        warnings.append(_sidecar_warning(explanation, parts["explain"], sidecar))
+    return WriteResult(
+        path=path,
+        layer=base_name,
+        format="ESRI Shapefile",
+        crs_wkt=src_srs.ExportToWkt() if src_srs is not None else "",
+        features=len(features),
+        sidecars=[sidecar] if sidecar else [],
+        warnings=warnings,
+    )
+
+
+def _shapefile_text_fields(features, explanation: str) -> Tuple[Dict[str, int], List[str]]:
+    """How many dBASE fields each text attribute needs (the same for every feature of the layer), and the
+    warnings for an attribute that does not fit :data:`MAX_SPLIT_FIELDS` fields."""
     parts: Dict[str, int] = {}
-    for name in text_fields:
+    warnings: List[str] = []
+    for name in [name for name, ftype in FIELDS if ftype == ogr.OFTString]:
         values = [str(f.attributes.get(name) or "") for f in features]
         if name == "explain":
             values.append(explanation)
@@ -437,95 +478,73 @@ def _write_shapefile(
                 f"Shapefile: {name!r} needs {needed} text fields, only {MAX_SPLIT_FIELDS} fit; "
                 "write a GeoPackage (.gpkg) to keep it whole"
             )
-    explain_bytes = len(explanation.encode("utf-8"))
-    sidecar = None
-    if explain_bytes > DBF_TEXT_BYTES or parts["explain"] > 1:
-        sidecar = _shapefile_base(path) + EXPLAIN_SIDECAR
+    return parts, warnings
 
-    workdir = atomic.make_temp_dir(folder)
-    ds = layer = defn = out = geom = None
-    try:
-        tmp_shp = os.path.join(workdir, base_name + ext)
-        ds = _open_datasource("ESRI Shapefile", tmp_shp)
-        layer = ds.CreateLayer(
-            base_name, srs=src_srs, geom_type=ogr.wkbMultiPolygon, options=["ENCODING=UTF-8"]
-        )
+
+def _create_shapefile_layer(ds, base_name: str, src_srs, parts: Dict[str, int]):
+    """The layer with every field of :data:`FIELDS`, text fields split over ``parts[name]`` dBASE fields."""
+    layer = ds.CreateLayer(base_name, srs=src_srs, geom_type=ogr.wkbMultiPolygon, options=["ENCODING=UTF-8"])
+    for name, ftype in FIELDS:
+        for i in range(parts.get(name, 1)):
+            defn = ogr.FieldDefn(split_field_name(name, i), ftype)
+            if ftype == ogr.OFTString:
+                defn.SetWidth(DBF_TEXT_BYTES)
+            elif ftype == ogr.OFTReal:
+                defn.SetWidth(24)
+                defn.SetPrecision(6)
+            layer.CreateField(defn)
+    return layer
+
+
+def _write_shapefile_features(layer, features, parts: Dict[str, int], check_cancelled) -> None:
+    defn = layer.GetLayerDefn()
+    for index, feat in enumerate(features):
+        if check_cancelled is not None and index % CANCEL_EVERY == 0:
+            check_cancelled()
+        out = ogr.Feature(defn)
+        geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
+        out.SetGeometry(geom)
+        values = _values(feat, geom)
         for name, ftype in FIELDS:
-            for i in range(parts.get(name, 1)):
-                defn = ogr.FieldDefn(split_field_name(name, i), ftype)
-                if ftype == ogr.OFTString:
-                    defn.SetWidth(DBF_TEXT_BYTES)
-                elif ftype == ogr.OFTReal:
-                    defn.SetWidth(24)
-                    defn.SetPrecision(6)
-                layer.CreateField(defn)
-        defn = layer.GetLayerDefn()
-        for index, feat in enumerate(features):
-            if check_cancelled is not None and index % CANCEL_EVERY == 0:
-                check_cancelled()
-            out = ogr.Feature(defn)
-            geom = ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkb(feat.wkb))
-            out.SetGeometry(geom)
-            values = _values(feat, geom)
-            for name, ftype in FIELDS:
-                value = values.get(name)
-                if value is None:
-                    continue
-                if ftype == ogr.OFTString:
-                    for i, chunk in enumerate(split_utf8(str(value))[: parts[name]]):
-                        out.SetField(split_field_name(name, i), chunk)
-                else:
-                    out.SetField(name, value)
-            layer.CreateFeature(out)
-        layer = None
-        ds = None
-        _verify(tmp_shp, "ESRI Shapefile", len(features))
-        produced = sorted(os.listdir(workdir))
-        if sidecar is not None:
-            with open(os.path.join(workdir, os.path.basename(sidecar)), "w", encoding="utf-8") as fh:
-                fh.write(explanation)
-            produced.append(os.path.basename(sidecar))
-        for name in produced:
-            atomic.fsync_path(os.path.join(workdir, name))
-        # the .shp last: a reader that sees it sees the whole set. Parts of an old set that the new one lacks
-        # (an old .prj when the new raster has no CRS, a spatial index) go, but only with overwrite.
-        stale = [f for f in output_files(path) if os.path.basename(f) not in produced]
-        pairs = [
-            (os.path.join(workdir, name), os.path.join(folder, name))
-            for name in sorted(produced, key=lambda n: n.lower().endswith(".shp"))
-        ]
-        atomic.publish_set(pairs, overwrite, stale=stale)
-        atomic.fsync_path(folder)
-    except BaseException as exc:
-        error = _fail(folder, exc, _needed_bytes(features, "ESRI Shapefile"))
-        if error is not exc:
-            exc.__traceback__ = None
-        out = geom = defn = layer = None
-        holder, ds = [ds], None
-        _close_quietly(holder)
-        if error is exc:
-            raise
-        raise error from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+            value = values.get(name)
+            if value is None:
+                continue
+            if ftype == ogr.OFTString:
+                for i, chunk in enumerate(split_utf8(str(value))[: parts[name]]):
+                    out.SetField(split_field_name(name, i), chunk)
+            else:
+                out.SetField(name, value)
+        layer.CreateFeature(out)
 
+
+def _publish_shapefile_set(workdir: str, path: str, sidecar, explanation: str, overwrite: bool) -> None:
+    """Move the finished set (and the explanation sidecar) from ``workdir`` next to ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    produced = sorted(os.listdir(workdir))
     if sidecar is not None:
-        n = parts["explain"]
-        fields_text = "explain" if n == 1 else f"explain, explain_2 .. explain_{n}"
-        complete = "" if text_pieces([explanation]) <= n else " (only its beginning fits the fields)"
-        warnings.append(
-            f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: "
-            f"the explanation ({explain_bytes} bytes) is split over the fields {fields_text}{complete} "
-            f"and written in full to {sidecar}"
-        )
-    return WriteResult(
-        path=path,
-        layer=base_name,
-        format="ESRI Shapefile",
-        crs_wkt=src_srs.ExportToWkt() if src_srs is not None else "",
-        features=len(features),
-        sidecars=[sidecar] if sidecar else [],
-        warnings=warnings,
+        with open(os.path.join(workdir, os.path.basename(sidecar)), "w", encoding="utf-8") as fh:
+            fh.write(explanation)
+        produced.append(os.path.basename(sidecar))
+    for name in produced:
+        atomic.fsync_path(os.path.join(workdir, name))
+    # the .shp last: a reader that sees it sees the whole set. Parts of an old set that the new one lacks
+    # (an old .prj when the new raster has no CRS, a spatial index) go, but only with overwrite.
+    stale = [f for f in output_files(path) if os.path.basename(f) not in produced]
+    pairs = [
+        (os.path.join(workdir, name), os.path.join(folder, name))
+        for name in sorted(produced, key=lambda n: n.lower().endswith(".shp"))
+    ]
+    atomic.publish_set(pairs, overwrite, stale=stale)
+    atomic.fsync_path(folder)
+
+
+def _sidecar_warning(explanation: str, fields: int, sidecar: str) -> str:
+    fields_text = "explain" if fields == 1 else f"explain, explain_2 .. explain_{fields}"
+    complete = "" if text_pieces([explanation]) <= fields else " (only its beginning fits the fields)"
+    return (
+        f"Shapefile text fields hold at most {DBF_TEXT_BYTES} bytes: "
+        f"the explanation ({len(explanation.encode('utf-8'))} bytes) is split over the fields "
+        f"{fields_text}{complete} and written in full to {sidecar}"
     )
 
 

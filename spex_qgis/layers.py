@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
-import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List
 
@@ -34,6 +32,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QVariant
 from qgis.PyQt.QtGui import QColor
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
+from model_runtime.io import atomic
 from model_runtime.options import DBF_TEXT_BYTES, EXPLAIN_SIDECAR, OUTPUT_FORMATS, output_files
 from model_runtime.vector.writers import split_field_name, split_text_fields, split_utf8  # noqa: F401 - the rule
 
@@ -252,7 +251,7 @@ def export_layer(
     context = transform_context or QgsProject.instance().transformContext()
     if driver == "ESRI Shapefile":
         return _export_shapefile(layer, path, overwrite, context, feedback)
-    tmp = os.path.join(folder, f".{uuid.uuid4().hex[:8]}.tmp{ext}")
+    tmp = atomic.temp_file_name(path)
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = driver
     options.fileEncoding = "UTF-8"
@@ -267,7 +266,8 @@ def export_layer(
             raise ExtractionCancelled("Export cancelled: nothing was written.")
         if err != QgsVectorFileWriter.NoError:
             raise SpexInputError(_export_failed(path, message))
-        os.replace(tmp, path)
+        atomic.fsync_path(tmp)
+        _publish([(tmp, path)], overwrite, stale=())
     finally:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
             if os.path.exists(leftover):
@@ -319,18 +319,33 @@ def _export_failed(path: str, message: str) -> str:
     return tr("Export to '{}' failed ({}): check the folder is writable.").format(path, message)
 
 
-def _export_shapefile(
-    layer: QgsVectorLayer,
-    path: str,
-    overwrite: bool,
-    context: QgsCoordinateTransformContext,
-    feedback: QgsFeedback | None,
-) -> ExportReport:
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.splitext(os.path.basename(path))[0]
+def _publish(pairs, overwrite: bool, stale) -> None:
+    """The runtime's publishing rule (io.atomic): no existing file is replaced unless ``overwrite``, even one
+    that appeared after the existence check; a Shapefile set is published .shp last."""
+    try:
+        atomic.publish_set(pairs, overwrite, stale=stale)
+    except FileExistsError as error:
+        existing = error.filename or pairs[-1][1]
+        raise SpexInputError(
+            tr("'{}' already exists: choose another name or allow overwriting.").format(existing)
+        ) from None
+    atomic.fsync_path(os.path.dirname(os.path.abspath(pairs[-1][1])))
+
+
+@dataclass
+class _ShapefilePlan:
+    """The fields of a Shapefile export: source fields, the split text fields and their long values."""
+
+    src_fields: List[QgsField]
+    split_fields: Dict[str, List[str]]  # field -> its dBASE field names (runtime rule: split_text_fields)
+    texts: Dict[str, Dict[str, None]]  # field -> its distinct long values, in order (a dict as a set)
+    out_fields: QgsFields
+
+
+def _shapefile_plan(layer: QgsVectorLayer) -> _ShapefilePlan:
+    """Text fields too wide for DBF are split by the runtime writer's rule (split_text_fields): the same field
+    names and pieces as `spex extract -o x.shp`; the sidecar then still holds every long text."""
     src_fields = [f for f in layer.fields() if f.name().lower() != "fid"]  # GeoPackage id: not an attribute
-    # Text fields too wide for DBF are split by the runtime writer's rule (split_text_fields): the same
-    # field names and pieces as `spex extract -o x.shp`; the sidecar then still holds every long text.
     text_fields = [f.name() for f in src_fields if f.type() == QVariant.String]
     values: Dict[str, List[str]] = {name: [] for name in text_fields}
     for feat in layer.getFeatures():
@@ -338,13 +353,12 @@ def _export_shapefile(
             if isinstance(feat[name], str):
                 values[name].append(feat[name])
     split_fields: Dict[str, List[str]] = {}
-    texts: Dict[str, Dict[str, None]] = {}  # field -> its distinct long values, in order (a dict as a set)
+    texts: Dict[str, Dict[str, None]] = {}
     for name in text_fields:
         fields = split_text_fields(name, values[name])
         if len(fields) > 1:
             split_fields[name] = fields
             texts[name] = {v: None for v in values[name] if len(v.encode("utf-8")) > DBF_TEXT_BYTES}
-    pieces: Dict[str, List[str]] = {v: split_utf8(v) for long in texts.values() for v in long}
     out_fields = QgsFields()
     for f in src_fields:
         if f.name() in split_fields:
@@ -354,71 +368,94 @@ def _export_shapefile(
             out_fields.append(QgsField(f.name(), QVariant.String, "String", DBF_TEXT_BYTES))
         else:
             out_fields.append(QgsField(f))
-    workdir = tempfile.mkdtemp(prefix=".spex-export-", dir=folder)
-    tmp = os.path.join(workdir, base + ".shp")
+    return _ShapefilePlan(src_fields, split_fields, texts, out_fields)
+
+
+def _write_shapefile_features(layer, plan: _ShapefilePlan, tmp: str, path: str, context, feedback) -> int:
+    """Write every feature of ``layer`` to the temporary ``tmp``; returns the count."""
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "ESRI Shapefile"
     options.fileEncoding = "UTF-8"
+    writer = QgsVectorFileWriter.create(tmp, plan.out_fields, layer.wkbType(), layer.crs(), context, options)
+    if writer.hasError() != QgsVectorFileWriter.NoError:
+        message = writer.errorMessage()
+        del writer
+        raise SpexInputError(_export_failed(path, message))
+    pieces: Dict[str, List[str]] = {v: split_utf8(v) for long in plan.texts.values() for v in long}
+    count = 0
+    total = max(layer.featureCount(), 1)
+    for feat in layer.getFeatures():
+        if feedback is not None:
+            if feedback.isCanceled():
+                del writer
+                raise ExtractionCancelled("Export cancelled: nothing was written.")
+            if count % 256 == 0:
+                feedback.setProgress(100.0 * count / total)
+        out = QgsFeature(plan.out_fields)
+        out.setGeometry(feat.geometry())
+        for f in plan.src_fields:
+            value = feat[f.name()]
+            if f.name() in plan.split_fields:
+                parts = pieces.get(value) or split_utf8(value) if isinstance(value, str) else []
+                for i, name in enumerate(plan.split_fields[f.name()]):
+                    out[name] = parts[i] if i < len(parts) else None
+            else:
+                out[f.name()] = value
+        writer.addFeature(out)
+        count += 1
+    del writer  # flushes and closes the files
+    return count
+
+
+def _export_shapefile(
+    layer: QgsVectorLayer,
+    path: str,
+    overwrite: bool,
+    context: QgsCoordinateTransformContext,
+    feedback: QgsFeedback | None,
+) -> ExportReport:
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.splitext(os.path.basename(path))[0]
+    plan = _shapefile_plan(layer)
+    workdir = atomic.make_temp_dir(folder)
     sidecars: List[str] = []
+    run_sidecar = None
     try:
-        writer = QgsVectorFileWriter.create(tmp, out_fields, layer.wkbType(), layer.crs(), context, options)
-        if writer.hasError() != QgsVectorFileWriter.NoError:
-            message = writer.errorMessage()
-            del writer
-            raise SpexInputError(_export_failed(path, message))
-        count = 0
-        total = max(layer.featureCount(), 1)
-        for feat in layer.getFeatures():
-            if feedback is not None:
-                if feedback.isCanceled():
-                    del writer
-                    raise ExtractionCancelled("Export cancelled: nothing was written.")
-                if count % 256 == 0:
-                    feedback.setProgress(100.0 * count / total)
-            out = QgsFeature(out_fields)
-            out.setGeometry(feat.geometry())
-            for f in src_fields:
-                value = feat[f.name()]
-                if f.name() in split_fields:
-                    parts = pieces.get(value) or split_utf8(value) if isinstance(value, str) else []
-                    for i, name in enumerate(split_fields[f.name()]):
-                        out[name] = parts[i] if i < len(parts) else None
-                else:
-                    out[f.name()] = value
-            writer.addFeature(out)
-            count += 1
-        del writer  # flushes and closes the files
-        for name, values in texts.items():
+        shp = os.path.join(workdir, base + ".shp")
+        count = _write_shapefile_features(layer, plan, shp, path, context, feedback)
+        for name, values in plan.texts.items():
             sidecar = f"{base}.{name}.txt"
             with open(os.path.join(workdir, sidecar), "w", encoding="utf-8") as handle:
                 handle.write("\n\n".join(values))
             sidecars.append(os.path.join(folder, sidecar))
         # the run-level explanation (the layer abstract; each feature's explain is about that feature)
         run_text = run_explanation(layer)
-        if run_text and "explain" not in texts:
+        if run_text and "explain" not in plan.texts:
             with open(os.path.join(workdir, base + EXPLAIN_SIDECAR), "w", encoding="utf-8") as handle:
                 handle.write(run_text)
             run_sidecar = os.path.join(folder, base + EXPLAIN_SIDECAR)
-        else:
-            run_sidecar = None
-        produced = os.listdir(workdir)
-        if overwrite:  # parts of the old set that this export does not replace would be stale
-            for old in output_files(os.path.join(folder, base + ".shp")):
-                if os.path.basename(old) not in produced and os.path.lexists(old):
-                    os.remove(old)
-        for name in sorted(produced, key=lambda n: n.lower().endswith(".shp")):  # the .shp last
-            os.replace(os.path.join(workdir, name), os.path.join(folder, name))
+        produced = sorted(os.listdir(workdir), key=lambda n: n.lower().endswith(".shp"))  # the .shp last
+        for name in produced:
+            atomic.fsync_path(os.path.join(workdir, name))
+        # parts of an old set that this export does not replace would be stale (removed only with overwrite)
+        old_set = output_files(os.path.join(folder, base + ".shp"))
+        stale = [old for old in old_set if os.path.basename(old) not in produced]
+        _publish([(os.path.join(workdir, n), os.path.join(folder, n)) for n in produced], overwrite, stale)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return _shapefile_report(path, count, plan, sidecars, run_sidecar)
+
+
+def _shapefile_report(path, count, plan: _ShapefilePlan, sidecars, run_sidecar) -> ExportReport:
     report = ExportReport(
-        path=path, driver="ESRI Shapefile", features=count, sidecars=sidecars, split_fields=split_fields
+        path=path, driver="ESRI Shapefile", features=count, sidecars=sidecars, split_fields=plan.split_fields
     )
-    for name, sidecar in zip(texts, sidecars):
+    for name, sidecar in zip(plan.texts, sidecars):
         report.warnings.append(
             tr(
                 "Shapefile text fields hold at most {} bytes: '{}' is split over {} "
                 "and written in full to {}."
-            ).format(DBF_TEXT_BYTES, name, ", ".join(split_fields[name]), os.path.basename(sidecar))
+            ).format(DBF_TEXT_BYTES, name, ", ".join(plan.split_fields[name]), os.path.basename(sidecar))
         )
     if run_sidecar is not None:
         report.sidecars.append(run_sidecar)

@@ -7,12 +7,23 @@ or import it (``from tests.conftest import make_raster``) in helpers.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Dict, Sequence
 
 import numpy as np
 import pytest
 from osgeo import gdal, osr
+
+
+@pytest.fixture(autouse=True)
+def _free_cycles_while_qgis_and_gdal_live():
+    """Collect reference cycles after each test. ``pytest.raises`` keeps the exception, whose traceback holds
+    the test's own frame (and so the excinfo again) and the frames it passed through, with their QGIS layers
+    and GDAL datasets: a cycle. Left to the collector it may be freed after QGIS has exited, and freeing a
+    QGIS object then crashes the interpreter at exit (seen as a segfault after every test passed)."""
+    yield
+    gc.collect()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = REPO_ROOT / "data" / "samples"

@@ -241,3 +241,18 @@ def test_export_checks_the_runtime_list_of_shapefile_files(qgis_new_project, tmp
         with pytest.raises(SpexInputError, match="already exists"):
             layers.export_layer(_source(tmp_path, "short"), out)
         os.remove(path)
+
+
+@pytest.mark.parametrize("name", ["late.gpkg", "late.geojson", "late.shp"])
+def test_export_never_replaces_a_file_that_appears_after_the_check(qgis_new_project, tmp_path, monkeypatch, name):  # noqa: E501
+    """The existence check and the write are not one step: a file created in between (another export, a
+    user) must survive an export without overwrite. The plugin publishes through the runtime's no-replace
+    rule (io.atomic), so the late file is kept and the export fails with the one-line message."""
+    src = _source(tmp_path, "late file race")
+    out = tmp_path / name
+    out.write_bytes(b"somebody else's file")
+    monkeypatch.setattr(layers, "existing_files", lambda path: [])  # the check ran before the file appeared
+    with pytest.raises(SpexInputError, match="already exists"):
+        layers.export_layer(src, str(out))
+    assert out.read_bytes() == b"somebody else's file"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp left

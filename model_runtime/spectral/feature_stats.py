@@ -25,7 +25,7 @@ def polygon_means(
     """(sampled pixel count per polygon, {name: mean per polygon (NaN when no sample)}).
 
     ``values_path``: a float32 raster with one band per name (NaN = not valid) written while classifying
-    (``engines.spectral._FeatureValues``: every pixel, or a regular 1-in-d^2 sample on large areas);
+    (``engines.spectral_streaming.FeatureValues``: every pixel, or a regular 1-in-d^2 sample on large areas);
     ``polygons`` have ``wkb`` in its CRS (``crs_wkt``).
     """
     from osgeo import gdal, ogr, osr

@@ -259,30 +259,49 @@ def _features(found: _Described, target, request, output: str) -> list:
 
     # output in the mask's CRS (all but GeoJSON): the centroid is the GEOS one already measured, mapped
     # from pixel to CRS coordinates, so the writer need not compute it again
-    gt = found.polygons.geotransform
-    same_crs = output_format(output) != "GeoJSON"
+    with_centroid = output_format(output) != "GeoJSON"
     per_feature = found.per_feature
     features = []
     for index, polygon in enumerate(found.polygons.polygons):
-        attrs = found.regions[index]
-        values = {
-            "class": target.target_class,
-            "prompt": target.phrase,
-            "engine": request.engine,
-            "explain": per_feature[index]["explain"] if per_feature else found.explanation,
-            "area_m2": round(polygon.area_m2, 2),
-            "region_id": index + 1,
-            "size": attrs.get("Size of area"),
-            "location": attrs.get("Location"),
-        }
-        if per_feature and per_feature[index].get("confidence") is not None:
-            values["confidence"] = per_feature[index]["confidence"]
-        if same_crs and getattr(polygon, "centroid_px", None):
-            cx, cy = polygon.centroid_px
-            values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy
-            values["centroid_y"] = gt[3] + gt[4] * cx + gt[5] * cy
+        own = per_feature[index] if per_feature else {}
+        values = feature_values(
+            target,
+            request.engine,
+            index,
+            polygon,
+            found.regions[index],
+            own.get("explain", found.explanation),
+            own.get("confidence"),
+            found.polygons.geotransform if with_centroid else None,
+        )
         features.append(Feature(polygon.wkb, values))
     return features
+
+
+def feature_values(
+    target, engine: str, index: int, polygon, attrs, explanation: str, confidence=None, geotransform=None
+) -> Dict[str, Any]:
+    """The attribute values of one output polygon (the fields of ``vector.writers.FIELDS``), for a single run
+    and for a batch mosaic alike. ``geotransform``: map the polygon's pixel centroid to CRS coordinates
+    (None: the writer computes the centroid, e.g. for GeoJSON in WGS 84)."""
+    values = {
+        "class": target.target_class,
+        "prompt": target.phrase,
+        "engine": engine,
+        "explain": explanation,
+        "area_m2": round(polygon.area_m2, 2),
+        "region_id": index + 1,
+        "size": attrs.get("Size of area"),
+        "location": attrs.get("Location"),
+    }
+    if confidence is not None:
+        values["confidence"] = confidence
+    if geotransform is not None and getattr(polygon, "centroid_px", None):
+        gt = geotransform
+        cx, cy = polygon.centroid_px
+        values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy
+        values["centroid_y"] = gt[3] + gt[4] * cx + gt[5] * cy
+    return values
 
 
 def _result(found: _Described, written, target, request) -> ExtractResult:

@@ -230,11 +230,10 @@ def merge_chunks(
 ) -> Dict[str, Any]:
     """Write the merged polygons of ``grid``'s chunk ``outputs`` (path None: a no-data chunk) to
     ``output`` (atomic, replaces it), with the fields of a single run; returns counts for the manifest."""
-    from ..pipeline import region_dicts
+    from ..pipeline import feature_values, region_dicts
     from ..prompts import parse_prompt
     from ..vector.vectorize import (  # the single run's polygon cleanup
         AreaCalculator,
-        Polygon,
         clean_polygons,
     )
     from ..vector.writers import Feature, layer_name_from_prompt, output_format, write_features
@@ -268,25 +267,11 @@ def merge_chunks(
         joined,
         language or target.language,
     )
-    same_crs = output_format(output) != "GeoJSON"
-    features = []
-    for index, polygon in enumerate(polygons):  # the fields pipeline._run writes, in the same way
-        attrs = attributes[index]
-        values = {
-            "class": target.target_class,
-            "prompt": target.phrase,
-            "engine": engine,
-            "explain": explanation,
-            "area_m2": round(polygon.area_m2, 2),
-            "region_id": index + 1,
-            "size": attrs.get("Size of area"),
-            "location": attrs.get("Location"),
-        }
-        if same_crs and isinstance(polygon, Polygon) and polygon.centroid_px:
-            cx, cy = polygon.centroid_px
-            values["centroid_x"] = gt[0] + gt[1] * cx + gt[2] * cy
-            values["centroid_y"] = gt[3] + gt[4] * cx + gt[5] * cy
-        features.append(Feature(polygon.wkb, values))
+    gt_out = gt if output_format(output) != "GeoJSON" else None
+    features = [  # the fields a single run writes, by the same rule
+        Feature(polygon.wkb, feature_values(target, engine, i, polygon, attrs, explanation, None, gt_out))
+        for i, (polygon, attrs) in enumerate(zip(polygons, attributes))
+    ]
     written = write_features(
         output,
         features,

@@ -310,10 +310,29 @@ class RasterSource:
                 f"GDAL could not read bands {indices} of {os.path.basename(self.path)} at {window}: "
                 "the file may be truncated or corrupt; check it with gdalinfo -checksum"
             )
+        valid, floating = self._valid_pixels(buf, indices, window)
+        for k, index in enumerate(indices):
+            gain, offset = self.scaling.factors(index)
+            if gain != 1.0:
+                buf[k] *= np.float32(gain)
+            if offset != 0.0:
+                buf[k] += np.float32(offset)
+        if floating:  # scaling can overflow float32 to inf
+            for k in range(len(indices)):
+                valid &= np.isfinite(buf[k])
+        if not valid.all():
+            invalid = ~valid
+            for k in range(len(indices)):
+                np.copyto(buf[k], np.float32(np.nan), where=invalid)
+        return {role: buf[k] for k, role in enumerate(roles)}, valid
+
+    def _valid_pixels(self, buf: np.ndarray, indices: List[int], window: Window) -> Tuple[np.ndarray, bool]:
+        """The valid mask of the raw values in ``buf`` (see :meth:`read`) and whether any band is floating."""
         from osgeo import gdal
 
+        ds = self.dataset
+        args = (window.xoff, window.yoff, window.xsize, window.ysize)
         valid = np.ones(window.shape, dtype=bool)
-        all_zero: np.ndarray | None = None
         zero_is_nodata = True
         masks_done = set()
         floating = False
@@ -343,25 +362,13 @@ class RasterSource:
                     if mask is not None:
                         valid &= mask > 0
         if not zero_is_nodata:  # a 0 no-data on every band already removed any all-zero pixel
+            all_zero: np.ndarray | None = None
             for k in range(len(indices)):
                 zero = buf[k] == 0
                 all_zero = zero if all_zero is None else np.logical_and(all_zero, zero, out=all_zero)
             if all_zero is not None:
                 valid &= ~all_zero
-        for k, index in enumerate(indices):
-            gain, offset = self.scaling.factors(index)
-            if gain != 1.0:
-                buf[k] *= np.float32(gain)
-            if offset != 0.0:
-                buf[k] += np.float32(offset)
-        if floating:  # scaling can overflow float32 to inf
-            for k in range(len(indices)):
-                valid &= np.isfinite(buf[k])
-        if not valid.all():
-            invalid = ~valid
-            for k in range(len(indices)):
-                np.copyto(buf[k], np.float32(np.nan), where=invalid)
-        return {role: buf[k] for k, role in enumerate(roles)}, valid
+        return valid, floating
 
     def iter_strips(self, region: Window | None = None, max_pixels: int = 4 * 1024 * 1024,
                     ) -> Iterator[Window]:  # fmt: skip

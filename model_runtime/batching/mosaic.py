@@ -34,7 +34,7 @@ _GRID_TOLERANCE = 1e-6
 
 def _pixel_geometry(geom: ogr.Geometry, inv_gt: Sequence[float]) -> ogr.Geometry:
     """``geom`` (raster CRS) in whole-raster pixel coordinates, snapped to the exact pixel corners."""
-    from ..vector.vectorize import wkb_polygons  # the WKB ring parser the vectorizer uses (views, no copies)
+    from ..vector.geometry import wkb_polygons  # the WKB ring parser the vectorizer uses (views, no copies)
 
     wkb = bytearray(geom.ExportToWkb(ogr.wkbNDR))
     parts = wkb_polygons(wkb)
@@ -232,10 +232,8 @@ def merge_chunks(
     ``output`` (atomic, replaces it), with the fields of a single run; returns counts for the manifest."""
     from ..pipeline import feature_values, region_dicts
     from ..prompts import parse_prompt
-    from ..vector.vectorize import (  # the single run's polygon cleanup
-        AreaCalculator,
-        clean_polygons,
-    )
+    from ..vector.geometry import AreaCalculator
+    from ..vector.vectorize import clean_polygons  # the single run's polygon cleanup
     from ..vector.writers import Feature, layer_name_from_prompt, output_format, write_features
 
     target = parse_prompt(prompt, language)

@@ -38,7 +38,8 @@ from ..spectral.thresholds import evaluate, looks_like_reflectance, select_varia
 from ..spex.loading.device import physical_cores, resolve_precision
 from ..spex.modeling.config import MASK_THRESHOLD
 from ..spex.modeling.preprocess import pixel_values
-from ..vector.vectorize import regions_from_array, signed_area
+from ..vector.geometry import signed_area
+from ..vector.vectorize import regions_from_array
 from .base import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET, EngineJob, EngineOutput, create_mask
 from .composite import (
     CompositeBands,

@@ -8,7 +8,8 @@ from osgeo import gdal, ogr, osr
 
 from model_runtime.errors import ExtractionCancelled, SpexInputError
 from model_runtime.io.mask_raster import MASK_BACKGROUND, MASK_NODATA, MASK_TARGET
-from model_runtime.vector.vectorize import AreaCalculator, polygonize_mask, regions_from_array, signed_area
+from model_runtime.vector.geometry import AreaCalculator, signed_area
+from model_runtime.vector.vectorize import polygonize_mask, regions_from_array
 
 gdal.UseExceptions()
 

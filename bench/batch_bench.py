@@ -1,4 +1,4 @@
-"""Batch benchmark: ``model_runtime.batch`` on 1 and 2 local dask workers against a plain loop, in one run.
+"""Batch benchmark: ``model_runtime.batching`` on 1 and 2 local dask workers against a plain loop, in one run.
 
 Writes N synthetic Sentinel-2-like water scenes (``tests/runtime/batch_scenes.py``; a temporary folder,
 or ``--inputs`` to use your own rasters), then measures, one after the other on the same files (warm page

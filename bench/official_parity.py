@@ -125,12 +125,8 @@ def onnx_path_for(ckpt: str, cache: str) -> str:
 
 def export_onnx(ckpt: str, out: str) -> None:
     """Export + verify the checkpoint's vision encoder to ``out`` (called in a child process)."""
-    from model_runtime.spex.runtime.onnx_export import (
-        REL_TOLERANCE,
-        export_module,
-        load_vision_encoder,
-        verify_export,
-    )
+    from model_runtime.spex.loading.checkpoint import load_vision_encoder
+    from model_runtime.spex.runtime.onnx_export import REL_TOLERANCE, export_module, verify_export
 
     module = load_vision_encoder(ckpt)
     export_module(module, out)

@@ -219,8 +219,8 @@ def _import_runtime() -> None:
     in QGIS they are loaded once per session, not per job."""
     import importlib
 
-    for name in ("pipeline", "prompts", "writers", "raster", "aoi", "vectorize", "spie", "explain",
-                 "engines.spectral"):  # fmt: skip
+    for name in ("pipeline", "prompts", "vector.writers", "io.raster", "io.aoi", "vector.vectorize",
+                 "spectral.spie", "spectral.explain", "engines.spectral"):  # fmt: skip
         importlib.import_module(f"model_runtime.{name}")
 
 

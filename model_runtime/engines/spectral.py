@@ -33,6 +33,7 @@ from ..spectral.thresholds import (
     otsu_threshold,
     scene_statistics,
     select_variant,
+    shifted_guard_indices,
 )
 from .base import MASK_NODATA, EngineJob, EngineOutput, create_mask
 from .spectral_streaming import (
@@ -77,13 +78,15 @@ class _Classified:
     """Running totals of the classifying pass: pixel counts, index histograms outside (row 0) / inside
     (row 1) the result on a regular subsample, pixels each guard rejected; and the mask written."""
 
-    def __init__(self, mask_path: str, streamed: bool, min_px: int, pixel_area, indices, guards):
+    def __init__(self, mask_path: str, streamed: bool, min_px: int, pixel_area, indices, guards,
+                 fill_px=None):  # fmt: skip
         self.mask_path, self.streamed, self.min_px, self.pixel_area = mask_path, streamed, min_px, pixel_area
+        self.fill_px = min_px if fill_px is None else fill_px
         self.stats = {n: Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in indices}
         self.guard_rejects = {g.text(): 0 for g in guards}
         self.counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0,
                        "mixed_edge_px": 0}  # fmt: skip
-        self.cleanup = {"filled_hole_px": 0, "removed_region_px": 0, "fill_holes_px": min_px,
+        self.cleanup = {"filled_hole_px": 0, "removed_region_px": 0, "fill_holes_px": self.fill_px,
                         "min_region_px": min_px}  # fmt: skip
         self.kept: FeatureValues | None = None
 
@@ -137,7 +140,7 @@ class SpectralEngine:
             from ..spectral.cleanup import clean_mask
 
             job.progress(0.95, "cleaning mask")
-            result.cleanup = clean_mask(result.mask_path, result.min_px, result.min_px)
+            result.cleanup = clean_mask(result.mask_path, result.min_px, result.fill_px)
         changed = result.cleanup["filled_hole_px"] - result.cleanup["removed_region_px"]
         result.counts["target"] += changed
         result.counts["background"] -= changed
@@ -188,14 +191,17 @@ class SpectralEngine:
         adaptation = SCENE_ADAPTATIONS.get(plan.target_class)
         request = job.request
         needs_scene = adaptation is not None and (
-            adaptation.dark_nir_share is not None or (request.threshold is None and plan.method == "fixed")
+            adaptation.dark_nir_share is not None
+            or bool(shifted_guard_indices(plan.target_class, plan.variant))
+            or (request.threshold is None and plan.method == "fixed")
         )
         if plan.reflectance_like or not needs_scene:
             return
         variant = plan.variant
         stats = self._scene_statistics(job.source, variant, job.region.window, job)
-        plan.scene_threshold, extra, plan.scene_info = adapt_to_scene(plan.target_class, variant, stats)
-        plan.guards = plan.guards + extra
+        plan.scene_threshold, plan.guards, plan.scene_info = adapt_to_scene(
+            plan.target_class, variant, stats, plan.guards
+        )
         if plan.scene_info.pop("doubtful", None):
             plan.warnings.append(
                 "the scene around the area of interest is spectrally uniform (its brightest pixels have "
@@ -263,18 +269,20 @@ class SpectralEngine:
         source, rw, variant = job.source, job.region.window, plan.variant
         windows = plan.windows
         pixel_area = getattr(source, "pixel_area_m2", None)
-        min_px = default_min_region_px(pixel_area)
-        halo = sieve_halo(min_px, min_px)
+        fill_px = default_min_region_px(pixel_area)
+        # a pond can be one pixel: the size floor of 2 px against noise is dropped for such classes
+        min_px = default_min_region_px(pixel_area, floor_px=1) if variant.single_pixel_objects else fill_px
+        halo = sieve_halo(min_px, fill_px)
         streamed = (
             not self.window_size
             and all(w.xsize == rw.xsize for w in windows)
             and halo * rw.xsize <= _MAX_HALO_PIXELS
         )
         result = _Classified(os.path.join(job.workdir, f"spectral_{plan.target_class}.tif"), streamed, min_px,
-                             pixel_area, variant.indices, plan.guards)  # fmt: skip
+                             pixel_area, variant.indices, plan.guards, fill_px)  # fmt: skip
         ds = create_mask(result.mask_path, source, rw)
         band = ds.GetRasterBand(1)
-        writer = StripCleaner(band, rw, halo, min_px, result.cleanup) if streamed else None
+        writer = StripCleaner(band, rw, halo, min_px, result.cleanup, fill_px) if streamed else None
         rows_max = max(w.ysize for w in windows)
         cols_max = max(w.xsize for w in windows)
         roles = list(variant.roles)
@@ -398,7 +406,7 @@ class SpectralEngine:
             for r in roles:
                 parts[r].append(bands[r].ravel()[idx])
         sample = {r: np.concatenate(v) if v else np.empty(0, np.float32) for r, v in parts.items()}
-        return scene_statistics(variant, sample)
+        return scene_statistics(variant, sample, shifted_guard_indices(job.target.target_class, variant))
 
     @staticmethod
     def _classify(

@@ -182,11 +182,12 @@ class StripCleaner:
     """Writes full-width mask strips in order, each sieved with ``halo`` rows of context above and below
     (cleanup.sieve_strip): the mask file is written once, already clean, and never re-read."""
 
-    def __init__(self, band, region_window, halo: int, min_px: int, stats: Dict[str, int]):
+    def __init__(self, band, region_window, halo: int, min_px: int, stats: Dict[str, int], fill_px=None):
         self.band = band
         self.height = region_window.ysize
         self.halo = halo
-        self.min_px = min_px
+        self.min_px = min_px  # smallest region kept
+        self.fill_px = min_px if fill_px is None else fill_px  # holes under this are filled
         self.stats = stats  # filled_hole_px / removed_region_px are added up here
         self.strips: List[Tuple[int, np.ndarray]] = []  # (row offset in the region, original mask rows)
         self.written = 0  # rows written so far
@@ -218,7 +219,7 @@ class StripCleaner:
                 break
             top, bottom = max(0, y - self.halo), min(self.available, end + self.halo)
             context = self._rows(top, bottom)
-            core, filled, removed = sieve_strip(context, y - top, end - top, self.min_px, self.min_px)
+            core, filled, removed = sieve_strip(context, y - top, end - top, self.min_px, self.fill_px)
             self.stats["filled_hole_px"] += filled
             self.stats["removed_region_px"] += removed
             self.band.WriteArray(core, 0, y)

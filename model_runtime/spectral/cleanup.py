@@ -30,11 +30,14 @@ _STRIP_ROWS = 512
 _SIEVE_TILE = 512  # columns per tile in sieve_strip (plus the halo on each side)
 
 
-def default_min_region_px(pixel_area_m2: float | None, min_area_m2: float = DEFAULT_MIN_REGION_M2) -> int:
-    """Sieve threshold in pixels for an object area (default 0.01 ha), at least 2 px (unknown area: 2 px)."""
+def default_min_region_px(
+    pixel_area_m2: float | None, min_area_m2: float = DEFAULT_MIN_REGION_M2, floor_px: int = 2
+) -> int:
+    """Sieve threshold in pixels for an object area (default 0.01 ha), at least ``floor_px`` (2 px: a lone
+    pixel is usually noise; 1 for classes whose objects can be one pixel). Unknown area: 2 px."""
     if not pixel_area_m2 or not math.isfinite(pixel_area_m2) or pixel_area_m2 <= 0:
         return 2
-    return max(2, int(math.ceil(min_area_m2 / pixel_area_m2)))
+    return max(int(floor_px), int(math.ceil(min_area_m2 / pixel_area_m2)))
 
 
 def _sieve_pass(

@@ -12,7 +12,7 @@ import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from ..prompts import class_name
-from .thresholds import DARK_NIR_WHY
+from .thresholds import DARK_NIR_WHY, MOVED_NOTE
 
 #: regions described one by one; the others are counted ("and N smaller regions")
 DESCRIBED_REGIONS = 5
@@ -39,10 +39,10 @@ CAVEATS: Dict[str, Dict[str, str]] = {
         "zh": "没有短波红外波段时，水体判别使用 NDWI（绿光与近红外），部分暗色建筑表面和阴影也可能被识别为水体。",  # noqa: E501 (CJK characters count double)
     },
     "sparse_vegetation": {
-        "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.3) "
+        "en": "Sparse or senescent vegetation (NDVI between 0.1 and 0.35) "
         "is not included; lower the threshold "
         "(e.g. --threshold 0.2) to include it.",
-        "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.3 之间）未被包括；可将阈值降低（如 0.2）将其纳入。",
+        "zh": "稀疏或枯黄植被（NDVI 在 0.1 到 0.35 之间）未被包括；可将阈值降低（如 0.2）将其纳入。",
     },
     "built_vs_soil": {
         "en": "Built-up surfaces and bare soil are spectrally close: they are split by the visible-to-SWIR "
@@ -132,6 +132,13 @@ _METHOD = {
 }
 
 #: Chinese for the ``why`` of each rule condition (thresholds.CLASS_RULES)
+def why_zh(why: str) -> str:
+    """The Chinese of a condition's reason (a guard moved with the scene keeps its reason plus a note)."""
+    if why.endswith(MOVED_NOTE):
+        return _WHY_ZH.get(why[: -len(MOVED_NOTE)], why[: -len(MOVED_NOTE)]) + "（随本场景亮地物平移）"
+    return _WHY_ZH.get(why, why)
+
+
 _WHY_ZH = {
     "excludes vegetation (NDVI >= 0.2)": "排除植被（NDVI >= 0.2）",
     "water absorbs NIR: excludes snow, cloud, bright soil and roofs": "水体强烈吸收近红外：排除冰雪、云、亮色土壤和屋顶",  # noqa: E501 (CJK characters count double)
@@ -146,16 +153,16 @@ _WHY_ZH = {
     "water dominates the pixel: MNDWI exceeds NDVI (Zou et al. 2018)": "水体在像元中占优：MNDWI 大于 NDVI（Zou et al. 2018）",  # noqa: E501 (CJK characters count double)
     "no active vegetation canopy: EVI < 0.1 (Zou et al. 2018)": "无活跃植被冠层：EVI < 0.1（Zou et al. 2018）",  # noqa: E501 (CJK characters count double)
     "water reflects green and absorbs NIR (McFeeters 1996)": "水体反射绿光、吸收近红外（McFeeters 1996）",
-    "green leaves reflect NIR and absorb red": "绿叶反射近红外、吸收红光",
-    "built-up surfaces reflect about as much SWIR as NIR or more (Zha et al. 2003); vegetation much less": "建成区地表的短波红外反射与近红外相当或更高（Zha et al. 2003）；植被则低得多",  # noqa: E501 (CJK characters count double)
-    "excludes vegetation (NDVI >= 0.35); mixed urban pixels stay": "排除植被（NDVI >= 0.35）；城市混合像元保留",  # noqa: E501 (CJK characters count double)
+    "green leaves reflect NIR and absorb red; above 0.35 a pixel is mostly plants (the built-up rule's NDVI cap)": "绿叶反射近红外、吸收红光；NDVI 高于 0.35 的像元以植物为主（与建成区规则的 NDVI 上限相同）",  # noqa: E501 (CJK characters count double)
+    "built-up surfaces reflect about as much SWIR as NIR or more (Zha et al. 2003), still with a third of tree crown in the pixel; vegetation much less": "建成区地表的短波红外反射与近红外相当或更高（Zha et al. 2003），像元中有三分之一树冠时仍然如此；植被则低得多",  # noqa: E501 (CJK characters count double)
+    "excludes vegetation (NDVI >= 0.35, the vegetation rule's threshold); mixed urban pixels stay": "排除植被（NDVI >= 0.35，即植被规则的阈值）；城市混合像元保留",  # noqa: E501 (CJK characters count double)
     "excludes water, snow and clouds (green well above SWIR1)": "排除水体、冰雪和云（绿光明显高于短波红外1）",
     "excludes bare soil: reflectance rising steeply from green to SWIR1 (Rasul et al. 2018)": "排除裸土：反射率从绿光到短波红外1陡峭上升（Rasul et al. 2018）",  # noqa: E501 (CJK characters count double)
     "excludes vegetation and moist surfaces (SWIR2 << SWIR1)": "排除植被和湿润地表（短波红外2远低于短波红外1）",  # noqa: E501 (CJK characters count double)
     "excludes cloud/terrain shadows and wet marsh (dark in NIR)": "排除云影、地形阴影和湿润沼泽（近红外暗）",
     "cirrus band: clear sky stays below 0.01 TOA reflectance, thin cirrus above": "卷云波段：晴空的大气层顶反射率低于 0.01，薄卷云高于此值",  # noqa: E501 (CJK characters count double)
     "excludes vegetation (NDVI >= 0.3)": "排除植被（NDVI >= 0.3）",
-    "built-up surfaces have little vegetation": "建成区地表植被很少",
+    "built-up surfaces have little vegetation: below the vegetation rule's threshold, so roofs and paving mixed with trees stay": "建成区地表植被很少：低于植被规则的阈值，因此混有树木的屋顶和铺装地面仍保留",  # noqa: E501 (CJK characters count double)
     "grey visible: excludes reddish-brown bare soil": "可见光呈灰色：排除红褐色裸土",
     "excludes blue-tinted water and shadows": "排除偏蓝的水体和阴影",
     "bare soil: SWIR + red exceed NIR + blue (Rikimaru et al. 2002)": "裸土：短波红外与红光之和超过近红外与蓝光之和（Rikimaru et al. 2002）",  # noqa: E501 (CJK characters count double)
@@ -281,6 +288,13 @@ def _scene_text(scene: Mapping[str, Any], language: str) -> str:
         else:
             lim = f"{scene['nir_dark_limit']:g} (p1 {scene['nir_p1']:g}, p90 {scene['nir_p90']:g})"
             parts.append(f"NIR limit {lim}")
+    moved = [(k.split(":", 1)[1], v) for k, v in scene.items() if k.startswith("guard_reference:")]
+    if moved:
+        refs = ", ".join(f"{name} {value:g}" for name, value in moved)
+        if language == "zh":
+            parts.append(f"约束随亮地物平移（{refs}）")
+        else:
+            parts.append(f"guards moved with bright surfaces ({refs})")
     n = f"{scene.get('sample_pixels', 0):,}"
     parts.append(f"样本 {n} 像元" if language == "zh" else f"from {n} sampled pixels")
     return ("；" if language == "zh" else "; ").join(parts)
@@ -349,7 +363,7 @@ def _rule_lines(name: str, details: Mapping[str, Any], lang: str) -> List[str]:
     for g in details.get("guards", []):
         if lang == "zh":
             lines.append(
-                f"- 约束 {condition_text(g['test'], 'zh')}：{_WHY_ZH.get(g['why'], g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。"  # noqa: E501 (CJK characters count double)
+                f"- 约束 {condition_text(g['test'], 'zh')}：{why_zh(g['why'])}；排除了 {g['rejected_px']:,} 个通过主测试的像元。"  # noqa: E501 (CJK characters count double)
             )
         else:
             lines.append(
@@ -412,18 +426,21 @@ def _statistics_lines(details: Mapping[str, Any], lang: str) -> List[str]:
             lines.append(_stat_line(idx, st, lang))
     cleanup = details.get("cleanup") or {}
     if cleanup.get("removed_region_px") or cleanup.get("filled_hole_px"):
-        if lang == "zh":
-            lines.append(
-                f"清理：去除小于 {cleanup.get('min_region_px')} 像元的斑块（{cleanup['removed_region_px']:,} 像元），"  # noqa: E501 (CJK characters count double)
-                f"填充小于 {cleanup.get('fill_holes_px')} 像元的孔洞（{cleanup['filled_hole_px']:,} 像元）。"
-            )
-        else:
-            lines.append(
-                f"Cleanup: removed specks under {cleanup.get('min_region_px')} pixels "
-                f"({cleanup['removed_region_px']:,} px) and filled holes under "
-                f"{cleanup.get('fill_holes_px')} pixels ({cleanup['filled_hole_px']:,} px)."
-            )
+        lines.append(_cleanup_line(cleanup, lang))
     return lines
+
+
+def _cleanup_line(cleanup: Mapping[str, Any], lang: str) -> str:
+    """What the sieve did; a class whose objects can be one pixel (water) keeps its lone pixels."""
+    min_px, removed = cleanup.get("min_region_px"), cleanup.get("removed_region_px", 0)
+    fill_px, filled = cleanup.get("fill_holes_px"), cleanup.get("filled_hole_px", 0)
+    if lang == "zh":
+        specks = (f"去除小于 {min_px} 像元的斑块（{removed:,} 像元）" if (min_px or 0) >= 2
+                  else "保留单像元目标（小池塘可能只有一个像元）")  # fmt: skip
+        return f"清理：{specks}，填充小于 {fill_px} 像元的孔洞（{filled:,} 像元）。"
+    specks = (f"removed specks under {min_px} pixels ({removed:,} px)" if (min_px or 0) >= 2
+              else "kept single-pixel objects (a pond can be one pixel)")  # fmt: skip
+    return f"Cleanup: {specks} and filled holes under {fill_px} pixels ({filled:,} px)."
 
 
 def _caveat_lines(details: Mapping[str, Any], lang: str) -> List[str]:

@@ -10,7 +10,7 @@ Defaults and references are listed in docs/spectral.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Collection, Dict, List, Mapping, Tuple
+from typing import Collection, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class RuleVariant:
     reflectance_guards: Tuple[Condition, ...] = ()
     needs_reflectance: bool = False  # the primary test itself is absolute (cloud, snow)
     mixed_edges: bool = False  # grow by one pixel into mostly-water mixed pixels (mixed_pixels.py)
+    #: a single pixel can be a whole object (a pond at 10-30 m): lone pixels are kept, holes still filled
+    single_pixel_objects: bool = False
     caveats: Tuple[str, ...] = ()  # caveat keys, see explain.CAVEATS
 
     @property
@@ -102,6 +104,15 @@ class ClassRule:
         return tuple(r for r in self.variants[0].roles if r not in req)
 
 
+#: the one NDVI boundary between a vegetation pixel and a built-up (or bare) pixel with trees or lawns in it:
+#: vegetation is NDVI above it, built-up below it, so a mixed pixel is never both and never neither because
+#: of NDVI. 0.35 is about a third green cover over roofs, paving or soil; it was 0.3 for vegetation and 0.35
+#: for built-up before, and 0.35 for both scores better on the Earth Library scenes (bench/quality.py).
+VEGETATION_NDVI = 0.35
+#: NDVI of bright bare surfaces (roofs, concrete, dry soil) in calibrated reflectance; the scene-relative
+#: vegetation threshold on uncalibrated data is the scene's bright reference + (VEGETATION_NDVI - this)
+BRIGHT_SURFACE_NDVI = 0.1
+
 _NDVI_GUARD = Condition("NDVI", "<", 0.2, "excludes vegetation (NDVI >= 0.2)")
 _DARK_NIR = Condition("nir", "<", 0.2, "water absorbs NIR: excludes snow, cloud, bright soil and roofs")
 
@@ -116,16 +127,20 @@ _NOT_CIRRUS = Condition(
     label="cirrus (1.375 um) reflectance",
 )
 # Built-up (roofs AND paving: a spectral rule cannot tell them apart) at 10-30 m is mixed with trees and
-# lawns, so the NDVI cap is 0.35 (about a third vegetation cover), not the 0.2 of pure surfaces. What keeps
+# lawns, so the NDVI cap is VEGETATION_NDVI (about a third green cover), not the 0.2 of pure surfaces, and
+# NDBI may fall to -0.2: a road or roof pixel with a third of tree crown (NIR ~0.45) already has NDBI ~-0.2,
+# while pure canopy is near -0.4 to -0.5 (Earth Library canopies). What keeps
 # vegetation out is the SWIR shape: leaves absorb at 2.2 um much more than at 1.6 um (NBR2 ~0.3), while
 # concrete, asphalt and roofs are flat (NBR2 ~0.05-0.15). What keeps bare soil out is the visible-to-SWIR
 # slope: dry soils rise steeply from green to SWIR1 (MNDWI -0.35 to -0.6; Rasul et al. 2018, DBSI), while
 # grey impervious materials are flatter (-0.05 to -0.35).
-_BUILT_PRIMARY = Condition("NDBI", ">", -0.1, "built-up surfaces reflect about as much SWIR as NIR or more "
-                           "(Zha et al. 2003); vegetation much less")  # fmt: skip
-_BUILT_NOT_VEG = Condition("NDVI", "<", 0.35, "excludes vegetation (NDVI >= 0.35); mixed urban pixels stay")
+_BUILT_PRIMARY = Condition("NDBI", ">", -0.2, "built-up surfaces reflect about as much SWIR as NIR or more "
+                           "(Zha et al. 2003), still with a third of tree crown in the pixel; vegetation "
+                           "much less")  # fmt: skip
+_BUILT_NOT_VEG = Condition("NDVI", "<", VEGETATION_NDVI, f"excludes vegetation (NDVI >= {VEGETATION_NDVI}, "
+                           "the vegetation rule's threshold); mixed urban pixels stay")  # fmt: skip
 # white and metal roofs are flat from green to SWIR1 (MNDWI ~0): only clearly water-like pixels are out;
-# water itself also fails NDBI > -0.1 and NIR > 0.08
+# water itself also fails NIR > 0.08 (and mostly NDBI > -0.2)
 _BUILT_NOT_WATER = Condition("MNDWI", "<", 0.1, "excludes water, snow and clouds (green well above SWIR1)")
 _BUILT_NOT_SOIL = Condition("MNDWI", ">", -0.35, "excludes bare soil: reflectance rising steeply from green "
                             "to SWIR1 (Rasul et al. 2018)", label="MNDWI (visible-SWIR slope)")  # fmt: skip
@@ -162,6 +177,7 @@ CLASS_RULES: Dict[str, ClassRule] = {
                 guards=(_WATER_DOMINANT,),
                 reflectance_guards=(_LOW_EVI, _DARK_NIR),
                 mixed_edges=True,
+                single_pixel_objects=True,
                 caveats=("shadow_water", "turbid_water"),
             ),
             RuleVariant(
@@ -169,6 +185,7 @@ CLASS_RULES: Dict[str, ClassRule] = {
                 Condition("NDWI", ">", 0.0, "water reflects green and absorbs NIR (McFeeters 1996)"),
                 reflectance_guards=(_DARK_NIR,),
                 mixed_edges=True,
+                single_pixel_objects=True,
                 caveats=("no_swir_water", "shadow_water", "turbid_water"),
             ),
         ),
@@ -178,7 +195,8 @@ CLASS_RULES: Dict[str, ClassRule] = {
         (
             RuleVariant(
                 "ndvi",
-                Condition("NDVI", ">", 0.3, "green leaves reflect NIR and absorb red"),
+                Condition("NDVI", ">", VEGETATION_NDVI, "green leaves reflect NIR and absorb red; above "
+                          f"{VEGETATION_NDVI} a pixel is mostly plants (the built-up rule's NDVI cap)"),
                 caveats=("sparse_vegetation",),
             ),
         ),
@@ -196,7 +214,8 @@ CLASS_RULES: Dict[str, ClassRule] = {
             ),
             RuleVariant(
                 "grey_low_ndvi",
-                Condition("NDVI", "<", 0.2, "built-up surfaces have little vegetation"),
+                Condition("NDVI", "<", VEGETATION_NDVI, "built-up surfaces have little vegetation: below the "
+                          "vegetation rule's threshold, so roofs and paving mixed with trees stay"),
                 guards=(
                     Condition("NDWI", "<", 0.0, "excludes water"),
                     Condition("RBND", "<", 0.2, "grey visible: excludes reddish-brown bare soil"),
@@ -399,12 +418,17 @@ class SceneAdaptation:
     * ``dark_nir_share``: water is among the darkest NIR surfaces of any scene; NIR must lie below
       ``p1 + share * (p90 - p1)`` of the scene's NIR (p1 approximates the sensor's dark level, p90 bright
       land). This replaces the absolute "NIR reflectance < 0.2" guard.
+    * ``shifted_guards``: guards on these indices move with the scene too: a guard ``index op t`` becomes
+      ``index op t + (bright reference of index - BRIGHT_SURFACE_VALUES[index])``. On an 8-bit camera whose
+      green gain is high, bright roofs have NDWI ~+0.1 instead of ~-0.1, and the absolute "NDWI < 0" guard of
+      built-up removed every roof.
     """
 
     margin: float
     dark_nir_share: float | None = None
     #: (primary index, margin) pairs for variants whose primary index differs from the preferred one
     other_margins: Tuple[Tuple[str, float], ...] = ()
+    shifted_guards: Tuple[str, ...] = ()
 
     def margin_for(self, index: str) -> float:
         """The margin used when the primary index is ``index``."""
@@ -416,12 +440,24 @@ SCENE_ADAPTATIONS: Dict[str, SceneAdaptation] = {
     # With SWIR (MNDWI): bright roofs, concrete, sand and soil have MNDWI ~-0.15 to -0.4 (typically -0.25),
     # and shadows are dark in SWIR too, so reference + 0.25 ~ 0, the fixed default
     "water": SceneAdaptation(margin=0.35, dark_nir_share=0.25, other_margins=(("MNDWI", 0.25),)),
-    # calibrated: bright reference ~0.1 + 0.2 = 0.3, the fixed default
-    "vegetation": SceneAdaptation(margin=0.2),
-    # calibrated: bright reference (roofs, concrete, soil) NDBI ~0.1 - 0.2 = -0.1, the fixed default; without
-    # SWIR the primary is NDVI < bright reference ~0.1 + 0.1 = 0.2
-    "building": SceneAdaptation(margin=-0.2, other_margins=(("NDVI", 0.1),)),
+    # calibrated: bright reference ~0.1 + 0.25 = 0.35, the fixed default
+    "vegetation": SceneAdaptation(margin=round(VEGETATION_NDVI - BRIGHT_SURFACE_NDVI, 4)),
+    # calibrated: bright reference (roofs, concrete, soil) NDBI ~0.1 - 0.3 = -0.2, the fixed default. Without
+    # SWIR the primary is NDVI < bright reference + 0.1, the cap of *pure* surfaces: on uncalibrated
+    # cameras the dark offsets compress NDVI, so the level of a third-tree pixel is unknown, and grey bare
+    # land, gravel and dry grass (nothing without SWIR separates them from roofs) would flood the result;
+    # calibrated data use the mixed-pixel cap VEGETATION_NDVI.
+    "building": SceneAdaptation(
+        margin=-0.3,
+        other_margins=(("NDVI", 0.1),),
+        shifted_guards=("NDWI", "RBND"),
+    ),
 }
+
+#: index values of bright bare surfaces (roofs, concrete, gravel, dry soil) in calibrated reflectance: nearly
+#: flat spectra, slightly rising from blue to NIR. The scene's own bright surfaces, measured against these,
+#: give how far unknown band gains shift an index (SceneAdaptation.shifted_guards).
+BRIGHT_SURFACE_VALUES: Dict[str, float] = {"NDVI": BRIGHT_SURFACE_NDVI, "NDWI": -0.1, "RBND": 0.0}
 
 
 @dataclass(frozen=True)
@@ -434,11 +470,15 @@ class SceneStats:
     nir_p1: float | None
     nir_p90: float | None
     median: float | None = None  # primary index median over the whole sample
+    #: median over the brightest pixels of each index of ``scene_statistics(indices=...)``
+    guard_references: Mapping[str, float] = field(default_factory=dict)
 
 
-def scene_statistics(variant: RuleVariant, sample: Mapping[str, np.ndarray]) -> SceneStats:
+def scene_statistics(
+    variant: RuleVariant, sample: Mapping[str, np.ndarray], indices: Sequence[str] = ()
+) -> SceneStats:
     """Statistics of a pixel sample: 1-D arrays of valid values keyed by role (the variant's roles, plus any
-    visible roles for brightness)."""
+    visible roles for brightness); ``indices`` also get their bright reference (for shifted guards)."""
     first = next(iter(sample.values()), np.empty(0, np.float32))
     n = int(first.size)
     if n < MIN_SCENE_PIXELS:
@@ -446,32 +486,65 @@ def scene_statistics(variant: RuleVariant, sample: Mapping[str, np.ndarray]) -> 
     visible = [sample[r] for r in ("blue", "green", "red") if r in sample]
     brightness = np.mean(np.stack(visible), axis=0) if visible else None
     reference = bright_level = None
+    guard_references: Dict[str, float] = {}
     if brightness is not None:
         bright_level = float(np.quantile(brightness, 1.0 - BRIGHT_REFERENCE_SHARE))
         bright = brightness >= bright_level
-        values = compute_index(variant.primary.name, {r: a[bright] for r, a in sample.items()})
-        values = values[np.isfinite(values)]
-        if values.size:
-            reference = float(np.median(values))
+        bright_sample = {r: a[bright] for r, a in sample.items()}
+        for name in dict.fromkeys((variant.primary.name, *indices)):
+            values = compute_index(name, bright_sample)
+            values = values[np.isfinite(values)]
+            if values.size:
+                guard_references[name] = float(np.median(values))
+        reference = guard_references.pop(variant.primary.name, None)
     everything = compute_index(variant.primary.name, sample)
     everything = everything[np.isfinite(everything)]
     median = float(np.median(everything)) if everything.size else None
     nir_p1 = nir_p90 = None
     if "nir" in sample:
         nir_p1, nir_p90 = (float(v) for v in np.quantile(sample["nir"], [0.01, 0.90]))
-    return SceneStats(n, reference, bright_level, nir_p1, nir_p90, median)
+    return SceneStats(n, reference, bright_level, nir_p1, nir_p90, median, guard_references)
+
+
+def shifted_guard_indices(target_class: str, variant: RuleVariant) -> Tuple[str, ...]:
+    """Indices of ``variant``'s guards that move with the scene on uncalibrated data (shifted_guards)."""
+    adaptation = SCENE_ADAPTATIONS.get(target_class)
+    wanted = adaptation.shifted_guards if adaptation else ()
+    return tuple(dict.fromkeys(c.name for c in variant.guards if c.name in wanted))
+
+
+#: appended to the reason of a guard moved with the scene (explain.why_zh translates it)
+MOVED_NOTE = " (moved with this scene's bright surfaces)"
+
+
+def _shift_guards(
+    guards: Tuple[Condition, ...], references: Mapping[str, float], info: Dict[str, float]
+) -> Tuple[Condition, ...]:
+    """``guards`` with those on an index of ``references`` moved by (reference - calibrated bright value)."""
+    out = []
+    for cond in guards:
+        if cond.name in references and cond.name in BRIGHT_SURFACE_VALUES:
+            shift = references[cond.name] - BRIGHT_SURFACE_VALUES[cond.name]
+            lo, hi = INDEX_DEFINITIONS[cond.name].value_range
+            moved = float(np.clip(round(cond.threshold + shift, 4), lo, hi))
+            info[f"guard_reference:{cond.name}"] = round(references[cond.name], 4)
+            why = cond.why + MOVED_NOTE
+            cond = Condition(cond.name, cond.op, moved, why, cond.label)
+        out.append(cond)
+    return tuple(out)
 
 
 def adapt_to_scene(
-    target_class: str, variant: RuleVariant, stats: SceneStats
+    target_class: str, variant: RuleVariant, stats: SceneStats, guards: Tuple[Condition, ...] = ()
 ) -> Tuple[float | None, Tuple[Condition, ...], Dict[str, float]]:
-    """Scene-relative primary threshold (None: keep the default) and extra guards for ``target_class`` on
+    """Scene-relative primary threshold (None: keep the default) and the guards to use (``guards``, those of
+    SceneAdaptation.shifted_guards moved with the scene, plus scene-relative extras) for ``target_class`` on
     data that are not reflectance, plus the numbers behind them (for the explanation). ``info["doubtful"]``
     is set when the brightest pixels have the same index as the typical one (an area of interest that is all
     forest, all water...): no bare reference surfaces, the caller warns."""
     adaptation = SCENE_ADAPTATIONS.get(target_class)
     if adaptation is None:
-        return None, (), {}
+        return None, guards, {}
     info: Dict[str, float] = {"sample_pixels": stats.pixels}
     threshold = None
     if stats.reference is not None:
@@ -483,12 +556,13 @@ def adapt_to_scene(
             info["scene_median"] = round(stats.median, 4)
         if stats.median is not None and abs(stats.median - stats.reference) < UNIFORM_SCENE:
             info["doubtful"] = 1
-    guards: Tuple[Condition, ...] = ()
+    references = {k: v for k, v in stats.guard_references.items() if k in adaptation.shifted_guards}
+    guards = _shift_guards(guards, references, info)
     if adaptation.dark_nir_share is not None and stats.nir_p1 is not None and stats.nir_p90 is not None:
         share = adaptation.dark_nir_share
         limit = stats.nir_p1 + share * (stats.nir_p90 - stats.nir_p1)
         limit = float(f"{limit:.4g}")
         why = DARK_NIR_WHY if share == 0.25 else DARK_NIR_WHY.replace("25%", f"{share:.0%}")
-        guards = (Condition("nir", "<", limit, why, label="NIR (scene-relative)"),)
+        guards += (Condition("nir", "<", limit, why, label="NIR (scene-relative)"),)
         info.update(nir_p1=round(stats.nir_p1, 4), nir_p90=round(stats.nir_p90, 4), nir_dark_limit=limit)
     return threshold, guards, info

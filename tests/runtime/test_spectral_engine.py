@@ -214,14 +214,30 @@ def test_cancel_stops_between_windows(scene, tmp_path):
 
 def test_cleanup_removes_specks_and_fills_holes(tmp_path):
     labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
-    labels[20:80, 20:80] = "water"
-    labels[50, 50] = "bare_soil"  # a one-pixel hole in the lake
-    labels[120, 120] = "water"  # a one-pixel speck
+    labels[20:80, 20:80] = "vegetation"
+    labels[50, 50] = "bare_soil"  # a one-pixel hole in the field
+    labels[120, 120] = "vegetation"  # a one-pixel speck
     path = write_scene(tmp_path / "specks.tif", labels, noise=0.0)
-    _, _, out, mask, _ = run_engine(path, "water", tmp_path)
+    _, _, out, mask, _ = run_engine(path, "vegetation", tmp_path)
     assert mask[50, 50] == 1 and mask[120, 120] == 0
     assert out.details["cleanup"]["filled_hole_px"] == 1 and out.details["cleanup"]["removed_region_px"] == 1
     assert out.details["pixels"]["target"] == int((mask == 1).sum())
+
+
+def test_water_keeps_one_pixel_ponds_and_fills_holes(tmp_path):
+    """A pond can be one pixel (900 m2 at 30 m, above the 0.01 ha minimum): water keeps lone pixels, while
+    one-pixel holes in a lake are still filled."""
+    labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
+    labels[20:80, 20:80] = "water"
+    labels[50, 50] = "bare_soil"  # a one-pixel hole in the lake
+    labels[120, 120] = "water"  # a one-pixel pond
+    path = write_scene(tmp_path / "ponds.tif", labels, noise=0.0)
+    engine, job, out, mask, _ = run_engine(path, "water", tmp_path)
+    assert mask[50, 50] == 1 and mask[120, 120] == 1
+    cleanup = out.details["cleanup"]
+    assert cleanup["filled_hole_px"] == 1 and cleanup["removed_region_px"] == 0
+    assert cleanup["min_region_px"] == 1
+    assert "kept single-pixel objects" in engine.explain(job, out, [])
 
 
 def test_chinese_prompt_gives_chinese_explanation(scene, tmp_path):
@@ -336,6 +352,21 @@ def test_camera_scene_vegetation_is_scene_relative(camera_scene, tmp_path):
     assert iou(mask == 1, labels == "vegetation") >= 0.95
 
 
+def test_camera_scene_built_up_guards_move_with_the_camera(camera_scene, tmp_path):
+    """On this camera bright roofs have NDWI ~+0.1 (green gain above NIR gain): the absolute "NDWI < 0"
+    guard removed every roof (built-up found nothing). Moved with the scene's bright surfaces, it keeps the
+    roofs and still excludes water; gravel is found too (without SWIR it is a roof spectrally)."""
+    path, labels = camera_scene
+    _, _, out, mask, _ = run_engine(path, "building", tmp_path)
+    found = mask == 1
+    assert found[labels == "roof"].mean() > 0.9
+    for other in ("water", "vegetation", "shadow", "soil"):
+        assert found[labels == other].mean() < 0.05, other
+    guards = {g["test"].split()[0]: g for g in out.details["guards"]}
+    assert float(guards["NDWI"]["test"].split()[-1]) > 0.05  # moved up from 0
+    assert "guard_reference:NDWI" in out.details["threshold"]["scene"]
+
+
 def test_camera_scene_user_threshold_keeps_relative_nir_guard(camera_scene, tmp_path):
     path, labels = camera_scene
     _, _, out, mask, _ = run_engine(path, "water", tmp_path, threshold=0.0)
@@ -392,21 +423,23 @@ def test_real_aerial_sample_water_and_vegetation(aerial_sample, tmp_path):
 
 
 # ------------------------------------------------------------------------- streamed cleanup
-def test_strips_give_the_same_mask_as_windows_and_file_cleanup(tmp_path):
+@pytest.mark.parametrize("cls", ["vegetation", "water"])  # specks removed / lone pixels kept, holes filled
+def test_strips_give_the_same_mask_as_windows_and_file_cleanup(tmp_path, cls):
     labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
     rng = np.random.default_rng(5)
-    labels[rng.random((SIZE, SIZE)) < 0.08] = "water"  # specks everywhere, some touching strip edges
-    labels[20:90, 30:100] = "water"
+    labels[rng.random((SIZE, SIZE)) < 0.08] = cls  # specks everywhere, some touching strip edges
+    labels[20:90, 30:100] = cls
     labels[rng.random((SIZE, SIZE)) < 0.02] = "bare_soil"  # holes everywhere
     path = write_scene(tmp_path / "noisy.tif", labels, noise=0.0, nodata_rows=7)
     (tmp_path / "a").mkdir()
-    _, _, ref, ref_mask, _ = run_engine(path, "water", tmp_path / "a", window=64)
-    request = ExtractRequest(raster=path, prompt="water")
+    _, _, ref, ref_mask, _ = run_engine(path, cls, tmp_path / "a", window=64)
+    request = ExtractRequest(raster=path, prompt=cls)
     source = RasterSource.open(path)
-    job = EngineJob(source, resolve_aoi(None, source), parse_prompt("water"), request, str(tmp_path),
+    job = EngineJob(source, resolve_aoi(None, source), parse_prompt(cls), request, str(tmp_path),
                     lambda f, m: None, lambda: None)  # fmt: skip
     out = SpectralEngine(strip_pixels=SIZE * 16).run(job)  # 16-row strips
-    assert out.details["windows"] == SIZE // 16 and out.details["cleanup"]["removed_region_px"] > 100
+    assert out.details["windows"] == SIZE // 16 and out.details["cleanup"]["filled_hole_px"] > 50
+    assert (out.details["cleanup"]["removed_region_px"] > 100) == (cls == "vegetation")
     mask = gdal.Open(out.mask_path).ReadAsArray()
     assert (mask == ref_mask).all()
     assert out.details["cleanup"] == ref.details["cleanup"] and out.details["pixels"] == ref.details["pixels"]

@@ -90,7 +90,8 @@ def clean_mask(mask_path: str, min_region_px: int, fill_holes_px: int) -> Dict[s
     Fills background holes smaller than ``fill_holes_px`` pixels inside target regions and removes target
     regions smaller than ``min_region_px`` pixels (8-connected, as polygonized). Equal thresholds (the
     default) run one 8-connected sieve; different ones run a 4-connected hole pass then a speck pass.
-    A threshold below 2 disables its pass. Returns the number of pixels changed by each pass.
+    A threshold below 2 disables its pass; lone pixels kept and one-pixel holes filled (water) is
+    :func:`_fill_single_pixel_holes`, strip by strip. Returns the number of pixels changed by each pass.
     """
     stats = {
         "filled_hole_px": 0,
@@ -102,7 +103,9 @@ def clean_mask(mask_path: str, min_region_px: int, fill_holes_px: int) -> Dict[s
         return stats
     ds = gdal.Open(mask_path, gdal.GA_Update)
     try:
-        if fill_holes_px == min_region_px:
+        if min_region_px < 2 and fill_holes_px == 2:
+            filled, removed = _fill_holes_in_strips(ds.GetRasterBand(1)), 0
+        elif fill_holes_px == min_region_px:
             # one pass does both (8-connected): GDAL merges small regions of either value into the neighbour
             filled, removed = _sieve_pass(ds, min_region_px, 8, mask_path + ".sieve.tif", True, True)
         else:
@@ -116,6 +119,24 @@ def clean_mask(mask_path: str, min_region_px: int, fill_holes_px: int) -> Dict[s
     finally:
         ds = None
     return stats
+
+
+def _fill_holes_in_strips(band, rows: int = 1024) -> int:
+    """:func:`_fill_single_pixel_holes` over a whole band, strips of ``rows`` with one row of context: a
+    filled pixel had no background 4-neighbour, so filling never changes another pixel's test and the strips
+    may read rows already written. Returns the pixels filled."""
+    height, width = band.YSize, band.XSize
+    filled = 0
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        c0, c1 = max(0, top - 1), min(height, bottom + 1)
+        context = band.ReadAsArray(0, c0, width, c1 - c0)
+        new = _fill_single_pixel_holes(context)[top - c0 : bottom - c0]
+        changed = int(np.count_nonzero(new != context[top - c0 : bottom - c0]))
+        if changed:
+            band.WriteArray(new, 0, top)
+            filled += changed
+    return filled
 
 
 def _sieve_mem(mask: np.ndarray, threshold: int, connectedness: int) -> np.ndarray:
@@ -153,6 +174,8 @@ def sieve_strip(
         return core.copy(), 0, 0
     if min_region_px == fill_holes_px == 2:  # numpy, whole strip at once: no per-tile overhead
         return _with_counts(_sieve_single_pixels(mask)[top:bottom], core)
+    if min_region_px < 2 and fill_holes_px == 2:  # lone pixels kept (water), one-pixel holes filled
+        return _with_counts(_fill_single_pixel_holes(mask)[top:bottom], core)
     new = core.copy()
     halo = sieve_halo(min_region_px, fill_holes_px)
     cols = mask.shape[1]
@@ -181,6 +204,8 @@ def _sieve_context(context: np.ndarray, min_region_px: int, fill_holes_px: int) 
     """The whole ``context`` cleaned as clean_mask would (both thresholds, same passes)."""
     if fill_holes_px == min_region_px == 2:
         return _sieve_single_pixels(context)
+    if min_region_px < 2 and fill_holes_px == 2:
+        return _fill_single_pixel_holes(context)
     if fill_holes_px == min_region_px:
         return _sieve_mem(context, min_region_px, 8)
     # as clean_mask: a 4-connected hole pass, then a speck pass over the hole-filled context
@@ -205,6 +230,26 @@ def _neighbour_counts(flags: np.ndarray) -> np.ndarray:
     box += horiz[2:]
     box -= flags
     return box
+
+
+def _four_neighbour_counts(flags: np.ndarray) -> np.ndarray:
+    """For a uint8 0/1 array: how many of each pixel's 4 (edge-sharing) neighbours are 1."""
+    padded = np.zeros((flags.shape[0] + 2, flags.shape[1] + 2), np.uint8)
+    padded[1:-1, 1:-1] = flags
+    return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+
+
+def _fill_single_pixel_holes(mask: np.ndarray) -> np.ndarray:
+    """One-pixel holes filled, nothing removed (water keeps lone pixels): a background pixel with no
+    background 4-neighbour becomes target when a target 4-neighbour exists (one enclosed by no-data alone
+    stays). Simpler than GDAL's 4-connected sieve, which will not merge a hole into neighbours that are
+    themselves below the threshold; both paths (file, strips) use this rule."""
+    background = (mask == MASK_BACKGROUND).view(np.uint8)
+    fill = (background != 0) & (_four_neighbour_counts(background) == 0)
+    fill &= _four_neighbour_counts((mask == MASK_TARGET).view(np.uint8)) != 0
+    out = mask.copy()
+    out[fill] = MASK_TARGET
+    return out
 
 
 def _sieve_single_pixels(mask: np.ndarray) -> np.ndarray:

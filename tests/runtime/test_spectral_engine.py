@@ -463,6 +463,42 @@ def test_sieve_strip_matches_gdal_sieve_of_the_whole_mask(threshold):
         assert filled + removed == changed.sum() and filled == (core[changed] == 1).sum()
 
 
+def test_single_pixel_hole_fill_strips_and_file_match_the_rule(tmp_path):
+    """Water's cleanup (lone pixels kept, one-pixel holes filled): strip by strip, over a whole file, and a
+    pixel-by-pixel reading of the rule give the same mask, no-data included."""
+    from model_runtime.spectral.cleanup import _fill_holes_in_strips, clean_mask, sieve_halo, sieve_strip
+
+    rng = np.random.default_rng(7)
+    mask = (rng.random((90, 700)) < 0.7).astype(np.uint8)
+    mask[60:80, 100:300] = 255  # a no-data block
+    mask[rng.random(mask.shape) < 0.03] = 255  # and no-data specks
+    padded = np.pad(mask, 1, constant_values=255)
+    whole = mask.copy()
+    for r, c in zip(*np.nonzero(mask == 0)):
+        four = [padded[r, c + 1], padded[r + 2, c + 1], padded[r + 1, c], padded[r + 1, c + 2]]
+        if 0 not in four and 1 in four:
+            whole[r, c] = 1
+    assert (whole != mask).sum() > 100
+    halo = sieve_halo(1, 2)
+    for top in range(0, 90, 10):
+        bottom = min(90, top + 10)
+        c0, c1 = max(0, top - halo), min(90, bottom + halo)
+        core, filled, removed = sieve_strip(mask[c0:c1], top - c0, bottom - c0, 1, 2)
+        assert (core == whole[top:bottom]).all() and removed == 0
+        assert filled == (core != mask[top:bottom]).sum()
+    path = str(tmp_path / "mask.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 700, 90, 1, gdal.GDT_Byte)
+    ds.GetRasterBand(1).WriteArray(mask)
+    ds = None
+    stats = clean_mask(path, 1, 2)
+    assert (gdal.Open(path).ReadAsArray() == whole).all()
+    assert stats["filled_hole_px"] == (whole != mask).sum() and stats["removed_region_px"] == 0
+    ds = gdal.Open(path, gdal.GA_Update)  # again in strips of 7 rows that read rows already written
+    ds.GetRasterBand(1).WriteArray(mask)
+    assert _fill_holes_in_strips(ds.GetRasterBand(1), rows=7) == (whole != mask).sum()
+    assert (ds.GetRasterBand(1).ReadAsArray() == whole).all()
+
+
 def test_camera_scene_tight_aoi_uses_the_scene_around_it(camera_scene, tmp_path):
     """An AOI drawn tightly around a pool is almost all water: thresholds come from the land around it."""
     path, labels = camera_scene

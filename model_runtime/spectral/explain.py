@@ -47,8 +47,9 @@ CAVEATS: Dict[str, Dict[str, str]] = {
     "built_vs_soil": {
         "en": "Built-up surfaces and bare soil are spectrally close: they are split by the visible-to-SWIR "
         "slope (soil rises steeply, MNDWI below -0.35), so red tile roofs can be missed as soil and pale "
-        "sandy fields taken for built-up.",
-        "zh": "建成区与裸土光谱相近：以可见光到短波红外的斜率区分（裸土上升陡峭，MNDWI 低于 -0.35），因此红瓦屋顶可能被当作裸土遗漏，浅色沙质农田可能被误判为建成区。",  # noqa: E501 (CJK characters count double)
+        "sandy fields taken for built-up. Beach and dune sand is spectrally a pale concrete (no band ratio "
+        "separates them): beaches are returned as built-up.",
+        "zh": "建成区与裸土光谱相近：以可见光到短波红外的斜率区分（裸土上升陡峭，MNDWI 低于 -0.35），因此红瓦屋顶可能被当作裸土遗漏，浅色沙质农田可能被误判为建成区。海滩和沙丘的沙在光谱上与浅色混凝土相同（没有波段比值能区分）：海滩会被当作建成区返回。",  # noqa: E501 (CJK characters count double)
     },
     "soil_sparse": {
         "en": "Bare soil includes sparsely covered fields (NDVI up to 0.35, e.g. winter fields and stubble); "

@@ -127,11 +127,15 @@ def test_sigkill_leftovers_are_cleaned_by_the_next_run(many_regions, folders):
     target = out / "water.gpkg"
     proc = _start(["extract", many_regions, "-p", "water", "-o", target, "-q"], temp)
     assert _wait_for(str(out / ".*spex-tmp-*"), proc), "the run never reached the write"
+    # as above: inside the slowed feature loop, past the moment the temp file is created and probed (a kill
+    # there, on a loaded machine, once left no temp at all and failed this test)
+    time.sleep(0.2)
     proc.kill()
     proc.wait(60)
     left_out = [n for n in os.listdir(out) if ".spex-tmp-" in n]
     left_tmp = os.listdir(temp)
-    assert left_out and left_tmp and all(n.startswith(f"spex-job-{proc.pid}-") for n in left_tmp)
+    assert left_out and left_tmp, (left_out, left_tmp)
+    assert all(n.startswith(f"spex-job-{proc.pid}-") for n in left_tmp)
     assert not target.exists()
     again = _start(["extract", many_regions, "-p", "water", "-o", target, "-q"], temp, slow=False)
     assert again.wait(300) == 0, again.stderr.read()

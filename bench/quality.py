@@ -324,30 +324,28 @@ def library_scene(sensor: str, path: str, seed: int = 0) -> Dict[str, np.ndarray
 def library_scores(sensor: str, workdir: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{class: {"engine": scores, "baseline": scores}} (IoU) on the library scene of ``sensor``."""
     path = os.path.join(workdir, f"library_{sensor}.tif")
-    truth = library_scene(sensor, path)
-    base = baseline_masks(path)
-    out: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for cls in ("vegetation", "built", "soil"):
-        try:
-            engine = engine_mask(path, CLASSES[cls], workdir).ravel()
-        except SpexInputError:  # the class needs bands this sensor lacks (bare soil without SWIR)
-            continue
-        out[cls] = {"engine": scores(engine, truth[cls].ravel())}
-        if cls in base:
-            out[cls]["baseline"] = scores(base[cls].ravel(), truth[cls].ravel())
-    return out
+    return mask_scores(path, library_scene(sensor, path), ("vegetation", "built", "soil"), workdir)
 
 
 def synthetic_scores(scene: str, workdir: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{class: {"engine": scores, "baseline": scores}} (IoU) on the labelled scene mixed from ``scene``."""
     path = os.path.join(workdir, f"synthetic_{scene}.tif")
-    truth = synthetic_scene(scene, path)
+    return mask_scores(path, synthetic_scene(scene, path), tuple(CLASSES), workdir)
+
+
+def mask_scores(path: str, truth: Dict[str, np.ndarray], classes, workdir: str) -> Dict[str, Dict[str, dict]]:
+    """{class: {"engine": scores, "baseline": scores}} of the engine (end to end) and the one-line rules
+    against per-pixel ``truth`` on the labelled scene ``path``; a class absent from the truth, or one whose
+    bands the scene lacks (bare soil without SWIR), is left out."""
     base = baseline_masks(path)
-    out: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for cls, prompt in CLASSES.items():
+    out: Dict[str, Dict[str, dict]] = {}
+    for cls in classes:
         if not truth[cls].any():
             continue
-        engine = engine_mask(path, prompt, workdir).ravel()
+        try:
+            engine = engine_mask(path, CLASSES[cls], workdir).ravel()
+        except SpexInputError:
+            continue
         out[cls] = {"engine": scores(engine, truth[cls].ravel())}
         if cls in base:
             out[cls]["baseline"] = scores(base[cls].ravel(), truth[cls].ravel())

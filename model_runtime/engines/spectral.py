@@ -78,10 +78,10 @@ class _Classified:
     """Running totals of the classifying pass: pixel counts, index histograms outside (row 0) / inside
     (row 1) the result on a regular subsample, pixels each guard rejected; and the mask written."""
 
-    def __init__(self, mask_path: str, streamed: bool, min_px: int, pixel_area, indices, guards,
-                 fill_px=None):  # fmt: skip
-        self.mask_path, self.streamed, self.min_px, self.pixel_area = mask_path, streamed, min_px, pixel_area
-        self.fill_px = min_px if fill_px is None else fill_px
+    def __init__(self, mask_path: str, streamed: bool, min_px: int, fill_px: int, pixel_area, indices,
+                 guards):  # fmt: skip
+        self.mask_path, self.streamed, self.pixel_area = mask_path, streamed, pixel_area
+        self.min_px, self.fill_px = min_px, fill_px  # smallest region kept, holes under fill_px filled
         self.stats = {n: Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in indices}
         self.guard_rejects = {g.text(): 0 for g in guards}
         self.counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0,
@@ -279,10 +279,10 @@ class SpectralEngine:
             and halo * rw.xsize <= _MAX_HALO_PIXELS
         )
         result = _Classified(os.path.join(job.workdir, f"spectral_{plan.target_class}.tif"), streamed, min_px,
-                             pixel_area, variant.indices, plan.guards, fill_px)  # fmt: skip
+                             fill_px, pixel_area, variant.indices, plan.guards)  # fmt: skip
         ds = create_mask(result.mask_path, source, rw)
         band = ds.GetRasterBand(1)
-        writer = StripCleaner(band, rw, halo, min_px, result.cleanup, fill_px) if streamed else None
+        writer = StripCleaner(band, rw, halo, min_px, fill_px, result.cleanup) if streamed else None
         rows_max = max(w.ysize for w in windows)
         cols_max = max(w.xsize for w in windows)
         roles = list(variant.roles)

@@ -182,12 +182,12 @@ class StripCleaner:
     """Writes full-width mask strips in order, each sieved with ``halo`` rows of context above and below
     (cleanup.sieve_strip): the mask file is written once, already clean, and never re-read."""
 
-    def __init__(self, band, region_window, halo: int, min_px: int, stats: Dict[str, int], fill_px=None):
+    def __init__(self, band, region_window, halo: int, min_px: int, fill_px: int, stats: Dict[str, int]):
         self.band = band
         self.height = region_window.ysize
         self.halo = halo
         self.min_px = min_px  # smallest region kept
-        self.fill_px = min_px if fill_px is None else fill_px  # holes under this are filled
+        self.fill_px = fill_px  # holes under this are filled
         self.stats = stats  # filled_hole_px / removed_region_px are added up here
         self.strips: List[Tuple[int, np.ndarray]] = []  # (row offset in the region, original mask rows)
         self.written = 0  # rows written so far

@@ -133,13 +133,6 @@ _METHOD = {
 }
 
 #: Chinese for the ``why`` of each rule condition (thresholds.CLASS_RULES)
-def why_zh(why: str) -> str:
-    """The Chinese of a condition's reason (a guard moved with the scene keeps its reason plus a note)."""
-    if why.endswith(MOVED_NOTE):
-        return _WHY_ZH.get(why[: -len(MOVED_NOTE)], why[: -len(MOVED_NOTE)]) + "（随本场景亮地物平移）"
-    return _WHY_ZH.get(why, why)
-
-
 _WHY_ZH = {
     "excludes vegetation (NDVI >= 0.2)": "排除植被（NDVI >= 0.2）",
     "water absorbs NIR: excludes snow, cloud, bright soil and roofs": "水体强烈吸收近红外：排除冰雪、云、亮色土壤和屋顶",  # noqa: E501 (CJK characters count double)
@@ -172,6 +165,13 @@ _WHY_ZH = {
     "snow is bright in green, dark in SWIR (Hall 1995)": "冰雪在绿光波段亮、在短波红外波段暗（Hall 1995）",
     DARK_NIR_WHY: "水体是影像中近红外最暗的地物之一：近红外须低于本景近红外范围（第 1 至第 90 百分位）最暗的 25%",  # noqa: E501 (CJK characters count double)
 }
+
+
+def why_zh(why: str) -> str:
+    """The Chinese of a condition's reason (a guard moved with the scene keeps its reason plus a note)."""
+    if why.endswith(MOVED_NOTE):
+        return _WHY_ZH.get(why[: -len(MOVED_NOTE)], why[: -len(MOVED_NOTE)]) + "（随本场景亮地物平移）"
+    return _WHY_ZH.get(why, why)
 
 #: Chinese names of the indices (indices.INDEX_DEFINITIONS); the acronyms stay as they are
 INDEX_NAMES_ZH = {

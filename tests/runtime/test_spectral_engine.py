@@ -212,12 +212,18 @@ def test_cancel_stops_between_windows(scene, tmp_path):
         run_engine(scene[0], "water", tmp_path, cancel_after=2)
 
 
-def test_cleanup_removes_specks_and_fills_holes(tmp_path):
+def hole_and_speck_scene(path, cls):
+    """Bare soil with a 60 x 60 block of ``cls`` holding a one-pixel hole at (50, 50), and a one-pixel speck
+    of ``cls`` at (120, 120)."""
     labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
-    labels[20:80, 20:80] = "vegetation"
-    labels[50, 50] = "bare_soil"  # a one-pixel hole in the field
-    labels[120, 120] = "vegetation"  # a one-pixel speck
-    path = write_scene(tmp_path / "specks.tif", labels, noise=0.0)
+    labels[20:80, 20:80] = cls
+    labels[50, 50] = "bare_soil"
+    labels[120, 120] = cls
+    return write_scene(path, labels, noise=0.0)
+
+
+def test_cleanup_removes_specks_and_fills_holes(tmp_path):
+    path = hole_and_speck_scene(tmp_path / "specks.tif", "vegetation")
     _, _, out, mask, _ = run_engine(path, "vegetation", tmp_path)
     assert mask[50, 50] == 1 and mask[120, 120] == 0
     assert out.details["cleanup"]["filled_hole_px"] == 1 and out.details["cleanup"]["removed_region_px"] == 1
@@ -227,11 +233,7 @@ def test_cleanup_removes_specks_and_fills_holes(tmp_path):
 def test_water_keeps_one_pixel_ponds_and_fills_holes(tmp_path):
     """A pond can be one pixel (900 m2 at 30 m, above the 0.01 ha minimum): water keeps lone pixels, while
     one-pixel holes in a lake are still filled."""
-    labels = np.full((SIZE, SIZE), "bare_soil", dtype=object)
-    labels[20:80, 20:80] = "water"
-    labels[50, 50] = "bare_soil"  # a one-pixel hole in the lake
-    labels[120, 120] = "water"  # a one-pixel pond
-    path = write_scene(tmp_path / "ponds.tif", labels, noise=0.0)
+    path = hole_and_speck_scene(tmp_path / "ponds.tif", "water")  # a lake with a hole, a one-pixel pond
     engine, job, out, mask, _ = run_engine(path, "water", tmp_path)
     assert mask[50, 50] == 1 and mask[120, 120] == 1
     cleanup = out.details["cleanup"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Quality of the spectral engine against references it was not built from, next to one-line index rules.
 
-Two measures, printed as tables (``--json`` prints them as JSON):
+Four measures, printed as tables (``--json`` prints them as JSON):
 
 1. **Photo-interpreted points** on the real samples (``tests/data/points_*.csv``: 160 points a scene, drawn at
    random by ``bench/label_chips.py`` (+ a second batch, tests/data/README.md) and labelled by a person
@@ -21,6 +21,11 @@ Two measures, printed as tables (``--json`` prints them as JSON):
    Landsat 8 OLI (6 bands). Nothing in these spectra comes from our samples or our points, and they hold the
    materials a town is made of, not only those our two scenes happen to show. Beach sand is mixed in as a
    negative for every class. The library has no water spectra, so these scenes have none.
+
+4. **The library scenes shipped as products are** (:func:`delivered_scenes`): the Sentinel-2 and Landsat 8
+   scenes again, as the product's DN with its metadata (L2A baseline 04.00+ with its +1000 DN offset; C2 L2
+   SR), as those DN with nothing but band names, with a no-data swath edge, and warped to EPSG:4326. A
+   delivery must not change the answer: reading the product is part of being right.
 
 Baselines (the "one-line rules"): water MNDWI > 0 (NDWI > 0 without SWIR), vegetation NDVI > 0.4, built-up
 "grey visible + low NDVI" (NDVI < 0.2 and |red - blue| / (red + blue) < 0.1), on the same reflectance the
@@ -352,6 +357,82 @@ def mask_scores(path: str, truth: Dict[str, np.ndarray], classes, workdir: str) 
     return out
 
 
+# --------------------------------------------------------------------------------------------- deliveries
+#: sensor -> (DN = (reflectance - offset) / gain, the product's own metadata): how the library scene of that
+#: sensor ships as a product (Sentinel-2 L2A of processing baseline 04.00+: +1000 DN; Landsat C2 L2 SR)
+PRODUCT_DN = {
+    "sentinel2_l2a": (1e-4, -0.1, {"SPACECRAFT_NAME": "Sentinel-2A", "PROCESSING_LEVEL": "Level-2A",
+                                   "PRODUCT_TYPE": "S2MSI2A", "PROCESSING_BASELINE": "05.09",
+                                   "PRODUCT_START_TIME": "2024-06-01T10:40:00Z"}),
+    "landsat8_c2l2": (2.75e-5, -0.2, {"SPACECRAFT_ID": "LANDSAT_8", "PROCESSING_LEVEL": "L2SP"}),
+}  # fmt: skip
+DELIVERIES = ("float reflectance", "product DN", "DN, band names only", "no-data swath edge", "EPSG:4326")
+
+
+def _write_like(reference: str, path: str, data: np.ndarray, metadata: Dict[str, str], nodata=None) -> None:
+    """``data`` (bands, rows, cols) as a GeoTIFF on the grid of ``reference`` (and with its band names when
+    the band counts match)."""
+    from osgeo import gdal, gdal_array
+
+    ref = gdal.Open(reference)
+    out = gdal.GetDriverByName("GTiff").Create(path, ref.RasterXSize, ref.RasterYSize, data.shape[0],
+                                               gdal_array.NumericTypeCodeToGDALTypeCode(data.dtype))
+    out.SetGeoTransform(ref.GetGeoTransform())
+    out.SetProjection(ref.GetProjection())
+    out.SetMetadata(metadata)
+    for b in range(1, data.shape[0] + 1):
+        band = out.GetRasterBand(b)
+        band.SetDescription(ref.GetRasterBand(b).GetDescription() if data.shape[0] == ref.RasterCount else "")
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+        band.WriteArray(data[b - 1])
+    out = None
+
+
+def delivered_scenes(sensor: str, workdir: str):
+    """Yield (delivery, path, truth) for the library scene of ``sensor`` shipped each way of
+    :data:`DELIVERIES`: as float reflectance; as the product's DN with its metadata; as those DN with only the
+    band names; with a no-data swath edge (0 DN, a fifth of the scene); warped to EPSG:4326 (nearest). The
+    truth is False where the delivery has no data."""
+    from osgeo import gdal
+
+    path = os.path.join(workdir, f"deliver_{sensor}.tif")
+    truth = library_scene(sensor, path)
+    yield DELIVERIES[0], path, truth
+    gain, offset, metadata = PRODUCT_DN[sensor]
+    reflectance = gdal.Open(path).ReadAsArray().astype(np.float64)
+    dn = np.clip(np.rint((reflectance - offset) / gain), 1, 65535).astype(np.uint16)
+    product = os.path.join(workdir, f"deliver_{sensor}_dn.tif")
+    _write_like(path, product, dn, metadata)
+    yield DELIVERIES[1], product, truth
+    names_only = os.path.join(workdir, f"deliver_{sensor}_names.tif")
+    _write_like(path, names_only, dn, {})
+    yield DELIVERIES[2], names_only, truth
+    rows, cols = np.mgrid[0 : dn.shape[1], 0 : dn.shape[2]]
+    edge = cols + 0.6 * rows < 0.3 * dn.shape[2]
+    edged = os.path.join(workdir, f"deliver_{sensor}_edge.tif")
+    _write_like(path, edged, np.where(edge, 0, dn).astype(np.uint16), metadata, nodata=0)
+    yield DELIVERIES[3], edged, {k: v & ~edge for k, v in truth.items()}
+    warped = os.path.join(workdir, f"deliver_{sensor}_4326.tif")
+    gdal.Warp(warped, product, dstSRS="EPSG:4326", resampleAlg="near", dstNodata=0)
+    codes = np.zeros(dn.shape[1:], np.uint8)
+    for code, cls in enumerate(truth, start=1):
+        codes[truth[cls]] = code
+    truth_path = os.path.join(workdir, f"deliver_{sensor}_truth.tif")
+    _write_like(path, truth_path, codes[None], {})
+    warped_truth = os.path.join(workdir, f"deliver_{sensor}_truth_4326.tif")
+    gdal.Warp(warped_truth, truth_path, dstSRS="EPSG:4326", resampleAlg="near", dstNodata=255,
+              width=gdal.Open(warped).RasterXSize, height=gdal.Open(warped).RasterYSize)  # fmt: skip
+    warped_codes = gdal.Open(warped_truth).ReadAsArray()
+    yield DELIVERIES[4], warped, {cls: warped_codes == code for code, cls in enumerate(truth, start=1)}
+
+
+def delivery_scores(sensor: str, workdir: str) -> Dict[str, Dict[str, Dict[str, dict]]]:
+    """{delivery: {class: {"engine": scores, ...}}} (IoU) of the library scene of ``sensor`` as delivered."""
+    return {delivery: mask_scores(path, truth, ("vegetation", "built", "soil"), workdir)
+            for delivery, path, truth in delivered_scenes(sensor, workdir)}  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------- table
 def _fmt(value: float) -> str:
     return "  -  " if value != value else f"{value:.2f}"
@@ -382,9 +463,20 @@ def print_synthetic(results: Dict[str, dict], title: str, source: str = "spectra
             print(f"{scene:<26}{cls:<12}{s['engine']['n_true']:>7}   {engine:>7}   {base:>13}")
 
 
+def print_deliveries(results: Dict[str, dict]) -> None:
+    """One line per sensor and delivery: engine IoU of each class."""
+    print("the same library scenes shipped as products are shipped (engine IoU on the valid pixels)")
+    print(f"{'sensor':<16}{'delivery':<22}{'vegetation':>11}{'built':>8}{'soil':>8}")
+    for sensor, per_delivery in results.items():
+        for delivery, per_class in per_delivery.items():
+            cells = "".join(f"{_fmt(per_class[c]['engine']['iou']) if c in per_class else '  -  ':>{w}}"
+                            for c, w in (("vegetation", 11), ("built", 8), ("soil", 8)))  # fmt: skip
+            print(f"{sensor:<16}{delivery:<22}{cells}")
+
+
 def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
     """Compute every table; print them (unless ``quiet``); return the numbers."""
-    results: Dict[str, dict] = {"points": {}, "synthetic": {}, "library": {}}
+    results: Dict[str, dict] = {"points": {}, "synthetic": {}, "library": {}, "deliveries": {}}
     with tempfile.TemporaryDirectory(prefix="spex-quality-") as workdir:
         for scene in SCENES:
             if not (SAMPLES / f"{scene}.tif").exists():
@@ -395,6 +487,8 @@ def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
         if (EARTHLIB / "spectra.sli").exists():
             for sensor in LIBRARY_SENSORS:
                 results["library"][sensor] = library_scores(sensor, workdir)
+            for sensor in PRODUCT_DN:
+                results["deliveries"][sensor] = delivery_scores(sensor, workdir)
         else:
             print("data/samples/earthlib missing: run 'make samples' first", file=sys.stderr)
     if quiet:
@@ -409,6 +503,8 @@ def run(json_out: bool = False, quiet: bool = False) -> Dict[str, dict]:
         print()
         print_synthetic(results["library"], "labelled scenes mixed from Earth Library spectra (IoU; beach "
                         "sand is a negative for every class)", "sensor")  # fmt: skip
+        print()
+        print_deliveries(results["deliveries"])
     return results
 
 

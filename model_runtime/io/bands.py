@@ -315,8 +315,10 @@ def identify_sensor(ds) -> Tuple[str | None, str | None, str]:
     texts = [f"{k}={md[k]}" for k in keys if md.get(k)]
     texts.append(os.path.basename(ds.GetDescription() or ""))
     blob = " ".join(texts)
+    # band names say the level too: SR_B<n> is Collection 2 Level-2 even in a file named "landsat8.tif"
+    names = " ".join(ds.GetRasterBand(i).GetDescription() or "" for i in range(1, ds.RasterCount + 1))
     level = None
-    if re.search(r"L2A|LEVEL[-_ ]?2|L2SP|L2SR|\bSR_B|surface reflectance", blob, re.IGNORECASE):
+    if re.search(r"L2A|LEVEL[-_ ]?2|L2SP|L2SR|\bSR_B|surface reflectance", f"{blob} {names}", re.IGNORECASE):
         level = "l2"
     elif re.search(r"L1C|LEVEL[-_ ]?1|L1TP|L1GT|L1GS", blob, re.IGNORECASE):
         level = "l1"

@@ -12,10 +12,12 @@ Order (first that applies wins):
    offset cannot be there (harmonised collections such as Earth Engine's S2_SR_HARMONIZED removed it).
    Without date the offset is assumed only when the darkest 1 % of the blue/green pixels is >= 1000 DN.
    Landsat Collection 2 Level-2: DN * 0.0000275 - 0.2. Landsat Level-1: the MTL file next to the raster
-   (REFLECTANCE_MULT/ADD / sin(SUN_ELEVATION)), else the usual OLI L1 factors 2e-5, -0.1 (no sun correction);
+   (REFLECTANCE_MULT/ADD / sin(SUN_ELEVATION)), else the usual OLI L1 factors 2e-5, -0.1 (no sun correction).
+   Bands named ``SR_B<n>`` are Collection 2 Level-2 whatever the sensor metadata says (or does not);
 4. no sensor: by data type and values: floats within [-0.5, 2] are reflectance already; 8-bit -> DN / 255
    (*brightness*, not reflectance: aerial cameras are rarely calibrated); 16-bit or larger floats ->
-   DN / 10000.
+   DN / 10000, unless that leaves the scene without dark pixels (the darkest 1 % of every band, SWIR
+   included, >= 0.65) and the Collection-2 Level-2 offset brings them to a dark surface's reflectance.
 
 Every detected scaling (not the user's) is then checked against the data (:func:`check_plausible`): when
 it turns most valid pixels of a band into negative reflectance (< -0.05) or implausibly high reflectance
@@ -308,8 +310,27 @@ def _by_values(ds, roles: Dict[str, int], what: str) -> ReflectanceScaling:
     if dtype in (gdal.GDT_Float32, gdal.GDT_Float64) and p99 <= 2.0:
         why = f"{what}floating-point values up to {p99:.3g}: reflectance already"
         return ReflectanceScaling("none", 1.0, 0.0, why)
+    darkest = _darkest_dn(ds, roles) if "swir1" in roles else None
+    if darkest is not None and darkest * 1e-4 >= NO_DARK_PIXELS_REFLECTANCE:
+        gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]
+        darkest_reflectance = darkest * gain + offset
+        if MIN_PLAUSIBLE_REFLECTANCE <= darkest_reflectance <= DARKEST_PLAUSIBLE_REFLECTANCE:
+            why = (f"{what}the darkest 1 % of every band is >= {darkest:.0f} DN: / 10000 would leave the "
+                   f"scene without a pixel darker than {darkest * 1e-4:.2f} even in SWIR; the Landsat "
+                   f"Collection 2 Level-2 offset fits ({reason}; override with --scaling)")
+            return ReflectanceScaling("landsat-c2-l2", gain, offset, why)
     return ReflectanceScaling("s2", 1e-4, 0.0, f"{what}values up to {p99:.0f}: assumed reflectance x 10000 "
                                               "(override with --scaling)")  # fmt: skip
+
+
+_C2_SR_NAME = re.compile(r"^SR_B\d{1,2}\b", re.IGNORECASE)
+
+
+def _collection2_sr_band_names(ds) -> bool:
+    """True when most bands are named SR_B<n> (Landsat Collection 2 Level-2 surface reflectance naming)."""
+    named = sum(bool(_C2_SR_NAME.match((ds.GetRasterBand(i).GetDescription() or "").strip()))
+                for i in range(1, ds.RasterCount + 1))  # fmt: skip
+    return named * 2 > ds.RasterCount
 
 
 def _is_float(ds) -> bool:
@@ -325,6 +346,21 @@ MIN_PLAUSIBLE_REFLECTANCE = -0.05
 MAX_PLAUSIBLE_REFLECTANCE = 1.5
 _CHECKED_ROLES = ("blue", "green", "red", "nir", "swir1", "swir2")
 _DTYPE_MAX = {"Byte": 255, "UInt16": 65535, "Int16": 32767, "UInt32": 4294967295, "Int32": 2147483647}
+#: DN / 10000 cannot be right when even the darkest 1 % of every band, SWIR included, is above this: water,
+#: shadows and vegetation are dark in SWIR, and so are snow and most clouds (bright in the visible)
+NO_DARK_PIXELS_REFLECTANCE = 0.65
+#: ... and a candidate scaling must bring that darkest 1 % down to a dark surface's reflectance
+DARKEST_PLAUSIBLE_REFLECTANCE = 0.2
+
+
+def _darkest_dn(ds, roles: Dict[str, int]) -> float | None:
+    """The smallest of the per-band 1st percentiles of the main role bands (None without samples)."""
+    lows = []
+    for b in sorted({roles[r] for r in _CHECKED_ROLES if r in roles}):
+        values = sample_values(ds, b)
+        if values.size >= 100:
+            lows.append(float(np.percentile(values, 1)))
+    return min(lows) if lows else None
 
 
 def check_plausible(ds, scaling: ReflectanceScaling, roles: Dict[str, int] | None = None) -> str:
@@ -408,6 +444,10 @@ def _detect(ds, sensor: str | None, roles: Dict[str, int]) -> ReflectanceScaling
             return ReflectanceScaling("none", 1.0, 0.0, why)
     if preset is not None and preset.family == "sentinel2":
         return _sentinel2(ds, roles)
+    if (preset is None or preset.family not in ("sentinel2", "landsat57", "landsat89")) and \
+            _collection2_sr_band_names(ds):
+        gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]
+        return ReflectanceScaling("landsat-c2-l2", gain, offset, f"bands named SR_B<n>: {reason}")
     if preset is not None and preset.family.startswith("landsat"):
         if preset.level == "l2":
             gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]

@@ -179,3 +179,12 @@ def test_sensor_alias(make_raster):
     assert np.all(
         np.isin(list(detect_band_roles(_open(path), sensor="landsat9").roles.values()), range(1, 12))
     )
+
+
+def test_sr_band_names_say_level_2_whatever_the_file_name(make_raster):
+    """A file named after Landsat 8 with SR_B<n> bands is Collection 2 Level-2 (not Level-1 by default)."""
+    names = ["SR_B2 blue", "SR_B3 green", "SR_B4 red", "SR_B5 nir", "SR_B6 swir1", "SR_B7 swir2"]
+    path = make_raster("landsat8_stack.tif", random_bands(names, shape=(8, 8), low=8000, high=20000))
+    detection = detect_band_roles(gdal.Open(path))
+    assert detection.sensor == "landsat89_l2", detection
+    assert detection.roles["red"] == 3 and detection.roles["swir2"] == 6

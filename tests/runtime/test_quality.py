@@ -102,6 +102,25 @@ def test_built_up_beats_the_one_line_rule(quality):
             assert built["engine"][key] > built["baseline"][key], (table, scene, built)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sensor", ["sentinel2_l2a", "landsat8_c2l2"])
+def test_delivery_does_not_change_the_answer(quality, sensor):
+    """The library scene shipped as product DN (with and without metadata), with a no-data swath edge or in
+    EPSG:4326: the same IoU as the float reflectance it came from. The DN deliveries go through the scaling
+    detection (L2A +1000 DN offset, C2 L2 gain and offset); before the SR_B band names and the darkness check
+    were read, Landsat DN without metadata gave bare soil IoU 0.00 or 0.43."""
+    per_delivery = quality["deliveries"][sensor]
+    reference = per_delivery["float reflectance"]
+    for delivery, per_class in per_delivery.items():
+        assert set(per_class) == set(reference), (sensor, delivery)
+        for cls, measured in per_class.items():
+            engine, float_iou = measured["engine"]["iou"], reference[cls]["engine"]["iou"]
+            if delivery in ("product DN", "DN, band names only"):  # same pixels, same truth
+                assert abs(engine - float_iou) <= 0.005, (sensor, delivery, cls, engine, float_iou)
+            else:  # fewer pixels (the edge holds part of the beach) or resampled: never worse
+                assert engine >= float_iou - 0.03, (sensor, delivery, cls, engine, float_iou)
+
+
 def test_library_is_the_earth_library_and_independent():
     """The library scenes use the Earth Library's measured spectra (not our samples): hundreds of urban
     materials, thousands of soils, every band averaged from 10 nm samples inside its width."""

@@ -141,3 +141,59 @@ def test_landsat7_sample_scaling(l7_sample):
         assert src.scaling.name == "brightness8" and "rejected" in src.scaling.reason
         bands, valid = src.read(["nir"], src.full_window)
         assert float(np.nanmin(bands["nir"][valid])) >= 0.0
+
+
+# typical reflectance (blue, green, red, nir, swir1, swir2) of the covers a scene holds
+_COVERS = {
+    "water": (0.04, 0.05, 0.03, 0.02, 0.01, 0.005),
+    "vegetation": (0.03, 0.06, 0.03, 0.40, 0.20, 0.09),
+    "soil": (0.10, 0.15, 0.20, 0.28, 0.38, 0.32),
+    "snow": (0.90, 0.88, 0.85, 0.80, 0.10, 0.05),
+    "cloud": (0.60, 0.60, 0.60, 0.60, 0.40, 0.25),
+}
+_ROLES6 = {"blue": 1, "green": 2, "red": 3, "nir": 4, "swir1": 5, "swir2": 6}
+
+
+def _scene_dn(covers, gain, offset, names, shape=(30, 30), seed=3):
+    """Bands named ``names`` of a scene of vertical strips of ``covers`` (+-10 % noise), as DN = (rho -
+    offset) / gain in uint16."""
+    rng = np.random.default_rng(seed)
+    strips = np.array_split(np.arange(shape[1]), len(covers))
+    rho = np.zeros((6, *shape))
+    for cover, cols in zip(covers, strips):
+        rho[:, :, cols] = np.array(_COVERS[cover])[:, None, None]
+    rho *= rng.uniform(0.9, 1.1, rho.shape)
+    dn = np.clip(np.rint((rho - offset) / gain), 1, 65535).astype(np.uint16)
+    return dict(zip(names, dn))
+
+
+@pytest.mark.parametrize("names", [("blue", "green", "red", "nir", "swir1", "swir2"),
+                                   ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")])  # fmt: skip
+def test_collection2_level2_dn_without_metadata(make_raster, names):
+    """Collection-2 SR DN (rho + 0.2) / 2.75e-5 with no sensor metadata: found by the SR_B<n> band names, or
+    because DN / 10000 would leave no band, SWIR included, a pixel darker than 0.65."""
+    bands = _scene_dn(("water", "vegetation", "soil"), 2.75e-5, -0.2, names)
+    s = detect_scaling(gdal.Open(make_raster("c2.tif", bands)), None, roles=_ROLES6)
+    assert (s.name, s.gain, s.offset) == ("landsat-c2-l2", 2.75e-5, -0.2)
+    assert ("SR_B" in s.reason) if names[0].startswith("SR_") else ("darkest 1 %" in s.reason)
+
+
+def test_bright_scene_in_dn_x10000_keeps_dn_over_10000(make_raster):
+    """Snow and cloud are bright in the visible and NIR but dark in SWIR: DN / 10000 stays; without SWIR the
+    darkness argument is not made at all."""
+    names = ("blue", "green", "red", "nir", "swir1", "swir2")
+    bands = _scene_dn(("snow", "cloud"), 1e-4, 0.0, names)
+    s = detect_scaling(gdal.Open(make_raster("snow.tif", bands)), None, roles=_ROLES6)
+    assert (s.gain, s.offset) == (1e-4, 0.0)
+    four = {k: bands[k] for k in names[:4]}
+    roles4 = {role: _ROLES6[role] for role in names[:4]}
+    s4 = detect_scaling(gdal.Open(make_raster("snow4.tif", four)), None, roles=roles4)
+    assert (s4.gain, s4.offset) == (1e-4, 0.0)
+
+
+def test_sr_band_names_on_dn_x10000_fall_back(make_raster):
+    """SR_B<n> names on reflectance x 10000: the Collection-2 gains make dark pixels negative: rejected."""
+    names = ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")
+    bands = _scene_dn(("water", "vegetation", "soil"), 1e-4, 0.0, names)
+    s = detect_scaling(gdal.Open(make_raster("sr.tif", bands)), None, roles=_ROLES6)
+    assert (s.gain, s.offset) == (1e-4, 0.0) and "rejected landsat-c2-l2" in s.reason

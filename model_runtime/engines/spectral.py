@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from ..errors import SpexInputError
 from ..spectral.indices import INDEX_DEFINITIONS, compute_index
 from ..spectral.mixed_pixels import grow_mixed_edges
+from ..spectral.mixed_urban import PARTNER_CLASS, UrbanEndmembers, mostly_built, scene_endmembers
 from ..spectral.thresholds import (
     MIN_SCENE_PIXELS,
     SCENE_ADAPTATIONS,
@@ -72,6 +74,10 @@ class _Plan:
         self.scene_threshold: float | None = None
         self.scene_info: Dict[str, Any] = {}
         self.warnings: List[str] = []
+        #: the other side of the vegetation / built-up split of mixed pixels (mixed_urban), when there is one
+        self.partner: _Plan | None = None
+        self.partner_threshold: float | None = None
+        self.endmembers: UrbanEndmembers | None = None
 
 
 class _Classified:
@@ -85,7 +91,7 @@ class _Classified:
         self.stats = {n: Histogram(INDEX_DEFINITIONS[n].value_range, _STAT_BINS, groups=2) for n in indices}
         self.guard_rejects = {g.text(): 0 for g in guards}
         self.counts = {"target": 0, "background": 0, "nodata": 0, "outside_aoi": 0, "primary_pass": 0,
-                       "mixed_edge_px": 0}  # fmt: skip
+                       "mixed_edge_px": 0, "mixed_urban_px": 0}  # fmt: skip
         self.cleanup = {"filled_hole_px": 0, "removed_region_px": 0, "fill_holes_px": self.fill_px,
                         "min_region_px": min_px}  # fmt: skip
         self.kept: FeatureValues | None = None
@@ -131,6 +137,7 @@ class SpectralEngine:
         started = time.perf_counter()
         plan = self._plan(job)
         threshold, threshold_info = self._choose_threshold(job, plan)
+        self._plan_urban_split(job, plan, threshold)
         if plan.scene_info:
             threshold_info["scene"] = plan.scene_info
         result = self._classify_windows(job, plan, threshold)
@@ -183,22 +190,53 @@ class SpectralEngine:
                 "set the reflectance scaling (--scaling s2, landsat-c2-l2 or gain,offset)"
             )
         plan.guards = variant.guards + (variant.reflectance_guards if plan.reflectance_like else ())
-        self._adapt_to_scene(job, plan)
+        self._adapt_to_scene(job, plan, request.threshold)
         return plan
 
-    def _adapt_to_scene(self, job: EngineJob, plan: _Plan) -> None:
+    def _plan_urban_split(self, job: EngineJob, plan: _Plan, threshold: float) -> None:
+        """Vegetation and built-up: plan the other rule of the pair and take the scene's two endmembers for
+        the split of mixed edge pixels (mixed_urban). Nothing is planned when the other rule cannot run on
+        this raster or the scene lacks either cover."""
+        partner_class = PARTNER_CLASS.get(plan.target_class)
+        if partner_class is None:
+            return
+        try:
+            variant, _missing = select_variant(partner_class, job.source.roles.keys())
+        except SpexInputError:
+            return
+        partner = _Plan(partner_class, variant, [], "fixed", plan.windows, plan.read)
+        partner.reflectance_like = self._looks_like_reflectance(job.source, variant, plan.windows, plan.read)
+        if variant.needs_reflectance and not partner.reflectance_like:
+            return
+        partner.guards = variant.guards + (variant.reflectance_guards if partner.reflectance_like else ())
+        self._adapt_to_scene(job, partner, None)  # the user's threshold is for the asked class only
+        partner_threshold = (
+            partner.scene_threshold if partner.scene_threshold is not None else variant.primary.threshold
+        )
+        roles = list(dict.fromkeys([*plan.variant.roles, *variant.roles]))
+        sample = self._scene_sample(job.source, roles, job.region.window, job)
+        if next(iter(sample.values())).size < MIN_SCENE_PIXELS:
+            return
+        answers = {
+            plan.target_class: _rule_passes(plan.variant, threshold, plan.guards, sample),
+            partner_class: _rule_passes(variant, partner_threshold, partner.guards, sample),
+        }
+        endmembers = scene_endmembers(sample, answers["vegetation"], answers["building"], roles)
+        if endmembers is not None:
+            plan.partner, plan.partner_threshold, plan.endmembers = partner, partner_threshold, endmembers
+
+    def _adapt_to_scene(self, job: EngineJob, plan: _Plan, user_threshold: float | None) -> None:
         """Data that are not reflectance: scene-relative threshold and guards (SCENE_ADAPTATIONS)."""
         adaptation = SCENE_ADAPTATIONS.get(plan.target_class)
-        request = job.request
         needs_scene = adaptation is not None and (
             adaptation.dark_nir_share is not None
             or bool(shifted_guard_indices(plan.target_class, plan.variant))
-            or (request.threshold is None and plan.method == "fixed")
+            or (user_threshold is None and plan.method == "fixed")
         )
         if plan.reflectance_like or not needs_scene:
             return
         variant = plan.variant
-        stats = self._scene_statistics(job.source, variant, job.region.window, job)
+        stats = self._scene_statistics(job.source, variant, job.region.window, job, plan.target_class)
         plan.scene_threshold, plan.guards, plan.scene_info = adapt_to_scene(
             plan.target_class, variant, stats, plan.guards
         )
@@ -285,7 +323,9 @@ class SpectralEngine:
         writer = StripCleaner(band, rw, halo, min_px, fill_px, result.cleanup) if streamed else None
         rows_max = max(w.ysize for w in windows)
         cols_max = max(w.xsize for w in windows)
-        roles = list(variant.roles)
+        partner = plan.partner
+        roles = list(dict.fromkeys([*variant.roles, *(partner.variant.roles if partner else ())]))
+        partner_scratch = Scratch()
         buffers = [np.empty(len(roles) * rows_max * cols_max, np.float32) for _ in range(2)]
         scratch = Scratch()
         names = list(dict.fromkeys([variant.primary.name, *(g.name for g in plan.guards)]))
@@ -298,6 +338,9 @@ class SpectralEngine:
                 step = _STAT_STEP if valid.size >= _STAT_FULL_BELOW else 2
                 target, values = self._classify(variant, bands, threshold, plan.guards, result.guard_rejects,
                                                 result.counts, valid, scratch, step)  # fmt: skip
+                if partner is not None:
+                    result.counts["mixed_urban_px"] += self._split_urban_edges(plan, target, bands, valid,
+                                                                               partner_scratch)  # fmt: skip
                 out = result.add(target, values, valid, aoi, step)
                 kept.add(w, bands, valid)
                 if writer is not None:
@@ -314,6 +357,20 @@ class SpectralEngine:
             ds = None
             kept.close()
         return result
+
+    def _split_urban_edges(self, plan: _Plan, target: np.ndarray, bands, valid: np.ndarray, scratch) -> int:
+        """Mixed vegetation / built-up edge pixels go to built-up (mixed_urban): dropped from ``target`` when
+        it is vegetation, added when it is built-up (in place); returns how many."""
+        partner = plan.partner
+        other, _ = self._classify(partner.variant, bands, plan.partner_threshold, partner.guards,
+                                  defaultdict(int), defaultdict(int), valid, scratch)  # fmt: skip
+        vegetation, built = (target, other) if plan.target_class == "vegetation" else (other, target)
+        moved = mostly_built(vegetation, built, bands, plan.endmembers)
+        if plan.target_class == "vegetation":
+            target &= ~moved
+        else:
+            target |= moved
+        return int(np.count_nonzero(moved))
 
     def _details(self, job: EngineJob, plan: _Plan, threshold_info: Dict[str, Any],
                  result: _Classified) -> Dict[str, Any]:  # fmt: skip
@@ -351,6 +408,13 @@ class SpectralEngine:
             "guards": [{"test": g.text(), "why": g.why, "rejected_px": rejects[g.text()]} for g in guards],
             "skipped_guards": [] if plan.reflectance_like else [g.text() for g in variant.reflectance_guards],
             "mixed_edges": variant.mixed_edges,
+            "mixed_urban": None if plan.endmembers is None else {
+                "other_class": plan.partner.target_class,
+                "other_rule": " AND ".join([plan.partner.variant.primary.text(plan.partner_threshold)]
+                                           + [g.text() for g in plan.partner.guards]),
+                "endmembers": plan.endmembers.describe(),
+                "sample_px": {"vegetation": plan.endmembers.pixels[0], "built": plan.endmembers.pixels[1]},
+            },
             # every test that decided, with the threshold used: per-feature explanations compare to these
             "conditions": [
                 {"name": c.name, "op": c.op, "threshold": float(t), "label": c.text(t).rsplit(" ", 2)[0]}
@@ -384,14 +448,21 @@ class SpectralEngine:
         return True
 
     @staticmethod
-    def _scene_statistics(source, variant: RuleVariant, aoi_window, job) -> SceneStats:
-        """Scene statistics (thresholds.scene_statistics) from a sample of valid pixels spread over the area
-        of interest grown to at least ``_SCENE_MIN_SIDE`` pixels a side: a tight area around a lake or a
-        forest still sees the ordinary land its thresholds are relative to. Every strip of a small scene, an
-        even subset of a large one, at most ``_SCENE_SAMPLE`` pixels kept."""
+    def _scene_statistics(source, variant: RuleVariant, aoi_window, job, target_class: str) -> SceneStats:
+        """Scene statistics (thresholds.scene_statistics) of ``target_class``'s rule from a sample of the
+        scene (:meth:`_scene_sample`) with the variant's roles and the visible ones."""
         roles = list(
             dict.fromkeys([*variant.roles, *(r for r in ("blue", "green", "red") if r in source.roles)])
         )
+        sample = SpectralEngine._scene_sample(source, roles, aoi_window, job)
+        return scene_statistics(variant, sample, shifted_guard_indices(target_class, variant))
+
+    @staticmethod
+    def _scene_sample(source, roles: List[str], aoi_window, job) -> Dict[str, np.ndarray]:
+        """Valid pixels (1-D arrays by role) spread over the area of interest grown to at least
+        ``_SCENE_MIN_SIDE`` pixels a side: a tight area around a lake or a forest still sees the ordinary
+        land its thresholds are relative to. Every strip of a small scene, an even subset of a large one, at
+        most ``_SCENE_SAMPLE`` pixels kept."""
         scene = grown_window(aoi_window, source.width, source.height, _SCENE_MIN_SIDE)
         windows = list(source.iter_strips(scene, max_pixels=_STRIP_PIXELS))
         total = sum(w.xsize * w.ysize for w in windows)
@@ -405,8 +476,7 @@ class SpectralEngine:
             idx = np.flatnonzero(valid.ravel())[::step]
             for r in roles:
                 parts[r].append(bands[r].ravel()[idx])
-        sample = {r: np.concatenate(v) if v else np.empty(0, np.float32) for r, v in parts.items()}
-        return scene_statistics(variant, sample, shifted_guard_indices(job.target.target_class, variant))
+        return {r: np.concatenate(v) if v else np.empty(0, np.float32) for r, v in parts.items()}
 
     @staticmethod
     def _classify(
@@ -514,3 +584,13 @@ class SpectralEngine:
 
         language = getattr(job.request, "language", None) or job.target.language
         return spectral_explanation(job.target, output.details, regions, language)
+
+
+def _rule_passes(variant: RuleVariant, threshold: float, guards, sample: Dict[str, np.ndarray]) -> np.ndarray:
+    """Which pixels of a 1-D ``sample`` (arrays by role) pass the primary test and every guard."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        passes = variant.primary.test(compute_index(variant.primary.name, sample), threshold)
+        for cond in guards:
+            values = compute_index(cond.name, sample) if cond.name in INDEX_DEFINITIONS else sample[cond.name]
+            passes &= cond.test(values)
+    return passes

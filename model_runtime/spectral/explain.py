@@ -383,7 +383,28 @@ def _rule_lines(name: str, details: Mapping[str, Any], lang: str) -> List[str]:
             "test but not every guard were added, as local linear unmixing (between the mean spectra of "
             "the water and the land around them) puts water at half of them or more."
         )
+    lines.extend(_mixed_urban_lines(details, lang))
     return lines
+
+
+def _mixed_urban_lines(details: Mapping[str, Any], lang: str) -> List[str]:
+    """The vegetation / built-up split of mixed edge pixels (mixed_urban), when it moved any."""
+    moved = details.get("pixels", {}).get("mixed_urban_px", 0)
+    if not moved or not details.get("mixed_urban"):
+        return []
+    vegetation = details.get("target_class") == "vegetation"
+    if lang == "zh":
+        fate = "已从植被中去除（归入建成区）" if vegetation else "已归入建成区"
+        return [
+            f"- 植被/建成区混合像元：{moved:,} 个紧邻建成区、通过植被规则的像元，经本场景植被与建成区光谱的"
+            f"线性解混判定植被不足一半，{fate}。"
+        ]
+    fate = "were left out (built-up covers most of each)" if vegetation else "were added"
+    return [
+        f"- Mixed vegetation / built-up pixels: {moved:,} pixels next to built-up that the vegetation rule "
+        f"takes {fate}, as linear unmixing between the scene's vegetation and built-up spectra puts "
+        "vegetation at less than half of each."
+    ]
 
 
 def _result_lines(details: Mapping[str, Any], regions: Sequence[Mapping[str, Any]], lang: str) -> List[str]:

@@ -20,7 +20,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
 # soil rule has no scene-relative form for 8-bit data yet).
 POINT_F1_FLOORS = {
     "sentinel2_l1c_virginia": {"water": 0.93, "vegetation": 0.92, "built": 0.68, "soil": 0.82},
-    "landsat7_etm_olinda": {"water": 0.95, "vegetation": 0.72, "built": 0.82},
+    "landsat7_etm_olinda": {"water": 0.95, "vegetation": 0.90, "built": 0.84},
 }
 # IoU on the labelled scenes mixed from real spectra
 SYNTHETIC_IOU_FLOORS = {
@@ -28,11 +28,12 @@ SYNTHETIC_IOU_FLOORS = {
     "landsat7_etm_olinda": {"water": 0.96, "vegetation": 0.96, "built": 0.72},
 }
 # IoU on the labelled scenes mixed from Earth Library spectra (float reflectance, Sentinel-2 L2A and Landsat 8
-# C2 L2 bands). Built-up is low because beach sand is spectrally a pale concrete (the library's 39 sands are
-# all taken for built-up): docs/spectral.md.
+# C2 L2 bands, and a 4-band camera). Built-up is low because beach sand is spectrally a pale concrete (the
+# library's 39 sands are all taken for built-up): docs/spectral.md.
 LIBRARY_IOU_FLOORS = {
-    "sentinel2_l2a": {"vegetation": 0.96, "built": 0.57, "soil": 0.84},
-    "landsat8_c2l2": {"vegetation": 0.96, "built": 0.57, "soil": 0.84},
+    "sentinel2_l2a": {"vegetation": 0.985, "built": 0.64, "soil": 0.84},
+    "landsat8_c2l2": {"vegetation": 0.985, "built": 0.64, "soil": 0.84},
+    "rgbn_aerial": {"vegetation": 0.985, "built": 0.64},
 }
 #: the engine may trail a one-line index rule by at most this much (F1 or IoU), on any class and table
 BASELINE_MARGIN = 0.02
@@ -82,6 +83,17 @@ def test_no_class_falls_behind_the_one_line_rules(quality):
                 if "baseline" in measured:
                     engine, baseline = measured["engine"][key], measured["baseline"][key]
                     assert engine >= baseline - BASELINE_MARGIN, (table, scene, cls, engine, baseline)
+
+
+@pytest.mark.slow
+def test_mixed_town_pixels_go_to_their_majority_cover(quality):
+    """Vegetation on the Library scenes (towns with ~30 % trees, majority-cover truth): ahead of NDVI > 0.4
+    once mixed edge pixels are split by scene unmixing (mixed_urban; before: 0.983 vs 0.985), and Landsat 7
+    town points no longer called vegetation (precision 0.71 before)."""
+    for sensor, per_class in quality["library"].items():
+        vegetation = per_class["vegetation"]
+        assert vegetation["engine"]["iou"] > vegetation["baseline"]["iou"], (sensor, vegetation)
+    assert quality["points"]["landsat7_etm_olinda"]["vegetation"]["engine"]["precision"] >= 0.85
 
 
 @pytest.mark.slow

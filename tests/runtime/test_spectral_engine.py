@@ -662,3 +662,61 @@ def test_mixed_shoreline_pixels_join_the_water_by_local_unmixing():
     added = grow_mixed_edges(target, bands, candidates, list(water))
     assert target[1:, 4].all() and not target[0, 4] and not target[:, 5].any()
     assert added == 11
+
+
+def test_mostly_built_edge_pixels_by_scene_unmixing():
+    """Vegetation pixels next to built-up with under half vegetation go to built-up; those with more stay,
+    and so does a mostly-built pixel that touches no built-up (the split is one pixel deep)."""
+    from model_runtime.spectral.mixed_urban import UrbanEndmembers, mostly_built
+
+    roles = ("red", "nir", "swir1")
+    veg, built = SPECTRA["vegetation"], SPECTRA["building"]
+    pick = [ROLES6.index(r) for r in roles]
+    ends = UrbanEndmembers(roles, tuple(veg[k] for k in pick), tuple(built[k] for k in pick), (100, 100))
+    share = np.ones((10, 10))
+    share[:, :3] = 0.0  # built-up block
+    share[:, 3] = 0.4  # mostly built edge
+    share[:, 4] = 0.6  # mostly vegetation, next to the edge
+    share[8, 8] = 0.3  # mostly built, inside the park
+    bands = {r: (share * veg[k] + (1 - share) * built[k]).astype(np.float32) for r, k in zip(roles, pick)}
+    moved = mostly_built(share > 0.2, share == 0.0, bands, ends)
+    assert moved[:, 3].all() and moved.sum() == 10
+
+
+@pytest.mark.parametrize("prompt, cls", [("vegetation", "vegetation"), ("built-up areas", "building")])
+def test_mixed_town_edge_goes_to_its_majority_cover(tmp_path, prompt, cls):
+    """A built-up block, a park, and between them a column 45 % trees (NDVI 0.37: above the vegetation
+    threshold, so NDVI alone calls it vegetation) and one 60 % trees: the first is built-up and not
+    vegetation, the second vegetation and not built-up; the two rules never both take a pixel. Before the
+    split (mixed_urban) the 45 % column was vegetation."""
+    h, w = 40, 60
+    share = np.zeros((h, w))  # vegetation share of each pixel
+    share[:, 30] = 0.45
+    share[:, 31] = 0.6
+    share[:, 32:] = 1.0
+    labels = np.where(share >= 0.5, "vegetation", "building")
+    path = str(tmp_path / "town.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, w, h, 6, gdal.GDT_Float32)
+    ds.SetGeoTransform((500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b, role in enumerate(ROLES6):
+        mix = share * SPECTRA["vegetation"][b] + (1 - share) * SPECTRA["building"][b]
+        ds.GetRasterBand(b + 1).SetDescription(role)
+        ds.GetRasterBand(b + 1).WriteArray(mix.astype(np.float32))
+    ds = None
+    masks = {}
+    for p, c in (("vegetation", "vegetation"), ("built-up areas", "building")):
+        (tmp_path / c).mkdir()
+        engine, job, out, mask, _ = run_engine(path, p, tmp_path / c, window=None)
+        masks[c] = mask == 1
+        if c == cls:
+            details, text = out.details, engine.explain(job, out, [])
+    assert not (masks["vegetation"] & masks["building"]).any()
+    assert (masks[cls] == (labels == cls)).all()
+    assert details["pixels"]["mixed_urban_px"] == h and details["mixed_urban"]["other_class"] in PARTNERS
+    assert "Mixed vegetation / built-up pixels: 40 pixels" in text
+
+
+PARTNERS = ("vegetation", "building")

@@ -1,0 +1,113 @@
+"""Mixed vegetation / built-up pixels: each goes to the cover that fills most of it, by linear unmixing.
+
+At 10-30 m a pixel at the edge of a town, a road or a yard is part roofs and paving, part trees and lawn.
+NDVI is not linear in the green share of such a pixel: leaves are so bright in NIR and dark in red that a
+third of tree crown over roofs already gives NDVI ~0.4, above the vegetation rule's threshold
+(``thresholds.VEGETATION_NDVI``). So NDVI alone gives the vegetation rule the pixels where trees are the
+minority, and the built-up rule (capped at the same NDVI) loses them.
+
+The linear mixing model (Keshava and Mustard 2002, "Spectral unmixing", IEEE Signal Processing Magazine
+19(1); for towns the vegetation-impervious-soil model of Ridd 1995 and Wu and Murray 2003, Remote Sensing of
+Environment 84) is linear in the band values themselves. With the scene's own vegetation spectrum V and
+built-up spectrum B (:func:`scene_endmembers`), a pixel x lies on the segment B -> V at
+
+    f = <x - B, V - B> / |V - B|^2   over the bands both rules read,
+
+its vegetation share. A vegetation pixel that touches built-up (8-neighbourhood) and has ``f < 0.5`` is
+mostly built: :func:`mostly_built` returns it, the vegetation rule drops it and the built-up rule takes it,
+so the two answers stay complementary. Only such edge pixels are decided this way (one pixel deep, as the
+shoreline growth of ``mixed_pixels``); a pixel inside a park or a field is never touched, and a vegetation
+pixel away from any built-up is never given to it.
+
+The endmembers are medians over a sample of the scene: V over the greener half (by NDVI) of the pixels the
+vegetation rule takes, B over the less green half of those the built-up rule takes. They are spectra of the
+scene, not library constants, so the split holds on reflectance and on digital numbers alike (an offset
+cancels in the differences). Without enough of either cover in the scene nothing is split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Mapping, Sequence, Tuple
+
+import numpy as np
+
+#: the rule whose answer a mixed pixel is weighed against: vegetation <-> built-up
+PARTNER_CLASS = {"vegetation": "building", "building": "vegetation"}
+#: vegetation share below which a mixed edge pixel counts as built-up (its majority cover)
+MAJORITY = 0.5
+#: fewest sample pixels of each cover for its endmember
+MIN_ENDMEMBER_PIXELS = 50
+
+
+@dataclass(frozen=True)
+class UrbanEndmembers:
+    """The scene's vegetation and built-up spectra over ``roles`` (band values as the engine reads them)."""
+
+    roles: Tuple[str, ...]
+    vegetation: Tuple[float, ...]
+    built: Tuple[float, ...]
+    pixels: Tuple[int, int]  # sample pixels each median was taken over (vegetation, built-up)
+
+    def describe(self) -> Dict[str, Dict[str, float]]:
+        """{"vegetation": {role: value}, "built": {role: value}} rounded, for the details and sidecar."""
+        return {
+            "vegetation": {r: round(v, 4) for r, v in zip(self.roles, self.vegetation)},
+            "built": {r: round(v, 4) for r, v in zip(self.roles, self.built)},
+        }
+
+
+def _ndvi(bands: Mapping[str, np.ndarray]) -> np.ndarray:
+    red, nir = np.asarray(bands["red"], np.float64), np.asarray(bands["nir"], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (nir - red) / (nir + red)
+
+
+def scene_endmembers(sample: Mapping[str, np.ndarray], vegetation: np.ndarray, built: np.ndarray,
+                     roles: Sequence[str]) -> UrbanEndmembers | None:  # fmt: skip
+    """Endmembers from a pixel sample (1-D arrays by role) and the two rules' answers on it (bool arrays):
+    the median spectrum of the greener half of the vegetation pixels and of the less green half of the
+    built-up pixels. None when either cover has fewer than :data:`MIN_ENDMEMBER_PIXELS` pixels or the two
+    spectra coincide."""
+    if vegetation.sum() < MIN_ENDMEMBER_PIXELS or built.sum() < MIN_ENDMEMBER_PIXELS:
+        return None
+    ndvi = _ndvi(sample)
+    greener = vegetation & (ndvi >= np.median(ndvi[vegetation]))
+    purer = built & (ndvi <= np.median(ndvi[built]))
+    veg = tuple(float(np.median(np.asarray(sample[r])[greener])) for r in roles)
+    bld = tuple(float(np.median(np.asarray(sample[r])[purer])) for r in roles)
+    if not np.isfinite(veg + bld).all() or np.allclose(veg, bld):
+        return None
+    return UrbanEndmembers(tuple(roles), veg, bld, (int(greener.sum()), int(purer.sum())))
+
+
+def _touches(flags: np.ndarray) -> np.ndarray:
+    """Pixels with ``flags`` in their 8-neighbourhood (the pixel itself not counted)."""
+    out = np.zeros_like(flags)
+    height, width = flags.shape
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == dx == 0:
+                continue
+            src = flags[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)]
+            out[max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)] |= src
+    return out
+
+
+def mostly_built(vegetation: np.ndarray, built: np.ndarray, bands: Mapping[str, np.ndarray],
+                 endmembers: UrbanEndmembers) -> np.ndarray:  # fmt: skip
+    """The ``vegetation`` pixels (2-D bool) next to ``built`` ones whose vegetation share on the segment
+    built-up -> vegetation of ``endmembers`` is below :data:`MAJORITY` (see the module docstring)."""
+    edge = vegetation & _touches(built)
+    rows, cols = np.nonzero(edge)
+    out = np.zeros_like(vegetation)
+    if rows.size == 0:
+        return out
+    num = np.zeros(rows.size, np.float64)
+    den = 0.0
+    for role, v, b in zip(endmembers.roles, endmembers.vegetation, endmembers.built):
+        num += (np.asarray(bands[role])[rows, cols] - b) * (v - b)
+        den += (v - b) ** 2
+    move = num / den < MAJORITY
+    out[rows[move], cols[move]] = True
+    return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from ..errors import SpexInputError
 from ..spectral.indices import INDEX_DEFINITIONS, compute_index
 from ..spectral.mixed_pixels import grow_mixed_edges
-from ..spectral.mixed_urban import PARTNER_CLASS, UrbanEndmembers, mostly_built, scene_endmembers
+from ..spectral.mixed_urban import PARTNER_CLASS, UrbanEndmembers, scene_endmembers, split_mixed_urban
 from ..spectral.thresholds import (
     MIN_SCENE_PIXELS,
     SCENE_ADAPTATIONS,
@@ -57,6 +56,7 @@ _STAT_STEP = 4  # statistics on every 4th pixel of every 4th row of large window
 _STAT_FULL_BELOW = 1024 * 1024  # ... every 2nd of small ones
 _SCENE_MIN_SIDE = 2048  # scene statistics look at least this far around the area of interest ...
 _SCENE_READ_PIXELS = 16 * 1024 * 1024  # ... read at most about this many pixels ...
+_ENDMEMBER_READ_PIXELS = 4 * 1024 * 1024  # (medians of two covers need fewer: mixed_urban endmembers) ...
 _SCENE_SAMPLE = 1_000_000  # ... and keep about this many
 _WEAK_OTSU = 0.5  # separability below this: the histogram is not clearly bimodal
 
@@ -214,7 +214,7 @@ class SpectralEngine:
             partner.scene_threshold if partner.scene_threshold is not None else variant.primary.threshold
         )
         roles = list(dict.fromkeys([*plan.variant.roles, *variant.roles]))
-        sample = self._scene_sample(job.source, roles, job.region.window, job)
+        sample = self._scene_sample(job.source, roles, job.region.window, job, _ENDMEMBER_READ_PIXELS)
         if next(iter(sample.values())).size < MIN_SCENE_PIXELS:
             return
         answers = {
@@ -321,26 +321,53 @@ class SpectralEngine:
         ds = create_mask(result.mask_path, source, rw)
         band = ds.GetRasterBand(1)
         writer = StripCleaner(band, rw, halo, min_px, fill_px, result.cleanup) if streamed else None
-        rows_max = max(w.ysize for w in windows)
-        cols_max = max(w.xsize for w in windows)
         partner = plan.partner
-        roles = list(dict.fromkeys([*variant.roles, *(partner.variant.roles if partner else ())]))
-        partner_scratch = Scratch()
+        # the vegetation / built-up split looks one pixel across every strip or window cut: both rules'
+        # bands are read over the window grown by one pixel, each with its own validity (a no-data SWIR
+        # pixel is not built-up, it does not make the vegetation pixel no-data)
+        reads = [_grown_by_one(w, rw) for w in windows] if partner is not None else windows
+        rows_max = max(w.ysize for w in reads)
+        cols_max = max(w.xsize for w in reads)
+        roles = list(variant.roles)
         buffers = [np.empty(len(roles) * rows_max * cols_max, np.float32) for _ in range(2)]
+        read = plan.read(roles, buffers)
+        if partner is not None:
+            partner_roles = list(partner.variant.roles)
+            size = len(partner_roles) * rows_max * cols_max
+            partner_buffers = [np.empty(size, np.float32) for _ in range(2)]
+            # the other rule's bands first and without dropping GDAL's block cache: the own read (which
+            # drops it) then finds the shared blocks decoded
+            read_own = read
+            read_partner = WindowReader(source, job.region, False)(partner_roles, partner_buffers)
+
+            def read(window):
+                other = read_partner(window)
+                return read_own(window), other
+
         scratch = Scratch()
         names = list(dict.fromkeys([variant.primary.name, *(g.name for g in plan.guards)]))
         kept = FeatureValues(os.path.join(job.workdir, f"feature_values_{plan.target_class}.tif"), source,
                               rw, names)  # fmt: skip
         result.kept = kept
         try:
-            for i, (w, (bands, valid, aoi)) in enumerate(prefetch(windows, plan.read(roles, buffers))):
+            for i, (g, data) in enumerate(prefetch(reads, read)):
                 job.check_cancelled()
+                w = windows[i]
+                if partner is not None:
+                    (own_bands, own_valid, own_aoi), other = data
+                    inner = (slice(w.yoff - g.yoff, w.yoff - g.yoff + w.ysize),
+                             slice(w.xoff - g.xoff, w.xoff - g.xoff + w.xsize))  # fmt: skip
+                    bands = {r: a[inner] for r, a in own_bands.items()}
+                    valid, aoi = own_valid[inner], None if own_aoi is None else own_aoi[inner]
+                else:
+                    bands, valid, aoi = data
                 step = _STAT_STEP if valid.size >= _STAT_FULL_BELOW else 2
                 target, values = self._classify(variant, bands, threshold, plan.guards, result.guard_rejects,
                                                 result.counts, valid, scratch, step)  # fmt: skip
                 if partner is not None:
-                    result.counts["mixed_urban_px"] += self._split_urban_edges(plan, target, bands, valid,
-                                                                               partner_scratch)  # fmt: skip
+                    result.counts["mixed_urban_px"] += self._split_mixed_urban(
+                        plan, threshold, target, inner, (own_bands, own_valid), other[:2]
+                    )
                 out = result.add(target, values, valid, aoi, step)
                 kept.add(w, bands, valid)
                 if writer is not None:
@@ -358,19 +385,40 @@ class SpectralEngine:
             kept.close()
         return result
 
-    def _split_urban_edges(self, plan: _Plan, target: np.ndarray, bands, valid: np.ndarray, scratch) -> int:
-        """Mixed vegetation / built-up edge pixels go to built-up (mixed_urban): dropped from ``target`` when
-        it is vegetation, added when it is built-up (in place); returns how many."""
+    @staticmethod
+    def _split_mixed_urban(plan: _Plan, threshold: float, target: np.ndarray, inner, own, other) -> int:
+        """Apply the vegetation / built-up split (mixed_urban) to ``target`` (the window's answer, in place).
+
+        ``own`` and ``other``: (bands, valid) of this rule's and the other rule's roles over the window grown
+        by one pixel, ``inner`` the window inside it. Both answers are evaluated over the grown window (this
+        one's from ``target`` inside, from its own rule on the rim) and split there; returns how many pixels
+        of the window changed."""
+        (own_bands, own_valid), (other_bands, other_valid) = own, other
         partner = plan.partner
-        other, _ = self._classify(partner.variant, bands, plan.partner_threshold, partner.guards,
-                                  defaultdict(int), defaultdict(int), valid, scratch)  # fmt: skip
-        vegetation, built = (target, other) if plan.target_class == "vegetation" else (other, target)
-        moved = mostly_built(vegetation, built, bands, plan.endmembers)
+        own_answer = np.zeros(own_valid.shape, bool)
+        own_answer[inner] = target
+        rows, cols = inner
+        for rim in ((slice(0, rows.start), slice(None)), (slice(rows.stop, None), slice(None)),
+                    (rows, slice(0, cols.start)), (rows, slice(cols.stop, None))):  # fmt: skip
+            if own_valid[rim].size:
+                sub = {r: a[rim] for r, a in own_bands.items()}
+                own_answer[rim] = _rule_passes(plan.variant, threshold, plan.guards, sub) & own_valid[rim]
+        other_answer = _rule_passes(partner.variant, plan.partner_threshold, partner.guards, other_bands)
+        other_answer &= other_valid
         if plan.target_class == "vegetation":
-            target &= ~moved
+            vegetation, built = own_answer, other_answer
         else:
-            target |= moved
-        return int(np.count_nonzero(moved))
+            vegetation, built = other_answer, own_answer
+        bands = {**other_bands, **own_bands}
+        to_built, to_vegetation = split_mixed_urban(vegetation, built, bands, plan.endmembers)
+        if plan.target_class == "vegetation":
+            changed = to_built[inner] & target
+            target &= ~to_built[inner]
+        else:
+            changed = (to_built[inner] & ~target) | (to_vegetation[inner] & target)
+            target |= to_built[inner]
+            target &= ~to_vegetation[inner]
+        return int(np.count_nonzero(changed))
 
     def _details(self, job: EngineJob, plan: _Plan, threshold_info: Dict[str, Any],
                  result: _Classified) -> Dict[str, Any]:  # fmt: skip
@@ -458,7 +506,8 @@ class SpectralEngine:
         return scene_statistics(variant, sample, shifted_guard_indices(target_class, variant))
 
     @staticmethod
-    def _scene_sample(source, roles: List[str], aoi_window, job) -> Dict[str, np.ndarray]:
+    def _scene_sample(source, roles: List[str], aoi_window, job, read_pixels: int = _SCENE_READ_PIXELS,
+                      ) -> Dict[str, np.ndarray]:  # fmt: skip
         """Valid pixels (1-D arrays by role) spread over the area of interest grown to at least
         ``_SCENE_MIN_SIDE`` pixels a side: a tight area around a lake or a forest still sees the ordinary
         land its thresholds are relative to. Every strip of a small scene, an even subset of a large one, at
@@ -466,7 +515,7 @@ class SpectralEngine:
         scene = grown_window(aoi_window, source.width, source.height, _SCENE_MIN_SIDE)
         windows = list(source.iter_strips(scene, max_pixels=_STRIP_PIXELS))
         total = sum(w.xsize * w.ysize for w in windows)
-        keep = max(1, min(len(windows), int(np.ceil(len(windows) * _SCENE_READ_PIXELS / max(total, 1)))))
+        keep = max(1, min(len(windows), int(np.ceil(len(windows) * read_pixels / max(total, 1)))))
         picked = [windows[int(i)] for i in np.unique(np.linspace(0, len(windows) - 1, keep).round())]
         read_px = sum(w.xsize * w.ysize for w in picked)
         step = max(1, int(read_px // _SCENE_SAMPLE))
@@ -594,3 +643,13 @@ def _rule_passes(variant: RuleVariant, threshold: float, guards, sample: Dict[st
             values = compute_index(cond.name, sample) if cond.name in INDEX_DEFINITIONS else sample[cond.name]
             passes &= cond.test(values)
     return passes
+
+
+def _grown_by_one(window, region):
+    """``window`` grown by one pixel on every side, kept inside ``region`` (both ``Window``)."""
+    from ..io.raster import Window
+
+    x0, y0 = max(window.xoff - 1, region.xoff), max(window.yoff - 1, region.yoff)
+    x1 = min(window.xoff + window.xsize + 1, region.xoff + region.xsize)
+    y1 = min(window.yoff + window.ysize + 1, region.yoff + region.ysize)
+    return Window(x0, y0, x1 - x0, y1 - y0)

@@ -17,7 +17,8 @@ Order (first that applies wins):
 4. no sensor: by data type and values: floats within [-0.5, 2] are reflectance already; 8-bit -> DN / 255
    (*brightness*, not reflectance: aerial cameras are rarely calibrated); 16-bit or larger floats ->
    DN / 10000, unless that leaves the scene without dark pixels (the darkest 1 % of every band, SWIR
-   included, >= 0.65) and the Collection-2 Level-2 offset brings them to a dark surface's reflectance.
+   included, >= 0.65) and the Collection-2 Level-2 offset brings them to a dark surface's reflectance
+   (<= 0.2): the darkest 1 % of every band between 6,500 and 14,545 DN.
 
 Every detected scaling (not the user's) is then checked against the data (:func:`check_plausible`): when
 it turns most valid pixels of a band into negative reflectance (< -0.05) or implausibly high reflectance
@@ -313,8 +314,7 @@ def _by_values(ds, roles: Dict[str, int], what: str) -> ReflectanceScaling:
     darkest = _darkest_dn(ds, roles) if "swir1" in roles else None
     if darkest is not None and darkest * 1e-4 >= NO_DARK_PIXELS_REFLECTANCE:
         gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]
-        darkest_reflectance = darkest * gain + offset
-        if MIN_PLAUSIBLE_REFLECTANCE <= darkest_reflectance <= DARKEST_PLAUSIBLE_REFLECTANCE:
+        if darkest * gain + offset <= DARKEST_PLAUSIBLE_REFLECTANCE:  # from 6,500 DN it is >= -0.02
             why = (f"{what}the darkest 1 % of every band is >= {darkest:.0f} DN: / 10000 would leave the "
                    f"scene without a pixel darker than {darkest * 1e-4:.2f} even in SWIR; the Landsat "
                    f"Collection 2 Level-2 offset fits ({reason}; override with --scaling)")
@@ -349,7 +349,8 @@ _DTYPE_MAX = {"Byte": 255, "UInt16": 65535, "Int16": 32767, "UInt32": 4294967295
 #: DN / 10000 cannot be right when even the darkest 1 % of every band, SWIR included, is above this: water,
 #: shadows and vegetation are dark in SWIR, and so are snow and most clouds (bright in the visible)
 NO_DARK_PIXELS_REFLECTANCE = 0.65
-#: ... and a candidate scaling must bring that darkest 1 % down to a dark surface's reflectance
+#: ... and the Collection-2 gain and offset must bring that darkest 1 % down to a dark surface's reflectance
+#: (<= 14,545 DN; so the rule reads C2 L2 when the darkest 1 % of every band is 6,500-14,545 DN)
 DARKEST_PLAUSIBLE_REFLECTANCE = 0.2
 
 
@@ -442,12 +443,12 @@ def _detect(ds, sensor: str | None, roles: Dict[str, int]) -> ReflectanceScaling
         if p99 <= 2.0:
             why = f"floating-point values up to {p99:.3g}: reflectance already"
             return ReflectanceScaling("none", 1.0, 0.0, why)
-    if preset is not None and preset.family == "sentinel2":
-        return _sentinel2(ds, roles)
-    if (preset is None or preset.family not in ("sentinel2", "landsat57", "landsat89")) and \
-            _collection2_sr_band_names(ds):
+    # before the Sentinel-2 rules: a 4- or 10-band stack without metadata is only *guessed* to be Sentinel-2
+    if (preset is None or not preset.family.startswith("landsat")) and _collection2_sr_band_names(ds):
         gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]
         return ReflectanceScaling("landsat-c2-l2", gain, offset, f"bands named SR_B<n>: {reason}")
+    if preset is not None and preset.family == "sentinel2":
+        return _sentinel2(ds, roles)
     if preset is not None and preset.family.startswith("landsat"):
         if preset.level == "l2":
             gain, offset, reason = NAMED_SCALINGS["landsat-c2-l2"]

@@ -14,10 +14,12 @@ built-up spectrum B (:func:`scene_endmembers`), a pixel x lies on the segment B 
     f = <x - B, V - B> / |V - B|^2   over the bands both rules read,
 
 its vegetation share. A vegetation pixel that touches built-up (8-neighbourhood) and has ``f < 0.5`` is
-mostly built: :func:`mostly_built` returns it, the vegetation rule drops it and the built-up rule takes it,
-so the two answers stay complementary. Only such edge pixels are decided this way (one pixel deep, as the
-shoreline growth of ``mixed_pixels``); a pixel inside a park or a field is never touched, and a vegetation
-pixel away from any built-up is never given to it.
+mostly built: the vegetation rule drops it and the built-up rule takes it. A pixel both rules take (their
+thresholds differ where they are scene-relative or the user's) goes by its share to one of them. So with
+endmembers the two answers never overlap (:func:`split_mixed_urban`). Only edge pixels are decided this way
+(one pixel deep, as the shoreline growth of ``mixed_pixels``); a pixel inside a park or a field is never
+touched, and a vegetation pixel away from any built-up is never given to it. The engine evaluates both
+rules over each strip or window grown by one pixel, so a cut between strips changes nothing.
 
 The endmembers are medians over a sample of the scene: V over the greener half (by NDVI) of the pixels the
 vegetation rule takes, B over the less green half of those the built-up rule takes. They are spectra of the
@@ -94,20 +96,31 @@ def _touches(flags: np.ndarray) -> np.ndarray:
     return out
 
 
-def mostly_built(vegetation: np.ndarray, built: np.ndarray, bands: Mapping[str, np.ndarray],
-                 endmembers: UrbanEndmembers) -> np.ndarray:  # fmt: skip
-    """The ``vegetation`` pixels (2-D bool) next to ``built`` ones whose vegetation share on the segment
-    built-up -> vegetation of ``endmembers`` is below :data:`MAJORITY` (see the module docstring)."""
-    edge = vegetation & _touches(built)
-    rows, cols = np.nonzero(edge)
-    out = np.zeros_like(vegetation)
+def split_mixed_urban(vegetation: np.ndarray, built: np.ndarray, bands: Mapping[str, np.ndarray],
+                      endmembers: UrbanEndmembers) -> Tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Decide the contested pixels of the two rules' answers (2-D bool) by their vegetation share on the
+    segment built-up -> vegetation of ``endmembers`` (see the module docstring).
+
+    Contested: vegetation pixels that touch built-up or that the built-up rule takes too (both rules can
+    take a pixel where their thresholds are not the shared default: scene-relative or the user's). Returns
+    (to_built, to_vegetation): contested pixels whose share is below :data:`MAJORITY` (built-up only), and
+    pixels in both answers whose share is not (vegetation only)."""
+    contested = vegetation & (_touches(built) | built)
+    rows, cols = np.nonzero(contested)
+    to_built = np.zeros_like(vegetation)
+    to_vegetation = np.zeros_like(vegetation)
     if rows.size == 0:
-        return out
+        return to_built, to_vegetation
     num = np.zeros(rows.size, np.float64)
     den = 0.0
     for role, v, b in zip(endmembers.roles, endmembers.vegetation, endmembers.built):
         num += (np.asarray(bands[role])[rows, cols] - b) * (v - b)
         den += (v - b) ** 2
-    move = num / den < MAJORITY
-    out[rows[move], cols[move]] = True
-    return out
+    with np.errstate(invalid="ignore"):
+        share = num / den
+        mostly_built = share < MAJORITY
+        mostly_vegetation = share >= MAJORITY
+    to_built[rows[mostly_built], cols[mostly_built]] = True
+    both = mostly_vegetation & built[rows, cols]
+    to_vegetation[rows[both], cols[both]] = True
+    return to_built, to_vegetation

@@ -197,3 +197,27 @@ def test_sr_band_names_on_dn_x10000_fall_back(make_raster):
     bands = _scene_dn(("water", "vegetation", "soil"), 1e-4, 0.0, names)
     s = detect_scaling(gdal.Open(make_raster("sr.tif", bands)), None, roles=_ROLES6)
     assert (s.gain, s.offset) == (1e-4, 0.0) and "rejected landsat-c2-l2" in s.reason
+
+
+def test_four_sr_bands_are_collection2_not_a_guessed_sentinel2(make_raster):
+    """A 4-band SR_B2..SR_B5 stack without metadata: its band count alone would say Sentinel-2; the names
+    say Collection 2 Level-2."""
+    names = ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")
+    bands = _scene_dn(("water", "vegetation", "soil"), 2.75e-5, -0.2, names)
+    four = {k: bands[k] for k in names[:4]}
+    s = detect_scaling(gdal.Open(make_raster("sr4.tif", four)), "sentinel2_4band",
+                       roles={"blue": 1, "green": 2, "red": 3, "nir": 4})  # fmt: skip
+    assert (s.name, s.gain, s.offset) == ("landsat-c2-l2", 2.75e-5, -0.2) and "SR_B" in s.reason
+
+
+@pytest.mark.parametrize("darkest, expected", [(0.60, "s2"), (0.70, "landsat-c2-l2"), (1.50, "uncalibrated")])
+def test_no_dark_pixels_limits(make_raster, darkest, expected):
+    """The darkness rule's two limits: DN / 10000 stays when the darkest band's 1st percentile is 0.60 there,
+    C2 L2 is read at 0.70 (-> 0.0 reflectance), and not at 1.50 (C2 L2 would still leave it at 0.21; DN /
+    10000 is then implausible too: scene-relative rules)."""
+    names = ("blue", "green", "red", "nir", "swir1", "swir2")
+    rng = np.random.default_rng(5)
+    shape = (30, 30)
+    bands = {n: np.rint(rng.uniform(darkest, darkest + 0.3, shape) * 10000).astype(np.uint16) for n in names}
+    s = detect_scaling(gdal.Open(make_raster("dark.tif", bands)), None, roles=_ROLES6)
+    assert s.name == expected, s.reason

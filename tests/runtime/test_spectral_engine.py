@@ -664,10 +664,11 @@ def test_mixed_shoreline_pixels_join_the_water_by_local_unmixing():
     assert added == 11
 
 
-def test_mostly_built_edge_pixels_by_scene_unmixing():
+def test_split_mixed_urban_by_scene_unmixing():
     """Vegetation pixels next to built-up with under half vegetation go to built-up; those with more stay,
-    and so does a mostly-built pixel that touches no built-up (the split is one pixel deep)."""
-    from model_runtime.spectral.mixed_urban import UrbanEndmembers, mostly_built
+    and so does a mostly-built pixel that touches no built-up (the split is one pixel deep). A pixel both
+    rules took goes by its share."""
+    from model_runtime.spectral.mixed_urban import UrbanEndmembers, split_mixed_urban
 
     roles = ("red", "nir", "swir1")
     veg, built = SPECTRA["vegetation"], SPECTRA["building"]
@@ -679,44 +680,119 @@ def test_mostly_built_edge_pixels_by_scene_unmixing():
     share[:, 4] = 0.6  # mostly vegetation, next to the edge
     share[8, 8] = 0.3  # mostly built, inside the park
     bands = {r: (share * veg[k] + (1 - share) * built[k]).astype(np.float32) for r, k in zip(roles, pick)}
-    moved = mostly_built(share > 0.2, share == 0.0, bands, ends)
-    assert moved[:, 3].all() and moved.sum() == 10
+    vegetation, built_answer = share > 0.2, share == 0.0
+    built_answer[:, 4] = True  # both rules took the 60 % column
+    to_built, to_vegetation = split_mixed_urban(vegetation, built_answer, bands, ends)
+    assert to_built[:, 3].all() and to_built.sum() == 10
+    assert to_vegetation[:, 4].all() and to_vegetation.sum() == 10
 
 
-@pytest.mark.parametrize("prompt, cls", [("vegetation", "vegetation"), ("built-up areas", "building")])
-def test_mixed_town_edge_goes_to_its_majority_cover(tmp_path, prompt, cls):
-    """A built-up block, a park, and between them a column 45 % trees (NDVI 0.37: above the vegetation
-    threshold, so NDVI alone calls it vegetation) and one 60 % trees: the first is built-up and not
-    vegetation, the second vegetation and not built-up; the two rules never both take a pixel. Before the
-    split (mixed_urban) the 45 % column was vegetation."""
-    h, w = 40, 60
-    share = np.zeros((h, w))  # vegetation share of each pixel
-    share[:, 30] = 0.45
-    share[:, 31] = 0.6
-    share[:, 32:] = 1.0
-    labels = np.where(share >= 0.5, "vegetation", "building")
-    path = str(tmp_path / "town.tif")
-    ds = gdal.GetDriverByName("GTiff").Create(path, w, h, 6, gdal.GDT_Float32)
+def write_town(path, share, swir_nodata_rows=0, dtype=gdal.GDT_Float32):
+    """A town edge as float reflectance: each pixel ``share`` vegetation, the rest built-up (SPECTRA); SWIR
+    no-data (NaN) in the first ``swir_nodata_rows`` rows."""
+    h, w = share.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), w, h, 6, dtype)
     ds.SetGeoTransform((500000.0, 10.0, 0.0, 4600000.0, 0.0, -10.0))
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32633)
     ds.SetProjection(srs.ExportToWkt())
     for b, role in enumerate(ROLES6):
-        mix = share * SPECTRA["vegetation"][b] + (1 - share) * SPECTRA["building"][b]
+        mix = (share * SPECTRA["vegetation"][b] + (1 - share) * SPECTRA["building"][b]).astype(np.float32)
+        if role.startswith("swir") and swir_nodata_rows:
+            mix[:swir_nodata_rows] = np.nan
         ds.GetRasterBand(b + 1).SetDescription(role)
-        ds.GetRasterBand(b + 1).WriteArray(mix.astype(np.float32))
+        ds.GetRasterBand(b + 1).SetNoDataValue(float("nan"))
+        ds.GetRasterBand(b + 1).WriteArray(mix)
     ds = None
-    masks = {}
-    for p, c in (("vegetation", "vegetation"), ("built-up areas", "building")):
-        (tmp_path / c).mkdir()
-        engine, job, out, mask, _ = run_engine(path, p, tmp_path / c, window=None)
-        masks[c] = mask == 1
-        if c == cls:
-            details, text = out.details, engine.explain(job, out, [])
-    assert not (masks["vegetation"] & masks["building"]).any()
-    assert (masks[cls] == (labels == cls)).all()
-    assert details["pixels"]["mixed_urban_px"] == h and details["mixed_urban"]["other_class"] in PARTNERS
-    assert "Mixed vegetation / built-up pixels: 40 pixels" in text
+    return str(path)
 
 
-PARTNERS = ("vegetation", "building")
+def town_masks(path, tmp_path, tag="", **engine):
+    """{"vegetation": mask, "building": mask} (mask file values) and the two runs' details."""
+    masks, details = {}, {}
+    for prompt, cls in (("vegetation", "vegetation"), ("built-up areas", "building")):
+        workdir = tmp_path / f"{cls}{tag}"
+        workdir.mkdir()
+        threshold = engine.pop(f"{cls}_threshold", None)
+        request = ExtractRequest(raster=str(path), prompt=prompt, threshold=threshold)
+        source = RasterSource.open(str(path))
+        job = EngineJob(source=source, region=resolve_aoi(None, source), target=parse_prompt(prompt),
+                        request=request, workdir=str(workdir), progress=lambda f, m: None,
+                        check_cancelled=lambda: None)  # fmt: skip
+        spectral = SpectralEngine(**engine)
+        out = spectral.run(job)
+        masks[cls] = gdal.Open(out.mask_path).ReadAsArray()
+        details[cls] = (out.details, spectral.explain(job, out, []))
+    return masks, details
+
+
+def test_mixed_town_edge_goes_to_its_majority_cover(tmp_path):
+    """A built-up block, a park, and between them a column 45 % trees (NDVI 0.37: above the vegetation
+    threshold, so NDVI alone calls it vegetation) and one 60 % trees: the first is built-up and not
+    vegetation, the second vegetation and not built-up; the two rules never both take a pixel. Before the
+    split (mixed_urban) the 45 % column was vegetation."""
+    share = np.zeros((40, 60))  # vegetation share of each pixel
+    share[:, 30] = 0.45
+    share[:, 31] = 0.6
+    share[:, 32:] = 1.0
+    masks, details = town_masks(write_town(tmp_path / "town.tif", share), tmp_path)
+    for cls, truth in (("vegetation", share >= 0.5), ("building", share < 0.5)):
+        assert ((masks[cls] == 1) == truth).all(), cls
+        d, text = details[cls]
+        assert d["pixels"]["mixed_urban_px"] == 40 and d["mixed_urban"]["endmembers"]["built"]["swir1"] > 0
+        assert "Mixed vegetation / built-up pixels: 40 pixels" in text
+
+
+def test_mixed_town_split_ignores_strip_and_window_cuts(tmp_path):
+    """The 45 % edge on a strip cut (a row) and on a window cut (a column): the same answer in one strip, in
+    8-row strips and in 16 x 16 windows, because both rules are read one pixel beyond each cut."""
+    share = np.ones((48, 48))
+    share[:16, :] = 0.0  # built-up above row 16: the 45 % row 16 starts the third 8-row strip
+    share[16, :] = 0.45
+    share[17:, :16] = 0.0  # built-up left of column 16: the 45 % column 16 starts the second window
+    share[17:, 16] = 0.45
+    path = write_town(tmp_path / "cuts.tif", share)
+    runs = {
+        "one strip": town_masks(path, tmp_path, "a")[0],
+        "8-row strips": town_masks(path, tmp_path, "b", strip_pixels=48 * 8)[0],
+        "16 px windows": town_masks(path, tmp_path, "c", window_size=16)[0],
+    }
+    for name, masks in runs.items():
+        assert ((masks["building"] == 1) == (share < 0.5)).all(), name
+        assert ((masks["vegetation"] == 1) == (share >= 0.5)).all(), name
+
+
+def test_no_data_in_the_other_rules_bands_keeps_vegetation(tmp_path):
+    """SWIR no-data (which only the built-up rule reads) leaves vegetation there as it was: not no-data,
+    not split; elsewhere the split still works."""
+    share = np.zeros((40, 40))
+    share[:, 20] = 0.45
+    share[:, 21:] = 1.0
+    masks, details = town_masks(write_town(tmp_path / "nd.tif", share, swir_nodata_rows=10), tmp_path)
+    veg = masks["vegetation"]
+    assert (veg[:, 21:] == 1).all() and not (veg == MASK_NODATA).any()
+    assert (veg[:10, 20] == 1).all() and (veg[10:, 20] == 0).all()  # no SWIR above: no split there
+    assert (masks["building"][:10] == MASK_NODATA).all() and (masks["building"][10:, 20] == 1).all()
+
+
+def test_user_threshold_overlap_is_decided_by_the_share(tmp_path):
+    """With the user's vegetation threshold 0.2 both rules take the 30 % and 45 % columns; each goes to
+    built-up only (its share is under half), so the answers still never overlap."""
+    share = np.zeros((30, 40))
+    share[:, 18] = 0.3
+    share[:, 19] = 0.45
+    share[:, 20:] = 1.0
+    path = write_town(tmp_path / "thr.tif", share)
+    masks, _ = town_masks(path, tmp_path, vegetation_threshold=0.2)
+    assert not ((masks["vegetation"] == 1) & (masks["building"] == 1)).any()
+    assert ((masks["building"] == 1) == (share < 0.5)).all()
+
+
+def test_real_landsat7_vegetation_and_built_up_never_overlap(l7_sample, tmp_path):
+    """The 8-bit Landsat 7 sample: the vegetation threshold is scene-relative there (DN-NDVI), the built-up
+    rule's NDVI cap is not, so both rules take thousands of town pixels (4,149 in both final masks before
+    pixels in both answers were decided by their share); now none."""
+    masks, details = town_masks(l7_sample, tmp_path)
+    assert details["vegetation"][0]["threshold"]["method"] == "scene"
+    assert not ((masks["vegetation"] == 1) & (masks["building"] == 1)).any()
+    assert details["vegetation"][0]["pixels"]["mixed_urban_px"] > 1000

@@ -30,6 +30,7 @@ from ..spectral.thresholds import (
     SceneStats,
     adapt_to_scene,
     check_threshold,
+    evaluate,
     looks_like_reflectance,
     otsu_threshold,
     scene_statistics,
@@ -183,15 +184,23 @@ class SpectralEngine:
         drop_cache = not self.window_size and 0 < getattr(source, "block_size", (0, 0))[1] <= 1024
         plan = _Plan(target_class, variant, missing_better, method, windows,
                      WindowReader(source, region, drop_cache))  # fmt: skip
-        plan.reflectance_like = self._looks_like_reflectance(source, variant, windows, plan.read)
-        if variant.needs_reflectance and not plan.reflectance_like:
+        if not self._fit_to_data(job, plan, request.threshold):
             raise SpexInputError(
                 f"the {target_class} rule compares reflectance, but the band values are not in 0..1: "
                 "set the reflectance scaling (--scaling s2, landsat-c2-l2 or gain,offset)"
             )
-        plan.guards = variant.guards + (variant.reflectance_guards if plan.reflectance_like else ())
-        self._adapt_to_scene(job, plan, request.threshold)
         return plan
+
+    def _fit_to_data(self, job: EngineJob, plan: _Plan, user_threshold: float | None) -> bool:
+        """Reflectance check, guards and scene-relative adaptation of ``plan``'s rule; False when the rule
+        needs reflectance and the data are not."""
+        variant = plan.variant
+        plan.reflectance_like = self._looks_like_reflectance(job.source, variant, plan.windows, plan.read)
+        if variant.needs_reflectance and not plan.reflectance_like:
+            return False
+        plan.guards = variant.guards + (variant.reflectance_guards if plan.reflectance_like else ())
+        self._adapt_to_scene(job, plan, user_threshold)
+        return True
 
     def _plan_urban_split(self, job: EngineJob, plan: _Plan, threshold: float) -> None:
         """Vegetation and built-up: plan the other rule of the pair and take the scene's two endmembers for
@@ -205,11 +214,8 @@ class SpectralEngine:
         except SpexInputError:
             return
         partner = _Plan(partner_class, variant, [], "fixed", plan.windows, plan.read)
-        partner.reflectance_like = self._looks_like_reflectance(job.source, variant, plan.windows, plan.read)
-        if variant.needs_reflectance and not partner.reflectance_like:
+        if not self._fit_to_data(job, partner, None):  # the user's threshold is for the asked class only
             return
-        partner.guards = variant.guards + (variant.reflectance_guards if partner.reflectance_like else ())
-        self._adapt_to_scene(job, partner, None)  # the user's threshold is for the asked class only
         partner_threshold = (
             partner.scene_threshold if partner.scene_threshold is not None else variant.primary.threshold
         )
@@ -218,8 +224,8 @@ class SpectralEngine:
         if next(iter(sample.values())).size < MIN_SCENE_PIXELS:
             return
         answers = {
-            plan.target_class: _rule_passes(plan.variant, threshold, plan.guards, sample),
-            partner_class: _rule_passes(variant, partner_threshold, partner.guards, sample),
+            plan.target_class: evaluate(plan.variant, sample, threshold, guards=plan.guards)[0],
+            partner_class: evaluate(variant, sample, partner_threshold, guards=partner.guards)[0],
         }
         endmembers = scene_endmembers(sample, answers["vegetation"], answers["building"], roles)
         if endmembers is not None:
@@ -402,8 +408,11 @@ class SpectralEngine:
                     (rows, slice(0, cols.start)), (rows, slice(cols.stop, None))):  # fmt: skip
             if own_valid[rim].size:
                 sub = {r: a[rim] for r, a in own_bands.items()}
-                own_answer[rim] = _rule_passes(plan.variant, threshold, plan.guards, sub) & own_valid[rim]
-        other_answer = _rule_passes(partner.variant, plan.partner_threshold, partner.guards, other_bands)
+                own_answer[rim] = evaluate(plan.variant, sub, threshold, guards=plan.guards)[0]
+                own_answer[rim] &= own_valid[rim]
+        other_answer = evaluate(
+            partner.variant, other_bands, plan.partner_threshold, guards=partner.guards
+        )[0]
         other_answer &= other_valid
         if plan.target_class == "vegetation":
             vegetation, built = own_answer, other_answer
@@ -633,16 +642,6 @@ class SpectralEngine:
 
         language = getattr(job.request, "language", None) or job.target.language
         return spectral_explanation(job.target, output.details, regions, language)
-
-
-def _rule_passes(variant: RuleVariant, threshold: float, guards, sample: Dict[str, np.ndarray]) -> np.ndarray:
-    """Which pixels of a 1-D ``sample`` (arrays by role) pass the primary test and every guard."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        passes = variant.primary.test(compute_index(variant.primary.name, sample), threshold)
-        for cond in guards:
-            values = compute_index(cond.name, sample) if cond.name in INDEX_DEFINITIONS else sample[cond.name]
-            passes &= cond.test(values)
-    return passes
 
 
 def _grown_by_one(window, region):

@@ -354,10 +354,15 @@ NO_DARK_PIXELS_REFLECTANCE = 0.65
 DARKEST_PLAUSIBLE_REFLECTANCE = 0.2
 
 
+def _checked_bands(roles: Dict[str, int]) -> List[int]:
+    """The bands (1-based, sorted) of the main roles present in ``roles``."""
+    return sorted({roles[r] for r in _CHECKED_ROLES if r in roles})
+
+
 def _darkest_dn(ds, roles: Dict[str, int]) -> float | None:
     """The smallest of the per-band 1st percentiles of the main role bands (None without samples)."""
     lows = []
-    for b in sorted({roles[r] for r in _CHECKED_ROLES if r in roles}):
+    for b in _checked_bands(roles):
         values = sample_values(ds, b)
         if values.size >= 100:
             lows.append(float(np.percentile(values, 1)))
@@ -373,7 +378,7 @@ def check_plausible(ds, scaling: ReflectanceScaling, roles: Dict[str, int] | Non
     """
     from osgeo import gdal
 
-    bands = sorted({roles[r] for r in _CHECKED_ROLES if roles and r in roles}) or [1]
+    bands = _checked_bands(roles or {}) or [1]
     for b in bands:
         if b > ds.RasterCount:
             continue

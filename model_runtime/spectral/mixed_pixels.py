@@ -32,7 +32,7 @@ LAND_RADIUS = 3
 MAJORITY = 0.5
 
 
-def _dilate(flags: np.ndarray, radius: int) -> np.ndarray:
+def dilate(flags: np.ndarray, radius: int) -> np.ndarray:
     """Chessboard dilation of a boolean array by ``radius`` pixels (separable box maximum)."""
     out = flags.copy()
     for axis in (0, 1):
@@ -78,13 +78,13 @@ def grow_mixed_edges(target: np.ndarray, bands: Mapping[str, np.ndarray], candid
     endmembers come from the ``valid`` pixels (default: every pixel) away from the water."""
     if not target.any():
         return 0
-    near = _dilate(target, 1)
+    near = dilate(target, 1)
     near &= ~target
     near &= candidates
     rows, cols = np.nonzero(near)
     if rows.size == 0:
         return 0
-    land = ~_dilate(target, 2)
+    land = ~dilate(target, 2)
     if valid is not None:
         land &= valid
     stack = [np.asarray(bands[r]) for r in roles]

@@ -34,6 +34,9 @@ from typing import Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from .indices import compute_index
+from .mixed_pixels import dilate
+
 #: the rule whose answer a mixed pixel is weighed against: vegetation <-> built-up
 PARTNER_CLASS = {"vegetation": "building", "building": "vegetation"}
 #: vegetation share below which a mixed edge pixel counts as built-up (its majority cover)
@@ -59,12 +62,6 @@ class UrbanEndmembers:
         }
 
 
-def _ndvi(bands: Mapping[str, np.ndarray]) -> np.ndarray:
-    red, nir = np.asarray(bands["red"], np.float64), np.asarray(bands["nir"], np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (nir - red) / (nir + red)
-
-
 def scene_endmembers(sample: Mapping[str, np.ndarray], vegetation: np.ndarray, built: np.ndarray,
                      roles: Sequence[str]) -> UrbanEndmembers | None:  # fmt: skip
     """Endmembers from a pixel sample (1-D arrays by role) and the two rules' answers on it (bool arrays):
@@ -73,7 +70,7 @@ def scene_endmembers(sample: Mapping[str, np.ndarray], vegetation: np.ndarray, b
     spectra coincide."""
     if vegetation.sum() < MIN_ENDMEMBER_PIXELS or built.sum() < MIN_ENDMEMBER_PIXELS:
         return None
-    ndvi = _ndvi(sample)
+    ndvi = compute_index("NDVI", sample)
     greener = vegetation & (ndvi >= np.median(ndvi[vegetation]))
     purer = built & (ndvi <= np.median(ndvi[built]))
     veg = tuple(float(np.median(np.asarray(sample[r])[greener])) for r in roles)
@@ -81,19 +78,6 @@ def scene_endmembers(sample: Mapping[str, np.ndarray], vegetation: np.ndarray, b
     if not np.isfinite(veg + bld).all() or np.allclose(veg, bld):
         return None
     return UrbanEndmembers(tuple(roles), veg, bld, (int(greener.sum()), int(purer.sum())))
-
-
-def _touches(flags: np.ndarray) -> np.ndarray:
-    """Pixels with ``flags`` in their 8-neighbourhood (the pixel itself not counted)."""
-    out = np.zeros_like(flags)
-    height, width = flags.shape
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == dx == 0:
-                continue
-            src = flags[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)]
-            out[max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)] |= src
-    return out
 
 
 def split_mixed_urban(vegetation: np.ndarray, built: np.ndarray, bands: Mapping[str, np.ndarray],
@@ -105,7 +89,7 @@ def split_mixed_urban(vegetation: np.ndarray, built: np.ndarray, bands: Mapping[
     take a pixel where their thresholds are not the shared default: scene-relative or the user's). Returns
     (to_built, to_vegetation): contested pixels whose share is below :data:`MAJORITY` (built-up only), and
     pixels in both answers whose share is not (vegetation only)."""
-    contested = vegetation & (_touches(built) | built)
+    contested = vegetation & dilate(built, 1)  # touches built-up, or is built-up too
     rows, cols = np.nonzero(contested)
     to_built = np.zeros_like(vegetation)
     to_vegetation = np.zeros_like(vegetation)

@@ -324,8 +324,10 @@ def evaluate(
     bands: Mapping[str, np.ndarray],
     primary_threshold: float | None = None,
     use_reflectance_guards: bool = True,
+    guards: Sequence[Condition] | None = None,
 ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
-    """Apply a variant to one window: (target bool array, computed index arrays by name)."""
+    """Apply a variant to one window: (target bool array, computed index arrays by name). ``guards``: the
+    guards a run actually uses (e.g. moved with the scene) instead of the variant's own."""
     values: Dict[str, np.ndarray] = {}
 
     def value(name: str) -> np.ndarray:
@@ -335,7 +337,8 @@ def evaluate(
 
     with np.errstate(invalid="ignore"):
         mask = variant.primary.test(value(variant.primary.name), primary_threshold)
-        guards = variant.guards + (variant.reflectance_guards if use_reflectance_guards else ())
+        if guards is None:
+            guards = variant.guards + (variant.reflectance_guards if use_reflectance_guards else ())
         for cond in guards:
             mask &= cond.test(value(cond.name))
     indices = {k: v for k, v in values.items() if k in INDEX_DEFINITIONS}

@@ -49,28 +49,21 @@ def quality():
     return module.run(quiet=True)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("scene", sorted(POINT_F1_FLOORS))
-def test_point_f1_floors(quality, scene):
-    for cls, floor in POINT_F1_FLOORS[scene].items():
-        measured = quality["points"][scene][cls]
-        assert measured["engine"]["f1"] >= floor, (scene, cls, measured)
+#: (table of bench/quality.py, score, floors by scene): every floor of every table
+FLOOR_TABLES = (("points", "f1", POINT_F1_FLOORS), ("synthetic", "iou", SYNTHETIC_IOU_FLOORS),
+                ("library", "iou", LIBRARY_IOU_FLOORS))  # fmt: skip
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scene", sorted(SYNTHETIC_IOU_FLOORS))
-def test_synthetic_iou_floors(quality, scene):
-    for cls, floor in SYNTHETIC_IOU_FLOORS[scene].items():
-        measured = quality["synthetic"][scene][cls]
-        assert measured["engine"]["iou"] >= floor, (scene, cls, measured)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("sensor", sorted(LIBRARY_IOU_FLOORS))
-def test_library_iou_floors(quality, sensor):
-    for cls, floor in LIBRARY_IOU_FLOORS[sensor].items():
-        measured = quality["library"][sensor][cls]
-        assert measured["engine"]["iou"] >= floor, (sensor, cls, measured)
+@pytest.mark.parametrize(
+    "table, key, scene",
+    [(table, key, scene) for table, key, floors in FLOOR_TABLES for scene in sorted(floors)],
+)
+def test_quality_floors(quality, table, key, scene):
+    floors = {t: f for t, _k, f in FLOOR_TABLES}[table]
+    for cls, floor in floors[scene].items():
+        measured = quality[table][scene][cls]
+        assert measured["engine"][key] >= floor, (table, scene, cls, measured)
 
 
 @pytest.mark.slow
